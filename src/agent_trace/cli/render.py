@@ -1,0 +1,69 @@
+"""Small text formatting helpers shared by the terminal commands."""
+
+from __future__ import annotations
+
+import sys
+from datetime import tzinfo
+from typing import Any
+
+from agent_trace.domain.records import NANO_PER_USD
+from agent_trace.reports.periods import local_datetime
+
+
+def money(nusd: int | None, unpriced: int = 0, calls: int = 0) -> str:
+    if nusd is None or (unpriced and unpriced == calls):
+        return "unpriced"
+    text = f"${nusd / NANO_PER_USD:,.2f}"
+    return text + " +unpriced" if unpriced else text
+
+
+def tokens(n: int) -> str:
+    return f"{n:,}"
+
+
+def short_tokens(n: int) -> str:
+    for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if n >= limit:
+            return f"{n / limit:.1f}{suffix}"
+    return str(n)
+
+
+def duration(ms: int | None) -> str:
+    if ms is None or ms < 0:
+        return "–"
+    seconds = ms // 1000
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def when(ms: int | None, tz: tzinfo | None) -> str:
+    if ms is None:
+        return "–"
+    return local_datetime(ms, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def one_line(text: str | None, width: int) -> str:
+    if not text:
+        return ""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(width - 1, 1)] + "…"
+
+
+def project_name(project: str | None) -> str:
+    if not project:
+        return "–"
+    return project.rstrip("/").rsplit("/", 1)[-1] or project
+
+
+def make_console(**kwargs: Any) -> Any:
+    """A rich Console; when piped, wide enough that tables are not squeezed to 80 columns."""
+    from rich.console import Console
+
+    if not sys.stdout.isatty():
+        kwargs.setdefault("width", 220)
+    return Console(**kwargs)

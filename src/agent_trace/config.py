@@ -1,0 +1,208 @@
+"""The one place that reads environment variables and the config file.
+
+Everything else receives a `Settings` value; nothing else calls `os.environ`. Precedence, highest
+first: environment variables, `$AGENT_TRACE_HOME/config.toml`, built-in defaults. The seed's
+variable names (`RUNTIME_*`, `COLLECTOR_PORT`, `CLICKHOUSE_*`, `POSTGRES_CONNECTION_STRING`, ...)
+are honoured beside agent-trace's own.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+DEFAULT_PRIVACY_TIER = 2
+VALID_ROLES = ("all", "collector", "api", "dashboard")
+
+
+class ConfigError(ValueError):
+    """A setting has a value agent-trace cannot use; the message names the setting and the rule."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    events_url: str | None = None
+    privacy_tier: int = DEFAULT_PRIVACY_TIER
+    user: str | None = None
+    timezone: str | None = None
+    role: str = "all"
+    host: str = "127.0.0.1"
+    collector_port: int = 8317
+    api_port: int = 8318
+    dashboard_port: int = 3100
+    otel_grpc_address: str = "127.0.0.1:4717"
+    run_migrations: bool = True
+    dashboard_api_base_url: str | None = None
+    ingest_token: str | None = None
+    dashboard_token: str | None = None
+    claude_projects_dirs: tuple[Path, ...] = field(default_factory=tuple)
+    config_file: Path | None = None
+
+    @property
+    def price_override_file(self) -> Path:
+        return self.home / "prices.toml"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.home / "spool"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The file behind a `sqlite:///path` URL, or None for other databases and in-memory SQLite."""
+        if not self.is_sqlite:
+            return None
+        rest = self.database_url.split(":///", 1)[1] if ":///" in self.database_url else ""
+        rest = rest.split("?", 1)[0]
+        return Path(rest) if rest and rest != ":memory:" else None
+
+
+def _int(
+    env: Mapping[str, str], file_cfg: Mapping[str, object], names: tuple[str, ...], key: str, default: int
+) -> int:
+    for name in names:
+        if env.get(name):
+            try:
+                return int(env[name])
+            except ValueError:
+                raise ConfigError(f"{name}={env[name]!r}: must be an integer") from None
+    if key in file_cfg:
+        value = file_cfg[key]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"config.toml {key}={value!r}: must be an integer")
+    return default
+
+
+def _str(
+    env: Mapping[str, str], file_cfg: Mapping[str, object], names: tuple[str, ...], key: str
+) -> str | None:
+    for name in names:
+        if env.get(name):
+            return env[name]
+    value = file_cfg.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"config.toml {key}={value!r}: must be a string")
+    return value
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={value!r}: must be true or false")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URL spellings people paste (`postgres://`, `postgresql://`) and pick the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _events_url(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> str | None:
+    explicit = _str(env, file_cfg, ("AGENT_TRACE_EVENTS_URL",), "events_url")
+    if explicit:
+        return explicit
+    seed_url = env.get("CLICKHOUSE_URL")
+    if not seed_url:
+        return None
+    # The seed gives host URL and credentials separately: http://host:8123 + user/password/database.
+    hostport = seed_url.split("://", 1)[-1].rstrip("/")
+    user = env.get("CLICKHOUSE_USERNAME", "default")
+    password = env.get("CLICKHOUSE_PASSWORD", "")
+    database = env.get("CLICKHOUSE_DATABASE", "default")
+    secure = "?secure=true" if seed_url.startswith("https://") else ""
+    return f"clickhouse://{quote(user, safe='')}:{quote(password, safe='')}@{hostport}/{database}{secure}"
+
+
+def _claude_projects_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
+    user_home = Path(env.get("HOME") or str(Path.home()))
+    dirs: list[Path] = []
+    if env.get("CLAUDE_CONFIG_DIR"):
+        for part in env["CLAUDE_CONFIG_DIR"].split(","):
+            if part.strip():
+                dirs.append(Path(part.strip()).expanduser() / "projects")
+    dirs.append(user_home / ".claude" / "projects")
+    dirs.append(user_home / ".config" / "claude" / "projects")
+    unique: list[Path] = []
+    for d in dirs:
+        if d not in unique:
+            unique.append(d)
+    return tuple(unique)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment (default: os.environ) and the config file."""
+    env = dict(os.environ if env is None else env)
+    user_home = Path(env.get("HOME") or str(Path.home()))
+    home = Path(env.get("AGENT_TRACE_HOME") or (user_home / ".agent-trace")).expanduser()
+    config_file = home / "config.toml"
+    file_cfg: dict[str, object] = {}
+    if config_file.is_file():
+        try:
+            file_cfg = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_file}: not valid TOML ({exc})") from None
+
+    database_url = _str(
+        env, file_cfg, ("AGENT_TRACE_DATABASE_URL", "POSTGRES_CONNECTION_STRING"), "database_url"
+    )
+    if not database_url:
+        database_url = f"sqlite:///{home / 'agent-trace.db'}"
+    database_url = normalize_database_url(database_url)
+
+    tier = _int(env, file_cfg, ("AGENT_TRACE_PRIVACY_TIER",), "privacy_tier", DEFAULT_PRIVACY_TIER)
+    if tier not in (1, 2, 3):
+        raise ConfigError(
+            f"privacy tier {tier}: must be 1 (metadata), 2 (+prompts, tool details) or 3 (+responses)"
+        )
+
+    role = (_str(env, file_cfg, ("RUNTIME_SERVICE_ROLE",), "role") or "all").lower()
+    if role not in VALID_ROLES:
+        raise ConfigError(f"RUNTIME_SERVICE_ROLE={role!r}: must be one of {', '.join(VALID_ROLES)}")
+
+    run_migrations = True
+    if env.get("RUNTIME_RUN_MIGRATIONS"):
+        run_migrations = _bool(env["RUNTIME_RUN_MIGRATIONS"], "RUNTIME_RUN_MIGRATIONS")
+
+    grpc_default = "0.0.0.0:4717" if env.get("RUNTIME_HOST") == "0.0.0.0" else "127.0.0.1:4717"
+    return Settings(
+        home=home,
+        database_url=database_url,
+        events_url=_events_url(env, file_cfg),
+        privacy_tier=tier,
+        # Who the developer is, for per-user reports: explicit, else the login name.
+        user=_str(env, file_cfg, ("AGENT_TRACE_USER",), "user")
+        or env.get("USER")
+        or env.get("LOGNAME")
+        or None,
+        timezone=_str(env, file_cfg, ("AGENT_TRACE_TIMEZONE",), "timezone"),
+        role=role,
+        host=_str(env, file_cfg, ("RUNTIME_HOST", "AGENT_TRACE_HOST"), "host") or "127.0.0.1",
+        collector_port=_int(env, file_cfg, ("COLLECTOR_PORT",), "collector_port", 8317),
+        api_port=_int(env, file_cfg, ("API_PORT",), "api_port", 8318),
+        dashboard_port=_int(env, file_cfg, ("DASHBOARD_PORT",), "dashboard_port", 3100),
+        otel_grpc_address=_str(env, file_cfg, ("OTEL_GRPC_ADDRESS",), "otel_grpc_address") or grpc_default,
+        run_migrations=run_migrations,
+        dashboard_api_base_url=_str(env, file_cfg, ("DASHBOARD_API_BASE_URL",), "dashboard_api_base_url"),
+        ingest_token=_str(env, file_cfg, ("AGENT_TRACE_INGEST_TOKEN",), "ingest_token"),
+        dashboard_token=_str(env, file_cfg, ("AGENT_TRACE_DASHBOARD_TOKEN",), "dashboard_token"),
+        claude_projects_dirs=_claude_projects_dirs(env),
+        config_file=config_file if config_file.is_file() else None,
+    )

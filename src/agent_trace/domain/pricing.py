@@ -1,0 +1,301 @@
+"""List-price cost of one LLM call, from genai-prices and a local override file.
+
+Rules (reference §5): price each request on its own, by the model and the date of its
+timestamp; 5-minute and 1-hour cache writes and cache reads have their own rates; when a
+request's total input (fresh + cache writes + cache reads) exceeds a long-context threshold,
+*all* its tokens use the higher rates. A model with no known price is unpriced (None), never $0.
+
+Money is integer nano-dollars. Rates are integer pico-dollars per token (a price of
+$0.0375/MTok is 37,500 pico-dollars per token), so a call's cost is an exact integer sum rounded
+once to nano-dollars.
+
+genai-prices is used only through its bundled snapshot: agent-trace never fetches prices from
+the network (nothing leaves the machine).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from agent_trace.domain.records import Usage
+
+PICO_PER_NANO = 1000
+_DATE_SUFFIX = re.compile(r"[-@](\d{8})$")
+SYNTHETIC_MODEL = "<synthetic>"
+
+
+class PriceFileError(ValueError):
+    """The override file is unusable; the message names the file, the model and the rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Pico-dollars per token (and per web-search request)."""
+
+    input: int
+    output: int
+    cache_write_5m: int
+    cache_write_1h: int
+    cache_read: int
+    web_search: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPricing:
+    model_id: str  # the price entry that matched
+    source: Literal["genai-prices", "override"]
+    base: Rates
+    # (threshold, rates): when total input > threshold, every token of the request uses `rates`.
+    tiers: tuple[tuple[int, Rates], ...] = ()
+
+    def rates_for(self, total_input: int) -> Rates:
+        chosen = self.base
+        for threshold, rates in self.tiers:
+            if total_input > threshold:
+                chosen = rates
+        return chosen
+
+    def cost_nusd(self, usage: Usage) -> int:
+        r = self.rates_for(usage.total_input)
+        # Cache writes that carry no 5m/1h split are priced at the 5-minute rate, as Claude Code does.
+        write_1h = min(usage.cache_1h_tokens, usage.cache_creation_tokens)
+        write_5m = usage.cache_creation_tokens - write_1h
+        pico = (
+            usage.input_tokens * r.input
+            + usage.output_tokens * r.output
+            + write_5m * r.cache_write_5m
+            + write_1h * r.cache_write_1h
+            + usage.cache_read_tokens * r.cache_read
+            + usage.web_search_requests * r.web_search
+        )
+        # Round half up to whole nano-dollars, once per call.
+        return (pico + PICO_PER_NANO // 2) // PICO_PER_NANO
+
+
+def _pico_per_token(usd_per_mtok: Decimal | float | int | str) -> int:
+    """USD per million tokens → integer pico-dollars per token (exact for ≤ 6 decimals)."""
+    return int((Decimal(str(usd_per_mtok)) * 1_000_000).to_integral_value())
+
+
+def strip_date_suffix(model: str) -> str:
+    return _DATE_SUFFIX.sub("", model)
+
+
+# --- the override file ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideEntry:
+    model: str
+    since: date | None
+    pricing: ModelPricing
+
+
+def _rates_from_table(table: Mapping[str, Any], where: str, fallback_input: Any = None) -> Rates:
+    def number(key: str, default: Any) -> Decimal:
+        value = table.get(key, default)
+        if value is None:
+            raise PriceFileError(f"{where}: '{key}' is required (USD per million tokens)")
+        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+            raise PriceFileError(f"{where}: '{key}' must be a number, got {value!r}")
+        try:
+            parsed = Decimal(str(value))
+        except ArithmeticError:
+            raise PriceFileError(f"{where}: '{key}' must be a number, got {value!r}") from None
+        if parsed < 0:
+            raise PriceFileError(f"{where}: '{key}' must not be negative")
+        return parsed
+
+    inp = number("input", fallback_input)
+    out = number("output", None)
+    # Anthropic's documented multipliers when the file gives only input and output.
+    write_5m = number("cache_write_5m", inp * Decimal("1.25"))
+    write_1h = number("cache_write_1h", inp * 2)
+    read = number("cache_read", inp * Decimal("0.1"))
+    web_per_1k = number("web_search_per_1k", 10)
+    return Rates(
+        input=_pico_per_token(inp),
+        output=_pico_per_token(out),
+        cache_write_5m=_pico_per_token(write_5m),
+        cache_write_1h=_pico_per_token(write_1h),
+        cache_read=_pico_per_token(read),
+        # $ per 1,000 requests → pico-dollars per request
+        web_search=int((web_per_1k * 1_000_000_000).to_integral_value()),
+    )
+
+
+def parse_override_text(text: str, where: str = "prices.toml") -> list[OverrideEntry]:
+    """Parse the override file. Format (USD per million tokens)::
+
+    [models."claude-opus-5-5"]
+    input = 4
+    output = 20
+    cache_write_5m = 5          # default 1.25 × input
+    cache_write_1h = 8          # default 2 × input
+    cache_read = 0.2            # default 0.1 × input
+    long_context_threshold = 200000          # optional
+    long_context = { input = 8, output = 30 }  # optional, same keys
+    since = 2026-01-01          # optional; use [[models."name"]] for several periods
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PriceFileError(f"{where}: not valid TOML ({exc})") from None
+    models = data.get("models", {})
+    if not isinstance(models, dict):
+        raise PriceFileError(f"{where}: 'models' must be a table of model names")
+    entries: list[OverrideEntry] = []
+    for name, spec in models.items():
+        for index, table in enumerate(spec if isinstance(spec, list) else [spec]):
+            label = f"{where}: models.{name}" + (f"[{index}]" if isinstance(spec, list) else "")
+            if not isinstance(table, dict):
+                raise PriceFileError(f"{label}: must be a table")
+            base = _rates_from_table(table, label)
+            tiers: tuple[tuple[int, Rates], ...] = ()
+            if "long_context" in table or "long_context_threshold" in table:
+                threshold = table.get("long_context_threshold", 200_000)
+                lc = table.get("long_context")
+                if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold <= 0:
+                    raise PriceFileError(f"{label}: long_context_threshold must be a positive integer")
+                if not isinstance(lc, dict):
+                    raise PriceFileError(f"{label}: long_context must be a table of rates")
+                tiers = ((threshold, _rates_from_table(lc, f"{label}.long_context")),)
+            since = table.get("since")
+            if since is not None and not isinstance(since, date):
+                try:
+                    since = date.fromisoformat(str(since))
+                except ValueError:
+                    raise PriceFileError(f"{label}: since must be a date like 2026-01-01") from None
+            pricing = ModelPricing(model_id=name, source="override", base=base, tiers=tiers)
+            entries.append(OverrideEntry(model=name.lower(), since=since, pricing=pricing))
+    return entries
+
+
+def load_override_file(path: Path) -> list[OverrideEntry]:
+    if not path.is_file():
+        return []
+    return parse_override_text(path.read_text(encoding="utf-8"), where=str(path))
+
+
+# --- genai-prices -----------------------------------------------------------------------------
+
+
+def _genai_pricing(model: str, when: datetime, fast: bool) -> ModelPricing | None:
+    import genai_prices.data_snapshot as snapshot_mod  # heavy (~0.2 s): imported only when pricing
+
+    snapshot = snapshot_mod.get_snapshot()
+    provider = next((p for p in snapshot.providers if p.id == "anthropic"), None)
+    if provider is None:
+        return None
+    info = provider.find_model(model, all_providers=snapshot.providers)
+    if info is None:
+        return None
+    context = {"speed": "fast"} if fast else None
+    prices = info.get_prices(when, context)  # type: ignore[arg-type]
+
+    def get(key: str) -> Any:
+        return prices.__dict__.get(key)
+
+    inp, out = get("input_mtok"), get("output_mtok")
+    if inp is None or out is None:
+        return None
+
+    def at(value: Any, threshold: int | None) -> Decimal | None:
+        """The rate of one price key once total input exceeds `threshold` (None = base rate)."""
+        if value is None:
+            return None
+        if not hasattr(value, "tiers"):
+            return Decimal(value)
+        chosen = Decimal(value.base)
+        if threshold is not None:
+            for tier in value.tiers:
+                if tier.start <= threshold:
+                    chosen = Decimal(tier.price)
+        return chosen
+
+    def rates(threshold: int | None) -> Rates:
+        i = at(inp, threshold)
+        assert i is not None
+        o = at(out, threshold)
+        assert o is not None
+        w5 = at(get("cache_write_mtok"), threshold)
+        w1 = at(get("cache_write_1h_mtok"), threshold)
+        rd = at(get("cache_read_mtok"), threshold)
+        web = get("web_searches_kcount")
+        return Rates(
+            input=_pico_per_token(i),
+            output=_pico_per_token(o),
+            cache_write_5m=_pico_per_token(w5 if w5 is not None else i * Decimal("1.25")),
+            cache_write_1h=_pico_per_token(w1 if w1 is not None else i * 2),
+            cache_read=_pico_per_token(rd if rd is not None else i * Decimal("0.1")),
+            web_search=int((Decimal(web) * 1_000_000_000).to_integral_value()) if web is not None else 0,
+        )
+
+    thresholds = sorted(
+        {tier.start for value in prices.__dict__.values() if hasattr(value, "tiers") for tier in value.tiers}
+    )
+    tiers = tuple((threshold, rates(threshold)) for threshold in thresholds)
+    return ModelPricing(model_id=info.id, source="genai-prices", base=rates(None), tiers=tiers)
+
+
+# --- the price book ---------------------------------------------------------------------------
+
+
+class PriceBook:
+    """Resolves a model at a date to its prices, caching per (model, UTC day, speed)."""
+
+    def __init__(self, overrides: list[OverrideEntry] | None = None, use_genai_prices: bool = True) -> None:
+        self._overrides = sorted(
+            overrides or [], key=lambda e: (len(e.model), e.since or date.min), reverse=True
+        )
+        self._use_genai = use_genai_prices
+        self._cache: dict[tuple[str, int, bool], ModelPricing | None] = {}
+
+    @classmethod
+    def from_home(cls, override_file: Path) -> PriceBook:
+        return cls(load_override_file(override_file))
+
+    def _override_for(self, model: str, day: date) -> ModelPricing | None:
+        lowered = model.lower()
+        bare = strip_date_suffix(lowered)
+        best: OverrideEntry | None = None
+        for entry in self._overrides:
+            if lowered == entry.model or bare == entry.model or lowered.startswith(entry.model):
+                if entry.since is not None and entry.since > day:
+                    continue
+                if best is None or (len(entry.model), entry.since or date.min) > (
+                    len(best.model),
+                    best.since or date.min,
+                ):
+                    best = entry
+        return best.pricing if best else None
+
+    def pricing_for(
+        self, model: str | None, ts_ms: int | None, speed: str | None = None
+    ) -> ModelPricing | None:
+        if not model or model == SYNTHETIC_MODEL:
+            return None
+        fast = speed == "fast"
+        day_index = (ts_ms if ts_ms is not None else 0) // 86_400_000
+        key = (model, day_index, fast)
+        if key in self._cache:
+            return self._cache[key]
+        when = datetime.fromtimestamp(day_index * 86_400, tz=UTC)
+        pricing = self._override_for(model, when.date())
+        if pricing is None and self._use_genai:
+            pricing = _genai_pricing(model, when, fast)
+        self._cache[key] = pricing
+        return pricing
+
+    def cost_nusd(
+        self, model: str | None, ts_ms: int | None, usage: Usage, speed: str | None = None
+    ) -> int | None:
+        pricing = self.pricing_for(model, ts_ms, speed)
+        return None if pricing is None else pricing.cost_nusd(usage)

@@ -1,0 +1,181 @@
+"""Privacy tiers and secret redaction, applied to canonical records before anything is stored.
+
+Tier 1 — metadata only: sessions, timings, token counts, costs, tool names and statuses.
+Tier 2 — plus prompts, tool inputs and outputs, file paths, commit messages (the default).
+Tier 3 — plus model responses and thinking.
+Secrets are redacted from every text that is kept, at every tier.
+
+The hook handler applies this on the developer's machine and the collector applies it again,
+so a client cannot store more than the server allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from agent_trace.domain.records import RecordBatch
+from agent_trace.domain.redaction import redact, redact_json_value
+
+# Raw payload keys that are safe at tier 1: identifiers, names, numbers, states.
+_METADATA_KEYS = frozenset(
+    {
+        "session_id",
+        "session.id",
+        "hook_event_name",
+        "event.name",
+        "event.timestamp",
+        "event.sequence",
+        "tool_name",
+        "tool_use_id",
+        "prompt_id",
+        "prompt.id",
+        "agent_id",
+        "agent_type",
+        "agent.name",
+        "permission_mode",
+        "source",
+        "reason",
+        "trigger",
+        "duration_ms",
+        "ttft_ms",
+        "model",
+        "request_id",
+        "message.uuid",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_creation_tokens",
+        "cache_creation_5m_tokens",
+        "cache_creation_1h_tokens",
+        "cost_usd",
+        "speed",
+        "query_source",
+        "success",
+        "decision",
+        "error_type",
+        "status_code",
+        "attempt",
+        "is_interrupt",
+        "stop_hook_active",
+        "prompt_length",
+        "user.id",
+        "terminal.type",
+        "service.name",
+        "memory_type",
+        "load_reason",
+        "index",
+        "final",
+        "turn_id",
+        "message_id",
+        "effort",
+        "level",
+        "total_tokens",
+        "pre_tokens",
+        "post_tokens",
+        "name",
+        "kind",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "start_ms",
+        "end_ms",
+        "status",
+        "agent_trace",
+        "ts_ms",
+        "user",
+        "git",
+        "repo",
+        "branch",
+        "head",
+        "base_sha",
+        "lines_added",
+        "lines_removed",
+        "files_changed",
+        "commits",
+        "sha",
+        "author",
+        "insertions",
+        "deletions",
+        "attributes",
+        "resource",
+        "value",
+        "unit",
+        "temporality",
+        "count",
+        "sum",
+    }
+)
+# Raw payload keys holding what the model said: kept only at tier 3.
+_RESPONSE_KEYS = frozenset(
+    {"last_assistant_message", "response", "delta", "thinking", "assistant_response", "compact_summary"}
+)
+
+
+def _strip_payload(value: Any, tier: int) -> Any:
+    """Drop payload keys the tier does not allow, recursively."""
+    if isinstance(value, dict):
+        kept: dict[str, Any] = {}
+        for key, inner in value.items():
+            if tier < 3 and key in _RESPONSE_KEYS:
+                continue
+            if tier < 2 and key not in _METADATA_KEYS:
+                continue
+            kept[key] = _strip_payload(inner, tier)
+        return kept
+    if isinstance(value, list):
+        return [_strip_payload(item, tier) for item in value]
+    return value
+
+
+def sanitize_payload(payload: Any, tier: int) -> Any:
+    """A raw event payload as it may be stored at `tier`: keys stripped, secrets redacted."""
+    return redact_json_value(_strip_payload(payload, tier))
+
+
+def _redact_opt(text: str | None, redactor: Callable[[str], str]) -> str | None:
+    return None if text is None else redactor(text)
+
+
+def apply_privacy(batch: RecordBatch, tier: int, redactor: Callable[[str], str] = redact) -> None:
+    """Strip what `tier` does not allow and redact secrets in what stays, in place."""
+    keep_details = tier >= 2
+    keep_responses = tier >= 3
+    for session in batch.sessions:
+        session.title = _redact_opt(session.title, redactor) if keep_details else None
+    for prompt in batch.prompts:
+        prompt.text = _redact_opt(prompt.text, redactor) if keep_details else None
+    for call in batch.llm_calls:
+        if keep_responses:
+            call.response_text = _redact_opt(call.response_text, redactor)
+            call.thinking = _redact_opt(call.thinking, redactor)
+        else:
+            call.response_text = None
+            call.thinking = None
+    for tool in batch.tool_calls:
+        if keep_details:
+            tool.input_json = _redact_opt(tool.input_json, redactor)
+            tool.output_text = _redact_opt(tool.output_text, redactor)
+            tool.error = _redact_opt(tool.error, redactor)
+        else:
+            tool.input_json = tool.output_text = tool.error = None
+    if keep_details:
+        for touch in batch.file_touches:
+            touch.path = redactor(touch.path)
+    else:
+        batch.file_touches.clear()
+    for subagent in batch.subagents:
+        subagent.description = _redact_opt(subagent.description, redactor) if keep_details else None
+    for commit in batch.commits:
+        commit.message = _redact_opt(commit.message, redactor) if keep_details else None
+    for event in batch.raw_events:
+        if event.payload is None:
+            continue
+        try:
+            parsed = orjson.loads(event.payload)
+        except orjson.JSONDecodeError:
+            event.payload = redactor(event.payload) if keep_details else None
+            continue
+        event.payload = orjson.dumps(sanitize_payload(parsed, tier)).decode()

@@ -1,0 +1,198 @@
+"""Token and cost reports per day, week, month and session (pure: store rows in, report out).
+
+JSON keys are a stable interface (DESIGN.md §4): rows under `daily` / `weekly` / `monthly` /
+`sessions`, plus `totals`; every row and the totals carry the token kinds, `cost_usd`, `prompts`,
+`tool_calls` and `models`. `cost_usd` sums the priced calls; calls of a model with no known price
+are counted in `unpriced_calls` and named in `unpriced_models` — a row with only unpriced calls
+has `cost_usd: null`, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_trace.domain.records import NANO_PER_USD
+from agent_trace.domain.timeutil import ms_to_iso
+from agent_trace.reports.periods import PERIOD_KEY, Period, period_keyer
+from agent_trace.store.port import ActivityBucket, SessionSummary, UsageBucket
+
+TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_5m_tokens",
+    "cache_1h_tokens",
+    "cache_read_tokens",
+)
+
+
+@dataclass
+class Tally:
+    """Sums for one report row (or one model within it)."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_5m_tokens: int = 0
+    cache_1h_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost_nusd: int = 0
+    unpriced_calls: int = 0
+    prompts: int = 0
+    tool_calls: int = 0
+    models: dict[str, Tally] = field(default_factory=dict)
+    unpriced_models: set[str] = field(default_factory=set)
+
+    def add_usage(
+        self, b: UsageBucket | SessionSummary | Tally, calls: int, cost: int, unpriced: int
+    ) -> None:
+        self.calls += calls
+        self.input_tokens += b.input_tokens
+        self.output_tokens += b.output_tokens
+        self.cache_creation_tokens += b.cache_creation_tokens
+        self.cache_5m_tokens += b.cache_5m_tokens
+        self.cache_1h_tokens += b.cache_1h_tokens
+        self.cache_read_tokens += b.cache_read_tokens
+        self.cost_nusd += cost
+        self.unpriced_calls += unpriced
+
+    def add_bucket(self, b: UsageBucket) -> None:
+        self.add_usage(b, b.calls, b.cost_nusd, b.unpriced_calls)
+        model = self.models.setdefault(b.model, Tally())
+        model.add_usage(b, b.calls, b.cost_nusd, b.unpriced_calls)
+        if b.unpriced_calls:
+            self.unpriced_models.add(b.model)
+            model.unpriced_models.add(b.model)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+
+    def cost_usd(self) -> float | None:
+        if self.unpriced_calls and self.unpriced_calls == self.calls:
+            return None
+        return self.cost_nusd / NANO_PER_USD
+
+    def as_json(self, with_breakdown: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_tokens": self.cache_creation_tokens,
+            "cache_creation_5m_tokens": self.cache_5m_tokens,
+            "cache_creation_1h_tokens": self.cache_1h_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "total_tokens": self.total_tokens,
+            "cost_usd": self.cost_usd(),
+            "cost_nusd": self.cost_nusd,
+            "llm_calls": self.calls,
+            "unpriced_calls": self.unpriced_calls,
+            "unpriced_models": sorted(self.unpriced_models),
+            "prompts": self.prompts,
+            "tool_calls": self.tool_calls,
+            "models": sorted(m for m in self.models if m),
+        }
+        if with_breakdown:
+            out["model_breakdowns"] = [
+                {"model": name, **tally.as_json(with_breakdown=False)}
+                for name, tally in sorted(self.models.items(), key=lambda kv: -kv[1].cost_nusd)
+            ]
+            for item in out["model_breakdowns"]:
+                for key in ("prompts", "tool_calls", "models"):
+                    item.pop(key, None)
+        return out
+
+
+@dataclass
+class PeriodReport:
+    period: Period
+    rows: dict[str, Tally]
+    totals: Tally
+    timezone: str
+
+    def as_json(self) -> dict[str, Any]:
+        key = PERIOD_KEY[self.period]
+        return {
+            self.period: [{key: label, **tally.as_json()} for label, tally in sorted(self.rows.items())],
+            "totals": self.totals.as_json(),
+            "timezone": self.timezone,
+        }
+
+
+def period_report(
+    period: Period,
+    usage: Iterable[UsageBucket],
+    activity: Iterable[ActivityBucket],
+    tz: Any,
+    tz_name: str,
+    week_start: int = 0,
+    include_activity: bool = True,
+) -> PeriodReport:
+    keyer = period_keyer(period, tz, week_start)
+    labels: dict[int, str] = {}
+
+    def label(bucket_ms: int) -> str:
+        found = labels.get(bucket_ms)
+        if found is None:
+            found = labels[bucket_ms] = keyer(bucket_ms)
+        return found
+
+    rows: dict[str, Tally] = {}
+    totals = Tally()
+    for b in usage:
+        rows.setdefault(label(b.bucket_ms), Tally()).add_bucket(b)
+        totals.add_bucket(b)
+    if include_activity:
+        for a in activity:
+            if not (a.prompts or a.tool_calls):
+                continue
+            row = rows.setdefault(label(a.bucket_ms), Tally())
+            row.prompts += a.prompts
+            row.tool_calls += a.tool_calls
+            totals.prompts += a.prompts
+            totals.tool_calls += a.tool_calls
+    return PeriodReport(period, rows, totals, tz_name)
+
+
+@dataclass
+class SessionReport:
+    sessions: list[SessionSummary]
+
+    def as_json(self) -> dict[str, Any]:
+        totals = Tally()
+        rows: list[dict[str, Any]] = []
+        for s in self.sessions:
+            tally = session_tally(s)
+            totals.add_usage(tally, tally.calls, tally.cost_nusd, tally.unpriced_calls)
+            totals.prompts += tally.prompts
+            totals.tool_calls += tally.tool_calls
+            for model in s.models:
+                totals.models.setdefault(model, Tally())
+            totals.unpriced_models |= tally.unpriced_models
+            row = {
+                "session_id": s.session_id,
+                "agent": s.agent,
+                "project": s.project,
+                "user": s.user_id,
+                "title": s.title,
+                "started_at": ms_to_iso(s.started_ms),
+                "ended_at": ms_to_iso(s.ended_ms),
+                **tally.as_json(with_breakdown=False),
+                "subagents": s.subagents,
+                "reported_cost_usd": None
+                if s.reported_cost_nusd is None
+                else s.reported_cost_nusd / NANO_PER_USD,
+            }
+            rows.append(row)
+        return {"sessions": rows, "totals": totals.as_json(with_breakdown=False)}
+
+
+def session_tally(s: SessionSummary) -> Tally:
+    tally = Tally(prompts=s.prompts, tool_calls=s.tool_calls)
+    tally.add_usage(s, s.llm_calls, s.cost_nusd, s.unpriced_calls)
+    for model in s.models:
+        tally.models.setdefault(model, Tally())
+    tally.unpriced_models.update(s.unpriced_models)
+    return tally

@@ -1,0 +1,776 @@
+"""Claude Code transcript JSONL → canonical records (pure: bytes in, records out).
+
+A `TranscriptParser` reads one file's lines, possibly over several imports: its `ParseState`
+is saved beside the file offset and restored when the file has grown. It never raises on bad
+input: malformed lines, unknown record types and unknown fields are counted in `ParseStats`.
+
+Rules (reference §3):
+- An API request is keyed by requestId (or message.id); Claude Code writes one line per content
+  block, each repeating the usage, and in 2.1.38/39 the early lines carry partial output counts:
+  keep the copy with the largest total (the store applies the same rule across files).
+- `<synthetic>` / isApiErrorMessage records are API errors, never billed.
+- A prompt is a user record a person (or a background task) started, not a tool_result carrier,
+  not isMeta / isCompactSummary bookkeeping.
+- Subagent lines carry `agentId` (subagents/agent-*.jsonl, 2.0.x flat agent-*.jsonl); older
+  sidechain lines (`isSidechain` without agentId) form one subagent per sidechain root.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from agent_trace.domain.prompts import INTERRUPT_PREFIX, classify_prompt
+from agent_trace.domain.records import (
+    AGENT_CLAUDE_CODE,
+    FileTouch,
+    LlmCall,
+    Prompt,
+    RecordBatch,
+    Session,
+    Subagent,
+    ToolCall,
+    Usage,
+    llm_call_id,
+)
+from agent_trace.domain.timeutil import parse_iso_ms
+from agent_trace.domain.tools import SUBAGENT_TOOLS, bash_changed_files, file_touches
+
+SYNTHETIC_MODEL = "<synthetic>"
+
+# Record types that carry nothing we model (bookkeeping); seen, so not "unknown".
+_BOOKKEEPING_TYPES = frozenset(
+    {
+        "file-history-snapshot",
+        "queue-operation",
+        "last-prompt",
+        "tools-used",
+        "mode",
+        "api-request",
+        "api-request-shape",
+        "api-request-blob",
+        "atis-latch",
+        "attachment",
+        "permission-mode",
+        "agent-name",
+        "pr-link",
+        "worktree-state",
+        "content-replacement",
+        "marble-origami-commit",
+        "marble-origami-snapshot",
+        "speculation-accept",
+        "tag",
+    }
+)
+_TITLE_TYPES = frozenset({"summary", "custom-title", "ai-title", "title"})
+
+# Envelope and record fields this parser knows; anything else is counted as an unknown field.
+_KNOWN_FIELDS = frozenset(
+    {
+        "type",
+        "uuid",
+        "parentUuid",
+        "logicalParentUuid",
+        "isSidechain",
+        "sessionId",
+        "cwd",
+        "version",
+        "gitBranch",
+        "timestamp",
+        "entrypoint",
+        "slug",
+        "agentId",
+        "userType",
+        "message",
+        "requestId",
+        "promptId",
+        "toolUseResult",
+        "sourceToolAssistantUUID",
+        "sourceToolUseID",
+        "isMeta",
+        "isCompactSummary",
+        "isVisibleInTranscriptOnly",
+        "permissionMode",
+        "thinkingMetadata",
+        "todos",
+        "isApiErrorMessage",
+        "error",
+        "apiErrorStatus",
+        "apiBlockIndex",
+        "requestRef",
+        "requestedModel",
+        "promptCacheRequested",
+        "effort",
+        "perTurnEffort",
+        "madeBy",
+        "toolInputStreamMs",
+        "subtype",
+        "content",
+        "level",
+        "compactMetadata",
+        "durationMs",
+        "hookCount",
+        "hookInfos",
+        "hookErrors",
+        "preventedContinuation",
+        "stopReason",
+        "hasOutput",
+        "toolUseID",
+        "parentToolUseID",
+        "data",
+        "retryAttempt",
+        "retryInMs",
+        "maxRetries",
+        "cause",
+        "promptSource",
+        "rowSource",
+        "turnOrigin",
+        "turnPosition",
+        "permissionDecision",
+        "failedHookErrorIndexes",
+        "hookAdditionalContext",
+        "imagePasteIds",
+        "isCompactSummaryNote",
+    }
+)
+_PARSED_TYPES = frozenset({"user", "assistant", "system", "progress"})
+
+_AGENT_FILE = re.compile(r"^agent-(?P<id>[A-Za-z0-9_-]+)\.jsonl$")
+_UUIDISH = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptFile:
+    """What the path (and a subagent's .meta.json) says about a transcript file."""
+
+    path: str
+    session_hint: str | None = None
+    agent_hint: str | None = None
+    meta: Mapping[str, Any] | None = None
+
+
+def describe_path(path: str, meta: Mapping[str, Any] | None = None) -> TranscriptFile:
+    """Classify a transcript path: main session file, subagent file, or a flat agent file."""
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    agent_match = _AGENT_FILE.match(name)
+    if agent_match:
+        session_hint = None
+        if len(parts) >= 3 and parts[-2] == "subagents":
+            session_hint = parts[-3]
+        return TranscriptFile(path, session_hint, agent_match.group("id"), meta)
+    stem = name[:-6] if name.endswith(".jsonl") else name
+    return TranscriptFile(path, stem if _UUIDISH.match(stem) else None, None, meta)
+
+
+@dataclass
+class ParseState:
+    """What a later chunk of the same file needs to know about the earlier ones (JSON-safe)."""
+
+    session_id: str | None = None
+    project: str | None = None
+    current_prompt_id: str | None = None
+    prompt_api_errors: int = 0
+    compactions: int = 0
+    sidechain_agent: str | None = None
+    subagent_prompt_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ParseState:
+        if not data:
+            return cls()
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class ParseStats:
+    lines: int = 0
+    records: int = 0
+    malformed: int = 0
+    incomplete_tail: int = 0
+    api_errors: int = 0
+    unknown_types: Counter[str] = field(default_factory=Counter)
+    unknown_fields: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: ParseStats) -> None:
+        self.lines += other.lines
+        self.records += other.records
+        self.malformed += other.malformed
+        self.incomplete_tail += other.incomplete_tail
+        self.api_errors += other.api_errors
+        self.unknown_types.update(other.unknown_types)
+        self.unknown_fields.update(other.unknown_fields)
+
+
+def parse_usage(raw: object) -> Usage | None:
+    """Anthropic `usage` → Usage. A cache-write total without a 5m/1h split counts as 5m."""
+    if not isinstance(raw, dict):
+        return None
+
+    def num(key: str, source: Mapping[str, Any] = raw) -> int:
+        value = source.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    creation = num("cache_creation_input_tokens")
+    split = raw.get("cache_creation")
+    one_hour = num("ephemeral_1h_input_tokens", split) if isinstance(split, dict) else 0
+    five_min = num("ephemeral_5m_input_tokens", split) if isinstance(split, dict) else 0
+    if creation == 0 and (one_hour or five_min):
+        creation = one_hour + five_min
+    one_hour = min(one_hour, creation)
+    server = raw.get("server_tool_use")
+    return Usage(
+        input_tokens=num("input_tokens"),
+        output_tokens=num("output_tokens"),
+        cache_creation_tokens=creation,
+        cache_5m_tokens=creation - one_hour,
+        cache_1h_tokens=one_hour,
+        cache_read_tokens=num("cache_read_input_tokens"),
+        web_search_requests=num("web_search_requests", server) if isinstance(server, dict) else 0,
+    )
+
+
+def _text_of(content: object) -> str:
+    """Text of a message/tool_result content: a string, or the text blocks of a list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for block in content:
+            if isinstance(block, dict):
+                kind = block.get("type")
+                if kind == "text" and isinstance(block.get("text"), str):
+                    parts.append(block["text"])
+                elif kind == "image":
+                    parts.append("[image]")
+            elif isinstance(block, str):
+                parts.append(block)
+        return "\n".join(parts)
+    return ""
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+class TranscriptParser:
+    """Feeds lines of one transcript file and accumulates canonical records."""
+
+    def __init__(self, file: TranscriptFile, state: ParseState | None = None) -> None:
+        self.file = file
+        self.state = state or ParseState()
+        if self.state.session_id is None:
+            self.state.session_id = file.session_hint
+        self.stats = ParseStats()
+        # Where a later import may resume: after the last line that is not part of a still-open
+        # run of assistant lines (a response being streamed one content block per line).
+        self.safe_offset = 0
+        self._safe_state: ParseState | None = None
+        self._reset_batch()
+
+    # -- batch bookkeeping -------------------------------------------------------------------
+
+    def _reset_batch(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._prompts: dict[str, Prompt] = {}
+        self._calls: dict[str, LlmCall] = {}
+        self._call_blocks: dict[str, set[str]] = {}
+        self._call_text: dict[str, list[str]] = {}
+        self._call_thinking: dict[str, list[str]] = {}
+        self._tools: dict[str, ToolCall] = {}
+        self._touches: dict[tuple[str, str, str], FileTouch] = {}
+        self._subagents: dict[tuple[str, str], Subagent] = {}
+
+    def take_batch(self) -> RecordBatch:
+        """The records accumulated since the last call; the parser keeps its ParseState."""
+        for key, parts in self._call_text.items():
+            self._calls[key].response_text = "\n\n".join(parts)
+        for key, parts in self._call_thinking.items():
+            self._calls[key].thinking = "\n\n".join(parts)
+        if self.state.compactions:
+            for session in self._sessions.values():
+                session.compactions = self.state.compactions
+        batch = RecordBatch(
+            sessions=list(self._sessions.values()),
+            prompts=list(self._prompts.values()),
+            llm_calls=list(self._calls.values()),
+            tool_calls=list(self._tools.values()),
+            file_touches=list(self._touches.values()),
+            subagents=list(self._subagents.values()),
+        )
+        self._reset_batch()
+        return batch
+
+    @property
+    def pending(self) -> int:
+        return len(self._calls) + len(self._tools) + len(self._prompts)
+
+    # -- record helpers ----------------------------------------------------------------------
+
+    def _session(self, session_id: str) -> Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            session = Session(session_id=session_id, agent=AGENT_CLAUDE_CODE, project=self.state.project)
+            self._sessions[session_id] = session
+        return session
+
+    def _prompt(self, prompt_id: str, session_id: str) -> Prompt:
+        prompt = self._prompts.get(prompt_id)
+        if prompt is None:
+            prompt = Prompt(prompt_id=prompt_id, session_id=session_id)
+            self._prompts[prompt_id] = prompt
+        return prompt
+
+    def _tool(self, tool_use_id: str, session_id: str) -> ToolCall:
+        tool = self._tools.get(tool_use_id)
+        if tool is None:
+            tool = ToolCall(tool_use_id=tool_use_id, session_id=session_id)
+            self._tools[tool_use_id] = tool
+        return tool
+
+    def _subagent(self, session_id: str, agent_id: str) -> Subagent:
+        key = (session_id, agent_id)
+        sub = self._subagents.get(key)
+        if sub is None:
+            sub = Subagent(session_id=session_id, agent_id=agent_id)
+            self._subagents[key] = sub
+        return sub
+
+    def _touch(self, tool_use_id: str, path: str, op: str, session_id: str, ts: int | None) -> None:
+        key = (tool_use_id, path, op)
+        if key not in self._touches:
+            self._touches[key] = FileTouch(tool_use_id, path, op, session_id, ts)  # type: ignore[arg-type]
+
+    # -- the line loop -----------------------------------------------------------------------
+
+    def feed_lines(self, lines: Iterable[bytes]) -> None:
+        for line in lines:
+            self.feed(line)
+
+    def safe_state(self) -> ParseState:
+        """The ParseState as it was at `safe_offset`."""
+        return self._safe_state if self._safe_state is not None else self.state
+
+    def feed(self, line: bytes | str, end_offset: int | None = None) -> None:
+        """One complete line (without or with its newline); `end_offset` = file offset after it."""
+        self.stats.lines += 1
+        record = None
+        if line.strip():
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                self.stats.malformed += 1
+            else:
+                if not isinstance(record, dict):
+                    self.stats.malformed += 1
+                    record = None
+        is_assistant = record is not None and record.get("type") == "assistant"
+        if end_offset is not None:
+            if is_assistant:
+                if self._safe_state is None:
+                    self._safe_state = replace(self.state)
+            else:
+                self._safe_state = None
+        if record is not None:
+            self._feed_record(record)
+        if end_offset is not None and not is_assistant:
+            self.safe_offset = end_offset
+
+    def _feed_record(self, record: dict[str, Any]) -> None:
+        self.stats.records += 1
+        kind = record.get("type")
+        if kind in _PARSED_TYPES:
+            unknown = record.keys() - _KNOWN_FIELDS
+            if unknown:
+                self.stats.unknown_fields.update(f"{kind}.{name}" for name in unknown)
+        try:
+            self._dispatch(kind, record)
+        except (TypeError, ValueError, AttributeError, KeyError):
+            # A record whose shape breaks our assumptions is skipped like a malformed line,
+            # never fatal for the rest of the file.
+            self.stats.malformed += 1
+
+    def _dispatch(self, kind: object, record: dict[str, Any]) -> None:
+        if kind == "assistant":
+            self._on_assistant(record)
+        elif kind == "user":
+            self._on_user(record)
+        elif kind == "progress":
+            self._on_progress(record)
+        elif kind == "system":
+            self._on_system(record)
+        elif kind == "cost-state":
+            self._on_cost_state(record)
+        elif kind in _TITLE_TYPES:
+            self._on_title(record)
+        elif kind in _BOOKKEEPING_TYPES:
+            self._envelope(record)
+        else:
+            self.stats.unknown_types[str(kind)] += 1
+            self._envelope(record)
+
+    def _envelope(self, record: dict[str, Any]) -> tuple[str | None, int | None]:
+        """Session facts every record may carry; returns (session_id, ts_ms)."""
+        session_id = record.get("sessionId")
+        if not isinstance(session_id, str) or not session_id:
+            session_id = self.state.session_id
+        elif self.state.session_id is None:
+            self.state.session_id = session_id
+        ts = parse_iso_ms(record.get("timestamp"))
+        if session_id is None:
+            return None, ts
+        session = self._session(session_id)
+        cwd = record.get("cwd")
+        if isinstance(cwd, str) and cwd:
+            if self.state.project is None:
+                self.state.project = cwd
+            if session.project is None:
+                session.project = self.state.project
+            session.cwd = cwd
+        if ts is not None:
+            if session.started_ms is None or ts < session.started_ms:
+                session.started_ms = ts
+            if session.ended_ms is None or ts > session.ended_ms:
+                session.ended_ms = ts
+        version = record.get("version")
+        if isinstance(version, str):
+            session.version = version
+        branch = record.get("gitBranch")
+        if isinstance(branch, str) and branch and branch != "HEAD":
+            session.git_branch = branch
+        entry = record.get("entrypoint")
+        if isinstance(entry, str):
+            session.entrypoint = entry
+        mode = record.get("permissionMode")
+        if isinstance(mode, str):
+            session.permission_mode = mode
+        return session_id, ts
+
+    def _agent_of(self, record: Mapping[str, Any]) -> str | None:
+        agent = record.get("agentId")
+        if isinstance(agent, str) and agent:
+            return agent
+        if self.file.agent_hint:
+            return self.file.agent_hint
+        if record.get("isSidechain") is True:
+            return self.state.sidechain_agent or "sidechain"
+        return None
+
+    def _note_subagent(
+        self, session_id: str, agent_id: str, ts: int | None, model: str | None = None
+    ) -> Subagent:
+        sub = self._subagent(session_id, agent_id)
+        if ts is not None:
+            if sub.started_ms is None or ts < sub.started_ms:
+                sub.started_ms = ts
+            if sub.ended_ms is None or ts > sub.ended_ms:
+                sub.ended_ms = ts
+        if agent_id.startswith("acompact"):
+            sub.is_compaction = True
+            sub.agent_type = sub.agent_type or "compaction"
+        meta = self.file.meta
+        if meta and agent_id == self.file.agent_hint:
+            if isinstance(meta.get("agentType"), str):
+                sub.agent_type = meta["agentType"]
+            if isinstance(meta.get("description"), str):
+                sub.description = meta["description"]
+            if isinstance(meta.get("toolUseId"), str):
+                sub.parent_tool_use_id = meta["toolUseId"]
+            if isinstance(meta.get("model"), str) and sub.model is None:
+                sub.model = meta["model"]
+        if model and sub.model is None:
+            sub.model = model
+        if self.state.subagent_prompt_id and sub.prompt_id is None:
+            sub.prompt_id = self.state.subagent_prompt_id
+        return sub
+
+    # -- assistant ---------------------------------------------------------------------------
+
+    def _on_assistant(self, record: dict[str, Any]) -> None:
+        session_id, ts = self._envelope(record)
+        message = record.get("message")
+        if session_id is None or not isinstance(message, dict):
+            self.stats.malformed += 1
+            return
+        model = message.get("model")
+        if record.get("isApiErrorMessage") or model == SYNTHETIC_MODEL:
+            self.stats.api_errors += 1
+            self._count_api_error(session_id)
+            return
+        message_id = message.get("id") if isinstance(message.get("id"), str) else None
+        request_id = record.get("requestId") if isinstance(record.get("requestId"), str) else None
+        key = llm_call_id(message_id, request_id)
+        if key is None:
+            self.stats.malformed += 1
+            return
+        agent_id = self._agent_of(record)
+        is_sidechain = record.get("isSidechain") is True or agent_id is not None
+        usage = parse_usage(message.get("usage"))
+        prompt_id = self.state.subagent_prompt_id if agent_id else self.state.current_prompt_id
+        call = self._calls.get(key)
+        if call is None:
+            call = LlmCall(
+                call_id=key,
+                session_id=session_id,
+                message_id=message_id,
+                request_id=request_id,
+                agent_id=agent_id,
+                prompt_id=prompt_id,
+                model=model if isinstance(model, str) else None,
+                ts_ms=ts,
+                usage=usage,
+                is_sidechain=is_sidechain,
+            )
+            self._calls[key] = call
+            self._call_blocks[key] = set()
+        else:
+            if usage is not None and (
+                call.usage is None
+                or usage.total > call.usage.total
+                or (usage.total == call.usage.total and call.is_sidechain and not is_sidechain)
+            ):
+                call.usage = usage
+                call.is_sidechain = is_sidechain
+            if ts is not None and (call.ts_ms is None or ts < call.ts_ms):
+                call.ts_ms = ts
+        if usage is not None and isinstance(message.get("usage"), dict):
+            speed = message["usage"].get("speed")
+            if isinstance(speed, str):
+                call.speed = speed
+        stop = message.get("stop_reason")
+        if isinstance(stop, str):
+            call.stop_reason = stop
+        if agent_id is not None:
+            self._note_subagent(session_id, agent_id, ts, call.model)
+        content = message.get("content")
+        if isinstance(content, list):
+            self._assistant_blocks(call, content, session_id, agent_id, ts)
+
+    def _assistant_blocks(
+        self, call: LlmCall, content: list[Any], session_id: str, agent_id: str | None, ts: int | None
+    ) -> None:
+        seen = self._call_blocks[call.call_id]
+        tool_ids = list(call.tool_use_ids)
+        for block in content:
+            if not isinstance(block, dict):
+                continue
+            kind = block.get("type")
+            if kind == "text":
+                text = block.get("text")
+                if isinstance(text, str) and text:
+                    fingerprint = "t" + text
+                    if fingerprint not in seen:
+                        seen.add(fingerprint)
+                        self._call_text.setdefault(call.call_id, []).append(text)
+            elif kind == "thinking":
+                text = block.get("thinking")
+                if isinstance(text, str) and text:
+                    fingerprint = "h" + text
+                    if fingerprint not in seen:
+                        seen.add(fingerprint)
+                        self._call_thinking.setdefault(call.call_id, []).append(text)
+            elif kind == "tool_use":
+                tool_use_id = block.get("id")
+                if not isinstance(tool_use_id, str) or not tool_use_id:
+                    continue
+                name = block.get("name") if isinstance(block.get("name"), str) else None
+                tool_input = block.get("input")
+                tool = self._tool(tool_use_id, session_id)
+                tool.tool_name = name
+                tool.agent_id = agent_id
+                tool.prompt_id = call.prompt_id
+                tool.call_id = call.call_id
+                if ts is not None and (tool.started_ms is None or ts < tool.started_ms):
+                    tool.started_ms = ts
+                if tool_input is not None:
+                    tool.input_json = _dumps(tool_input)
+                for path, op in file_touches(name, tool_input if isinstance(tool_input, dict) else None):
+                    self._touch(tool_use_id, path, op, session_id, ts)
+                if tool_use_id not in tool_ids:
+                    tool_ids.append(tool_use_id)
+        call.tool_use_ids = tuple(tool_ids)
+
+    # -- user --------------------------------------------------------------------------------
+
+    def _on_user(self, record: dict[str, Any]) -> None:
+        session_id, ts = self._envelope(record)
+        message = record.get("message")
+        if session_id is None or not isinstance(message, dict):
+            self.stats.malformed += 1
+            return
+        content = message.get("content")
+        prompt_id_field = record.get("promptId") if isinstance(record.get("promptId"), str) else None
+        if (
+            record.get("isSidechain") is True
+            and record.get("parentUuid") is None
+            and not record.get("agentId")
+            and not self.file.agent_hint
+        ):
+            self._start_sidechain(record)
+        agent_id = self._agent_of(record)
+        if isinstance(content, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+        ):
+            self._tool_results(record, content, session_id, agent_id, ts)
+            if prompt_id_field:
+                if agent_id:
+                    self.state.subagent_prompt_id = prompt_id_field
+                else:
+                    self._switch_prompt(prompt_id_field)
+            return
+        if record.get("isMeta") or record.get("isCompactSummary"):
+            return
+        text = _text_of(content)
+        if agent_id is not None:
+            # The first user line of a subagent is the task its parent gave it: not a session prompt.
+            if prompt_id_field:
+                self.state.subagent_prompt_id = prompt_id_field
+            sub = self._note_subagent(session_id, agent_id, ts)
+            if sub.description is None and text and record.get("parentUuid") is None:
+                sub.description = text
+            return
+        kind = classify_prompt(text)
+        if kind is None:
+            if text.lstrip().startswith(INTERRUPT_PREFIX) and self.state.current_prompt_id:
+                self._prompt(self.state.current_prompt_id, session_id).interrupted = True
+            return
+        uuid = record.get("uuid") if isinstance(record.get("uuid"), str) else None
+        prompt_id = prompt_id_field or uuid
+        if prompt_id is None:
+            self.stats.malformed += 1
+            return
+        self._switch_prompt(prompt_id)
+        prompt = self._prompt(prompt_id, session_id)
+        prompt.kind = kind
+        prompt.text = text
+        prompt.line_uuid = uuid
+        if ts is not None and (prompt.ts_ms is None or ts < prompt.ts_ms):
+            prompt.ts_ms = ts
+
+    def _switch_prompt(self, prompt_id: str) -> None:
+        if prompt_id != self.state.current_prompt_id:
+            self.state.current_prompt_id = prompt_id
+            self.state.prompt_api_errors = 0
+
+    def _start_sidechain(self, record: Mapping[str, Any]) -> None:
+        """Pre-2.0.x sidechains live in the main file: each root user line starts a subagent."""
+        uuid = record.get("uuid")
+        self.state.sidechain_agent = "sidechain-" + (str(uuid)[:8] if uuid else "0")
+
+    def _tool_results(
+        self,
+        record: Mapping[str, Any],
+        content: list[Any],
+        session_id: str,
+        agent_id: str | None,
+        ts: int | None,
+    ) -> None:
+        result_meta = record.get("toolUseResult")
+        prompt_id = self.state.subagent_prompt_id if agent_id else self.state.current_prompt_id
+        if isinstance(record.get("promptId"), str):
+            prompt_id = record["promptId"]
+        results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+        for block in results:
+            tool_use_id = block.get("tool_use_id")
+            if not isinstance(tool_use_id, str) or not tool_use_id:
+                continue
+            tool = self._tool(tool_use_id, session_id)
+            if tool.agent_id is None:
+                tool.agent_id = agent_id
+            if tool.prompt_id is None:
+                tool.prompt_id = prompt_id
+            text = _text_of(block.get("content"))
+            tool.output_text = text
+            is_error = block.get("is_error") is True
+            tool.status = "error" if is_error else "success"
+            if is_error:
+                tool.error = text
+            if ts is not None:
+                tool.ended_ms = ts
+            # toolUseResult describes the single tool result of this line.
+            if isinstance(result_meta, dict) and len(results) == 1:
+                self._tool_result_meta(tool, result_meta, session_id, ts)
+            elif isinstance(result_meta, str) and is_error and not tool.error:
+                tool.error = result_meta
+        if agent_id is not None:
+            self._note_subagent(session_id, agent_id, ts)
+
+    def _tool_result_meta(
+        self, tool: ToolCall, meta: Mapping[str, Any], session_id: str, ts: int | None
+    ) -> None:
+        if meta.get("interrupted") is True:
+            tool.status = "interrupted"
+        duration = meta.get("durationMs", meta.get("totalDurationMs"))
+        if isinstance(duration, int | float) and not isinstance(duration, bool) and tool.duration_ms is None:
+            tool.duration_ms = int(duration)
+        agent = meta.get("agentId")
+        if isinstance(agent, str) and agent:
+            tool.subagent_id = agent
+            sub = self._subagent(session_id, agent)
+            sub.parent_tool_use_id = tool.tool_use_id
+            if tool.prompt_id and sub.prompt_id is None:
+                sub.prompt_id = tool.prompt_id
+            if isinstance(meta.get("agentType"), str):
+                sub.agent_type = meta["agentType"]
+        for path in bash_changed_files(meta):
+            self._touch(tool.tool_use_id, path, "write", session_id, ts)
+
+    # -- the rest ----------------------------------------------------------------------------
+
+    def _count_api_error(self, session_id: str) -> None:
+        if self.state.current_prompt_id:
+            self.state.prompt_api_errors += 1
+            self._prompt(self.state.current_prompt_id, session_id).api_errors = self.state.prompt_api_errors
+
+    def _on_system(self, record: dict[str, Any]) -> None:
+        session_id, _ts = self._envelope(record)
+        if session_id is None:
+            return
+        subtype = record.get("subtype")
+        if subtype == "compact_boundary":
+            self.state.compactions += 1
+            self._session(session_id).compactions = self.state.compactions
+        elif subtype == "turn_duration" and self.state.current_prompt_id:
+            duration = record.get("durationMs")
+            if isinstance(duration, int) and not isinstance(duration, bool):
+                self._prompt(self.state.current_prompt_id, session_id).duration_ms = duration
+
+    def _on_progress(self, record: dict[str, Any]) -> None:
+        session_id, _ts = self._envelope(record)
+        data = record.get("data")
+        if session_id is None or not isinstance(data, dict) or data.get("type") != "agent_progress":
+            return
+        agent = data.get("agentId")
+        parent = record.get("parentToolUseID")
+        if isinstance(agent, str) and agent and isinstance(parent, str) and parent:
+            sub = self._subagent(session_id, agent)
+            sub.parent_tool_use_id = parent
+
+    def _on_cost_state(self, record: dict[str, Any]) -> None:
+        session_id, _ts = self._envelope(record)
+        total = record.get("totalCostUSD")
+        if session_id is not None and isinstance(total, int | float) and not isinstance(total, bool):
+            self._session(session_id).reported_cost_nusd = round(total * 1_000_000_000)
+
+    def _on_title(self, record: dict[str, Any]) -> None:
+        session_id, _ts = self._envelope(record)
+        if session_id is None:
+            return
+        for key in ("customTitle", "aiTitle", "title", "summary"):
+            value = record.get(key)
+            if isinstance(value, str) and value.strip():
+                self._session(session_id).title = value.strip()
+                return
+
+
+def subagent_tool_names() -> frozenset[str]:
+    return SUBAGENT_TOOLS

@@ -1,0 +1,57 @@
+"""Alembic migrations for the SQL adapter, run programmatically on an open connection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# The newest revision in migrations/versions. The lean read path compares the database's
+# alembic_version with this without importing Alembic; a test keeps the two in step.
+HEAD_REVISION = "0001"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(runner: Any, revision: str = "head") -> None:
+    """Upgrade the database behind a SqlAlchemyRunner to `revision`."""
+    from alembic import command
+
+    engine = getattr(runner, "engine", None)
+    if engine is None:
+        raise TypeError("migrations need the SQLAlchemy runner (SqlAlchemyRunner)")
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), revision)
+
+
+def downgrade(runner: Any, revision: str) -> None:
+    from alembic import command
+
+    with runner.engine.begin() as connection:
+        command.downgrade(_config(connection), revision)
+
+
+def current_revision(runner: Any) -> str | None:
+    """The database's schema revision, or None for an empty database (no Alembic import)."""
+    try:
+        rows = runner.query("SELECT version_num FROM alembic_version")
+    except Exception:  # the table does not exist yet
+        return None
+    return str(rows[0][0]) if rows else None
+
+
+def script_head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    return str(head)

@@ -1,0 +1,176 @@
+"""How the SQL adapter talks to a database: one small interface, two implementations.
+
+`SqlAlchemyRunner` (SQLAlchemy Core engine) serves SQLite and PostgreSQL for everything.
+`SqliteRunner` (the standard library's sqlite3) runs the very same SQL text against a SQLite
+file without importing SQLAlchemy, which costs ~0.25 s of start-up: it is what keeps a
+whole-process `agent-trace report daily` fast. Both take `:name` parameters.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+Row = tuple[Any, ...]
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA foreign_keys=OFF",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-65536",
+)
+
+
+class SqlRunner(Protocol):
+    dialect: str  # "sqlite" | "postgresql"
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def transaction(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class SqliteRunner:
+    """stdlib sqlite3, autocommit outside explicit transactions (BEGIN IMMEDIATE: one writer)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        if read_only:
+            self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            self._conn.execute("PRAGMA busy_timeout=30000")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            for pragma in SQLITE_PRAGMAS:
+                self._conn.execute(pragma)
+        self._depth = 0
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        return self._conn.execute(sql, params or {}).fetchall()
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._conn.execute(sql, params or {})
+
+    def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self._conn.executemany(sql, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class SqlAlchemyRunner:
+    """SQLAlchemy Core: the same SQL text through `text()`, one connection per transaction."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.pool import NullPool
+
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            path = url.split(":///", 1)[1] if ":///" in url else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False}
+            kwargs["poolclass"] = NullPool
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine = create_engine(url, **kwargs)
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                # Let SQLAlchemy's BEGIN (emitted below) manage transactions, not pysqlite's implicit one.
+                dbapi_conn.isolation_level = None
+                cursor = dbapi_conn.cursor()
+                for pragma in SQLITE_PRAGMAS:
+                    cursor.execute(pragma)
+                cursor.close()
+
+            @event.listens_for(self.engine, "begin")
+            def _begin(conn: Any) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        # The open transaction's connection, per thread: a server reads from many threads at once.
+        self._local = threading.local()
+        self._texts: dict[str, Any] = {}
+
+    def _text(self, sql: str) -> Any:
+        compiled = self._texts.get(sql)
+        if compiled is None:
+            from sqlalchemy import text
+
+            compiled = self._texts[sql] = text(sql)
+        return compiled
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self.engine.begin() as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as conn:
+                yield conn
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        with self._connection() as conn:
+            return [tuple(row) for row in conn.execute(self._text(sql), dict(params or {}))]
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        with self._connection() as conn:
+            conn.execute(self._text(sql), dict(params or {}))
+
+    def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        with self._connection() as conn:
+            conn.execute(self._text(sql), list(rows))
+
+    def close(self) -> None:
+        self.engine.dispose()

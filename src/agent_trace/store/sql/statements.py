@@ -1,0 +1,448 @@
+"""Portable SQL text for the merge rules of every canonical record.
+
+One statement per table serves SQLite (3.24+) and PostgreSQL alike: `INSERT … ON CONFLICT (key)
+DO UPDATE SET …` with `excluded.`, CASE instead of the dialects' different MIN/MAX/GREATEST, and
+integer arithmetic for buckets. The merge rules are the heart of "one record per fact":
+
+- first:   keep what was stored first (the session that owns a copied LLM call, the start cwd)
+- latest:  the newest non-null value
+- min/max: earliest start, latest end, running totals
+- longer:  the longer of two texts (a deterministic union: order of arrival does not matter)
+- usage:   the copy of an API request with the largest token total wins, all its counts together
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agent_trace.domain.records import BUCKET_MS
+
+
+def _first(t: str, c: str) -> str:
+    return f"COALESCE({t}.{c}, excluded.{c})"
+
+
+def _latest(t: str, c: str) -> str:
+    return f"COALESCE(excluded.{c}, {t}.{c})"
+
+
+def _min(a: str, b: str) -> str:
+    return f"(CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL THEN {a} WHEN {b} < {a} THEN {b} ELSE {a} END)"
+
+
+def _max(a: str, b: str) -> str:
+    return f"(CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL THEN {a} WHEN {b} > {a} THEN {b} ELSE {a} END)"
+
+
+def _longer(t: str, c: str) -> str:
+    return (
+        f"(CASE WHEN excluded.{c} IS NULL THEN {t}.{c} WHEN {t}.{c} IS NULL THEN excluded.{c} "
+        f"WHEN LENGTH(excluded.{c}) > LENGTH({t}.{c}) THEN excluded.{c} ELSE {t}.{c} END)"
+    )
+
+
+def _bucket(expr: str) -> str:
+    return f"(({expr}) - (({expr}) % {BUCKET_MS}))"
+
+
+def _upsert(table: str, columns: Sequence[str], key: Sequence[str], sets: dict[str, str]) -> str:
+    cols = ", ".join(columns)
+    values = ", ".join(f":{c}" for c in columns)
+    if not sets:
+        return f"INSERT INTO {table} ({cols}) VALUES ({values}) ON CONFLICT ({', '.join(key)}) DO NOTHING"
+    assignments = ", ".join(f"{c} = {expr}" for c, expr in sets.items())
+    return f"INSERT INTO {table} ({cols}) VALUES ({values}) ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assignments}"
+
+
+def _rules(table: str, rules: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for column, rule in rules.items():
+        if rule == "first":
+            out[column] = _first(table, column)
+        elif rule == "latest":
+            out[column] = _latest(table, column)
+        elif rule == "min":
+            out[column] = _min(f"{table}.{column}", f"excluded.{column}")
+        elif rule == "max":
+            out[column] = _max(f"{table}.{column}", f"excluded.{column}")
+        elif rule == "longer":
+            out[column] = _longer(table, column)
+        else:
+            out[column] = rule  # a literal SQL expression
+    return out
+
+
+SESSION_COLUMNS = (
+    "session_id",
+    "agent",
+    "project",
+    "cwd",
+    "user_id",
+    "version",
+    "entrypoint",
+    "title",
+    "started_ms",
+    "ended_ms",
+    "end_reason",
+    "permission_mode",
+    "git_repo",
+    "git_branch",
+    "git_head",
+    "git_base_sha",
+    "git_lines_added",
+    "git_lines_removed",
+    "git_files_changed",
+    "reported_cost_nusd",
+    "compactions",
+    "updated_ms",
+)
+UPSERT_SESSION = _upsert(
+    "sessions",
+    SESSION_COLUMNS,
+    ["session_id"],
+    _rules(
+        "sessions",
+        {
+            "agent": "first",
+            "project": "first",
+            "cwd": "latest",
+            "user_id": "first",
+            "version": "latest",
+            "entrypoint": "latest",
+            "title": "latest",
+            "started_ms": "min",
+            "ended_ms": "max",
+            "end_reason": "latest",
+            "permission_mode": "latest",
+            "git_repo": "latest",
+            "git_branch": "latest",
+            "git_head": "latest",
+            "git_base_sha": "first",
+            "git_lines_added": "latest",
+            "git_lines_removed": "latest",
+            "git_files_changed": "latest",
+            "reported_cost_nusd": "max",
+            "compactions": "max",
+            "updated_ms": "excluded.updated_ms",
+        },
+    ),
+)
+
+PROMPT_COLUMNS = (
+    "prompt_id",
+    "session_id",
+    "ts_ms",
+    "bucket_ms",
+    "kind",
+    "text",
+    "line_uuid",
+    "duration_ms",
+    "interrupted",
+    "api_errors",
+)
+_prompt_ts = _min("prompts.ts_ms", "excluded.ts_ms")
+UPSERT_PROMPT = _upsert(
+    "prompts",
+    PROMPT_COLUMNS,
+    ["prompt_id"],
+    {
+        "ts_ms": _prompt_ts,
+        "bucket_ms": _bucket(_prompt_ts),
+        **_rules(
+            "prompts",
+            {
+                "kind": "latest",
+                "text": "longer",
+                "line_uuid": "latest",
+                "duration_ms": "max",
+                "interrupted": "max",
+                "api_errors": "max",
+            },
+        ),
+    },
+)
+
+USAGE_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_5m_tokens",
+    "cache_1h_tokens",
+    "cache_read_tokens",
+    "web_search_requests",
+)
+LLM_CALL_COLUMNS = (
+    "call_id",
+    "session_id",
+    "message_id",
+    "request_id",
+    "agent_id",
+    "prompt_id",
+    "model",
+    "ts_ms",
+    "bucket_ms",
+    "has_usage",
+    *USAGE_COLUMNS,
+    "usage_total",
+    "is_sidechain",
+    "cost_nusd",
+    "reported_cost_nusd",
+    "speed",
+    "stop_reason",
+    "query_source",
+    "duration_ms",
+    "ttft_ms",
+    "response_text",
+    "thinking",
+    "tool_use_ids",
+)
+# The streaming-duplicate rule: a copy with usage beats one without; a larger total wins; on a
+# tie a main-thread copy beats a sidechain copy, and a copy that knows the 1-hour cache-write
+# split beats one that does not (OTLP spans carry no split, so they count every write as 5m).
+# All usage columns move together.
+_USAGE_WINS = (
+    "(excluded.has_usage = 1 AND (llm_calls.has_usage = 0 OR excluded.usage_total > llm_calls.usage_total "
+    "OR (excluded.usage_total = llm_calls.usage_total AND ((llm_calls.is_sidechain = 1 "
+    "AND excluded.is_sidechain = 0) OR excluded.cache_1h_tokens > llm_calls.cache_1h_tokens))))"
+)
+_call_ts = _min("llm_calls.ts_ms", "excluded.ts_ms")
+UPSERT_LLM_CALL = _upsert(
+    "llm_calls",
+    LLM_CALL_COLUMNS,
+    ["call_id"],
+    {
+        **{
+            column: f"(CASE WHEN {_USAGE_WINS} THEN excluded.{column} ELSE llm_calls.{column} END)"
+            for column in (*USAGE_COLUMNS, "usage_total", "is_sidechain", "has_usage")
+        },
+        # Cost follows the winning usage; a copy that brings a price to an unpriced call also wins.
+        "cost_nusd": (
+            f"(CASE WHEN {_USAGE_WINS} THEN excluded.cost_nusd "
+            "WHEN llm_calls.cost_nusd IS NULL AND excluded.usage_total = llm_calls.usage_total "
+            "THEN excluded.cost_nusd ELSE llm_calls.cost_nusd END)"
+        ),
+        "ts_ms": _call_ts,
+        "bucket_ms": _bucket(_call_ts),
+        **_rules(
+            "llm_calls",
+            {
+                "message_id": "latest",
+                "request_id": "latest",
+                "agent_id": "latest",
+                "prompt_id": "latest",
+                "model": "latest",
+                "reported_cost_nusd": "latest",
+                "speed": "latest",
+                "stop_reason": "latest",
+                "query_source": "latest",
+                "duration_ms": "latest",
+                "ttft_ms": "latest",
+                "response_text": "longer",
+                "thinking": "longer",
+                "tool_use_ids": "longer",
+            },
+        ),
+    },
+)
+
+TOOL_CALL_COLUMNS = (
+    "tool_use_id",
+    "session_id",
+    "tool_name",
+    "agent_id",
+    "prompt_id",
+    "call_id",
+    "started_ms",
+    "ended_ms",
+    "bucket_ms",
+    "duration_ms",
+    "status",
+    "error",
+    "input_json",
+    "output_text",
+    "subagent_id",
+)
+_STATUS_RANK = "(CASE {x} WHEN 'denied' THEN 4 WHEN 'interrupted' THEN 3 WHEN 'error' THEN 2 ELSE 1 END)"
+_tool_start = _min("tool_calls.started_ms", "excluded.started_ms")
+_tool_end = _max("tool_calls.ended_ms", "excluded.ended_ms")
+UPSERT_TOOL_CALL = _upsert(
+    "tool_calls",
+    TOOL_CALL_COLUMNS,
+    ["tool_use_id"],
+    {
+        "started_ms": _tool_start,
+        "ended_ms": _tool_end,
+        "bucket_ms": _bucket(f"COALESCE({_tool_start}, {_tool_end})"),
+        # The most telling status wins whatever the order: denied > interrupted > error > success.
+        "status": (
+            "(CASE WHEN excluded.status IS NULL THEN tool_calls.status WHEN tool_calls.status IS NULL "
+            f"THEN excluded.status WHEN {_STATUS_RANK.format(x='excluded.status')} > "
+            f"{_STATUS_RANK.format(x='tool_calls.status')} THEN excluded.status ELSE tool_calls.status END)"
+        ),
+        **_rules(
+            "tool_calls",
+            {
+                "tool_name": "latest",
+                "agent_id": "latest",
+                "prompt_id": "latest",
+                "call_id": "latest",
+                "duration_ms": "latest",
+                "error": "longer",
+                "input_json": "longer",
+                "output_text": "longer",
+                "subagent_id": "latest",
+            },
+        ),
+    },
+)
+
+FILE_TOUCH_COLUMNS = ("tool_use_id", "path", "op", "session_id", "ts_ms")
+UPSERT_FILE_TOUCH = _upsert("file_touches", FILE_TOUCH_COLUMNS, ["tool_use_id", "path", "op"], {})
+
+SUBAGENT_COLUMNS = (
+    "session_id",
+    "agent_id",
+    "agent_type",
+    "description",
+    "parent_tool_use_id",
+    "prompt_id",
+    "model",
+    "started_ms",
+    "ended_ms",
+    "is_compaction",
+)
+UPSERT_SUBAGENT = _upsert(
+    "subagents",
+    SUBAGENT_COLUMNS,
+    ["session_id", "agent_id"],
+    _rules(
+        "subagents",
+        {
+            "agent_type": "latest",
+            "description": "longer",
+            "parent_tool_use_id": "latest",
+            "prompt_id": "latest",
+            "model": "latest",
+            "started_ms": "min",
+            "ended_ms": "max",
+            "is_compaction": "max",
+        },
+    ),
+)
+
+COMMIT_COLUMNS = (
+    "sha",
+    "session_id",
+    "repo",
+    "branch",
+    "message",
+    "author",
+    "ts_ms",
+    "files_changed",
+    "insertions",
+    "deletions",
+)
+UPSERT_COMMIT = _upsert(
+    "commits",
+    COMMIT_COLUMNS,
+    ["sha"],
+    _rules(
+        "commits",
+        {
+            "session_id": "first",
+            "repo": "latest",
+            "branch": "latest",
+            "message": "longer",
+            "author": "latest",
+            "ts_ms": "min",
+            "files_changed": "latest",
+            "insertions": "latest",
+            "deletions": "latest",
+        },
+    ),
+)
+
+RAW_EVENT_COLUMNS = ("event_id", "source", "session_id", "kind", "ts_ms", "received_ms", "payload")
+UPSERT_RAW_EVENT = _upsert("raw_events", RAW_EVENT_COLUMNS, ["event_id"], {})
+
+FILE_STATE_COLUMNS = ("path", "size", "mtime_ns", "safe_offset", "parser_state", "updated_ms")
+UPSERT_FILE_STATE = _upsert(
+    "import_files",
+    FILE_STATE_COLUMNS,
+    ["path"],
+    {c: f"excluded.{c}" for c in FILE_STATE_COLUMNS[1:]},
+)
+
+MARK_BUCKET = "INSERT INTO dirty_buckets (bucket_ms) VALUES (:bucket_ms) ON CONFLICT (bucket_ms) DO NOTHING"
+MARK_SESSION = (
+    "INSERT INTO dirty_sessions (session_id) VALUES (:session_id) ON CONFLICT (session_id) DO NOTHING"
+)
+ADD_CHANGE = "INSERT INTO session_changes (session_id, changed_ms) VALUES (:session_id, :changed_ms)"
+
+# --- derived data -------------------------------------------------------------------------------
+
+_DIMS = "COALESCE(s.project, ''), COALESCE(s.user_id, ''), COALESCE(s.agent, '')"
+
+
+def rebuild_usage_rollup(bucket_list: str) -> list[str]:
+    return [
+        f"DELETE FROM usage_rollup WHERE bucket_ms IN ({bucket_list})",
+        "INSERT INTO usage_rollup (bucket_ms, project, user_id, agent, model, calls, input_tokens, "
+        "output_tokens, cache_creation_tokens, cache_5m_tokens, cache_1h_tokens, cache_read_tokens, "
+        "cost_nusd, unpriced_calls, reported_cost_nusd) "
+        f"SELECT c.bucket_ms, {_DIMS}, COALESCE(c.model, ''), COUNT(*), SUM(c.input_tokens), "
+        "SUM(c.output_tokens), SUM(c.cache_creation_tokens), SUM(c.cache_5m_tokens), "
+        "SUM(c.cache_1h_tokens), SUM(c.cache_read_tokens), SUM(COALESCE(c.cost_nusd, 0)), "
+        "SUM(CASE WHEN c.cost_nusd IS NULL THEN 1 ELSE 0 END), SUM(COALESCE(c.reported_cost_nusd, 0)) "
+        "FROM llm_calls c LEFT JOIN sessions s ON s.session_id = c.session_id "
+        f"WHERE c.has_usage = 1 AND c.bucket_ms IN ({bucket_list}) "
+        "GROUP BY c.bucket_ms, COALESCE(s.project, ''), COALESCE(s.user_id, ''), COALESCE(s.agent, ''), "
+        "COALESCE(c.model, '')",
+    ]
+
+
+def rebuild_activity_rollup(bucket_list: str, human_kinds: str) -> list[str]:
+    return [
+        f"DELETE FROM activity_rollup WHERE bucket_ms IN ({bucket_list})",
+        _activity_insert(bucket_list, human_kinds),
+    ]
+
+
+def _activity_insert(bucket_list: str, human_kinds: str) -> str:
+    return (
+        "INSERT INTO activity_rollup (bucket_ms, project, user_id, agent, prompts, tool_calls, tool_errors, sessions) "
+        "SELECT bucket_ms, project, user_id, agent, SUM(prompts), SUM(tool_calls), SUM(tool_errors), SUM(sessions) "
+        "FROM ("
+        f"SELECT p.bucket_ms AS bucket_ms, COALESCE(s.project, '') AS project, COALESCE(s.user_id, '') AS user_id, "
+        "COALESCE(s.agent, '') AS agent, COUNT(*) AS prompts, 0 AS tool_calls, 0 AS tool_errors, 0 AS sessions "
+        "FROM prompts p LEFT JOIN sessions s ON s.session_id = p.session_id "
+        f"WHERE p.bucket_ms IN ({bucket_list}) AND p.kind IN ({human_kinds}) "
+        "GROUP BY p.bucket_ms, COALESCE(s.project, ''), COALESCE(s.user_id, ''), COALESCE(s.agent, '') "
+        "UNION ALL "
+        "SELECT t.bucket_ms, COALESCE(s.project, ''), COALESCE(s.user_id, ''), COALESCE(s.agent, ''), 0, COUNT(*), "
+        "SUM(CASE WHEN t.status IN ('error', 'denied', 'interrupted') THEN 1 ELSE 0 END), 0 "
+        "FROM tool_calls t LEFT JOIN sessions s ON s.session_id = t.session_id "
+        f"WHERE t.bucket_ms IN ({bucket_list}) "
+        "GROUP BY t.bucket_ms, COALESCE(s.project, ''), COALESCE(s.user_id, ''), COALESCE(s.agent, '') "
+        "UNION ALL "
+        f"SELECT {_bucket('s.started_ms')}, COALESCE(s.project, ''), COALESCE(s.user_id, ''), "
+        "COALESCE(s.agent, ''), 0, 0, 0, COUNT(*) FROM sessions s "
+        f"WHERE s.started_ms IS NOT NULL AND {_bucket('s.started_ms')} IN ({bucket_list}) "
+        f"GROUP BY {_bucket('s.started_ms')}, COALESCE(s.project, ''), COALESCE(s.user_id, ''), "
+        "COALESCE(s.agent, '')"
+        ") parts GROUP BY bucket_ms, project, user_id, agent"
+    )
+
+
+def rebuild_tool_rollup(bucket_list: str) -> list[str]:
+    return [
+        f"DELETE FROM tool_rollup WHERE bucket_ms IN ({bucket_list})",
+        "INSERT INTO tool_rollup (bucket_ms, project, user_id, agent, tool_name, calls, errors, duration_ms) "
+        f"SELECT t.bucket_ms, {_DIMS}, COALESCE(t.tool_name, ''), COUNT(*), "
+        "SUM(CASE WHEN t.status IN ('error', 'denied', 'interrupted') THEN 1 ELSE 0 END), "
+        "SUM(COALESCE(t.duration_ms, 0)) "
+        "FROM tool_calls t LEFT JOIN sessions s ON s.session_id = t.session_id "
+        f"WHERE t.bucket_ms IN ({bucket_list}) "
+        "GROUP BY t.bucket_ms, COALESCE(s.project, ''), COALESCE(s.user_id, ''), COALESCE(s.agent, ''), "
+        "COALESCE(t.tool_name, '')",
+    ]

@@ -1,0 +1,181 @@
+"""`agent-trace import` end to end on a real SQLite file: exact totals, incremental, idempotent."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from agent_trace.config import Settings
+from agent_trace.domain.pricing import PriceBook
+from agent_trace.ingest.transcripts import Importer
+from agent_trace.ingest.writer import Writer
+from agent_trace.store.port import Filters
+from tests.fixtures.transcripts import Transcript, text_block, tool_use, uid, usage
+
+
+def run_import(store: Any, paths: list[Path], tier: int = 2, user: str = "dev") -> Any:
+    writer = Writer(store, PriceBook(), tier, user)
+    return Importer(writer).run(paths)
+
+
+def totals(store: Any) -> dict[str, int]:
+    out = dict.fromkeys(
+        ("calls", "input", "output", "write", "write_5m", "write_1h", "read", "cost", "prompts", "tools"), 0
+    )
+    for b in store.usage_buckets(Filters()):
+        out["calls"] += b.calls
+        out["input"] += b.input_tokens
+        out["output"] += b.output_tokens
+        out["write"] += b.cache_creation_tokens
+        out["write_5m"] += b.cache_5m_tokens
+        out["write_1h"] += b.cache_1h_tokens
+        out["read"] += b.cache_read_tokens
+        out["cost"] += b.cost_nusd
+    for a in store.activity_buckets(Filters()):
+        out["prompts"] += a.prompts
+        out["tools"] += a.tool_calls
+    return out
+
+
+def test_spotter_projects_total_is_exact(sqlite_store: Any, corpus: Path) -> None:
+    summary = run_import(sqlite_store, [corpus / "spotter" / "projects"])
+    assert summary.files_read == 17 and summary.stats.malformed == 0
+    t = totals(sqlite_store)
+    assert (t["input"], t["output"], t["write"], t["write_5m"], t["write_1h"], t["read"]) == (
+        7_508,
+        193_983,
+        2_008_302,
+        1_297_908,
+        710_394,
+        76_801_503,
+    )
+    assert t["calls"] == 882
+    assert round(t["cost"] / 1e9, 2) == 50.81
+    # Session summaries add up to the same numbers as the rollups.
+    page = sqlite_store.list_sessions(
+        __import__("agent_trace.store.port", fromlist=["SessionQuery"]).SessionQuery(limit=100)
+    )
+    assert sum(s.cost_nusd for s in page.sessions) == t["cost"]
+    assert sum(s.input_tokens for s in page.sessions) == t["input"]
+    assert sum(s.llm_calls for s in page.sessions) == 882
+
+
+def test_reimport_changes_nothing_and_reads_nothing(sqlite_store: Any, corpus: Path) -> None:
+    root = corpus / "spotter" / "projects"
+    run_import(sqlite_store, [root])
+    before = (totals(sqlite_store), sqlite_store.counts())
+    again = run_import(sqlite_store, [root])
+    assert again.files_read == 0 and again.bytes_read == 0 and again.files_unchanged == 17
+    assert (totals(sqlite_store), sqlite_store.counts()) == before
+
+
+def _copy_under_new_id(src: Path, dest_dir: Path) -> Path:
+    """What a resume/fork does: the same history in a new file under a new session id."""
+    old = src.stem
+    new = str(uuid.uuid4())
+    dest = dest_dir / f"{new}.jsonl"
+    dest.write_bytes(src.read_bytes().replace(old.encode(), new.encode()))
+    return dest
+
+
+def test_a_copied_session_counts_nothing_twice(sqlite_store: Any, corpus: Path, tmp_path: Path) -> None:
+    root = tmp_path / "projects" / "-home-user-proj"
+    shutil.copytree(corpus / "spotter" / "projects" / "-home-user-proj", root)
+    run_import(sqlite_store, [tmp_path / "projects"])
+    before = totals(sqlite_store)
+    original = next(root.glob("258c7280*.jsonl"))
+    _copy_under_new_id(original, root)
+    summary = run_import(sqlite_store, [tmp_path / "projects"])
+    assert summary.files_read == 1
+    assert totals(sqlite_store) == before
+    assert sqlite_store.counts()["sessions"] == 7  # the copy is a session of its own, with nothing new
+
+
+def test_grown_file_is_read_from_where_it_stopped(sqlite_store: Any, tmp_path: Path) -> None:
+    t = Transcript(uid())
+    t.prompt("first", prompt_id="p1")
+    t.assistant([text_block("one")], u=usage(10, 100))
+    path = t.write(tmp_path / "proj" / f"{t.session_id}.jsonl")
+    run_import(sqlite_store, [tmp_path])
+    size_before = path.stat().st_size
+    t2 = Transcript(t.session_id, clock=t.clock)
+    t2.prompt("second", prompt_id="p2")
+    t2.assistant([text_block("two")], u=usage(20, 200))
+    with path.open("ab") as handle:
+        handle.write(t2.text())
+    summary = run_import(sqlite_store, [tmp_path])
+    # Only the new lines (plus the possibly-unfinished last response) were read again.
+    assert 0 < summary.bytes_read < path.stat().st_size
+    assert summary.bytes_read <= path.stat().st_size - size_before + len(
+        t.text().splitlines(keepends=True)[-1]
+    )
+    got = totals(sqlite_store)
+    assert (got["calls"], got["input"], got["output"], got["prompts"]) == (2, 30, 300, 2)
+
+
+def test_half_written_last_line_is_picked_up_next_time(sqlite_store: Any, tmp_path: Path) -> None:
+    t = Transcript(uid())
+    t.prompt("go")
+    t.assistant([text_block("a")], u=usage(1, 2))
+    t.assistant([text_block("b")], u=usage(3, 4))
+    data = t.text()
+    cut = len(data) - 40
+    path = tmp_path / "p" / f"{t.session_id}.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(data[:cut])
+    first = run_import(sqlite_store, [tmp_path])
+    assert first.stats.incomplete_tail == 1
+    assert totals(sqlite_store)["calls"] == 1
+    path.write_bytes(data)
+    run_import(sqlite_store, [tmp_path])
+    got = totals(sqlite_store)
+    assert (got["calls"], got["input"], got["output"]) == (2, 4, 6)
+
+
+def test_tier_one_stores_no_text(settings: Settings, tmp_path: Path) -> None:
+    from agent_trace.store.factory import open_store
+
+    store = open_store(settings)
+    t = Transcript(uid())
+    t.prompt("top secret plan", prompt_id="p1")
+    t.assistant([text_block("the answer"), tool_use("Bash", {"command": "cat plan.txt"}, "toolu_1")])
+    t.tool_result("toolu_1", "plan contents")
+    t.write(tmp_path / "p" / f"{t.session_id}.jsonl")
+    run_import(store, [tmp_path], tier=1)
+    detail = store.session_detail(t.session_id)
+    blob = orjson.dumps(
+        [detail.prompts, detail.llm_calls, detail.tool_calls, detail.file_touches, detail.session]
+    ).decode()
+    for text in ("top secret", "the answer", "cat plan.txt", "plan contents"):
+        assert text not in blob
+    assert detail.tool_calls[0]["tool_name"] == "Bash" and detail.tool_calls[0]["status"] == "success"
+    assert detail.llm_calls[0]["output_tokens"] == 100
+    store.close()
+
+
+def test_secrets_are_redacted_at_every_tier(sqlite_store: Any, tmp_path: Path) -> None:
+    secret = "AKIA" + "IOSFODNN7EXAMPLE"
+    t = Transcript(uid())
+    t.prompt(f"use key {secret}", prompt_id="p1")
+    t.assistant([tool_use("Bash", {"command": f"export AWS_ACCESS_KEY_ID={secret}"}, "toolu_1")])
+    t.tool_result("toolu_1", f"key={secret}")
+    t.write(tmp_path / "p" / f"{t.session_id}.jsonl")
+    run_import(sqlite_store, [tmp_path], tier=3)
+    detail = sqlite_store.session_detail(t.session_id)
+    blob = orjson.dumps([detail.prompts, detail.tool_calls, detail.llm_calls]).decode()
+    assert secret not in blob
+    assert "REDACTED" in blob
+
+
+@pytest.mark.parametrize(
+    "scenario", ["basic", "compact", "task", "taskbg", "apierror-fatal", "cwd", "denied", "fail"]
+)
+def test_real_client_transcripts_import(sqlite_store: Any, corpus: Path, scenario: str) -> None:
+    summary = run_import(sqlite_store, [corpus / "real-client" / scenario / "transcripts"])
+    assert summary.files_read >= 1 and summary.stats.malformed == 0
+    assert sqlite_store.counts()["sessions"] >= 1
