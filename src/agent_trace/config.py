@@ -16,6 +16,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 DEFAULT_PRIVACY_TIER = 2
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_INGEST_QUEUE_RECORDS = 200_000
+DEFAULT_INGEST_BATCH_RECORDS = 20_000
 VALID_ROLES = ("all", "collector", "api", "dashboard")
 
 
@@ -43,6 +46,14 @@ class Settings:
     dashboard_token: str | None = None
     claude_projects_dirs: tuple[Path, ...] = field(default_factory=tuple)
     config_file: Path | None = None
+    # Collector limits (docs/collector.md): the largest request body accepted, after
+    # decompression; how many records may wait for the writer before requests get 503; how many
+    # records one group commit may hold.
+    ingest_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    ingest_queue_records: int = DEFAULT_INGEST_QUEUE_RECORDS
+    ingest_batch_records: int = DEFAULT_INGEST_BATCH_RECORDS
+    # Worker processes decoding OTLP exports (0: decode in the collector process).
+    ingest_workers: int = 0
 
     @property
     def price_override_file(self) -> Path:
@@ -104,6 +115,17 @@ def _bool(value: str, name: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name}={value!r}: must be true or false")
+
+
+def normalize_role(value: str) -> str:
+    """`all`, one role, or a comma-separated list of roles (`collector,api`: both HTTP servers in
+    one process, as the Compose stack's runtime service runs them). Raises ValueError."""
+    parts = [p.strip().lower() for p in value.split(",") if p.strip()]
+    if not parts or any(p not in VALID_ROLES for p in parts):
+        raise ValueError(f"must be one of {', '.join(VALID_ROLES)}, or a comma-separated list of roles")
+    if "all" in parts:
+        return "all"
+    return ",".join(dict.fromkeys(parts))
 
 
 def normalize_database_url(url: str) -> str:
@@ -173,9 +195,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"privacy tier {tier}: must be 1 (metadata), 2 (+prompts, tool details) or 3 (+responses)"
         )
 
-    role = (_str(env, file_cfg, ("RUNTIME_SERVICE_ROLE",), "role") or "all").lower()
-    if role not in VALID_ROLES:
-        raise ConfigError(f"RUNTIME_SERVICE_ROLE={role!r}: must be one of {', '.join(VALID_ROLES)}")
+    raw_role = _str(env, file_cfg, ("RUNTIME_SERVICE_ROLE",), "role") or "all"
+    try:
+        role = normalize_role(raw_role)
+    except ValueError as exc:
+        raise ConfigError(f"RUNTIME_SERVICE_ROLE={raw_role!r}: {exc}") from None
 
     run_migrations = True
     if env.get("RUNTIME_RUN_MIGRATIONS"):
@@ -205,4 +229,41 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dashboard_token=_str(env, file_cfg, ("AGENT_TRACE_DASHBOARD_TOKEN",), "dashboard_token"),
         claude_projects_dirs=_claude_projects_dirs(env),
         config_file=config_file if config_file.is_file() else None,
+        ingest_max_body_bytes=_positive(
+            env, file_cfg, "AGENT_TRACE_MAX_BODY_BYTES", "max_body_bytes", DEFAULT_MAX_BODY_BYTES
+        ),
+        ingest_queue_records=_positive(
+            env,
+            file_cfg,
+            "AGENT_TRACE_INGEST_QUEUE_RECORDS",
+            "ingest_queue_records",
+            DEFAULT_INGEST_QUEUE_RECORDS,
+        ),
+        ingest_batch_records=_positive(
+            env,
+            file_cfg,
+            "AGENT_TRACE_INGEST_BATCH_RECORDS",
+            "ingest_batch_records",
+            DEFAULT_INGEST_BATCH_RECORDS,
+        ),
+        ingest_workers=_workers(env, file_cfg),
     )
+
+
+def _workers(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> int:
+    # Default: one OTLP decoder process per core beyond the first (the collector process keeps
+    # HTTP and the writer), at most 4.
+    default = max(0, min(4, (os.cpu_count() or 1) - 1))
+    value = _int(env, file_cfg, ("AGENT_TRACE_INGEST_WORKERS",), "ingest_workers", default)
+    if not 0 <= value <= 64:
+        raise ConfigError(f"AGENT_TRACE_INGEST_WORKERS={value}: must be between 0 and 64")
+    return value
+
+
+def _positive(
+    env: Mapping[str, str], file_cfg: Mapping[str, object], name: str, key: str, default: int
+) -> int:
+    value = _int(env, file_cfg, (name,), key, default)
+    if value < 1:
+        raise ConfigError(f"{name}={value}: must be a positive integer")
+    return value

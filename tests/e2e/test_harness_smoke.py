@@ -8,77 +8,29 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-if __package__:  # tests/e2e may become a package; both layouts must import the support modules
-    from .support.claude_cli import (
-        ClaudeSession,
-        CliInstallError,
-        CliRun,
-        NpmNotFoundError,
-        install_claude_cli,
-        read_jsonl,
-    )
-    from .support.fake_anthropic import FakeAnthropic, Scenario, Thinking, Usage
-    from .support.scenarios import (
-        ALL_SCENARIOS,
-        COMMIT_MESSAGE,
-        FAILING_TOOL,
-        GREET_PY_EDITED,
-        MULTI_PROMPT,
-        OVERLOADED_ONCE,
-        STREAM_RETRY,
-        SUBAGENT,
-        TOOLS,
-    )
-else:  # tests/e2e on sys.path (pytest's rootdir-relative import of a non-package test dir)
-    from support.claude_cli import (  # type: ignore[no-redef]
-        ClaudeSession,
-        CliInstallError,
-        CliRun,
-        NpmNotFoundError,
-        install_claude_cli,
-        read_jsonl,
-    )
-    from support.fake_anthropic import FakeAnthropic, Scenario, Thinking, Usage  # type: ignore[no-redef]
-    from support.scenarios import (  # type: ignore[no-redef]
-        ALL_SCENARIOS,
-        COMMIT_MESSAGE,
-        FAILING_TOOL,
-        GREET_PY_EDITED,
-        MULTI_PROMPT,
-        OVERLOADED_ONCE,
-        STREAM_RETRY,
-        SUBAGENT,
-        TOOLS,
-    )
+from .support.claude_cli import ClaudeSession, CliRun, read_jsonl
+from .support.fake_anthropic import FakeAnthropic, Scenario, Thinking, Usage
+from .support.scenarios import (
+    ALL_SCENARIOS,
+    COMMIT_MESSAGE,
+    FAILING_TOOL,
+    GREET_PY_EDITED,
+    MULTI_PROMPT,
+    OVERLOADED_ONCE,
+    STREAM_RETRY,
+    SUBAGENT,
+    TOOLS,
+)
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="session")
-def claude_binary() -> Path:
-    try:
-        return install_claude_cli()
-    except NpmNotFoundError as exc:
-        pytest.skip(f"real Claude Code CLI unavailable: {exc}")
-    except CliInstallError as exc:
-        pytest.fail(f"installing the Claude Code CLI failed:\n{exc}", pytrace=False)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(ALL_SCENARIOS.values()) as server:
-        yield server
-
-
-@pytest.fixture
-def session(fake: FakeAnthropic, claude_binary: Path, tmp_path: Path) -> ClaudeSession:
-    return ClaudeSession(fake.url, tmp_path, binary=claude_binary)
+# The fixtures (claude_binary, fake, session) live in conftest.py.
 
 
 # --------------------------------------------------------------------------------------------

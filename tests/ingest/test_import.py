@@ -10,7 +10,6 @@ from typing import Any
 import orjson
 import pytest
 
-from agent_trace.config import Settings
 from agent_trace.domain.pricing import PriceBook
 from agent_trace.ingest.transcripts import Importer
 from agent_trace.ingest.writer import Writer
@@ -42,10 +41,10 @@ def totals(store: Any) -> dict[str, int]:
     return out
 
 
-def test_spotter_projects_total_is_exact(sqlite_store: Any, corpus: Path) -> None:
-    summary = run_import(sqlite_store, [corpus / "spotter" / "projects"])
+def test_spotter_projects_total_is_exact(store: Any, corpus: Path) -> None:
+    summary = run_import(store, [corpus / "spotter" / "projects"])
     assert summary.files_read == 17 and summary.stats.malformed == 0
-    t = totals(sqlite_store)
+    t = totals(store)
     assert (t["input"], t["output"], t["write"], t["write_5m"], t["write_1h"], t["read"]) == (
         7_508,
         193_983,
@@ -57,7 +56,7 @@ def test_spotter_projects_total_is_exact(sqlite_store: Any, corpus: Path) -> Non
     assert t["calls"] == 882
     assert round(t["cost"] / 1e9, 2) == 50.81
     # Session summaries add up to the same numbers as the rollups.
-    page = sqlite_store.list_sessions(
+    page = store.list_sessions(
         __import__("agent_trace.store.port", fromlist=["SessionQuery"]).SessionQuery(limit=100)
     )
     assert sum(s.cost_nusd for s in page.sessions) == t["cost"]
@@ -65,13 +64,13 @@ def test_spotter_projects_total_is_exact(sqlite_store: Any, corpus: Path) -> Non
     assert sum(s.llm_calls for s in page.sessions) == 882
 
 
-def test_reimport_changes_nothing_and_reads_nothing(sqlite_store: Any, corpus: Path) -> None:
+def test_reimport_changes_nothing_and_reads_nothing(store: Any, corpus: Path) -> None:
     root = corpus / "spotter" / "projects"
-    run_import(sqlite_store, [root])
-    before = (totals(sqlite_store), sqlite_store.counts())
-    again = run_import(sqlite_store, [root])
+    run_import(store, [root])
+    before = (totals(store), store.counts())
+    again = run_import(store, [root])
     assert again.files_read == 0 and again.bytes_read == 0 and again.files_unchanged == 17
-    assert (totals(sqlite_store), sqlite_store.counts()) == before
+    assert (totals(store), store.counts()) == before
 
 
 def _copy_under_new_id(src: Path, dest_dir: Path) -> Path:
@@ -83,42 +82,42 @@ def _copy_under_new_id(src: Path, dest_dir: Path) -> Path:
     return dest
 
 
-def test_a_copied_session_counts_nothing_twice(sqlite_store: Any, corpus: Path, tmp_path: Path) -> None:
+def test_a_copied_session_counts_nothing_twice(store: Any, corpus: Path, tmp_path: Path) -> None:
     root = tmp_path / "projects" / "-home-user-proj"
     shutil.copytree(corpus / "spotter" / "projects" / "-home-user-proj", root)
-    run_import(sqlite_store, [tmp_path / "projects"])
-    before = totals(sqlite_store)
+    run_import(store, [tmp_path / "projects"])
+    before = totals(store)
     original = next(root.glob("258c7280*.jsonl"))
     _copy_under_new_id(original, root)
-    summary = run_import(sqlite_store, [tmp_path / "projects"])
+    summary = run_import(store, [tmp_path / "projects"])
     assert summary.files_read == 1
-    assert totals(sqlite_store) == before
-    assert sqlite_store.counts()["sessions"] == 7  # the copy is a session of its own, with nothing new
+    assert totals(store) == before
+    assert store.counts()["sessions"] == 7  # the copy is a session of its own, with nothing new
 
 
-def test_grown_file_is_read_from_where_it_stopped(sqlite_store: Any, tmp_path: Path) -> None:
+def test_grown_file_is_read_from_where_it_stopped(store: Any, tmp_path: Path) -> None:
     t = Transcript(uid())
     t.prompt("first", prompt_id="p1")
     t.assistant([text_block("one")], u=usage(10, 100))
     path = t.write(tmp_path / "proj" / f"{t.session_id}.jsonl")
-    run_import(sqlite_store, [tmp_path])
+    run_import(store, [tmp_path])
     size_before = path.stat().st_size
     t2 = Transcript(t.session_id, clock=t.clock)
     t2.prompt("second", prompt_id="p2")
     t2.assistant([text_block("two")], u=usage(20, 200))
     with path.open("ab") as handle:
         handle.write(t2.text())
-    summary = run_import(sqlite_store, [tmp_path])
+    summary = run_import(store, [tmp_path])
     # Only the new lines (plus the possibly-unfinished last response) were read again.
     assert 0 < summary.bytes_read < path.stat().st_size
     assert summary.bytes_read <= path.stat().st_size - size_before + len(
         t.text().splitlines(keepends=True)[-1]
     )
-    got = totals(sqlite_store)
+    got = totals(store)
     assert (got["calls"], got["input"], got["output"], got["prompts"]) == (2, 30, 300, 2)
 
 
-def test_half_written_last_line_is_picked_up_next_time(sqlite_store: Any, tmp_path: Path) -> None:
+def test_half_written_last_line_is_picked_up_next_time(store: Any, tmp_path: Path) -> None:
     t = Transcript(uid())
     t.prompt("go")
     t.assistant([text_block("a")], u=usage(1, 2))
@@ -128,19 +127,16 @@ def test_half_written_last_line_is_picked_up_next_time(sqlite_store: Any, tmp_pa
     path = tmp_path / "p" / f"{t.session_id}.jsonl"
     path.parent.mkdir()
     path.write_bytes(data[:cut])
-    first = run_import(sqlite_store, [tmp_path])
+    first = run_import(store, [tmp_path])
     assert first.stats.incomplete_tail == 1
-    assert totals(sqlite_store)["calls"] == 1
+    assert totals(store)["calls"] == 1
     path.write_bytes(data)
-    run_import(sqlite_store, [tmp_path])
-    got = totals(sqlite_store)
+    run_import(store, [tmp_path])
+    got = totals(store)
     assert (got["calls"], got["input"], got["output"]) == (2, 4, 6)
 
 
-def test_tier_one_stores_no_text(settings: Settings, tmp_path: Path) -> None:
-    from agent_trace.store.factory import open_store
-
-    store = open_store(settings)
+def test_tier_one_stores_no_text(store: Any, tmp_path: Path) -> None:
     t = Transcript(uid())
     t.prompt("top secret plan", prompt_id="p1")
     t.assistant([text_block("the answer"), tool_use("Bash", {"command": "cat plan.txt"}, "toolu_1")])
@@ -155,18 +151,17 @@ def test_tier_one_stores_no_text(settings: Settings, tmp_path: Path) -> None:
         assert text not in blob
     assert detail.tool_calls[0]["tool_name"] == "Bash" and detail.tool_calls[0]["status"] == "success"
     assert detail.llm_calls[0]["output_tokens"] == 100
-    store.close()
 
 
-def test_secrets_are_redacted_at_every_tier(sqlite_store: Any, tmp_path: Path) -> None:
+def test_secrets_are_redacted_at_every_tier(store: Any, tmp_path: Path) -> None:
     secret = "AKIA" + "IOSFODNN7EXAMPLE"
     t = Transcript(uid())
     t.prompt(f"use key {secret}", prompt_id="p1")
     t.assistant([tool_use("Bash", {"command": f"export AWS_ACCESS_KEY_ID={secret}"}, "toolu_1")])
     t.tool_result("toolu_1", f"key={secret}")
     t.write(tmp_path / "p" / f"{t.session_id}.jsonl")
-    run_import(sqlite_store, [tmp_path], tier=3)
-    detail = sqlite_store.session_detail(t.session_id)
+    run_import(store, [tmp_path], tier=3)
+    detail = store.session_detail(t.session_id)
     blob = orjson.dumps([detail.prompts, detail.tool_calls, detail.llm_calls]).decode()
     assert secret not in blob
     assert "REDACTED" in blob
@@ -175,7 +170,7 @@ def test_secrets_are_redacted_at_every_tier(sqlite_store: Any, tmp_path: Path) -
 @pytest.mark.parametrize(
     "scenario", ["basic", "compact", "task", "taskbg", "apierror-fatal", "cwd", "denied", "fail"]
 )
-def test_real_client_transcripts_import(sqlite_store: Any, corpus: Path, scenario: str) -> None:
-    summary = run_import(sqlite_store, [corpus / "real-client" / scenario / "transcripts"])
+def test_real_client_transcripts_import(store: Any, corpus: Path, scenario: str) -> None:
+    summary = run_import(store, [corpus / "real-client" / scenario / "transcripts"])
     assert summary.files_read >= 1 and summary.stats.malformed == 0
-    assert sqlite_store.counts()["sessions"] >= 1
+    assert store.counts()["sessions"] >= 1

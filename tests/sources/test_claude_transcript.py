@@ -347,3 +347,68 @@ def test_describe_path() -> None:
     flat = describe_path("/x/proj/agent-a1b2.jsonl")
     assert (flat.session_hint, flat.agent_hint) == (None, "a1b2")
     assert describe_path("/x/short.jsonl").session_hint is None
+
+
+def test_old_cost_usd_is_kept_as_the_reported_cost() -> None:
+    t = Transcript(uid(), version="1.0.3")
+    t.prompt("hi")
+    t.assistant([text_block("a")], u=usage(10, 20))
+    t.lines[-1]["costUSD"] = 0.0123
+    [call] = parse(t.text()).take_batch().llm_calls
+    assert call.reported_cost_nusd == 12_300_000
+    assert call.cost_nusd is None  # our own figure is computed by the writer, from tokens
+
+
+def test_flat_agent_file_layout_of_2_0() -> None:
+    sid = uid()
+    sub = Transcript(sid, agent_id="a77f00d")
+    sub.prompt("look around")
+    sub.assistant([tool_use("Glob", {"pattern": "*.py"}, "toolu_glob")])
+    batch = parse(sub.text(), "/p/-home-dev-proj/agent-a77f00d.jsonl").take_batch()
+    assert [s.agent_id for s in batch.subagents] == ["a77f00d"]
+    assert batch.llm_calls[0].session_id == sid and batch.llm_calls[0].agent_id == "a77f00d"
+
+
+def test_images_in_prompts_and_tool_results() -> None:
+    t = Transcript(uid())
+    t.raw(
+        {
+            "type": "user",
+            "uuid": uid(),
+            "sessionId": t.session_id,
+            "timestamp": "2026-02-11T10:00:01.000Z",
+            "message": {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"},
+                    },
+                    {"type": "text", "text": "what is in this screenshot?"},
+                ],
+            },
+        }
+    )
+    t.assistant([tool_use("Read", {"file_path": "/shot.png"}, "toolu_img")])
+    t.tool_result("toolu_img", [{"type": "image", "source": {"type": "base64", "data": "AAAA"}}])
+    batch = parse(t.text()).take_batch()
+    [prompt] = batch.prompts
+    assert prompt.text == "[image]\nwhat is in this screenshot?" and prompt.kind == "prompt"
+    assert batch.tool_calls[0].output_text == "[image]"
+
+
+def test_requests_over_200k_input_are_priced_per_request() -> None:
+    from agent_trace.domain.pricing import PriceBook
+
+    t = Transcript(uid())
+    t.prompt("big")
+    t.assistant([text_block("a")], u=usage(100, 1000, read=250_000))
+    t.assistant([text_block("b")], u=usage(100, 1000, read=100_000))
+    calls = parse(t.text()).take_batch().llm_calls
+    book = PriceBook()
+    costs = sorted(book.cost_nusd(c.model, c.ts_ms, c.usage) or 0 for c in calls)  # type: ignore[arg-type]
+    # 2026-02-11, Opus 4.6: the big request at long-context rates, the small one at base rates.
+    assert costs == [
+        (100 * 5 + 1000 * 25 + 100_000 * 0.5) * 1000,
+        (100 * 10 + 1000 * 37.5 + 250_000 * 1) * 1000,
+    ]

@@ -333,7 +333,9 @@ def test_fail_tool_results_are_errors() -> None:
                 by_source.setdefault(path, {})[tool.tool_use_id] = tool
     logs = by_source["/v1/logs"]
     assert {t.tool_name: t.status for t in logs.values()} == {"Bash": "error", "Read": "error"}
-    assert logs["toolu_b77df43f9f754fefb3abf457"].error == "Shell command failed"
+    # "Shell command failed" is telemetry's stand-in for the real error: it is not kept, so the
+    # hook's and the transcript's actual text ("Exit code 3 …") is what the merge stores.
+    assert logs["toolu_b77df43f9f754fefb3abf457"].error is None
     assert logs["toolu_2532b9d0bdbe46c380dd2437"].error.startswith("File does not exist")
     bash = logs["toolu_b77df43f9f754fefb3abf457"]
     assert bash.duration_ms == 57 and bash.input_json and json.loads(bash.input_json)["command"]

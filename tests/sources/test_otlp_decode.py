@@ -364,7 +364,7 @@ def test_api_request_with_string_numbers_and_cache_split() -> None:
         SID,
         "claude-code",
         "2.1.331",
-        "u1",
+        "otel:u1",  # the anonymous account hash, marked so a real identity can replace it
     )
 
 
@@ -754,3 +754,11 @@ def test_numbers_are_parsed_defensively(value: Any, expected: int | None) -> Non
 )
 def test_usd_to_nano_dollars(value: Any, expected: int | None) -> None:
     assert usd_to_nusd(value) == expected
+
+
+def test_user_identity_from_telemetry() -> None:
+    from agent_trace.sources.otlp_build import otel_user
+
+    assert otel_user({"user.email": "dev@example.com", "user.id": "abc"}) == "dev@example.com"
+    assert otel_user({"user.id": "abc"}) == "otel:abc"
+    assert otel_user({}) is None

@@ -36,6 +36,18 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             from agent_trace.cli.db_cmd import cmd_db
 
             return cmd_db(args, settings)
+        if args.command == "init":
+            from agent_trace.cli.init_cmd import cmd_init
+
+            return cmd_init(args, settings)
+        if args.command == "status":
+            from agent_trace.cli.status_cmd import cmd_status
+
+            return cmd_status(args, settings)
+        if args.command == "uninstall":
+            from agent_trace.cli.uninstall_cmd import cmd_uninstall
+
+            return cmd_uninstall(args, settings)
     except (ConfigError, PeriodError) as exc:
         print(f"agent-trace: {exc}", file=sys.stderr)
         return 2

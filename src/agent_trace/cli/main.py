@@ -56,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the collector, API and dashboard")
     p.add_argument(
         "--role",
-        choices=("all", "collector", "api", "dashboard"),
-        help="default: RUNTIME_SERVICE_ROLE or all",
+        metavar="ROLE",
+        help="all | collector | api | dashboard, or a comma-separated list such as collector,api "
+        "(default: RUNTIME_SERVICE_ROLE or all)",
     )
     p.add_argument("--host", help="address to bind (default 127.0.0.1; RUNTIME_HOST)")
     p.add_argument("--verbose", "-v", action="store_true")
@@ -68,12 +69,73 @@ def build_parser() -> argparse.ArgumentParser:
     down = dbsub.add_parser("downgrade", help="revert migrations down to REVISION")
     down.add_argument("revision")
     dbsub.add_parser("current", help="show the schema revision")
+
+    # Live capture (options spelled out here, not imported: every command pays for main's imports).
+    p = sub.add_parser("init", help="send Claude Code's hooks and telemetry to a collector")
+    p.add_argument(
+        "--collector-url", help="the collector (default: the recorded one, else http://127.0.0.1:8317)"
+    )
+    p.add_argument(
+        "--privacy-tier",
+        type=int,
+        choices=(1, 2, 3),
+        help="1 metadata, 2 + prompts and tool I/O, 3 + responses",
+    )
+    p.add_argument(
+        "--scope", choices=("user", "project", "local"), default="user", help="which Claude settings file"
+    )
+    p.add_argument(
+        "--project-dir", help="the project for --scope project/local (default: the current folder)"
+    )
+    p.add_argument("--token", help="ingest token (default: the recorded one, else AGENT_TRACE_INGEST_TOKEN)")
+    p.add_argument(
+        "--otlp-protocol",
+        choices=("http/protobuf", "http/json", "grpc"),
+        help="OTLP export (default http/protobuf)",
+    )
+    p.add_argument(
+        "--hook-transport",
+        choices=("auto", "http", "command"),
+        default="auto",
+        help="http: most events post straight to the collector; command: every event runs the local handler "
+        "(tier + redaction before sending); auto (default): http for a loopback collector, else command",
+    )
+    p.add_argument(
+        "--events",
+        choices=("lean", "all"),
+        help="all: also hook PreToolUse and PostToolBatch (live tool starts, a few ms per tool call); "
+        "default: the recorded choice, else lean",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the changes as a diff; write nothing")
+
+    p = sub.add_parser("status", help="is live capture installed and working?")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--project-dir", help="the project whose .claude/ settings to inspect (default: here)")
+
+    p = sub.add_parser("uninstall", help="remove exactly what init added")
+    p.add_argument("--scope", choices=("user", "project", "local"), help="only this settings file")
+    p.add_argument(
+        "--project-dir", help="the project for --scope project/local (default: the current folder)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the changes as a diff; write nothing")
+
+    p = sub.add_parser("hook-handler", help="the command Claude Code runs on a hook (payload on stdin)")
+    p.add_argument("--flush", action="store_true", help="deliver everything spooled, then exit")
+    p.add_argument("--wait", metavar="SECONDS", help="with --flush: first wait for running hook workers")
+    p.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--quiet", "-q", action="store_true")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list[:1] == ["hook-handler"]:
+        # Claude Code may run this on every hook: skip argparse and the other commands entirely.
+        from agent_trace.hook.handler import main as hook_main
+
+        return hook_main(args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     if not args.command:
         parser.print_help()
         return 2

@@ -1,4 +1,4 @@
-"""`agent-trace serve [--role all|collector|api|dashboard]`."""
+"""`agent-trace serve [--role all|collector|api|dashboard|collector,api]`."""
 
 from __future__ import annotations
 
@@ -7,18 +7,24 @@ import logging
 import sys
 from dataclasses import replace
 
-from agent_trace.config import VALID_ROLES, Settings
+from agent_trace.config import Settings, normalize_role
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from agent_trace.server.runtime import serve
 
-    role = args.role or settings.role
-    if role not in VALID_ROLES:
-        print(f"agent-trace serve: --role {role!r}: must be one of {', '.join(VALID_ROLES)}", file=sys.stderr)
+    try:
+        role = normalize_role(args.role) if args.role else settings.role
+    except ValueError as exc:
+        print(f"agent-trace serve: --role {args.role!r}: {exc}", file=sys.stderr)
         return 2
     if args.host:
         settings = replace(settings, host=args.host)
+        # OTLP/gRPC follows --host like the HTTP roles, unless OTEL_GRPC_ADDRESS names another host.
+        grpc_host, _, grpc_port = settings.otel_grpc_address.rpartition(":")
+        if grpc_host == "127.0.0.1" and grpc_port:
+            host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address
+            settings = replace(settings, otel_grpc_address=f"{host}:{grpc_port}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )

@@ -187,16 +187,18 @@ def load_override_file(path: Path) -> list[OverrideEntry]:
 # --- genai-prices -----------------------------------------------------------------------------
 
 
-def _genai_pricing(model: str, when: datetime, fast: bool) -> ModelPricing | None:
+def _genai_model(model: str) -> Any:
+    """genai-prices' entry for an Anthropic model name (matching scans every model: cache it)."""
     import genai_prices.data_snapshot as snapshot_mod  # heavy (~0.2 s): imported only when pricing
 
     snapshot = snapshot_mod.get_snapshot()
     provider = next((p for p in snapshot.providers if p.id == "anthropic"), None)
     if provider is None:
         return None
-    info = provider.find_model(model, all_providers=snapshot.providers)
-    if info is None:
-        return None
+    return provider.find_model(model, all_providers=snapshot.providers)
+
+
+def _genai_pricing(info: Any, when: datetime, fast: bool) -> ModelPricing | None:
     context = {"speed": "fast"} if fast else None
     prices = info.get_prices(when, context)  # type: ignore[arg-type]
 
@@ -257,6 +259,7 @@ class PriceBook:
         )
         self._use_genai = use_genai_prices
         self._cache: dict[tuple[str, int, bool], ModelPricing | None] = {}
+        self._models: dict[str, Any] = {}
 
     @classmethod
     def from_home(cls, override_file: Path) -> PriceBook:
@@ -290,7 +293,10 @@ class PriceBook:
         when = datetime.fromtimestamp(day_index * 86_400, tz=UTC)
         pricing = self._override_for(model, when.date())
         if pricing is None and self._use_genai:
-            pricing = _genai_pricing(model, when, fast)
+            if model not in self._models:
+                self._models[model] = _genai_model(model)
+            info = self._models[model]
+            pricing = None if info is None else _genai_pricing(info, when, fast)
         self._cache[key] = pricing
         return pricing
 

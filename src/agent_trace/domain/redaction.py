@@ -5,27 +5,30 @@ secrets are redacted at every privacy tier), on the developer's machine and agai
 collector. Pure and standard-library only, because the hook handler imports it on every tool call.
 
 Speed is the design constraint: the importer pushes ~1 GB of transcripts through here, and almost
-none of it holds a secret. Python has no multi-pattern search in C, and each scan of the text costs
-about the same whatever it looks for, so the work is split in two stages:
+none of it holds a secret. Python has no multi-pattern search in C, and every `re` scan of a text
+costs about the same (~1 byte per cycle) whatever it looks for, so the work is split in two:
 
-1. A few C-level scans find *anchors*. Five `re` scans run over an ASCII-lowercased byte copy (one
-   copy makes every keyword case-insensitive for free); each pattern starts with one literal
-   byte (`k`, `w`, `cr`, `h`, `x`) so `re` runs its fast literal-prefix loop, and lookbehinds
-   check the rest of the anchor (`k(?<=tok)en` finds "token"). Keyword anchors also require an
-   assignment-shaped tail (`name = `, `"name": `), so prose and code that merely mention "token"
-   rarely reach Python. A few anchors with rare characters (`@`, `J`, `B`, `A`) are found with
-   `str.find` (memchr speed) and fall back to a C scan when the text is dense with them (base64).
-2. Each anchor runs one precise regex on the original text at that position, plus a few
-   plausibility checks written in Python (is the value a literal, random-looking, not a
-   placeholder or a variable reference).
+1. Few C-level scans find *anchors*. Five `re` scans run over one ASCII-lowercased copy (the
+   copy makes every keyword case-insensitive at once); each pattern starts with a literal
+   (`k`, `w`, `cr`, `h`, `x`) so `re` runs its fast literal-prefix loop, and lookbehinds check
+   the rest of the anchor (`ken(?<=token)`). Keyword anchors must also be followed by an
+   assignment-shaped tail (`name = `, `"name": `) whose value is not a number, a container or
+   true/false/null, so prose and code that merely mention "token" rarely reach Python. Anchors on
+   characters many texts lack (`@` of a URL's userinfo, `J` of a JWT's `eyJ`, `A` of AWS and
+   Google keys) start with `str.find`, which is memchr-fast and skips the scan when absent.
+2. Each anchor runs one precise regex on the original text at that position, then plausibility
+   checks in Python (is the value a literal, random-looking, not a placeholder or a variable).
 
-Findings that overlap are merged, and the most specific kind wins (`API_KEY=sk-ant-...` is an
-anthropic-key, not a generic api-key). Replacements never cut an escape sequence in half, so
-redacting JSON text keeps it valid JSON.
+Short strings (most of a transcript's values) are screened by one search and a memo of strings
+known to be clean. Where a keyword's value overlaps a token of a known format, the token's span
+and kind win (`API_KEY=sk-ant-...` is an anthropic-key); other overlaps merge into one
+replacement. Replacements never cut an escape sequence in half, so redacting JSON text keeps it
+valid JSON.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 
@@ -58,9 +61,9 @@ KINDS: Final = (
     "bearer-token",
     "basic-auth",
     "password",
+    "secret",
     "api-key",
     "token",
-    "secret",
 )
 _RANK: Final = {kind: i for i, kind in enumerate(KINDS)}
 
@@ -97,8 +100,6 @@ _B64URL = r"A-Za-z0-9_\-"
 _NOT_B64URL_BEFORE = rf"(?<![{_B64URL}])"
 _NOT_B64URL_AFTER = rf"(?![{_B64URL}])"
 
-_AWS_ACCESS_KEY: Final = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
-_GOOGLE_API_KEY: Final = re.compile(rf"{_NOT_B64URL_BEFORE}AIza[{_B64URL}]{{35}}{_NOT_B64URL_AFTER}")
 _GOOGLE_OAUTH: Final = re.compile(rf"{_NOT_B64URL_BEFORE}GOCSPX-[{_B64URL}]{{24,40}}{_NOT_B64URL_AFTER}")
 # sk-ant-api03-..., sk-ant-admin01-..., and Claude Code's own OAuth tokens sk-ant-oat01-...
 _ANTHROPIC: Final = re.compile(rf"{_NOT_B64URL_BEFORE}sk-ant-[{_B64URL}]{{20,}}")
@@ -113,21 +114,25 @@ _SLACK_WEBHOOK: Final = re.compile(
 )
 _DISCORD_WEBHOOK: Final = re.compile(r"discord(?:app)?\.com/api/webhooks/\d+/(?P<s>[A-Za-z0-9_-]{20,})")
 _STRIPE: Final = re.compile(r"(?<![A-Za-z0-9_])(?:[sr]k_(?:live|test)|pk_live)_[A-Za-z0-9]{16,255}")
-_HUGGINGFACE: Final = re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])")
-_JWT: Final = re.compile(rf"{_NOT_B64URL_BEFORE}eyJ[{_B64URL}]{{8,}}\.eyJ[{_B64URL}]{{8,}}\.[{_B64URL}]*")
+_HUGGINGFACE: Final = re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z]{34}(?![A-Za-z0-9_])")
 # The whole block, BEGIN to END. A block cut short (a `head` of the file, a truncated tool
-# output) still loses everything that looks like key material after its BEGIN line. `\\{1,3}[nrt]`
-# eats JSON-escaped newlines whole, so redacting JSON text never leaves half an escape behind.
+# output) still loses its header lines and every base64 line after BEGIN. The body may only hold
+# base64, blanks and `Name: value` header lines, so prose that merely names the markers is left
+# alone. Newlines may be JSON-escaped (`\n`, `\\n`): they are eaten whole, so redacting JSON
+# text never leaves half an escape behind.
+_PEM_LINE_BREAK = r"(?:\s|\\{1,3}[nrt])+"
+_PEM_HEADER = r"[A-Za-z][A-Za-z-]*:[^\n\\]*"  # Proc-Type: 4,ENCRYPTED (before base64: "Proc" is base64 too)
+_PEM_BODY = (  # the first break may be missing: env vars often hold the key on one line
+    rf"(?:{_PEM_LINE_BREAK})?(?:{_PEM_HEADER}|[A-Za-z0-9+/=]{{8,}})"
+    rf"(?:{_PEM_LINE_BREAK}(?:{_PEM_HEADER}|[A-Za-z0-9+/=]+))*"
+)
 _PEM: Final = re.compile(
-    r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:.{0,200000}?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-    r"|(?:[A-Za-z0-9+/=\s:,.]|\\{1,3}[nrt]|-(?!----))*)",
-    re.DOTALL,
+    rf"-----BEGIN[A-Z0-9 ]{{0,40}}PRIVATE KEY(?: BLOCK)?-----{_PEM_BODY}"
+    r"(?:(?:\s|\\{1,3}[nrt])*-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
 )
 # scheme://user:password@host; only the password goes. A `\` never occurs in a URL's userinfo and
 # excluding it keeps JSON escapes intact.
 _URL_USERINFO: Final = re.compile(r"://(?P<user>[^\s:/?#@\"'<>\\]*):(?P<pw>[^\s/?#@\"'<>\\]+)@")
-_BEARER: Final = re.compile(r"(?<![A-Za-z0-9_])[Bb]earer[ \t]+(?P<s>[A-Za-z0-9._~+/=-]{16,})")
 
 # `name <sep> value`, matched from inside the name (at the keyword). The value is a quoted string
 # (also JSON-escaped `\"...\"`, and Python's f/r/b prefixes) or a bare word; values holding
@@ -145,7 +150,7 @@ _ASSIGNMENT: Final = re.compile(
          (?:(?P<qscheme>(?i:bearer|basic|token|bot))[ ]+)?
          (?P<qv>[^"'`\\\s]{1,4096})(?P=vq)
       |(?:(?P<uscheme>(?i:bearer|basic|token|bot))[ \t]+)?
-         (?P<uv>[^\s"'`\\,;<>(){}\[\]]{1,4096})(?P<call>[(\[])?
+         (?P<uv>[^\s"'`\\,;&<>(){}\[\]]{1,4096})(?P<call>[(\[])?
     )""",
     re.VERBOSE,
 )
@@ -163,7 +168,7 @@ _PLACEHOLDER: Final = re.compile(
       |(?:my|the|some|fake|test|sample|example)[-_]?(?:secret|token|password|pass|key|api[-_]?key)s?
       |secret|secrets|token|tokens|password|passwd|pass|pwd|key|apikey|api[-_]key|credentials?|auth
       |none|null|nil|undefined|true|false|yes|no|on|off|required|optional|default|empty|unset
-      |str|string|bytes|int|integer|bool|boolean|text|value|any|object|secretstr|secretbytes
+      |(?:str|string|bytes|int|integer|bool|boolean|text|value|any|object|secretstr|secretbytes)\??
       |test|testing|example|sample|foo|bar|baz|foobar|hidden|masked|omitted|unknown|invalid)""",
     re.VERBOSE,
 )
@@ -178,71 +183,15 @@ def _is_placeholder(value: str) -> bool:
     return _PLACEHOLDER.fullmatch(folded) is not None or _PLACEHOLDER_HINT.search(folded) is not None
 
 
-# A keyword followed by one of these words names something other than the secret itself
+# A name ending in one of these words after its keyword names something other than the secret
 # (`token_url`, `max_tokens`... are numbers or addresses, `password_hash` is not the password).
-_NOT_A_SECRET_SUFFIXES: Final = (
-    "count",
-    "counts",
-    "type",
-    "types",
-    "url",
-    "urls",
-    "uri",
-    "endpoint",
-    "path",
-    "file",
-    "files",
-    "dir",
-    "name",
-    "names",
-    "id",
-    "ids",
-    "len",
-    "length",
-    "size",
-    "limit",
-    "max",
-    "min",
-    "ttl",
-    "expiry",
-    "expires",
-    "expiresat",
-    "expiresin",
-    "expiration",
-    "env",
-    "var",
-    "header",
-    "field",
-    "prefix",
-    "suffix",
-    "kind",
-    "format",
-    "mode",
-    "policy",
-    "provider",
-    "ref",
-    "version",
-    "usage",
-    "budget",
-    "index",
-    "cost",
-    "rate",
-    "enabled",
-    "required",
-    "timeout",
-    "regex",
-    "pattern",
-    "label",
-    "hint",
-    "prompt",
-    "message",
-    "error",
-    "hash",
-    "salt",
-    "location",
-    "manager",
-    "service",
-    "store",
+_NOT_A_SECRET_SUFFIX: Final = re.compile(
+    r"""(?:^s?|[_\-.])                                     # SecretsManager, token_count
+    (?:counts?|types?|urls?|uri|endpoint|path|files?|dir|names?|ids?|len|length|size|limit|max|min
+      |ttl|expiry|expires(?:[_\-.]?(?:at|in))?|expiration|env|var|header|field|prefix|suffix|kind
+      |format|mode|policy|provider|ref|version|usage|budget|index|cost|rate|enabled|required|timeout
+      |regex|pattern|label|hint|prompt|message|error|hash|salt|location|manager|service|store)$""",
+    re.VERBOSE,
 )
 
 
@@ -250,41 +199,31 @@ _NOT_A_SECRET_SUFFIXES: Final = (
 # Value plausibility.
 
 
+# A run of 8+ alphanumerics holding a digit and a letter: a date, a version or a word with
+# a number ("utf-8", "2024-01-01", "v1.2.3", "python3") has none; a key almost always does. Tried
+# only where a run starts, with possessive scans, so it stays linear on long values.
+_MIXED_RUN: Final = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]{8})(?=[A-Za-z]*+[0-9])(?=[0-9]*+[A-Za-z])")
+_SAME_CASE_RUN: Final = re.compile(r"[a-z]{6}|[A-Z]{6}")
+_CAMEL_WORDS: Final = re.compile(r"[A-Z][a-z]{2,}[A-Z][a-z]{2,}")
+# Natural-language values ("Incorrect", "no-password-required", "IAmSensitive", "USER_AUTH"):
+# labels and docs examples in code far more often than passwords. A word starts after a
+# separator or at a capital, so there is one way to split and no backtracking.
+_WORDS: Final = re.compile(r"[A-Za-z][a-z]*+(?:[-_. ][A-Za-z][a-z]*+|[A-Z][a-z]*+)*+")
+_KEYWORD_IN_VALUE: Final = re.compile(r"(?i)pass|secret|token|key")
+
+
 def _looks_random(value: str, min_len: int) -> bool:
-    """Machine-made rather than a word: digits mixed with letters, or upper and lower case mixed
-    throughout (not just CamelCase word starts)."""
+    """Machine-made rather than words: a run of alphanumerics mixing digits and letters, or upper
+    and lower case interleaved (CamelCase words have long same-case runs; keys do not)."""
     if len(value) < min_len:
         return False
-    digits = upper = lower = 0
-    for ch in value:
-        if ch.isdigit():
-            digits += 1
-        elif ch.isupper():
-            upper += 1
-        elif ch.islower():
-            lower += 1
-    letters = upper + lower
-    # A date, a version or a word with a number ("utf-8", "2024-01-01", "v1.2.3") has no run of
-    # 8 alphanumerics holding both kinds; a key almost always does.
-    if digits and letters >= 2 and _has_mixed_run(value):
+    if _MIXED_RUN.search(value) is not None:
         return True
-    return len(value) >= 16 and upper >= 3 and lower >= 3 and 0.2 <= upper / letters <= 0.8
-
-
-def _has_mixed_run(value: str) -> bool:
-    run = 0
-    seen_digit = seen_alpha = False
-    for ch in value:
-        if ch.isalnum():
-            run += 1
-            seen_digit = seen_digit or ch.isdigit()
-            seen_alpha = seen_alpha or ch.isalpha()
-            if run >= 8 and seen_digit and seen_alpha:
-                return True
-        else:
-            run = 0
-            seen_digit = seen_alpha = False
-    return False
+    if len(value) < 20 or _SAME_CASE_RUN.search(value) is not None:
+        return False
+    upper = sum(1 for c in value if c.isupper())
+    lower = sum(1 for c in value if c.islower())
+    return upper >= 4 and lower >= 4 and 0.25 <= upper / (upper + lower) <= 0.75
 
 
 def _is_reference(value: str, quoted: bool) -> bool:
@@ -296,9 +235,15 @@ def _is_reference(value: str, quoted: bool) -> bool:
     return "${" in value or "{{" in value or ("{" in value and "}" in value) or "<" in value or "://" in value
 
 
-def _plausible_value(value: str, password_like: bool, quoted: bool, env_style: bool) -> bool:
-    if not value or value.startswith("[REDACTED") or _is_reference(value, quoted):
-        return False
+def _plausible_value(value: str, password_like: bool, quoted: bool, bare_is_literal: bool) -> bool:
+    """Whether `value`, found after a secret-naming key, is a literal secret.
+
+    `bare_is_literal`: an unquoted word is the value itself (an env file, `KEY=value`), not a
+    variable in code (`password = pw`)."""
+    if not value or value.startswith("[REDACTED") or _is_reference(value, quoted) or "(?" in value:
+        return False  # (a regex is not a secret either)
+    if not any(c.isalnum() for c in value):
+        return False  # "****", ":***", "..."
     if _NUMBER.fullmatch(value) or _is_placeholder(value):
         return False
     if value.startswith(("./", "../", "~/")) or (("/" in value or "\\" in value) and _FILE_EXT.search(value)):
@@ -306,81 +251,85 @@ def _plausible_value(value: str, password_like: bool, quoted: bool, env_style: b
     if value[0] == "/" and not _looks_random(value, 20):
         return False  # an absolute path; a base64 secret may start with "/" too, but is random
     if password_like:
-        if quoted:
-            return len(value) >= 4
-        if len(value) < 6:
+        if len(value) < (4 if quoted else 6):
             return False
-        # A bare word after `password =` is a variable in code; in an env file or as a flag value
-        # it is the password. Digits or punctuation settle it either way.
-        if _IDENTIFIER.fullmatch(value):
-            return env_style or (any(c.isdigit() for c in value) and "." not in value)
-        return True
-    if not quoted and _IDENTIFIER.fullmatch(value) and "." in value:
-        return False  # settings.SECRET_KEY, self.token
+        if bare_is_literal:
+            return True
+        if not quoted and _IDENTIFIER.fullmatch(value):
+            return any(c.isdigit() for c in value) and "." not in value  # `password = pw` is code
+        # People choose passwords, so they need not look random; but a lone word or identifier
+        # is a label, an enum value or a docs example far more often ("Incorrect",
+        # "not_supported", "no-password-required"). Kebab-case passphrases stay secrets.
+        if _WORDS.fullmatch(value) is None:
+            return True
+        return "-" in value and _KEYWORD_IN_VALUE.search(value) is None
+    if not quoted and _IDENTIFIER.fullmatch(value) and ("." in value or _CAMEL_WORDS.search(value)):
+        return False  # settings.SECRET_KEY, self.token, `private_key: PKCS7PrivateKeyTypes`
     return _looks_random(value, 8)
 
 
 # --------------------------------------------------------------------------------------------
-# Stage 1: anchors over the lowercased bytes.
+# Stage 1: anchors over the lowercased text.
 
 # After a keyword: the rest of the name, an optional closing quote, then a separator (or blanks
-# before a flag value). Keeps "token" in prose and in `for token in tokens` out of Python.
-_TAIL = rb"""[a-z0-9_.\-]{0,48}(?:\\{0,3}["'`])?(?:[ \t]*[:=>]|[ \t]+[^\s])"""
+# before a flag value), and not an obvious non-secret (a number, a container, true/false/null).
+# This keeps `for token in tokens`, prose, and the `"input_tokens": 5` of every transcript line
+# out of Python.
+_TAIL: Final = (
+    r"""[a-z0-9_.\-]{0,48}(?:\\{0,3}["'`])?"""
+    r"""(?:[ \t]*[:=>](?![ \t]*(?:[-+]?[\d.]++(?![a-z_])|[{\[(\r\n]|(?:null|true|false|none|nil)(?![\w])|$))"""
+    r"""|[ \t]+[^\s])"""
+)
 
-# Each entry: (pattern, {group name: handler tag}). Every alternative ends in an empty named group,
-# so `match.lastgroup` says which anchor matched and `match.start(group)` is just after its keyword.
+# Every alternative ends in an empty named group, so `match.lastgroup` says which anchor matched
+# and `match.start(group)` is just after its keyword. Alternatives are shaped as a trie on the
+# byte after the prefix, because `re` skips a branch on its first literal without entering it:
+# the text has thousands of `k` and `h` per MB, and each costs one failed attempt.
 _LOWER_SCANS: Final = tuple(
-    re.compile(pattern, re.VERBOSE)
+    re.compile(pattern.replace("<TAIL>", _TAIL), re.VERBOSE | re.ASCII)
     for pattern in (
-        rb"""k(?:
-            en(?<=token)(?P<kw_token>)"""
-        + _TAIL
-        + rb"""
-          | ey(?:(?<=apikey)|(?<=api_key)|(?<=api-key)|(?<=accesskey)|(?<=access_key)|(?<=access-key)
-                |(?<=privatekey)|(?<=private_key)|(?<=private-key)|(?<=secretkey)|(?<=secret_key)
-                |(?<=secret-key)|(?<=accountkey)|(?<=signingkey)|(?<=signing_key)|(?<=masterkey)
-                |(?<=master_key)|(?<=encryptionkey)|(?<=encryption_key))(?P<kw_key>)"""
-        + _TAIL
-        + rb"""
-          | ey(?<=private\ key)(?:\ block)?-----(?P<pem>)
+        r"""k(?:
+            e(?:n(?<=token)(?P<kw_token>)<TAIL>
+               |y(?:(?<=api[_\-.\ ]key)|(?<=apikey)|(?<=access[_\-.\ ]key)|(?<=accesskey)
+                   |(?<=private[_\-.]key)|(?<=privatekey)|(?<=secret[_\-.\ ]key)|(?<=secretkey)
+                   |(?<=account[_\-.]key)|(?<=accountkey)|(?<=signing[_\-.]key)|(?<=signingkey)
+                   |(?<=master[_\-.]key)|(?<=masterkey)|(?<=encryption[_\-.]key)|(?<=encryptionkey)
+                 )(?P<kw_key>)<TAIL>
+               |y(?<=private\ key)(?:\ block)?-----(?P<pem>))
           | -(?<=sk-)(?P<sk>)
           | _(?:live|test)_(?<=[srp]k_live_|[srp]k_test_)(?P<stripe>)
-          | s\.slack\.com/(?<=hooks\.slack\.com/)(?P<slack_hook>)
-          | s/(?<=webhooks/)(?P<discord_hook>)
+          | s(?:\.slack\.com/(?<=hooks\.slack\.com/)(?P<slack_hook>)|/(?<=webhooks/)(?P<discord_hook>))
         )""",
-        rb"""w(?:(?<=passw)(?P<kw_passw>)|d(?<=pwd)(?P<kw_pwd>))""" + _TAIL,
-        rb"""cr(?:et(?<=secret)(?P<kw_secret>)|edential(?P<kw_credential>))""" + _TAIL,
-        rb"""h(?:
-            (?<=auth)(?P<kw_auth>)"""
-        + _TAIL
-        + rb"""
-          | rase(?<=passphrase)(?P<kw_passphrase>)"""
-        + _TAIL
-        + rb"""
-          | [pousr]_(?<=gh[pousr]_)(?P<github>)
-          | ub_pat_(?<=github_pat_)(?P<github_pat>)
-          | f_(?<=hf_)(?P<huggingface>)
+        r"""w(?:(?<=passw)(?P<kw_passw>)|d(?<=pwd)(?P<kw_pwd>))<TAIL>""",
+        r"""cr(?:et(?<=secret)(?P<kw_secret>)|edential(?P<kw_credential>))<TAIL>""",
+        r"""h(?:[pousr]_(?<=gh[pousr]_)(?P<github>)
+            | ub_pat_(?<=github_pat_)(?P<github_pat>)
+            | f_(?<=hf_)(?P<huggingface>)
+            | rase(?<=passphrase)(?P<kw_passphrase>)<TAIL>
+            | (?<=auth)(?P<kw_auth>)<TAIL>
         )""",
-        rb"""x(?:ox[abeoprs]-(?P<slack>)|app-(?P<slack_app>)|-(?<=gocspx-)(?P<google_oauth>))""",
+        r"""x(?:ox[abeoprs]-(?P<slack>)|app-(?P<slack_app>)|-(?<=gocspx-)(?P<google_oauth>))""",
     )
 )
+
+_LOWER_SEARCHES: Final = tuple(scan.search for scan in _LOWER_SCANS)
 
 # (start, end, kind) of one secret, in original offsets.
 _Hit = tuple[int, int, str]
 _Out = list[_Hit]
 
 
-def _add(out: _Out, m: re.Match[str] | None, kind: str, group: int | str = 0) -> int:
-    """Record a stage-2 match; returns where the scan may resume (so a match is handled once)."""
+def _add(out: _Out, m: re.Match[str] | None, kind: str, group: int | str = 0) -> bool:
+    """Record a stage-2 match (its `group` is the secret); whether there was one."""
     if m is None:
-        return -1
+        return False
     out.append((m.start(group), m.end(group), kind))
-    return m.end()
+    return True
 
 
 def _on_sk(text: str, at: int, out: _Out) -> None:
     start = at - 1  # the anchor is the `k` of `sk-`
-    if _add(out, _ANTHROPIC.match(text, start), "anthropic-key") < 0:
+    if not _add(out, _ANTHROPIC.match(text, start), "anthropic-key"):
         m = _OPENAI.match(text, start)
         if m is not None and _looks_random(m["body"], 20):
             _add(out, m, "openai-key")
@@ -418,7 +367,7 @@ def _on_github_pat(text: str, at: int, out: _Out) -> None:
 
 def _on_huggingface(text: str, at: int, out: _Out) -> None:
     m = _HUGGINGFACE.match(text, at)
-    if m is not None and _looks_random(m.group(), 20):
+    if m is not None and not m.group().islower() and not m.group()[3:].isupper():  # random case
         _add(out, m, "huggingface-token")
 
 
@@ -446,8 +395,8 @@ _TOKEN_HANDLERS: Final[dict[str, Callable[[str, int, _Out], None]]] = {
     "google_oauth": _on_google_oauth,
 }
 
-# Keyword families: which kind a value gets, and whether it is a password (looser value rules:
-# passwords are chosen by people, so they need not look random).
+# The kind a keyword's value gets. Passwords get looser value rules: people choose them, so they
+# need not look random.
 _KEYWORD_KIND: Final = {
     "kw_token": "token",
     "kw_auth": "token",
@@ -459,27 +408,25 @@ _KEYWORD_KIND: Final = {
     "kw_passphrase": "password",
 }
 
-_NAME_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-")
+_NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 def _rest_is_not_a_secret(tag: str, rest: str) -> bool:
     """`rest` is what follows the keyword inside the name, lowercased."""
-    if tag == "kw_auth":
-        # auth, basic_auth, authorization, authToken; not author, authenticate, authority, oauth...
-        return not (
-            rest == "" or rest[0] in "_-." or rest.startswith(("orization", "token", "key", "header"))
-        )
+    if tag == "kw_auth" and not (
+        rest == "" or rest[0] in "_-." or rest.startswith(("orization", "token", "key", "header"))
+    ):
+        return True  # auth, basic_auth, authorization, authToken; not author, authenticate, oauth
     if tag == "kw_token" and rest.startswith(("iz", "is")):
         return True  # tokenizer, tokenize, tokenise
     if tag == "kw_passw" and not (rest == "" or rest.startswith(("ord", "d"))):
         return True
     if tag == "kw_secret" and rest.startswith("ar"):
         return True  # secretary
-    words = rest.replace("-", "_").replace(".", "_").strip("_")
-    return words.endswith(_NOT_A_SECRET_SUFFIXES) and not words.endswith(("key", "token", "secret"))
+    return _NOT_A_SECRET_SUFFIX.search(rest) is not None
 
 
-def _on_keyword(text: str, low: bytes, m: re.Match[bytes], tag: str, out: _Out) -> None:
+def _on_keyword(text: str, low: str, m: re.Match[str], tag: str, out: _Out) -> None:
     kw_end = m.start(tag)
     a = _ASSIGNMENT.match(text, kw_end)
     if a is None:
@@ -489,12 +436,20 @@ def _on_keyword(text: str, low: bytes, m: re.Match[bytes], tag: str, out: _Out) 
     # already look like an assignment.
     name_start = m.start()
     floor = max(0, name_start - 96)
-    while name_start > floor and low[name_start - 1] in _NAME_BYTES:
+    while name_start > floor and low[name_start - 1] in _NAME_CHARS:
         name_start -= 1
     if _rest_is_not_a_secret(tag, text[kw_end:name_end].lower()):
         return
     name = text[name_start:name_end]
+    if "public" in name.lower():
+        return  # public keys and .NET's publicKeyToken are meant to be seen
     sep = a["sep"]
+    if (
+        name_start > 0
+        and text[name_start - 1] == ":"
+        and (sep == ":" or text[name_start - 2 : name_start] == "::")
+    ):
+        return  # a segment of an ARN, URN or type name (`arn:aws:...:secret:x`, `AWS::IAM::AccessKey`)
     if sep is None and a["ann"] is None and not name.startswith("-"):
         return  # blanks separate a value only after a command-line flag
     if sep == ">" and (name_start == 0 or text[name_start - 1] != "<"):
@@ -510,23 +465,41 @@ def _on_keyword(text: str, low: bytes, m: re.Match[bytes], tag: str, out: _Out) 
             out.append((start, start + len(value), "basic-auth"))
         return
     kind = _KEYWORD_KIND[tag]
-    env_style = sep == "=" and not quoted and name.isupper() and text[name_end] == "="
-    if not _plausible_value(value, kind == "password", quoted, env_style or name.startswith("-")):
-        return
-    if scheme == "bearer":
-        kind = "bearer-token"
-    elif kind in ("secret", "api-key"):
+    if kind in ("secret", "api-key") and _AWS_SECRET_VALUE.fullmatch(value):
         folded = name.lower().replace("_", "").replace("-", "")
-        if ("aws" in folded or "secretaccesskey" in folded) and _AWS_SECRET_VALUE.fullmatch(value):
-            kind = "aws-secret-key"
-    out.append((start, start + len(value), kind))
+        if "aws" in folded or "secretaccesskey" in folded:
+            out.append((start, start + len(value), "aws-secret-key"))
+            return
+    # `NAME=value` with an upper-case name and no blanks is an env file or a shell export, where
+    # a bare word is the value itself rather than a variable.
+    env_style = sep == "=" and name.isupper() and text[name_end] == "=" and text[a.end("sep")] != " "
+    if not _plausible_value(value, kind == "password", quoted, env_style):
+        return
+    out.append((start, start + len(value), "bearer-token" if scheme == "bearer" else kind))
+
+
+_LOWER_SLICE: Final = 1 << 16
+
+
+def _lowered(text: str) -> str:
+    """`text` in ASCII lower case, each non-ASCII character as one "?" so offsets stay the same
+    (`str.lower` may change the length of non-ASCII text, and is slow on it)."""
+    if text.isascii():
+        return text.lower()
+    if len(text) <= _LOWER_SLICE:
+        return text.encode("ascii", "replace").lower().decode("ascii")
+    # One emoji makes a whole string wide, and encoding a wide string costs ~4x `str.lower`; but
+    # a slice is narrow again when it is ASCII, as most slices of a long text are.
+    return "".join(_lowered(text[i : i + _LOWER_SLICE]) for i in range(0, len(text), _LOWER_SLICE))
 
 
 def _scan_lower(text: str, out: _Out) -> None:
-    # One '?' per non-ASCII character keeps offsets identical to the original text.
-    low = text.encode("ascii", "replace").lower()
-    for scan in _LOWER_SCANS:
-        for m in scan.finditer(low):
+    low = _lowered(text)
+    for search in _LOWER_SEARCHES:
+        # `search` in a loop, not `finditer`: most scans find nothing, and for the typical
+        # kilobyte-sized string the iterator's setup costs as much as the scan.
+        m = search(low)
+        while m is not None:
             tag = m.lastgroup
             assert tag is not None  # every alternative ends in a named group
             handler = _TOKEN_HANDLERS.get(tag)
@@ -534,91 +507,136 @@ def _scan_lower(text: str, out: _Out) -> None:
                 handler(text, m.start(), out)
             else:
                 _on_keyword(text, low, m, tag, out)
+            m = search(low, m.end())
 
 
 # --------------------------------------------------------------------------------------------
-# Anchors on rare characters of the original text.
+# Anchors in the original text, where case matters. `str.find` (memchr speed) looks for a
+# character each needs; absent, nothing else runs. `@` and `J` are rare in most text, so a
+# Python step per occurrence is cheaper than a scan, until a text turns out dense with them.
 
-# After this many anchors a text counts as dense (base64, minified data): one C scan for the rest
-# beats a Python step per anchor.
-_SPARSE_LIMIT: Final = 32
+# Literal first, so `re` uses its fast prefix loop; the lookbehind after it checks that no key
+# character precedes.
+_AWS_OR_GOOGLE: Final = re.compile(
+    r"A(?:[KS]IA(?<![A-Za-z0-9]....)[A-Z0-9]{16}(?![A-Za-z0-9])(?P<aws>)"
+    r"|Iza(?<![A-Za-z0-9_\-]....)[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])(?P<gapi>))"
+)
+# Starts at the `J` of `eyJ` (the token starts 2 before): a scan stopping at each `J` is far
+# cheaper than one stopping at each `e`.
+_JWT_AT_J: Final = re.compile(
+    rf"J(?<=eyJ)(?<![{_B64URL}]eyJ)[{_B64URL}]{{8,}}\.eyJ[{_B64URL}]{{8,}}\.[{_B64URL}]*"
+)
 
 
-def _scan_rare(
-    text: str, char: str, step: Callable[[str, int, _Out], int], dense: re.Pattern[str], out: _Out
-) -> None:
-    i = text.find(char)
+# A text with more anchors than this is dense (base64, minified data, a mail log): one C scan for
+# the rest beats a Python step per anchor.
+_SPARSE: Final = 16
+
+
+def _scan_original(text: str, out: _Out) -> None:
+    # scheme://user:password@host: step from "@" to "@" (memchr), look back for "://".
+    at = text.find("@")
     seen = 0
-    while i >= 0:
+    while at >= 0:
         seen += 1
-        if seen > _SPARSE_LIMIT:
-            resume = i
-            for m in dense.finditer(text, i):
-                if m.start() >= resume:
-                    resume = max(m.start() + 1, step(text, m.start(), out))
-            return
-        i = text.find(char, max(i + 1, step(text, i, out)))
+        if seen > _SPARSE:
+            start = text.rfind("://", 0, at)
+            for m in _URL_USERINFO.finditer(text, at if start < 0 else start):
+                _on_url(text, m, out)
+            break
+        start = text.rfind("://", max(0, at - 256), at)
+        if start >= 0:
+            url = _URL_USERINFO.match(text, start)
+            if url is not None and url.end() == at + 1:
+                _on_url(text, url, out)
+        at = text.find("@", at + 1)
+    # JWTs: step from "J" to "J", and only an "eyJ" is worth a regex.
+    j = text.find("J")
+    seen = 0
+    while j >= 0:
+        seen += 1
+        if seen > _SPARSE:
+            for m in _JWT_AT_J.finditer(text, j):
+                out.append((m.start() - 2, m.end(), "jwt"))
+            break
+        jwt = _JWT_AT_J.match(text, j)
+        if jwt is not None:
+            out.append((j - 2, jwt.end(), "jwt"))
+            j = jwt.end()
+        j = text.find("J", j + 1)
+    i = text.find("A")
+    if i >= 0:
+        for m in _AWS_OR_GOOGLE.finditer(text, i):
+            out.append((m.start(), m.end(), "aws-access-key" if m.lastgroup == "aws" else "google-api-key"))
 
 
-def _step_url(text: str, at: int, out: _Out) -> int:
-    start = text.rfind("://", max(0, at - 256), at)
-    if start < 0:
-        return -1
-    m = _URL_USERINFO.match(text, start)
-    if m is None or m.end() != at + 1:
-        return -1
+def _on_url(text: str, m: re.Match[str], out: _Out) -> None:
     pw = m["pw"]
     if _is_reference(pw, False) or _is_placeholder(pw) or pw.startswith("[REDACTED"):
-        return -1
-    if text.startswith(("sha256:", "sha512:"), at + 1):
-        return -1  # image@sha256:digest, not a password
-    return _add(out, m, "url-password", "pw")
-
-
-def _step_jwt(text: str, at: int, out: _Out) -> int:
-    return _add(out, _JWT.match(text, at - 2), "jwt")  # the anchor is the `J` of `eyJ`
-
-
-def _step_bearer(text: str, at: int, out: _Out) -> int:
-    m = _BEARER.match(text, at)
-    if m is None or not _looks_random(m["s"], 16):
-        return -1
-    return _add(out, m, "bearer-token", "s")
-
-
-def _step_aws_google(text: str, at: int, out: _Out) -> int:
-    if text.startswith("AIza", at):
-        return _add(out, _GOOGLE_API_KEY.match(text, at), "google-api-key")
-    return _add(out, _AWS_ACCESS_KEY.match(text, at), "aws-access-key")
-
-
-# (anchor character, step at an anchor, C scan for dense texts). The dense patterns put the
-# anchor character first, so the step gets the same position either way.
-_RARE_SCANS: Final = (
-    ("@", _step_url, re.compile("@")),
-    ("J", _step_jwt, re.compile("J(?<=eyJ)")),
-    ("B", _step_bearer, re.compile("Bearer")),
-    # AKIA, ASIA, AIza: `A` is not rare in code, but one `str.find` per hit is still cheaper than
-    # another full scan on typical text, and dense texts switch to the C scan.
-    ("A", _step_aws_google, re.compile("A(?:KIA|SIA|Iza)")),
-)
+        return
+    if not text.startswith(("sha256:", "sha512:"), m.end()):  # image@sha256:digest
+        out.append((m.start("pw"), m.end("pw"), "url-password"))
 
 
 # --------------------------------------------------------------------------------------------
 # Public API.
 
+# Most strings in a transcript are short (ids, names, timestamps, one-line commands), and the
+# fixed cost of the scans would dominate for them. A search for any anchor over the lowercased
+# string screens them first (it must match whenever any scan could); strings it clears are
+# remembered, since a transcript repeats the same short values ("assistant", a cwd, a model name)
+# tens of thousands of times. The memo is bounded and only ever holds strings without secrets.
+_SHORT: Final = 256
+_SHORT_GATE: Final = re.compile(
+    r"t(?=ok)|s(?:ecr|k-)|c(?=red)|p(?:ass|wd)|a(?:uth|kia|sia|iza)|k(?:ey|_live_|_test_)|h(?:ooks|f_)"
+    r"|g(?:h[pousr]_|ithub_)|x(?:ox|app)|gocspx|eyj|://"
+)
+_CLEAN_SHORT: Final[set[str]] = set()
+_CLEAN_SHORT_MAX: Final = 16384
+
 
 def _scan(text: str) -> list[Finding]:
-    if len(text) < _MIN_TEXT_LEN:
-        return []
+    n = len(text)
+    if n < _SHORT:
+        if n < _MIN_TEXT_LEN or text in _CLEAN_SHORT:
+            return []
+        if _SHORT_GATE.search(text.lower()) is None:
+            if len(_CLEAN_SHORT) >= _CLEAN_SHORT_MAX:
+                _CLEAN_SHORT.clear()
+            _CLEAN_SHORT.add(text)
+            return []
     out: _Out = []
     _scan_lower(text, out)
-    for char, step, dense in _RARE_SCANS:
-        _scan_rare(text, char, step, dense, out)
+    _scan_original(text, out)
     if not out:
         return []
-    # Merge overlapping hits into one replacement; the most specific kind names it.
+    return _merge(out)
+
+
+# Kinds found from a keyword's value. A value can hold more than the secret in it (an AWS
+# `Credential=AKIA.../20260212/us-east-1/s3/aws4_request`), so where one overlaps a finding of a
+# known format, the known format's exact span is kept instead.
+_FROM_KEYWORD: Final = frozenset(
+    {"password", "api-key", "token", "secret", "aws-secret-key", "bearer-token", "basic-auth"}
+)
+
+
+def _merge(out: _Out) -> list[Finding]:
     out.sort()
+    known = [hit for hit in out if hit[2] not in _FROM_KEYWORD]
+    if known and len(known) < len(out):
+        ends = [e for _, e, _ in known]
+        starts = [s for s, _, _ in known]
+        for i in range(1, len(ends)):  # running max, so one bisect answers "any overlap?"
+            ends[i] = max(ends[i], ends[i - 1])
+        kept = known
+        for hit in out:
+            if hit[2] in _FROM_KEYWORD:
+                i = bisect.bisect_left(starts, hit[1]) - 1  # last known span starting before hit ends
+                if i < 0 or ends[i] <= hit[0]:
+                    kept.append(hit)
+        out = sorted(kept)
+    # Merge what still overlaps into one replacement; the most specific kind names it.
     merged: list[Finding] = []
     start, end, kind = out[0]
     for s, e, k in out[1:]:
@@ -665,7 +683,7 @@ def _key_kind(key: str) -> str | None:
     """The kind a JSON key names when its whole value is a secret (`{"api_key": "..."}`).
 
     Cached: a transcript repeats the same few hundred keys millions of times."""
-    low = key.encode("ascii", "replace").lower() + b"="  # _TAIL wants a separator after the name
+    low = _lowered(key) + "=x"  # _TAIL wants a separator and a value
     for scan in _LOWER_SCANS:
         for m in scan.finditer(low):
             tag = m.lastgroup
@@ -684,31 +702,62 @@ def redact_json_value(value: object) -> object:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        changed: dict[object, object] | None = None
-        for key, inner in value.items():
-            new = _redact_keyed(key, inner) if isinstance(key, str) else redact_json_value(inner)
-            if new is not inner:
-                if changed is None:
-                    changed = dict(value)
-                changed[key] = new
-        return value if changed is None else changed
+        return _redact_dict(value)
     if isinstance(value, list | tuple):
-        items: list[object] | None = None
-        for i, inner in enumerate(value):
-            new = redact_json_value(inner)
-            if new is not inner:
-                if items is None:
-                    items = list(value)
-                items[i] = new
-        if items is None:
-            return value
-        return items if isinstance(value, list) else tuple(items)
+        return _redact_sequence(value)
     return value
 
 
-def _redact_keyed(key: str, inner: object) -> object:
-    if isinstance(inner, str) and len(inner) >= 4 and _BLANK.search(inner) is None:
-        kind = _key_kind(key)
-        if kind is not None and _plausible_value(inner, kind == "password", True, False):
-            return f"[REDACTED:{kind}]"
-    return redact_json_value(inner)
+def _redact_dict(value: dict[object, object]) -> dict[object, object]:
+    changed: dict[object, object] | None = None
+    for key, inner in value.items():
+        if isinstance(inner, str):
+            new: object = redact(inner)
+            if new is inner and isinstance(key, str) and _key_kind(key) is not None:
+                new = _redact_keyed(key, inner)
+        elif isinstance(inner, dict):
+            new = _redact_dict(inner)
+        elif isinstance(inner, list | tuple):
+            new = _redact_sequence(inner)
+        else:
+            continue
+        if new is not inner:
+            if changed is None:
+                changed = dict(value)
+            changed[key] = new
+    return value if changed is None else changed
+
+
+def _redact_sequence(value: list[object] | tuple[object, ...]) -> object:
+    items: list[object] | None = None
+    for i, inner in enumerate(value):
+        new = redact_json_value(inner)
+        if new is not inner:
+            if items is None:
+                items = list(value)
+            items[i] = new
+    if items is None:
+        return value
+    return items if isinstance(value, list) else tuple(items)
+
+
+# A value with an auth scheme (`{"Authorization": "Bearer abc..."}`): the credential is after it.
+_SCHEMED_VALUE: Final = re.compile(r"(?i:(bearer|basic|token|bot))[ \t]+(\S+)")
+
+
+def _redact_keyed(key: str, inner: str) -> str:
+    kind = _key_kind(key)
+    if kind is None:
+        return inner
+    scheme = _SCHEMED_VALUE.fullmatch(inner)
+    if scheme is not None:
+        name, credential = scheme.group(1).lower(), scheme.group(2)
+        if name == "basic":
+            ok, kind = _BASIC_VALUE.fullmatch(credential) is not None, "basic-auth"
+        else:
+            ok = _plausible_value(credential, False, True, False)
+            kind = "bearer-token" if name == "bearer" else kind
+        return f"{inner[: scheme.start(2)]}[REDACTED:{kind}]" if ok else inner
+    if _BLANK.search(inner) is None and _plausible_value(inner, kind == "password", True, False):
+        return f"[REDACTED:{kind}]"
+    return inner

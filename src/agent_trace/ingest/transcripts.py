@@ -9,6 +9,8 @@ every write is an idempotent merge). A half-written last line is left for the ne
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,12 +18,16 @@ from pathlib import Path
 
 import orjson
 
+from agent_trace.domain.records import RecordBatch
 from agent_trace.ingest.writer import Writer
 from agent_trace.sources.claude_transcript import ParseState, ParseStats, TranscriptParser, describe_path
 from agent_trace.store.port import FileState
 
 READ_BLOCK = 4 * 1024 * 1024
+# A write transaction holds at most this many records or this much input: bounded memory
+# (peak RSS stays well under 250 MB whatever the corpus size) with few transactions.
 FLUSH_RECORDS = 4000
+FLUSH_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -105,6 +111,45 @@ def _lines(handle: object, start: int) -> Iterator[tuple[bytes, int]]:
         yield pending, -1  # the caller counts it as incomplete
 
 
+class _BackgroundWriter:
+    """Writes batches on a second thread while the next ones are parsed.
+
+    SQLite does its page work and commits without holding the GIL, so parsing and writing
+    overlap. The queue is short (bounded memory), batches are written in order, and an error on
+    the writer thread is raised on the importing thread.
+    """
+
+    def __init__(self, writer: Writer, depth: int = 2) -> None:
+        self._writer = writer
+        self._queue: queue.Queue[tuple[RecordBatch, list[FileState]] | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="agent-trace-import-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # drain: the importing thread will raise
+            try:
+                self._writer.write(*item)
+            except BaseException as exc:
+                self._error = exc
+
+    def put(self, batch: RecordBatch, states: list[FileState]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((batch, states))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 class Importer:
     def __init__(
         self,
@@ -115,6 +160,9 @@ class Importer:
         self.writer = writer
         self.progress = progress  # called with bytes consumed since the last call
         self.on_plan = on_plan  # called once with (files to read, bytes to read)
+        self._pending = RecordBatch()
+        self._pending_states: list[FileState] = []
+        self._pending_bytes = 0
 
     def run(self, paths: Iterable[Path]) -> ImportSummary:
         import time
@@ -144,13 +192,18 @@ class Importer:
             self.on_plan(
                 len(plan), sum(size - (prev.safe_offset if prev else 0) for _p, size, _m, prev in plan)
             )
-        for path, size, mtime_ns, previous in plan:
-            try:
-                summary.bytes_read += self._import_file(path, size, mtime_ns, previous, summary)
-            except OSError as exc:
-                summary.files_unreadable.append((str(path), exc.strerror or str(exc)))
-                continue
-            summary.files_read += 1
+        self._background = _BackgroundWriter(self.writer)
+        try:
+            for path, size, mtime_ns, previous in plan:
+                try:
+                    summary.bytes_read += self._import_file(path, size, mtime_ns, previous, summary)
+                except OSError as exc:
+                    summary.files_unreadable.append((str(path), exc.strerror or str(exc)))
+                    continue
+                summary.files_read += 1
+            self._flush()
+        finally:
+            self._background.close()
         self.writer.refresh()
         summary.counts_after = store.counts()
         summary.unpriced_models = sorted(self.writer.unpriced_models)
@@ -160,7 +213,7 @@ class Importer:
     def _import_file(
         self, path: Path, size: int, mtime_ns: int, previous: FileState | None, summary: ImportSummary
     ) -> int:
-        start = previous.safe_offset if previous else 0
+        start = first = previous.safe_offset if previous else 0
         state = (
             ParseState.from_json(orjson.loads(previous.parser_state))
             if previous and previous.parser_state
@@ -180,9 +233,14 @@ class Importer:
                 if self.progress is not None and consumed - reported >= 1 << 20:
                     self.progress(consumed - reported)
                     reported = consumed
-                if parser.pending >= FLUSH_RECORDS:
-                    # Records only: the file's progress is saved with its last batch.
-                    self.writer.write(parser.take_batch())
+                if (
+                    parser.pending + len(self._pending) >= FLUSH_RECORDS
+                    or self._pending_bytes + consumed - start >= FLUSH_BYTES
+                ):
+                    self._pending.extend(parser.take_batch())
+                    self._pending_bytes += consumed - start
+                    start = consumed
+                    self._flush()
         if self.progress is not None:
             self.progress(size - reported if size > reported else 0)
         file_state = FileState(
@@ -194,9 +252,22 @@ class Importer:
             safe_offset=parser.safe_offset,
             parser_state=orjson.dumps(parser.safe_state().to_json()).decode(),
         )
-        self.writer.write(parser.take_batch(), [file_state])
+        # A file's progress is stored in the same transaction as its last records; small files
+        # are grouped into one transaction.
+        self._pending.extend(parser.take_batch())
+        self._pending_states.append(file_state)
+        self._pending_bytes += consumed - start
+        if len(self._pending) >= FLUSH_RECORDS or self._pending_bytes >= FLUSH_BYTES:
+            self._flush()
         summary.stats.merge(parser.stats)
-        return consumed - start
+        return consumed - first
+
+    def _flush(self) -> None:
+        if len(self._pending) or self._pending_states:
+            self._background.put(self._pending, self._pending_states)
+            self._pending = RecordBatch()
+            self._pending_states = []
+        self._pending_bytes = 0
 
 
 def unknown_field_report(stats: ParseStats, limit: int = 10) -> list[tuple[str, int]]:

@@ -46,6 +46,8 @@ class Writer:
     def prepare(self, batch: RecordBatch) -> RecordBatch:
         """Price, attribute, strip and redact, in place; returns the batch for chaining."""
         for call in batch.llm_calls:
+            if call.speed == "normal":
+                call.speed = "standard"  # OTLP's word for what transcripts call standard
             if call.usage is not None and call.cost_nusd is None:
                 call.cost_nusd = self.prices.cost_nusd(call.model, call.ts_ms, call.usage, call.speed)
                 if call.cost_nusd is None and call.model:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
 
 from agent_trace import __version__
 from agent_trace.server.context import AppContext
@@ -27,20 +28,28 @@ def _health_router(ctx: AppContext, role: str) -> APIRouter:
     router = APIRouter()
 
     @router.get("/health", tags=["health"])
-    def health() -> dict[str, Any]:
-        try:
-            ctx.store.last_change_seq()
-            database = "ok"
-        except Exception as exc:  # report, do not raise: health must always answer
-            database = f"error: {type(exc).__name__}"
-        return {
-            "status": "ok" if database == "ok" else "degraded",
-            "role": role,
-            "version": __version__,
-            "database": database,
-        }
+    def health() -> JSONResponse:
+        """This role and every database behind it: 200 when all answer, else 503 (so container
+        health checks and load balancers take a role whose database is down out of service)."""
+        checks = store_health(ctx.store)
+        healthy = not any(value.startswith("error") for value in checks.values())
+        body = {"status": "ok" if healthy else "degraded", "role": role, "version": __version__, **checks}
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     return router
+
+
+def store_health(store: Any) -> dict[str, str]:
+    """ "ok" or "error: <kind>" per database (`database`, and `events` for ClickHouse)."""
+    reporter = getattr(store, "health", None)
+    if reporter is not None:
+        result: dict[str, str] = reporter()
+        return result
+    try:
+        store.last_change_seq()
+        return {"database": "ok"}
+    except Exception as exc:  # report, do not raise: health must always answer
+        return {"database": f"error: {type(exc).__name__}"}
 
 
 def create_app(ctx: AppContext, role: str) -> FastAPI:
@@ -49,7 +58,9 @@ def create_app(ctx: AppContext, role: str) -> FastAPI:
     app = FastAPI(
         title=f"agent-trace {role}",
         version=__version__,
-        docs_url="/docs" if role == "api" else None,
+        # No interactive /docs: FastAPI's page loads its script from a CDN, and agent-trace sends
+        # nothing to third parties. The description is at /openapi.json.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
     )

@@ -7,16 +7,22 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator
+from typing import Any, cast
 
 from agent_trace.config import Settings
 from agent_trace.server.app import HTTP_ROLES, create_app
 from agent_trace.server.context import AppContext
+from agent_trace.store.port import Store
 
 log = logging.getLogger("agent_trace.server")
 
 
 def roles_for(role: str) -> list[str]:
-    return list(HTTP_ROLES) if role == "all" else [role]
+    """`all`, one role, or a comma-separated list (config.normalize_role), in serving order."""
+    if role == "all":
+        return list(HTTP_ROLES)
+    wanted = {r.strip() for r in role.split(",")}
+    return [r for r in HTTP_ROLES if r in wanted]
 
 
 def port_for(settings: Settings, role: str) -> int:
@@ -27,11 +33,48 @@ def port_for(settings: Settings, role: str) -> int:
     }[role]
 
 
-def build_context(settings: Settings) -> AppContext:
-    from agent_trace.store.factory import open_store
+def build_context(settings: Settings, roles: list[str] | None = None) -> AppContext:
+    """The shared context of `roles` (default: all). Migrations run here unless
+    RUNTIME_RUN_MIGRATIONS=false; then the schema must already be current, or start-up stops with
+    a message saying how to migrate. A dashboard that reads the API (DASHBOARD_API_BASE_URL) and
+    serves nothing else opens no database at all."""
+    from agent_trace.store.factory import check_schema, open_store
 
+    roles = list(HTTP_ROLES) if roles is None else roles
+    if roles == ["dashboard"] and settings.dashboard_api_base_url:
+        return AppContext(settings=settings, store=cast(Store, ApiReader(settings.dashboard_api_base_url)))
     store = open_store(settings, migrate=settings.run_migrations)
+    if not settings.run_migrations:
+        try:
+            check_schema(store)
+        except Exception:
+            store.close()
+            raise
     return AppContext(settings=settings, store=store)
+
+
+class ApiReader:
+    """Stands in for the store of a dashboard that reads everything through the API: it has no
+    database, and its health is the API's."""
+
+    def __init__(self, api_base_url: str) -> None:
+        self.api_base_url = api_base_url.rstrip("/")
+
+    def health(self) -> dict[str, str]:
+        import httpx
+
+        try:
+            response = httpx.get(f"{self.api_base_url}/health", timeout=2.0)
+            api = "ok" if response.status_code == 200 else f"error: HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            api = f"error: {type(exc).__name__}"
+        return {"database": "not used (reads the API)", "api": api}
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"this dashboard reads the API at {self.api_base_url} and has no store ({name})")
 
 
 async def _serve_all(ctx: AppContext, roles: list[str]) -> None:
@@ -74,7 +117,7 @@ async def _serve_all(ctx: AppContext, roles: list[str]) -> None:
 
 def serve(settings: Settings, role: str) -> int:
     roles = roles_for(role)
-    ctx = build_context(settings)
+    ctx = build_context(settings, roles)
     try:
         # Route modules register their services (the ingest writer, the gRPC server) while the
         # apps are built, so build first, then start what they registered.

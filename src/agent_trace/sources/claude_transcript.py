@@ -136,6 +136,7 @@ _KNOWN_FIELDS = frozenset(
         "hookAdditionalContext",
         "imagePasteIds",
         "isCompactSummaryNote",
+        "costUSD",
     }
 )
 _PARSED_TYPES = frozenset({"user", "assistant", "system", "progress"})
@@ -364,7 +365,8 @@ class TranscriptParser:
         """One complete line (without or with its newline); `end_offset` = file offset after it."""
         self.stats.lines += 1
         record = None
-        if line.strip():
+        # (Only short lines can be blank; stripping a 100 kB line would copy it.)
+        if len(line) > 4 or line.strip():
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError:
@@ -413,10 +415,27 @@ class TranscriptParser:
         elif kind in _TITLE_TYPES:
             self._on_title(record)
         elif kind in _BOOKKEEPING_TYPES:
-            self._envelope(record)
+            # Bookkeeping lines only say the session exists and when: no need for the rest.
+            self._touch_session(record)
         else:
             self.stats.unknown_types[str(kind)] += 1
             self._envelope(record)
+
+    def _touch_session(self, record: dict[str, Any]) -> None:
+        session_id = record.get("sessionId")
+        if not isinstance(session_id, str) or not session_id:
+            session_id = self.state.session_id
+        elif self.state.session_id is None:
+            self.state.session_id = session_id
+        if session_id is None:
+            return
+        session = self._session(session_id)
+        ts = parse_iso_ms(record.get("timestamp"))
+        if ts is not None:
+            if session.started_ms is None or ts < session.started_ms:
+                session.started_ms = ts
+            if session.ended_ms is None or ts > session.ended_ms:
+                session.ended_ms = ts
 
     def _envelope(self, record: dict[str, Any]) -> tuple[str | None, int | None]:
         """Session facts every record may carry; returns (session_id, ts_ms)."""
@@ -549,6 +568,9 @@ class TranscriptParser:
         stop = message.get("stop_reason")
         if isinstance(stop, str):
             call.stop_reason = stop
+        cost = record.get("costUSD")  # written by CLIs before v1.0.9: their own figure, kept beside ours
+        if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
+            call.reported_cost_nusd = round(cost * 1_000_000_000)
         if agent_id is not None:
             self._note_subagent(session_id, agent_id, ts, call.model)
         content = message.get("content")
@@ -745,9 +767,13 @@ class TranscriptParser:
                 self._prompt(self.state.current_prompt_id, session_id).duration_ms = duration
 
     def _on_progress(self, record: dict[str, Any]) -> None:
-        session_id, _ts = self._envelope(record)
+        # Progress lines are most of a 2.1.2x–2.1.39 transcript and carry no usage; only an
+        # agent_progress line says something we keep (which tool call started which subagent).
         data = record.get("data")
-        if session_id is None or not isinstance(data, dict) or data.get("type") != "agent_progress":
+        if not isinstance(data, dict) or data.get("type") != "agent_progress":
+            return
+        session_id, _ts = self._envelope(record)
+        if session_id is None:
             return
         agent = data.get("agentId")
         parent = record.get("parentToolUseID")

@@ -294,7 +294,7 @@ def _on_tool_result(
             ended_ms=ts,
             duration_ms=duration,
             status=status,
-            error=as_text(a.get("error")) or (as_str(a.get("error_type")) if status == "error" else None),
+            error=_useful_error(a, status),
             input_json=input_json,
         )
     )
@@ -374,3 +374,17 @@ _LOG_HANDLERS = {
     "subagent_completed": _on_subagent_completed,
     "compaction": _on_compaction,
 }
+
+
+# Messages Claude Code's telemetry sends in place of the real error; the hook and the transcript
+# carry the tool's actual output ("Exit code 3 …"), so these must not outrank it in a merge.
+_GENERIC_ERRORS = frozenset({"Shell command failed"})
+
+
+def _useful_error(attrs: dict[str, Any], status: str | None) -> str | None:
+    text = as_text(attrs.get("error"))
+    if text and text not in _GENERIC_ERRORS:
+        return text
+    if status == "error" and not text:
+        return as_str(attrs.get("error_type"))
+    return None

@@ -147,6 +147,16 @@ def merge_into(old: Any, new: Any) -> None:
             setattr(old, name, value)
 
 
+def otel_user(attrs: dict[str, Any]) -> str | None:
+    """The developer as telemetry names them: an email (OAuth), else Claude Code's anonymous
+    account hash marked `otel:` — which a store lets a real identity (hooks, import) replace."""
+    email = as_str(attrs.get("user.email"))
+    if email:
+        return email
+    anonymous = as_str(attrs.get("user.id"))
+    return f"otel:{anonymous}" if anonymous else None
+
+
 class Builder:
     """The records of one request, merged by natural key as they come."""
 
@@ -184,7 +194,7 @@ class Builder:
             found = Session(
                 sid,
                 agent=AGENT_CLAUDE_CODE if claude else service,
-                user_id=as_str(attrs.get("user.email")) or as_str(attrs.get("user.id")),
+                user_id=otel_user(attrs),
                 version=as_str(resource.get("service.version")),
             )
             self.sessions[sid] = found

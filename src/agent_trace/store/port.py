@@ -8,6 +8,7 @@ PostgreSQL) and `store.clickhouse`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +24,16 @@ class FileState:
     mtime_ns: int
     safe_offset: int  # re-read from here when the file grows
     parser_state: str | None  # JSON of sources.claude_transcript.ParseState
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptCursor:
+    """How far the collector has parsed a transcript that a hook handler ships in deltas."""
+
+    session_id: str
+    path: str  # the path on the developer's machine, as the hook handler named it
+    end_offset: int  # byte offset just past the last byte received
+    state: str  # JSON owned by ingest.deltas (parser state, tail to re-read, missing ranges)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +132,9 @@ class SessionQuery:
     sort: str = "-started"  # started | cost | tokens | prompts | updated, '-' = descending
     limit: int = 50
     cursor: str | None = None  # opaque, from SessionPage.next_cursor
+    # Only these sessions (empty = no restriction). Live views use it to re-read exactly the
+    # sessions a change touched, with the same filters as the list they show.
+    session_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +154,52 @@ class SessionDetail:
     file_touches: list[dict[str, object]]
     subagents: list[dict[str, object]]
     commits: list[dict[str, object]]
+
+
+# Rollups `daily_totals` can sum, with the dimensions each may be grouped by and the metric
+# columns it sums (the same names as the fields of UsageBucket / ActivityBucket / ToolBucket).
+ROLLUP_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "usage": ("project", "user_id", "agent", "model"),
+    "activity": ("project", "user_id", "agent"),
+    "tool": ("project", "user_id", "agent", "tool_name"),
+}
+ROLLUP_METRICS: dict[str, tuple[str, ...]] = {
+    "usage": (
+        "calls",
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_tokens",
+        "cache_5m_tokens",
+        "cache_1h_tokens",
+        "cache_read_tokens",
+        "cost_nusd",
+        "unpriced_calls",
+        "reported_cost_nusd",
+    ),
+    "activity": ("prompts", "tool_calls", "tool_errors", "sessions"),
+    "tool": ("calls", "errors", "duration_ms"),
+}
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotal:
+    """Sums of one rollup's metrics for one local calendar day and one group."""
+
+    day: int  # local calendar day as days since 1970-01-01 (date(1970, 1, 1) + timedelta(day))
+    key: tuple[str, ...]  # the group_by dimensions' values, in group_by order ('' = unknown)
+    values: dict[str, int]  # ROLLUP_METRICS[rollup] → sum
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A developer seen on at least one session; times from their sessions (epoch ms)."""
+
+    user_id: str
+    display_name: str | None
+    email: str | None
+    first_seen_ms: int | None
+    last_seen_ms: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +225,38 @@ class Store(Protocol):
     def file_states(self) -> dict[str, FileState]:
         """Import progress of every transcript file seen."""
 
+    def transcript_cursor(self, session_id: str, path: str) -> TranscriptCursor | None:
+        """The collector's progress on one shipped transcript, or None if nothing was received."""
+
+    def save_transcript_cursors(self, cursors: list[TranscriptCursor]) -> None:
+        """Insert or replace cursors (one transaction)."""
+
     def usage_buckets(self, filters: Filters) -> list[UsageBucket]: ...
 
     def activity_buckets(self, filters: Filters) -> list[ActivityBucket]: ...
 
     def tool_buckets(self, filters: Filters) -> list[ToolBucket]: ...
+
+    def daily_totals(
+        self,
+        rollup: str,
+        filters: Filters,
+        utc_offsets: Sequence[tuple[int, int]],
+        group_by: tuple[str, ...] = (),
+    ) -> list[DayTotal]:
+        """A rollup ("usage" | "activity" | "tool") summed per local day and group, in the store.
+
+        The dashboard's charts over a million records would otherwise move every 15-minute bucket
+        row into Python. `utc_offsets` = [(from_ms, offset_ms), ...] sorted by from_ms: the zone's
+        UTC offset from each instant on (the first entry covers everything before the second). A
+        bucket's day is floor((bucket_ms + offset at bucket_ms) / DAY_MS); offsets are multiples of
+        15 minutes, so buckets never straddle a local midnight and the grouping is exact, DST
+        included. `filters.since_ms/until_ms` should be local midnights; `model` applies to "usage"
+        only. Dimensions not in ROLLUP_DIMENSIONS[rollup] raise ValueError naming them.
+        Callers may also pass offsets that fold several days onto one day (one segment per 24 h,
+        each shifting its start to 0) to total a range per group in one pass: the store only
+        applies the formula (server/api/analytics.py `fold_offsets`).
+        """
 
     def list_sessions(self, query: SessionQuery) -> SessionPage: ...
 
@@ -181,6 +268,14 @@ class Store(Protocol):
     def changes_since(self, seq: int, limit: int = 1000) -> list[Change]: ...
 
     def last_change_seq(self) -> int: ...
+
+    def users(self) -> list[UserInfo]:
+        """Every user id seen on a session, by id."""
+
+    def instance_settings(self) -> dict[str, str]:
+        """Instance-wide settings (e.g. `instance_id`)."""
+
+    def set_instance_setting(self, key: str, value: str) -> None: ...
 
     def counts(self) -> dict[str, int]:
         """Row counts per record kind (status, tests)."""

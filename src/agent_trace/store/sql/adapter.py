@@ -29,8 +29,12 @@ from agent_trace.domain.records import (
     bucket_of,
 )
 from agent_trace.store.port import (
+    DAY_MS,
+    ROLLUP_DIMENSIONS,
+    ROLLUP_METRICS,
     ActivityBucket,
     Change,
+    DayTotal,
     FileState,
     Filters,
     SessionDetail,
@@ -38,12 +42,14 @@ from agent_trace.store.port import (
     SessionQuery,
     SessionSummary,
     ToolBucket,
+    TranscriptCursor,
     UsageBucket,
+    UserInfo,
 )
 from agent_trace.store.sql import statements as st
-from agent_trace.store.sql.runner import SqlRunner
+from agent_trace.store.sql.runner import Row, SqlRunner
 
-CHUNK = 500
+CHUNK = 512
 HUMAN_PROMPT_KINDS = ("prompt", "command")
 
 
@@ -56,8 +62,14 @@ def _flag(value: bool | None) -> int | None:
 
 
 def _in_params(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-    names = [f"{prefix}{i}" for i in range(len(values))]
-    return ", ".join(f":{n}" for n in names), dict(zip(names, values, strict=True))
+    """Placeholders for `IN (…)`, padded to a power of two by repeating the last value: a few
+    statement shapes instead of one per list length (databases cache statements by text)."""
+    size = 1
+    while size < len(values):
+        size *= 2
+    padded = list(values) + [values[-1]] * (size - len(values)) if values else [None]
+    names = [f"{prefix}{i}" for i in range(len(padded))]
+    return ", ".join(f":{n}" for n in names), dict(zip(names, padded, strict=True))
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -67,6 +79,37 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
 
 def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def ascii_lower(value: str) -> str:
+    """Lower-case ASCII letters only: what SQLite's LOWER, PostgreSQL's LOWER under the "C"
+    collation (migration 0003) and ClickHouse's lower() all do, so searches agree everywhere."""
+    return value.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# PostgreSQL cannot store U+0000 in text. Every backend stores U+FFFD in its place, so all agree.
+_NUL = "\x00"
+
+
+def clean_text_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replace NUL characters in the string values of `rows` (in place; returns `rows`)."""
+    # One serialisation of the whole batch (C speed) tells whether any NUL is there at all, which
+    # is almost never: then no Python loop over every value of every row.
+    if not rows or b"\\u0000" not in orjson.dumps(rows):
+        return rows
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, str) and _NUL in value:
+                row[key] = value.replace(_NUL, "\ufffd")
+    return rows
+
+
+# Every writer and refresh on PostgreSQL takes this transaction-level advisory lock first: writes
+# are idempotent merges that read before they write (dirty buckets, owners, dimensions), so one
+# writer at a time is what keeps them exact - the same one-writer rule SQLite's BEGIN IMMEDIATE
+# gives - and two writers can never deadlock on rows locked in different orders.
+WRITER_LOCK_KEY = 0x61676E74  # "agnt"
 
 
 # --- records → rows -----------------------------------------------------------------------------
@@ -97,6 +140,18 @@ def _session_row(s: Session, now: int) -> dict[str, Any]:
         "compactions": s.compactions,
         "updated_ms": now,
     }
+
+
+def _user_rows(session_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "user_id": r["user_id"],
+            "first_seen_ms": r["started_ms"],
+            "last_seen_ms": r["ended_ms"] if r["ended_ms"] is not None else r["started_ms"],
+        }
+        for r in session_rows
+        if r["user_id"]
+    ]
 
 
 def _prompt_row(p: Prompt) -> dict[str, Any]:
@@ -268,6 +323,14 @@ _SORTS = {
 SORT_KEYS = tuple(_SORTS)
 
 
+# The collector's cursor on a shipped transcript is replaced whole: ingest.deltas owns its content.
+_UPSERT_TRANSCRIPT_CURSOR = (
+    "INSERT INTO transcript_cursors (session_id, path, end_offset, state, updated_ms) "
+    "VALUES (:session_id, :path, :end_offset, :state, :updated_ms) ON CONFLICT (session_id, path) "
+    "DO UPDATE SET end_offset = excluded.end_offset, state = excluded.state, updated_ms = excluded.updated_ms"
+)
+
+
 class InvalidQuery(ValueError):
     """A query parameter the store cannot use; the message names it."""
 
@@ -289,7 +352,15 @@ class SqlStore:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def write(self, batch: RecordBatch, file_states: list[FileState] | None = None) -> None:
+    def write(
+        self,
+        batch: RecordBatch,
+        file_states: list[FileState] | None = None,
+        *,
+        also_dirty: Iterable[str] = (),
+    ) -> None:
+        """`also_dirty`: sessions whose summaries this write changes besides those it names (a
+        store keeping LLM calls elsewhere passes the first owners of the calls it merges)."""
         now = _now_ms()
         # Every session a record points at gets a row (and a change event), even if the source
         # sent no session record of its own.
@@ -299,12 +370,13 @@ class SqlStore:
             if sid not in known:
                 sessions.append(Session(session_id=sid))
                 known.add(sid)
-        session_rows = [_session_row(s, now) for s in sessions]
-        prompt_rows = [_prompt_row(p) for p in batch.prompts]
-        call_rows = [_call_row(c) for c in batch.llm_calls]
-        tool_rows = [_tool_row(t) for t in batch.tool_calls]
+        session_rows = clean_text_rows([_session_row(s, now) for s in sessions])
+        prompt_rows = clean_text_rows([_prompt_row(p) for p in batch.prompts])
+        call_rows = clean_text_rows([_call_row(c) for c in batch.llm_calls])
+        tool_rows = clean_text_rows([_tool_row(t) for t in batch.tool_calls])
         run = self.runner
         with run.transaction():
+            self.lock_writers()
             dirty_buckets: set[int] = set()
             dirty_sessions: set[str] = set(known)
             old_dims = self._session_dims(list(known))
@@ -316,15 +388,23 @@ class SqlStore:
                 "tool_calls", "tool_use_id", [r["tool_use_id"] for r in tool_rows]
             )
             # Records copied into another session keep their first owner: that session changes too.
+            # Records copied into another session keep their first owner, whose summary a merge
+            # can change (a larger usage, a worse status, another prompt kind): it is dirty too.
             dirty_sessions |= self._owners("llm_calls", "call_id", [r["call_id"] for r in call_rows])
+            dirty_sessions |= self._owners("prompts", "prompt_id", [r["prompt_id"] for r in prompt_rows])
+            dirty_sessions |= self._owners("tool_calls", "tool_use_id", [r["tool_use_id"] for r in tool_rows])
+            dirty_sessions |= set(also_dirty)
             run.execute_many(st.UPSERT_SESSION, session_rows)
             run.execute_many(st.UPSERT_PROMPT, prompt_rows)
             run.execute_many(st.UPSERT_LLM_CALL, call_rows)
             run.execute_many(st.UPSERT_TOOL_CALL, tool_rows)
-            run.execute_many(st.UPSERT_FILE_TOUCH, [_touch_row(f) for f in batch.file_touches])
-            run.execute_many(st.UPSERT_SUBAGENT, [_subagent_row(s) for s in batch.subagents])
-            run.execute_many(st.UPSERT_COMMIT, [_commit_row(c) for c in batch.commits])
-            run.execute_many(st.UPSERT_RAW_EVENT, [_raw_row(e) for e in batch.raw_events])
+            run.execute_many(
+                st.UPSERT_FILE_TOUCH, clean_text_rows([_touch_row(f) for f in batch.file_touches])
+            )
+            run.execute_many(st.UPSERT_SUBAGENT, clean_text_rows([_subagent_row(s) for s in batch.subagents]))
+            run.execute_many(st.UPSERT_COMMIT, clean_text_rows([_commit_row(c) for c in batch.commits]))
+            run.execute_many(st.UPSERT_USER, _user_rows(session_rows))
+            run.execute_many(st.UPSERT_RAW_EVENT, clean_text_rows([_raw_row(e) for e in batch.raw_events]))
             for rows in (prompt_rows, call_rows, tool_rows):
                 dirty_buckets.update(r["bucket_ms"] for r in rows if r["bucket_ms"] is not None)
             dirty_buckets |= self._existing_buckets(
@@ -431,9 +511,24 @@ class SqlStore:
         )
         return bool(rows)
 
+    def health(self) -> dict[str, str]:
+        """ "ok" or the error per database behind this store (never raises: /health reports it)."""
+        try:
+            self.runner.query("SELECT 1")
+            return {"database": "ok"}
+        except Exception as exc:  # any driver error means: not healthy
+            return {"database": f"error: {type(exc).__name__}"}
+
+    def lock_writers(self) -> None:
+        """Inside a write transaction: wait until no other writer holds the lock (PostgreSQL;
+        SQLite's BEGIN IMMEDIATE already admits one writer at a time)."""
+        if self.dialect == "postgresql":
+            self.runner.query("SELECT pg_advisory_xact_lock(:key)", {"key": WRITER_LOCK_KEY})
+
     def refresh_derived(self) -> None:
         run = self.runner
         with run.transaction():
+            self.lock_writers()
             buckets = [
                 int(r[0]) for r in run.query("SELECT bucket_ms FROM dirty_buckets" + self._lock_suffix())
             ]
@@ -490,13 +585,12 @@ class SqlStore:
                 if current is None or value > current:
                     summary[sid]["last_activity_ms"] = int(value)
 
-        for row in run.query(
-            "SELECT session_id, model, COUNT(*), SUM(input_tokens), SUM(output_tokens), "
-            "SUM(cache_creation_tokens), SUM(cache_5m_tokens), SUM(cache_1h_tokens), SUM(cache_read_tokens), "
-            "SUM(COALESCE(cost_nusd, 0)), SUM(CASE WHEN cost_nusd IS NULL THEN 1 ELSE 0 END), MAX(ts_ms) "
-            f"FROM llm_calls WHERE has_usage = 1 AND session_id IN ({placeholders}) GROUP BY session_id, model",
-            params,
-        ):
+        llm_rows, prompt_rows, tool_rows, subagent_rows, first_rows = self._event_summary_rows(session_ids)
+        for sid in session_ids:
+            summary[sid]["first_prompt"] = None
+        for row in first_rows:
+            summary[row[0]]["first_prompt"] = row[1]
+        for row in llm_rows:
             s = summary[row[0]]
             if row[1]:
                 models[row[0]].append(str(row[1]))
@@ -518,28 +612,14 @@ class SqlStore:
             ):
                 s[name] += int(row[index] or 0)
             bump_last(row[0], row[11])
-        human = ", ".join(f"'{k}'" for k in HUMAN_PROMPT_KINDS)
-        for row in run.query(
-            f"SELECT session_id, SUM(CASE WHEN kind IN ({human}) THEN 1 ELSE 0 END), MAX(ts_ms) "
-            f"FROM prompts WHERE session_id IN ({placeholders}) GROUP BY session_id",
-            params,
-        ):
+        for row in prompt_rows:
             summary[row[0]]["n_prompts"] = int(row[1] or 0)
             bump_last(row[0], row[2])
-        for row in run.query(
-            "SELECT session_id, COUNT(*), SUM(CASE WHEN status IN ('error', 'denied', 'interrupted') THEN 1 ELSE 0 END), "
-            f"MAX(COALESCE(ended_ms, started_ms)) FROM tool_calls WHERE session_id IN ({placeholders}) "
-            "GROUP BY session_id",
-            params,
-        ):
+        for row in tool_rows:
             summary[row[0]]["n_tool_calls"] = int(row[1])
             summary[row[0]]["n_tool_errors"] = int(row[2] or 0)
             bump_last(row[0], row[3])
-        for row in run.query(
-            f"SELECT session_id, COUNT(*) FROM subagents WHERE session_id IN ({placeholders}) "
-            "AND (is_compaction IS NULL OR is_compaction = 0) GROUP BY session_id",
-            params,
-        ):
+        for row in subagent_rows:
             summary[row[0]]["n_subagents"] = int(row[1])
         for row in run.query(
             f"SELECT session_id, ended_ms FROM sessions WHERE session_id IN ({placeholders})",
@@ -555,9 +635,54 @@ class SqlStore:
             "output_tokens = :output_tokens, cache_creation_tokens = :cache_creation_tokens, "
             "cache_5m_tokens = :cache_5m_tokens, cache_1h_tokens = :cache_1h_tokens, "
             "cache_read_tokens = :cache_read_tokens, cost_nusd = :cost_nusd, unpriced_calls = :unpriced_calls, "
-            "models = :models, unpriced_models = :unpriced_models, last_activity_ms = :last_activity_ms "
-            "WHERE session_id = :sid",
+            "models = :models, unpriced_models = :unpriced_models, last_activity_ms = :last_activity_ms, "
+            "first_prompt = :first_prompt WHERE session_id = :sid",
             list(summary.values()),
+        )
+
+    def _event_summary_rows(
+        self, session_ids: Sequence[str]
+    ) -> tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]:
+        """Per-session aggregates of the records, as rows of fixed shape (a store that keeps the
+        records elsewhere, store.clickhouse.hybrid, answers the same rows from there):
+        LLM calls with usage per (session, model): session_id, model, calls, the six token sums,
+        cost sum, unpriced calls, latest ts_ms; prompts: session_id, human prompts, latest ts_ms;
+        tool calls: session_id, calls, errors, latest end-or-start; subagents (not compactions):
+        session_id, count; first prompts: session_id, the text of its first typed prompt (unknown
+        times first, then by id)."""
+        run = self.runner
+        placeholders, params = _in_params("s", session_ids)
+        human = ", ".join(f"'{k}'" for k in HUMAN_PROMPT_KINDS)
+        return (
+            run.query(
+                "SELECT session_id, model, COUNT(*), SUM(input_tokens), SUM(output_tokens), "
+                "SUM(cache_creation_tokens), SUM(cache_5m_tokens), SUM(cache_1h_tokens), SUM(cache_read_tokens), "
+                "SUM(COALESCE(cost_nusd, 0)), SUM(CASE WHEN cost_nusd IS NULL THEN 1 ELSE 0 END), MAX(ts_ms) "
+                f"FROM llm_calls WHERE has_usage = 1 AND session_id IN ({placeholders}) GROUP BY session_id, model",
+                params,
+            ),
+            run.query(
+                f"SELECT session_id, SUM(CASE WHEN kind IN ({human}) THEN 1 ELSE 0 END), MAX(ts_ms) "
+                f"FROM prompts WHERE session_id IN ({placeholders}) GROUP BY session_id",
+                params,
+            ),
+            run.query(
+                "SELECT session_id, COUNT(*), SUM(CASE WHEN status IN ('error', 'denied', 'interrupted') THEN 1 ELSE 0 END), "
+                f"MAX(COALESCE(ended_ms, started_ms)) FROM tool_calls WHERE session_id IN ({placeholders}) "
+                "GROUP BY session_id",
+                params,
+            ),
+            run.query(
+                f"SELECT session_id, COUNT(*) FROM subagents WHERE session_id IN ({placeholders}) "
+                "AND (is_compaction IS NULL OR is_compaction = 0) GROUP BY session_id",
+                params,
+            ),
+            run.query(
+                "SELECT session_id, text FROM (SELECT session_id, text, ROW_NUMBER() OVER (PARTITION BY session_id "
+                "ORDER BY ts_ms NULLS FIRST, prompt_id) AS n FROM prompts "
+                f"WHERE kind = 'prompt' AND session_id IN ({placeholders})) firsts WHERE n = 1",
+                params,
+            ),
         )
 
     def _ensure_fresh(self) -> None:
@@ -566,9 +691,52 @@ class SqlStore:
 
     # -- import bookkeeping ------------------------------------------------------------------
 
+    def users(self) -> list[UserInfo]:
+        rows = self.runner.query(
+            "SELECT user_id, display_name, email, first_seen_ms, last_seen_ms FROM users ORDER BY user_id"
+        )
+        return [UserInfo(str(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def instance_settings(self) -> dict[str, str]:
+        return {str(r[0]): str(r[1]) for r in self.runner.query("SELECT key, value FROM instance_settings")}
+
+    def set_instance_setting(self, key: str, value: str) -> None:
+        with self.runner.transaction():
+            self.runner.execute(
+                st.UPSERT_INSTANCE_SETTING, {"key": key, "value": value, "updated_ms": _now_ms()}
+            )
+
     def file_states(self) -> dict[str, FileState]:
         rows = self.runner.query("SELECT path, size, mtime_ns, safe_offset, parser_state FROM import_files")
         return {r[0]: FileState(r[0], int(r[1]), int(r[2]), int(r[3]), r[4]) for r in rows}
+
+    def transcript_cursor(self, session_id: str, path: str) -> TranscriptCursor | None:
+        rows = self.runner.query(
+            "SELECT end_offset, state FROM transcript_cursors WHERE session_id = :sid AND path = :path",
+            {"sid": session_id, "path": path},
+        )
+        if not rows:
+            return None
+        return TranscriptCursor(session_id, path, int(rows[0][0]), str(rows[0][1]))
+
+    def save_transcript_cursors(self, cursors: list[TranscriptCursor]) -> None:
+        if not cursors:
+            return
+        now = _now_ms()
+        with self.runner.transaction():
+            self.runner.execute_many(
+                _UPSERT_TRANSCRIPT_CURSOR,
+                [
+                    {
+                        "session_id": c.session_id,
+                        "path": c.path,
+                        "end_offset": c.end_offset,
+                        "state": c.state,
+                        "updated_ms": now,
+                    }
+                    for c in cursors
+                ],
+            )
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -591,9 +759,15 @@ class SqlStore:
             where.append(f"{time_col} < :until_ms")
             params["until_ms"] = filters.until_ms
         if filters.project:
-            where.append(f"({project_col} = :project OR {project_col} LIKE :project_tail ESCAPE '\\')")
+            # Exact path, or its last folder(s): a case-sensitive suffix test written the same way
+            # in every dialect (LIKE is case-insensitive on SQLite only). The suffix's own LENGTH
+            # keeps integer parameters out of SUBSTR, which PostgreSQL would type as bigint.
+            where.append(
+                f"({project_col} = :project OR SUBSTR({project_col}, LENGTH({project_col}) - "
+                f"LENGTH(CAST(:project_tail AS TEXT)) + 1) = :project_tail)"
+            )
             params["project"] = filters.project
-            params["project_tail"] = "%/" + _like_escape(filters.project.rstrip("/"))
+            params["project_tail"] = "/" + filters.project.rstrip("/")
         if filters.user:
             where.append(f"{user_col} = :user")
             params["user"] = filters.user
@@ -602,7 +776,7 @@ class SqlStore:
             params["agent"] = filters.agent
         if filters.model and model_col:
             where.append(f"LOWER({model_col}) LIKE :model ESCAPE '\\'")
-            params["model"] = "%" + _like_escape(filters.model.lower()) + "%"
+            params["model"] = "%" + _like_escape(ascii_lower(filters.model)) + "%"
         return (" WHERE " + " AND ".join(where)) if where else "", params
 
     def _bucket_filters(self, filters: Filters) -> Filters:
@@ -631,7 +805,8 @@ class SqlStore:
             f"unpriced_calls, reported_cost_nusd FROM usage_rollup{where} ORDER BY bucket_ms",
             params,
         )
-        return [_usage_bucket(r) for r in rows]
+        # Rows of one bucket in key order (code points): the same order from every backend.
+        return [_usage_bucket(r) for r in sorted(rows, key=lambda r: (int(r[0]), *map(str, r[1:5])))]
 
     def activity_buckets(self, filters: Filters) -> list[ActivityBucket]:
         self._ensure_fresh()
@@ -649,6 +824,7 @@ class SqlStore:
             f"FROM activity_rollup{where} ORDER BY bucket_ms",
             params,
         )
+        rows.sort(key=lambda r: (int(r[0]), *map(str, r[1:4])))
         return [
             ActivityBucket(
                 int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7])
@@ -672,10 +848,68 @@ class SqlStore:
             f"FROM tool_rollup{where} ORDER BY bucket_ms",
             params,
         )
+        rows.sort(key=lambda r: (int(r[0]), *map(str, r[1:5])))
         return [
             ToolBucket(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]))
             for r in rows
         ]
+
+    def daily_totals(
+        self,
+        rollup: str,
+        filters: Filters,
+        utc_offsets: Sequence[tuple[int, int]],
+        group_by: tuple[str, ...] = (),
+    ) -> list[DayTotal]:
+        if rollup not in ROLLUP_METRICS:
+            raise InvalidQuery(f"rollup={rollup!r}: must be one of {', '.join(ROLLUP_METRICS)}")
+        unknown = [d for d in group_by if d not in ROLLUP_DIMENSIONS[rollup]]
+        if unknown:
+            raise InvalidQuery(
+                f"group_by={','.join(unknown)}: {rollup} can be grouped by {', '.join(ROLLUP_DIMENSIONS[rollup])}"
+            )
+        if not utc_offsets:
+            raise InvalidQuery("utc_offsets: at least one (from_ms, offset_ms) pair")
+        self._ensure_fresh()
+        f = self._bucket_filters(filters)
+        if rollup != "usage":
+            f = Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
+        where, params = self._filter_sql(
+            f,
+            time_col="bucket_ms",
+            project_col="project",
+            user_col="user_id",
+            agent_col="agent",
+            model_col="model" if rollup == "usage" else None,
+        )
+        # The offset in force at each bucket: the last segment starting at or before it.
+        ordered = sorted(utc_offsets)
+        offset_sql = f"{int(ordered[0][1])}"
+        if len(ordered) > 1:
+            branches = " ".join(
+                f"WHEN bucket_ms >= {int(start)} THEN {int(offset)}"
+                for start, offset in reversed(ordered[1:])
+            )
+            offset_sql = f"CASE {branches} ELSE {int(ordered[0][1])} END"
+        day_sql = f"(bucket_ms + {offset_sql}) / {DAY_MS}"
+        metrics = ROLLUP_METRICS[rollup]
+        dims = "".join(f", {d}" for d in group_by)
+        sums = ", ".join(f"SUM({m})" for m in metrics)
+        rows = self.runner.query(
+            f"SELECT {day_sql} AS day{dims}, {sums} FROM {rollup}_rollup{where} GROUP BY 1{dims} ORDER BY 1",
+            params,
+        )
+        width = len(group_by)
+        totals = [
+            DayTotal(
+                int(r[0]),
+                tuple(str(v) for v in r[1 : 1 + width]),
+                {m: int(v or 0) for m, v in zip(metrics, r[1 + width :], strict=True)},
+            )
+            for r in rows
+        ]
+        # Groups of one day in key order (code points): the same order from every backend.
+        return sorted(totals, key=lambda t: (t.day, t.key))
 
     def list_sessions(self, query: SessionQuery) -> SessionPage:
         self._ensure_fresh()
@@ -697,13 +931,18 @@ class SqlStore:
             model_col="s.models",
         )
         clauses = [where[len(" WHERE ") :]] if where else []
+        if query.session_ids:
+            if len(query.session_ids) > 1000:
+                raise InvalidQuery(f"session_ids: at most 1000 per query, got {len(query.session_ids)}")
+            placeholders, id_params = _in_params("sid", list(dict.fromkeys(query.session_ids)))
+            clauses.append(f"s.session_id IN ({placeholders})")
+            params.update(id_params)
         if query.text:
-            params["text"] = "%" + _like_escape(query.text.lower()) + "%"
+            params["text"] = "%" + _like_escape(ascii_lower(query.text)) + "%"
             clauses.append(
                 "(LOWER(COALESCE(s.title, '')) LIKE :text ESCAPE '\\' OR LOWER(COALESCE(s.project, '')) LIKE :text "
                 "ESCAPE '\\' OR LOWER(s.session_id) LIKE :text ESCAPE '\\' OR LOWER(COALESCE(s.git_branch, '')) "
-                "LIKE :text ESCAPE '\\' OR EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = s.session_id "
-                "AND LOWER(COALESCE(p.text, '')) LIKE :text ESCAPE '\\'))"
+                f"LIKE :text ESCAPE '\\' OR {self._prompt_text_match(query.text, params)})"
             )
         if query.cursor:
             try:
@@ -720,9 +959,7 @@ class SqlStore:
         direction = "DESC" if descending else "ASC"
         params["limit"] = query.limit + 1
         rows = self.runner.query(
-            f"SELECT {SESSION_SUMMARY_FIELDS}, "
-            f"{sort_expr}, (SELECT p.text FROM prompts p WHERE p.session_id = s.session_id "
-            "AND p.kind = 'prompt' ORDER BY p.ts_ms LIMIT 1) "
+            f"SELECT {SESSION_SUMMARY_FIELDS}, {sort_expr}, {self._first_prompt_sql()} "
             f"FROM sessions s{where_sql} ORDER BY {sort_expr} {direction}, s.session_id {direction} LIMIT :limit",
             params,
         )
@@ -736,6 +973,18 @@ class SqlStore:
             next_cursor = base64.urlsafe_b64encode(token).decode()
         return SessionPage(sessions, next_cursor)
 
+    def _prompt_text_match(self, text: str, params: dict[str, Any]) -> str:
+        """SQL, true when session `s` has a prompt whose text contains :text (set in `params`)."""
+        return (
+            "EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = s.session_id "
+            "AND LOWER(COALESCE(p.text, '')) LIKE :text ESCAPE '\\')"
+        )
+
+    def _first_prompt_sql(self) -> str:
+        """SQL for the text of session `s`'s first typed prompt: a summary column (migration
+        0005), kept by the refresh of derived data like the counts beside it."""
+        return "s.first_prompt"
+
     def session_detail(self, session_id: str) -> SessionDetail | None:
         self._ensure_fresh()
         session_rows = self._dict_rows("SELECT * FROM sessions WHERE session_id = :sid", {"sid": session_id})
@@ -745,23 +994,25 @@ class SqlStore:
         return SessionDetail(
             session=session_rows[0],
             prompts=self._dict_rows(
-                "SELECT * FROM prompts WHERE session_id = :sid ORDER BY ts_ms, prompt_id", params
+                "SELECT * FROM prompts WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, prompt_id", params
             ),
             llm_calls=self._dict_rows(
-                "SELECT * FROM llm_calls WHERE session_id = :sid ORDER BY ts_ms, call_id", params
+                "SELECT * FROM llm_calls WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, call_id", params
             ),
             tool_calls=self._dict_rows(
-                "SELECT * FROM tool_calls WHERE session_id = :sid ORDER BY COALESCE(started_ms, ended_ms), tool_use_id",
+                "SELECT * FROM tool_calls WHERE session_id = :sid ORDER BY COALESCE(started_ms, ended_ms) NULLS FIRST, tool_use_id",
                 params,
             ),
             file_touches=self._dict_rows(
-                "SELECT * FROM file_touches WHERE session_id = :sid ORDER BY ts_ms, path", params
+                "SELECT * FROM file_touches WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, path, op, tool_use_id",
+                params,
             ),
             subagents=self._dict_rows(
-                "SELECT * FROM subagents WHERE session_id = :sid ORDER BY started_ms, agent_id", params
+                "SELECT * FROM subagents WHERE session_id = :sid ORDER BY started_ms NULLS FIRST, agent_id",
+                params,
             ),
             commits=self._dict_rows(
-                "SELECT * FROM commits WHERE session_id = :sid ORDER BY ts_ms, sha", params
+                "SELECT * FROM commits WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, sha", params
             ),
         )
 
@@ -780,8 +1031,10 @@ class SqlStore:
 
     def find_session_ids(self, prefix: str, limit: int = 10) -> list[str]:
         rows = self.runner.query(
-            "SELECT session_id FROM sessions WHERE session_id LIKE :prefix ESCAPE '\\' ORDER BY session_id LIMIT :limit",
-            {"prefix": _like_escape(prefix) + "%", "limit": limit},
+            # A case-sensitive prefix test that reads the same in every dialect (see _filter_sql).
+            "SELECT session_id FROM sessions WHERE SUBSTR(session_id, 1, LENGTH(CAST(:prefix AS TEXT))) = :prefix "
+            "ORDER BY session_id LIMIT :limit",
+            {"prefix": prefix, "limit": limit},
         )
         return [str(r[0]) for r in rows]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 # The newest revision in migrations/versions. The lean read path compares the database's
 # alembic_version with this without importing Alembic; a test keeps the two in step.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0005"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -28,6 +28,7 @@ def upgrade(runner: Any, revision: str = "head") -> None:
     if engine is None:
         raise TypeError("migrations need the SQLAlchemy runner (SqlAlchemyRunner)")
     with engine.begin() as connection:
+        _lock(connection)
         command.upgrade(_config(connection), revision)
 
 
@@ -35,7 +36,21 @@ def downgrade(runner: Any, revision: str) -> None:
     from alembic import command
 
     with runner.engine.begin() as connection:
+        _lock(connection)
         command.downgrade(_config(connection), revision)
+
+
+# Held for the migration's transaction: when several roles start at once against one PostgreSQL
+# server, one migrates and the others wait, then find the schema current (SQLite's write lock
+# does the same there). A constant distinct from the store's writer lock.
+MIGRATION_LOCK_KEY = 0x61676D69  # "agmi"
+
+
+def _lock(connection: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 
 def current_revision(runner: Any) -> str | None:

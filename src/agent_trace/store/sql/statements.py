@@ -9,6 +9,9 @@ integer arithmetic for buckets. The merge rules are the heart of "one record per
 - min/max: earliest start, latest end, running totals
 - longer:  the longer of two texts (a deterministic union: order of arrival does not matter)
 - usage:   the copy of an API request with the largest token total wins, all its counts together
+
+The rule of each plain column is in the *_RULES dicts below; store/clickhouse/merge.py applies
+the same dicts in Python for ClickHouse (tests/store/test_merge_rules.py proves both agree).
 """
 
 from __future__ import annotations
@@ -35,9 +38,13 @@ def _max(a: str, b: str) -> str:
 
 
 def _longer(t: str, c: str) -> str:
+    # Equal lengths (the same JSON with keys in another order, say) fall back to the smaller
+    # text, so the result never depends on the order of arrival.
     return (
         f"(CASE WHEN excluded.{c} IS NULL THEN {t}.{c} WHEN {t}.{c} IS NULL THEN excluded.{c} "
-        f"WHEN LENGTH(excluded.{c}) > LENGTH({t}.{c}) THEN excluded.{c} ELSE {t}.{c} END)"
+        f"WHEN LENGTH(excluded.{c}) > LENGTH({t}.{c}) THEN excluded.{c} "
+        f"WHEN LENGTH(excluded.{c}) = LENGTH({t}.{c}) AND excluded.{c} < {t}.{c} THEN excluded.{c} "
+        f"ELSE {t}.{c} END)"
     )
 
 
@@ -106,7 +113,13 @@ UPSERT_SESSION = _upsert(
             "agent": "first",
             "project": "first",
             "cwd": "latest",
-            "user_id": "first",
+            # The first identity wins, except that Claude Code's anonymous telemetry hash
+            # (`otel:…`) gives way to a real one (hook handler, import).
+            "user_id": (
+                "(CASE WHEN sessions.user_id IS NULL THEN excluded.user_id "
+                "WHEN excluded.user_id IS NOT NULL AND sessions.user_id LIKE 'otel:%' "
+                "AND excluded.user_id NOT LIKE 'otel:%' THEN excluded.user_id ELSE sessions.user_id END)"
+            ),
             "version": "latest",
             "entrypoint": "latest",
             "title": "latest",
@@ -140,6 +153,14 @@ PROMPT_COLUMNS = (
     "interrupted",
     "api_errors",
 )
+PROMPT_RULES: dict[str, str] = {
+    "kind": "latest",
+    "text": "longer",
+    "line_uuid": "latest",
+    "duration_ms": "max",
+    "interrupted": "max",
+    "api_errors": "max",
+}
 _prompt_ts = _min("prompts.ts_ms", "excluded.ts_ms")
 UPSERT_PROMPT = _upsert(
     "prompts",
@@ -150,14 +171,7 @@ UPSERT_PROMPT = _upsert(
         "bucket_ms": _bucket(_prompt_ts),
         **_rules(
             "prompts",
-            {
-                "kind": "latest",
-                "text": "longer",
-                "line_uuid": "latest",
-                "duration_ms": "max",
-                "interrupted": "max",
-                "api_errors": "max",
-            },
+            PROMPT_RULES,
         ),
     },
 )
@@ -205,6 +219,22 @@ _USAGE_WINS = (
     "OR (excluded.usage_total = llm_calls.usage_total AND ((llm_calls.is_sidechain = 1 "
     "AND excluded.is_sidechain = 0) OR excluded.cache_1h_tokens > llm_calls.cache_1h_tokens))))"
 )
+LLM_CALL_RULES: dict[str, str] = {
+    "message_id": "latest",
+    "request_id": "latest",
+    "agent_id": "latest",
+    "prompt_id": "latest",
+    "model": "latest",
+    "reported_cost_nusd": "latest",
+    "speed": "latest",
+    "stop_reason": "latest",
+    "query_source": "latest",
+    "duration_ms": "max",  # each channel times it separately: keep one, by rule
+    "ttft_ms": "latest",
+    "response_text": "longer",
+    "thinking": "longer",
+    "tool_use_ids": "longer",
+}
 _call_ts = _min("llm_calls.ts_ms", "excluded.ts_ms")
 UPSERT_LLM_CALL = _upsert(
     "llm_calls",
@@ -225,22 +255,7 @@ UPSERT_LLM_CALL = _upsert(
         "bucket_ms": _bucket(_call_ts),
         **_rules(
             "llm_calls",
-            {
-                "message_id": "latest",
-                "request_id": "latest",
-                "agent_id": "latest",
-                "prompt_id": "latest",
-                "model": "latest",
-                "reported_cost_nusd": "latest",
-                "speed": "latest",
-                "stop_reason": "latest",
-                "query_source": "latest",
-                "duration_ms": "latest",
-                "ttft_ms": "latest",
-                "response_text": "longer",
-                "thinking": "longer",
-                "tool_use_ids": "longer",
-            },
+            LLM_CALL_RULES,
         ),
     },
 )
@@ -262,6 +277,17 @@ TOOL_CALL_COLUMNS = (
     "output_text",
     "subagent_id",
 )
+TOOL_CALL_RULES: dict[str, str] = {
+    "tool_name": "latest",
+    "agent_id": "latest",
+    "prompt_id": "latest",
+    "call_id": "latest",
+    "duration_ms": "max",  # each channel times it separately: keep one, by rule
+    "error": "longer",
+    "input_json": "longer",
+    "output_text": "longer",
+    "subagent_id": "latest",
+}
 _STATUS_RANK = "(CASE {x} WHEN 'denied' THEN 4 WHEN 'interrupted' THEN 3 WHEN 'error' THEN 2 ELSE 1 END)"
 _tool_start = _min("tool_calls.started_ms", "excluded.started_ms")
 _tool_end = _max("tool_calls.ended_ms", "excluded.ended_ms")
@@ -281,23 +307,19 @@ UPSERT_TOOL_CALL = _upsert(
         ),
         **_rules(
             "tool_calls",
-            {
-                "tool_name": "latest",
-                "agent_id": "latest",
-                "prompt_id": "latest",
-                "call_id": "latest",
-                "duration_ms": "latest",
-                "error": "longer",
-                "input_json": "longer",
-                "output_text": "longer",
-                "subagent_id": "latest",
-            },
+            TOOL_CALL_RULES,
         ),
     },
 )
 
 FILE_TOUCH_COLUMNS = ("tool_use_id", "path", "op", "session_id", "ts_ms")
-UPSERT_FILE_TOUCH = _upsert("file_touches", FILE_TOUCH_COLUMNS, ["tool_use_id", "path", "op"], {})
+FILE_TOUCH_RULES: dict[str, str] = {"ts_ms": "min"}
+UPSERT_FILE_TOUCH = _upsert(
+    "file_touches",
+    FILE_TOUCH_COLUMNS,
+    ["tool_use_id", "path", "op"],
+    _rules("file_touches", FILE_TOUCH_RULES),
+)
 
 SUBAGENT_COLUMNS = (
     "session_id",
@@ -311,22 +333,23 @@ SUBAGENT_COLUMNS = (
     "ended_ms",
     "is_compaction",
 )
+SUBAGENT_RULES: dict[str, str] = {
+    "agent_type": "latest",
+    "description": "longer",
+    "parent_tool_use_id": "latest",
+    "prompt_id": "latest",
+    "model": "latest",
+    "started_ms": "min",
+    "ended_ms": "max",
+    "is_compaction": "max",
+}
 UPSERT_SUBAGENT = _upsert(
     "subagents",
     SUBAGENT_COLUMNS,
     ["session_id", "agent_id"],
     _rules(
         "subagents",
-        {
-            "agent_type": "latest",
-            "description": "longer",
-            "parent_tool_use_id": "latest",
-            "prompt_id": "latest",
-            "model": "latest",
-            "started_ms": "min",
-            "ended_ms": "max",
-            "is_compaction": "max",
-        },
+        SUBAGENT_RULES,
     ),
 )
 
@@ -371,6 +394,18 @@ UPSERT_FILE_STATE = _upsert(
     FILE_STATE_COLUMNS,
     ["path"],
     {c: f"excluded.{c}" for c in FILE_STATE_COLUMNS[1:]},
+)
+
+# A user is known from the sessions that name them: earliest start, latest end or start.
+USER_COLUMNS = ("user_id", "first_seen_ms", "last_seen_ms")
+UPSERT_USER = _upsert(
+    "users", USER_COLUMNS, ["user_id"], _rules("users", {"first_seen_ms": "min", "last_seen_ms": "max"})
+)
+UPSERT_INSTANCE_SETTING = _upsert(
+    "instance_settings",
+    ("key", "value", "updated_ms"),
+    ["key"],
+    {"value": "excluded.value", "updated_ms": "excluded.updated_ms"},
 )
 
 MARK_BUCKET = "INSERT INTO dirty_buckets (bucket_ms) VALUES (:bucket_ms) ON CONFLICT (bucket_ms) DO NOTHING"

@@ -1,0 +1,234 @@
+"""`agent-trace status`: is live capture set up, and is it working?
+
+Shows the configuration (`~/.claude/agent-trace.json`), which of agent-trace's hooks each Claude
+settings file holds (user, and project/local for the current folder), whether the collector
+answers `GET /health` (1 s timeout), the spool (payloads waiting, hook workers running, the last
+problem the handler logged) and the last event received.
+
+"Last event received" is read from the store this machine's settings name (the local SQLite file
+by default, or AGENT_TRACE_DATABASE_URL): the most recently updated session. A machine that only
+sends to a remote collector has no local store; status then says so, and the collector's
+dashboard is the place to look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agent_trace.cli import install_files as files
+from agent_trace.cli.claude_settings import OTEL_KEYS, SettingsError, installed_events, our_handlers
+from agent_trace.config import Settings
+from agent_trace.hook import client_config
+
+HEALTH_TIMEOUT_S = 1.0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None) -> int:
+    env = dict(os.environ if env is None else env)
+    report = gather(settings, env, Path(args.project_dir or os.getcwd()).resolve())
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(render(report))
+    return 0 if report["configured"] else 1
+
+
+def gather(settings: Settings, env: dict[str, str], project_dir: Path) -> dict[str, Any]:
+    path = client_config.config_path(env)
+    raw = client_config.read_raw(path)
+    cfg = client_config.parse(raw, env) if raw is not None else None
+    report: dict[str, Any] = {"config_path": str(path), "configured": cfg is not None}
+    if raw is not None:
+        report["config"] = files.masked({k: v for k, v in raw.items() if k != "installs"})
+    urls = [cfg.hooks_url] if cfg else []
+    expected = set(installed_events(bool(raw and raw.get("events") == "all")))
+    hooks: list[dict[str, Any]] = []
+    for scope in files.SCOPES:
+        settings_file = files.settings_path(scope, env, project_dir)
+        entry: dict[str, Any] = {"scope": scope, "path": str(settings_file)}
+        try:
+            current, _ = files.read_json(settings_file)
+        except SettingsError as exc:
+            entry["error"] = str(exc)
+            hooks.append(entry)
+            continue
+        if current is None:
+            entry["exists"] = False
+            hooks.append(entry)
+            continue
+        found = our_handlers(current, urls)
+        entry["exists"] = True
+        entry["events"] = {event: types for event, types in sorted(found.items())}
+        entry["missing_events"] = sorted(expected - set(found)) if found else []
+        env_value = current.get("env")
+        env_keys: dict[str, Any] = env_value if isinstance(env_value, dict) else {}
+        entry["otel_env"] = {
+            k: env_keys[k] for k in OTEL_KEYS if k in env_keys and k != "OTEL_EXPORTER_OTLP_HEADERS"
+        }
+        hooks.append(entry)
+    report["hooks"] = hooks
+    report["hook_command_ok"] = _command_ok(raw.get("hook_command") if raw else None)
+    if cfg is not None:
+        report["collector"] = _health(cfg.collector_url, cfg.ingest_token)
+        report["spool"] = _spool(cfg)
+    report["last_event"] = _last_event(settings)
+    return report
+
+
+def _command_ok(command: object) -> bool | None:
+    """Do the interpreter and script the installed hook command names still exist?"""
+    if not isinstance(command, str):
+        return None
+    import shlex
+
+    try:
+        parts = shlex.split(command)
+    except ValueError:
+        return False
+    return all(Path(p).exists() for p in parts if p.startswith("/"))
+
+
+def _health(url: str, token: str | None) -> dict[str, Any]:
+    from agent_trace.hook.transport import TransportError, request
+
+    started = time.monotonic()
+    try:
+        status, body = request("GET", url + "/health", None, HEALTH_TIMEOUT_S, token=token)
+    except TransportError as exc:
+        return {"url": url, "ok": False, "error": str(exc)}
+    out: dict[str, Any] = {"url": url, "ok": status == 200, "status": status}
+    out["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
+    try:
+        out["health"] = json.loads(body)
+    except ValueError:
+        pass
+    return out
+
+
+def _spool(cfg: client_config.ClientConfig) -> dict[str, Any]:
+    from agent_trace.hook.spool import Spool
+
+    spool = Spool(cfg.spool_dir)
+    count, size = spool.size()
+    pending = spool.pending()
+    out: dict[str, Any] = {"dir": str(cfg.spool_dir), "payloads": count, "bytes": size}
+    if pending:
+        out["oldest_ms"] = int(pending[0].name.split("-", 1)[0]) // 1_000_000
+    out["running_workers"] = len(spool.running_workers())
+    rejected = cfg.spool_dir / "rejected"
+    out["rejected"] = len(list(rejected.glob("*.json"))) if rejected.is_dir() else 0
+    try:
+        lines = cfg.log_file.read_text(encoding="utf-8").splitlines()
+        out["last_log"] = lines[-1] if lines else None
+    except OSError:
+        out["last_log"] = None
+    return out
+
+
+def _last_event(settings: Settings) -> dict[str, Any]:
+    sqlite = settings.sqlite_path
+    if sqlite is not None and not sqlite.is_file():
+        return {"source": str(sqlite), "error": "no local store (events go to a remote collector?)"}
+    try:
+        from agent_trace.store.factory import open_read_store
+        from agent_trace.store.port import SessionQuery
+
+        store = open_read_store(settings)
+        try:
+            page = store.list_sessions(SessionQuery(sort="-updated", limit=1))
+        finally:
+            store.close()
+    except Exception as exc:  # status must answer even when the store cannot
+        return {"source": _where(settings), "error": f"{type(exc).__name__}: {exc}"}
+    if not page.sessions:
+        return {"source": _where(settings), "session_id": None}
+    last = page.sessions[0]
+    return {"source": _where(settings), "session_id": last.session_id, "updated_ms": last.updated_ms}
+
+
+def _where(settings: Settings) -> str:
+    return str(settings.sqlite_path) if settings.sqlite_path else settings.database_url.split("@")[-1]
+
+
+def _when(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+
+
+def render(report: dict[str, Any]) -> str:
+    lines: list[str] = []
+    config = report.get("config")
+    if not report["configured"]:
+        state = "invalid" if config is not None else "missing"
+        lines.append(f"config      {report['config_path']} ({state}): run `agent-trace init`")
+    else:
+        assert config is not None
+        lines.append(f"config      {report['config_path']}")
+        lines.append(
+            f"            collector {config.get('collector_url')}, privacy tier {config.get('privacy_tier')}, "
+            f"token {'set' if config.get('ingest_token') else 'none'}, hooks via {config.get('hook_transport')}"
+        )
+        lines.append(
+            f"            OpenTelemetry {config.get('otlp_protocol')} → {config.get('otlp_endpoint')}"
+        )
+        if report.get("hook_command_ok") is False:
+            lines.append(
+                "            ! the hook command's interpreter or script is gone: run `agent-trace init` again"
+            )
+    for entry in report["hooks"]:
+        label = f"hooks       {entry['scope']:<8}{entry['path']}"
+        if "error" in entry:
+            lines.append(f"{label}: {entry['error']}")
+        elif not entry.get("exists"):
+            lines.append(f"{label}: no file")
+        elif not entry["events"]:
+            lines.append(f"{label}: none of ours")
+        else:
+            types: dict[str, int] = {}
+            for kinds in entry["events"].values():
+                for kind in kinds:
+                    types[kind] = types.get(kind, 0) + 1
+            summary = ", ".join(f"{n} {kind}" for kind, n in sorted(types.items()))
+            lines.append(f"{label}: {len(entry['events'])} events ({summary})")
+            if entry["missing_events"]:
+                lines.append(f"            missing: {', '.join(entry['missing_events'])}")
+    collector = report.get("collector")
+    if collector:
+        if collector["ok"]:
+            health = collector.get("health") or {}
+            lines.append(
+                f"collector   {collector['url']} answers ({collector['latency_ms']} ms, "
+                f"version {health.get('version', '?')}, database {health.get('database', '?')})"
+            )
+        else:
+            why = collector.get("error") or f"HTTP {collector.get('status')}"
+            lines.append(f"collector   {collector['url']} does not answer: {why}")
+    spool = report.get("spool")
+    if spool:
+        text = f"spool       {spool['payloads']} payload(s), {spool['bytes']} bytes in {spool['dir']}"
+        if spool.get("oldest_ms"):
+            text += f"; oldest from {_when(spool['oldest_ms'])}"
+        lines.append(text)
+        if spool["running_workers"]:
+            lines.append(f"            {spool['running_workers']} hook worker(s) running")
+        if spool["rejected"]:
+            lines.append(
+                f"            {spool['rejected']} payload(s) refused by the collector (spool/rejected/)"
+            )
+        if spool.get("last_log"):
+            lines.append(f"            last handler log line: {spool['last_log']}")
+    last = report["last_event"]
+    if last.get("error"):
+        lines.append(f"last event  unknown: {last['error']}")
+    elif last.get("session_id"):
+        lines.append(
+            f"last event  {_when(last['updated_ms'])} (session {last['session_id']}, from {last['source']})"
+        )
+    else:
+        lines.append(f"last event  none yet (store {last['source']})")
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""Git facts for the `agent_trace.git` enrichment (stdlib only; runs `git`, never changes a repo).
+
+- `repo_state(cwd)`: the repository (origin URL without credentials, else the top-level path),
+  branch, HEAD. SessionStart records HEAD as the session's baseline.
+- `session_git(cwd, base_sha)`: the same plus diff stats of base_sha..worktree (tracked changes,
+  staged or not, plus untracked files that are not ignored, counted as added lines) and the
+  commits made since base_sha (`base_sha..HEAD`).
+
+Every call has a timeout bounded by the caller's deadline, and `GIT_OPTIONAL_LOCKS=0` keeps git
+from refreshing the index: the agent may be running git in the same repository at that moment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+TYPE_CHECKING = False  # `typing` costs the hook worker an import it does not need
+if TYPE_CHECKING:
+    from typing import Any
+
+# `git hash-object -t tree /dev/null`: diff against it when the repository had no commit yet.
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+MAX_COMMITS = 100
+MAX_UNTRACKED_FILES = 500
+MAX_UNTRACKED_FILE_BYTES = 2_000_000
+PER_CALL_TIMEOUT_S = 3.0
+
+_SHORTSTAT = re.compile(r"(\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?")
+_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$")
+
+
+class GitError(Exception):
+    """git failed, timed out, or is not installed."""
+
+
+class Git:
+    def __init__(self, cwd: str, deadline: float) -> None:
+        self.cwd = cwd
+        self.deadline = deadline
+        env = dict(os.environ)
+        env.update({"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+        self.env = env
+
+    def run(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0.05:
+            raise GitError("no time left")
+        try:
+            proc = subprocess.run(
+                ["git", "-c", "core.quotepath=false", *args],
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                timeout=min(PER_CALL_TIMEOUT_S, remaining),
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise GitError(str(exc)) from exc
+        if proc.returncode not in ok_codes:
+            raise GitError(f"git {args[0]} exited {proc.returncode}")
+        return proc.stdout.decode("utf-8", errors="replace")
+
+
+def normalize_remote(url: str) -> str:
+    """`git@github.com:acme/app.git`, `https://tok@github.com/acme/app` → `github.com/acme/app`.
+
+    Credentials in a remote URL must never leave the machine, and one repository should have one
+    name whichever protocol a developer cloned it with.
+    """
+    url = url.strip()
+    if "://" in url:
+        rest = url.split("://", 1)[1]
+        hostport, _, path = rest.partition("/")
+        host = hostport.rsplit("@", 1)[-1].split(":", 1)[0]
+        name = f"{host}/{path}" if host else "/" + path
+    else:
+        scp = _SCP_LIKE.match(url)
+        name = f"{scp.group(1)}/{scp.group(2)}" if scp and not url.startswith("/") else url
+    name = name.rstrip("/")
+    return name[:-4] if name.endswith(".git") else name
+
+
+def repo_state(git: Git) -> dict[str, Any] | None:
+    """{toplevel, repo, branch, head} of the repository at git.cwd, or None outside one."""
+    head: str | None = None
+    try:
+        # One process when HEAD exists: top level, HEAD's sha, HEAD's ref (or "HEAD" detached).
+        out = git.run("rev-parse", "--show-toplevel", "HEAD", "--symbolic-full-name", "HEAD").split("\n")
+        toplevel, head, ref = out[0], out[1], out[2]
+    except (GitError, IndexError):
+        try:  # a repository without commits yet
+            toplevel = git.run("rev-parse", "--show-toplevel").strip()
+            ref = git.run("symbolic-ref", "-q", "HEAD", ok_codes=(0, 1)).strip()
+        except GitError:
+            return None
+    if not toplevel:
+        return None
+    branch = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else None
+    try:
+        remote = git.run("config", "--get", "remote.origin.url", ok_codes=(0, 1)).strip()
+    except GitError:
+        remote = ""
+    return {
+        "toplevel": toplevel,
+        "repo": normalize_remote(remote) if remote else toplevel,
+        "branch": branch,
+        "head": head or None,
+    }
+
+
+def diff_stats(git: Git, toplevel: str, base_sha: str | None) -> dict[str, int] | None:
+    """Lines added/removed and files changed from base_sha to the worktree, untracked included."""
+    try:
+        numstat = git.run("diff", "--numstat", "--no-renames", base_sha or EMPTY_TREE, "--")
+        untracked = git.run("ls-files", "--others", "--exclude-standard", "-z")
+    except GitError:
+        return None
+    added = removed = files = 0
+    for line in numstat.splitlines():
+        parts = line.split("\t", 2)
+        if len(parts) != 3:
+            continue
+        files += 1
+        if parts[0].isdigit():
+            added += int(parts[0])
+        if parts[1].isdigit():
+            removed += int(parts[1])
+    for name in untracked.split("\0")[:MAX_UNTRACKED_FILES]:
+        if not name:
+            continue
+        files += 1
+        added += _count_lines(Path(toplevel) / name)
+    return {"lines_added": added, "lines_removed": removed, "files_changed": files}
+
+
+def _count_lines(path: Path) -> int:
+    """Lines of a new text file, as `git diff` would count them; binary and huge files count 0."""
+    try:
+        if path.is_symlink() or path.stat().st_size > MAX_UNTRACKED_FILE_BYTES:
+            return 0
+        data = path.read_bytes()
+    except OSError:
+        return 0
+    if b"\0" in data[:8000] or not data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def commits_since(git: Git, base_sha: str | None, head: str | None) -> list[dict[str, Any]]:
+    """Commits reachable from HEAD but not from base_sha (newest first, at most MAX_COMMITS)."""
+    if not head or not base_sha or head == base_sha:
+        return []
+    try:
+        out = git.run(
+            "log",
+            f"-n{MAX_COMMITS}",
+            "--shortstat",
+            "--format=%x1e%H%x1f%an <%ae>%x1f%ct%x1f%s",
+            f"{base_sha}..{head}",
+        )
+    except GitError:
+        return []
+    commits: list[dict[str, Any]] = []
+    for record in out.split("\x1e")[1:]:
+        header, _, rest = record.partition("\n")
+        fields = header.split("\x1f")
+        if len(fields) != 4 or not fields[0]:
+            continue
+        commit: dict[str, Any] = {"sha": fields[0], "author": fields[1], "message": fields[3]}
+        if fields[2].isdigit():
+            commit["ts_ms"] = int(fields[2]) * 1000
+        stat = _SHORTSTAT.search(rest)
+        commit["files_changed"] = int(stat.group(1)) if stat else 0
+        commit["insertions"] = int(stat.group(2) or 0) if stat else 0
+        commit["deletions"] = int(stat.group(3) or 0) if stat else 0
+        commits.append(commit)
+    return commits
+
+
+def session_git(git: Git, base_sha: str | None, state: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The full `agent_trace.git` object for a session boundary (Stop, SessionEnd)."""
+    state = state or repo_state(git)
+    if state is None:
+        return None
+    out: dict[str, Any] = {
+        "repo": state["repo"],
+        "branch": state["branch"],
+        "head": state["head"],
+        "base_sha": base_sha,
+    }
+    stats = diff_stats(git, state["toplevel"], base_sha)
+    if stats is not None:
+        out.update(stats)
+    out["commits"] = commits_since(git, base_sha, state["head"])
+    return {k: v for k, v in out.items() if v is not None}

@@ -1,0 +1,168 @@
+"""Entry point of the hook handler: read the payload, hand it to a detached worker, exit 0.
+
+Claude Code waits for a command hook before it goes on, so the part it waits for does as little
+as possible. Two ways to run:
+
+- As installed by `agent-trace init`, a POSIX shell line starts this script in the background
+  (`exec 3<&0; nice -n 10 [setsid] python -I -S .../__main__.py --background <&3 ... &`), so
+  Claude Code waits only for the shell, as long as for `cat`; Python starts while the agent
+  already goes on. `--background` then only leaves Claude Code's session and reads stdin.
+- Run directly (`agent-trace hook-handler`, `python -m agent_trace.hook`): read stdin, fork,
+  return; the forked child is the worker.
+
+Either way the worker (own session, stdio on /dev/null, low priority, so neither Claude Code's
+wait nor its kill of a timed-out hook reaches it) does the real work under a hard deadline: git,
+transcript deltas, tier + redaction, spool, delivery (worker.py).
+
+Guarantees Claude Code relies on: exit status 0 always, nothing on stdout ever (stdout of a hook
+is parsed as a decision), and a bounded time even when stdin misbehaves.
+
+Modes:
+    (no arguments)            a hook call: payload on stdin
+    --background              the same, already started in the background by the shell line
+    --flush [--wait SECONDS]  deliver everything spooled now (after waiting for running workers)
+Environment: AGENT_TRACE_HOOK_INLINE=1 does the work in the foreground (tests, debugging).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# The foreground never waits longer than this for Claude Code to close stdin.
+STDIN_TIMEOUT_S = 5
+WORKER_NICENESS = 10
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    background = args[:1] == ["--background"]
+    if args and not background:
+        from agent_trace.hook.worker import command_line
+
+        return command_line(args)
+    if background:
+        try:
+            os.setsid()  # out of Claude Code's process group before anything else
+        except OSError:
+            pass  # already a session leader (started by setsid(1))
+    try:
+        data = _read_stdin()
+    except BaseException:  # an observer must never break the agent
+        return 0
+    if not data.strip():
+        return 0
+    if os.environ.get("AGENT_TRACE_HOOK_INLINE") == "1":
+        _work(data)
+        return 0
+    if background:
+        # Already detached and niced by the shell line; Claude Code is not waiting for us.
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        _lower_priority()
+        _work(data)
+        return 0
+    try:
+        pid = os.fork()
+    except OSError:
+        _work(data)  # no fork (resource limits): do it here, still under the worker's deadline
+        return 0
+    if pid:
+        # Claude Code continues now. os._exit skips interpreter teardown: nothing is buffered.
+        os._exit(0)
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        _lower_priority()
+        _work(data)
+    finally:
+        os._exit(0)
+
+
+def _lower_priority() -> None:
+    """Background priority: the agent, not its observer, gets the CPU when both want it."""
+    try:
+        current = os.nice(0)
+        if current < WORKER_NICENESS:
+            os.nice(WORKER_NICENESS - current)
+    except OSError:
+        pass
+
+
+def _read_stdin() -> bytes:
+    """All of stdin, or what arrived within STDIN_TIMEOUT_S.
+
+    select + os.read rather than the `signal` module: `import signal` pulls in `enum`, which
+    alone costs more than the rest of the foreground together.
+    """
+    import select
+    import time
+
+    deadline = time.monotonic() + STDIN_TIMEOUT_S
+    chunks: list[bytes] = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        ready, _, _ = select.select([0], [], [], remaining)
+        if not ready:
+            break
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# The agent is about to be idle after these events (the turn is over, or the process ends), so
+# the worker waits for that before it even imports what it needs: its CPU must not compete with
+# Claude Code's own end-of-turn and exit work. At most this many seconds.
+STOP_IDLE_WAIT_S = 1.0
+SESSION_END_EXIT_WAIT_S = 3.0
+IDLE_WAIT_S = {b"Stop": STOP_IDLE_WAIT_S, b"SessionEnd": SESSION_END_EXIT_WAIT_S}
+
+
+def claude_running(pid: int) -> bool:
+    """Is Claude Code's process (`$CLAUDE_PID`) still running?"""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:  # Linux: a zombie has exited, whether or not its parent has reaped it yet
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _event_name(data: bytes) -> bytes:
+    """The hook_event_name of a payload, found without a JSON parser (the worker parses it properly)."""
+    key = data.find(b'"hook_event_name"')
+    colon = data.find(b":", key + 17) if key >= 0 else -1
+    start = data.find(b'"', colon + 1) if colon >= 0 else -1
+    end = data.find(b'"', start + 1) if start >= 0 else -1
+    return data[start + 1 : end] if end > start else b""
+
+
+def _wait_until_idle(data: bytes) -> None:
+    limit = IDLE_WAIT_S.get(_event_name(data))
+    pid = os.environ.get("CLAUDE_PID", "")
+    if limit is None or not pid.isdigit():
+        return
+    import time
+
+    until = time.monotonic() + limit
+    while time.monotonic() < until and claude_running(int(pid)):
+        time.sleep(0.02)
+
+
+def _work(data: bytes) -> None:
+    try:
+        _wait_until_idle(data)
+        from agent_trace.hook.worker import run
+
+        run(data, os.environ)
+    except BaseException:  # run() logs what it can; nothing may propagate to Claude Code
+        pass

@@ -1,0 +1,366 @@
+"""The hook worker: enrich one payload, apply tier + redaction, spool it, deliver the spool.
+
+Runs detached from Claude Code (see handler.py) under a hard deadline (`BUDGET_S`, SIGALRM):
+whatever is not delivered by then stays in the spool for a later call.
+
+Per event:
+- SessionStart: record the session's git baseline (HEAD) once; send repo, branch, HEAD, baseline.
+- Stop, SessionEnd: the transcript lines appended since the last delta (main + subagent files)
+  and the git state against the baseline (diff stats, commits since). SessionEnd first waits
+  for Claude Code to exit (`$CLAUDE_PID`), so the lines it writes last are included; Stop waits
+  for the exit or STOP_IDLE_WAIT_S, whichever comes first, so its work falls in the agent's idle
+  time. SessionStart records the baseline at once and delivers after START_IDLE_WAIT_S (or the exit).
+- any other event (when installed as command hooks): the payload itself.
+
+Everything that leaves the machine passed `tiering.strip_payload` + redaction first; the spool
+holds only sanitised payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from agent_trace.hook import client_config
+from agent_trace.hook.client_config import ClientConfig
+from agent_trace.hook.handler import SESSION_END_EXIT_WAIT_S, STOP_IDLE_WAIT_S, claude_running
+from agent_trace.hook.spool import DeliveryReport, Spool
+
+TYPE_CHECKING = False  # `typing` costs the hook worker an import it does not need
+if TYPE_CHECKING:
+    from typing import Any
+
+# Hard deadline of one worker, from the moment the hook fired.
+BUDGET_S = 20.0
+# SessionEnd waits (at most SESSION_END_EXIT_WAIT_S) for Claude Code to exit before reading the
+# transcript. Stop's work (transcript delta, git state) waits STOP_IDLE_WAIT_S, or until Claude
+# Code exits: right after a turn the agent is idle (the user reads; under `-p` the process exits),
+# so the observer's CPU does not compete with it. handler.py already waited the same way before
+# importing this module; these waits matter when the worker is run without it (inline, tests).
+# SessionStart's payload carries little the live view needs at once (the first prompt's http
+# hook opens the session there too), so its delivery waits longer: for the exit of a short
+# `claude -p` run, or for the developer to type a first prompt in an interactive one.
+START_IDLE_WAIT_S = 5.0
+# Spool batches one hook call delivers (bounded work per call); --flush delivers everything.
+BATCHES_PER_CALL = 2
+MAX_LOG_BYTES = 1_000_000
+BOUNDARY_EVENTS = frozenset({"Stop", "SessionEnd"})
+# A worker waits this long for another one's delivery to finish, then delivers its own payload.
+LOCK_WAIT_S = 5.0
+
+
+class Deadline(Exception):
+    """The worker's time is up."""
+
+
+@contextmanager
+def hard_deadline(seconds: float) -> Iterator[float]:
+    """SIGALRM raises Deadline after `seconds`; yields the monotonic deadline for cooperative checks."""
+    import signal  # here, not at the top: it imports `enum`, which SessionStart's fast path skips
+
+    def expire(signum: int, frame: object) -> None:
+        raise Deadline()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield time.monotonic() + seconds
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class HookLog:
+    """$AGENT_TRACE_HOME/logs/hook.log: the only place a hook may report problems."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, message: str) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and self.path.stat().st_size > MAX_LOG_BYTES:
+                os.replace(self.path, self.path.with_suffix(".log.1"))
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(f"{stamp} pid={os.getpid()} {message}\n")
+        except OSError:
+            pass
+
+
+def run(data: bytes, env: Mapping[str, str], budget_s: float = BUDGET_S) -> None:
+    """Process one hook payload (the worker's whole job). Never raises."""
+    now_ms = int(time.time() * 1000)
+    started = time.monotonic()
+    cfg = client_config.load(dict(env))
+    if cfg is None:
+        return  # not initialised (or uninstalled while the session ran): nothing to do
+    log = HookLog(cfg.log_file)
+    spool = Spool(cfg.spool_dir)
+    try:
+        if b'"SessionStart"' in data:
+            # Only the baseline is urgent (the agent may commit soon); the rest waits for idle time.
+            _record_baseline(cfg, data, started + 5.0)
+            _wait_for_exit(env.get("CLAUDE_PID"), time.monotonic() + START_IDLE_WAIT_S)
+        remaining = budget_s - (time.monotonic() - started)
+        with spool.inflight(), hard_deadline(max(0.1, remaining)) as deadline:
+            process(data, env, cfg, spool, log, now_ms=now_ms, deadline=deadline)
+    except Deadline:
+        log("deadline reached; undelivered payloads stay in the spool")
+    except Exception as exc:  # an observer never breaks the agent: log and go
+        log(f"error: {type(exc).__name__}: {exc}")
+
+
+def _record_baseline(cfg: ClientConfig, data: bytes, deadline: float) -> None:
+    """HEAD when the session starts, once per session: one git call, nothing else imported."""
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return
+    session_id, cwd = payload.get("session_id"), payload.get("cwd")
+    if payload.get("hook_event_name") != "SessionStart" or not isinstance(session_id, str) or not session_id:
+        return
+    if not isinstance(cwd, str) or not cwd:
+        return
+    from agent_trace.hook.gitinfo import Git, GitError
+    from agent_trace.hook.state import locked_session
+
+    with locked_session(cfg.state_dir, session_id, deadline) as state:
+        if state.data.get("base_taken"):
+            return  # a resumed session keeps its first baseline
+        try:
+            head = (
+                Git(cwd, deadline)
+                .run("rev-parse", "-q", "--verify", "HEAD^{commit}", ok_codes=(0, 1))
+                .strip()
+            )
+        except GitError:
+            return  # not a repository, or git is slow: the first boundary decides
+        state.data["base_taken"] = True
+        state.data["base_sha"] = head or None  # None: no commit yet (diffs count from empty)
+        state.save()
+
+
+def process(
+    data: bytes,
+    env: Mapping[str, str],
+    cfg: ClientConfig,
+    spool: Spool,
+    log: HookLog,
+    *,
+    now_ms: int,
+    deadline: float,
+) -> None:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        log("payload is not JSON; ignored")
+        return
+    if not isinstance(payload, dict) or not isinstance(payload.get("hook_event_name"), str):
+        log("payload has no hook_event_name; ignored")
+        return
+    event = payload["hook_event_name"]
+    session_id = payload.get("session_id")
+    claude_pid = env.get("CLAUDE_PID")
+    if event == "SessionEnd":
+        _wait_for_exit(claude_pid, min(deadline - 2.0, time.monotonic() + SESSION_END_EXIT_WAIT_S))
+    elif event == "Stop":
+        _wait_for_exit(claude_pid, min(deadline - 2.0, time.monotonic() + STOP_IDLE_WAIT_S))
+
+    out = sanitize_payload(payload, cfg.privacy_tier)
+    enrichment: dict[str, Any] = {"ts_ms": now_ms}
+    for key, value in (
+        ("user", cfg.user),
+        ("project_dir", env.get("CLAUDE_PROJECT_DIR")),
+        ("entrypoint", env.get("CLAUDE_CODE_ENTRYPOINT")),
+    ):
+        if value:
+            enrichment[key] = value
+    out["agent_trace"] = enrichment
+
+    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    if isinstance(session_id, str) and session_id and (event == "SessionStart" or event in BOUNDARY_EVENTS):
+        from agent_trace.hook.state import LockTimeout, prune_stale
+
+        try:
+            _enrich_at_boundary(event, payload, session_id, cwd, cfg, spool, out, enrichment, deadline)
+        except LockTimeout:
+            # Another worker of this session held its lock all along: send the event itself;
+            # the transcript lines and git state go with that worker's or the next boundary.
+            log(f"session {session_id} busy; {event} sent without transcript delta")
+            spool.write(_dumps(out))
+        if event == "SessionStart":
+            prune_stale(cfg.state_dir, time.time())
+    else:
+        spool.write(_dumps(out))
+
+    for name in spool.enforce_cap():
+        log(f"spool over its size cap: dropped {name}")
+    report = spool.deliver(
+        cfg.hooks_url, cfg.ingest_token, deadline - 0.5, max_batches=BATCHES_PER_CALL, lock_wait_s=LOCK_WAIT_S
+    )
+    _log_report(log, report)
+
+
+def _enrich_at_boundary(
+    event: str,
+    payload: dict[str, Any],
+    session_id: str,
+    cwd: str | None,
+    cfg: ClientConfig,
+    spool: Spool,
+    out: dict[str, Any],
+    enrichment: dict[str, Any],
+    deadline: float,
+) -> None:
+    """Git facts and transcript deltas, spooled under the session's lock.
+
+    The lock is held from reading the shipped offsets until the new ones are saved, so two
+    workers of one session (Stop and SessionEnd overlap) never ship the same lines twice.
+    """
+    from agent_trace.hook.state import locked_session
+
+    with locked_session(cfg.state_dir, session_id, deadline - 1.0) as state:
+        git = _git_enrichment(event, cwd, state.data, cfg.privacy_tier, deadline)
+        if git is not None:
+            enrichment["git"] = git
+        new_offsets: dict[str, int] = {}
+        transcript = payload.get("transcript_path")
+        if event in BOUNDARY_EVENTS and isinstance(transcript, str) and transcript:
+            deltas, new_offsets = _deltas(transcript, session_id, state.offsets, cfg.privacy_tier)
+            if deltas:
+                enrichment["transcript_delta"] = deltas
+        spool.write(_dumps(out))
+        state.offsets.update(new_offsets)
+        state.save()
+
+
+def sanitize_payload(payload: dict[str, Any], tier: int) -> dict[str, Any]:
+    """The payload as it may leave the machine: stripped to the tier, secrets redacted."""
+    from agent_trace.domain.redaction import redact_json_value
+    from agent_trace.hook.tiering import strip_payload
+
+    stripped = strip_payload(payload, tier)
+    redacted = redact_json_value(stripped)
+    return dict(redacted) if isinstance(redacted, dict) else {}
+
+
+def _git_enrichment(
+    event: str, cwd: str | None, state: dict[str, Any], tier: int, deadline: float
+) -> dict[str, Any] | None:
+    if not cwd:
+        return None
+    from agent_trace.hook.gitinfo import Git, repo_state, session_git
+
+    git = Git(cwd, deadline - 1.0)
+    current = repo_state(git)
+    if current is None:
+        return None
+    if not state.get("base_taken"):
+        # The first boundary we see fixes the baseline (SessionStart, or the first Stop when
+        # agent-trace was installed mid-session); a resumed session keeps its original one.
+        state["base_taken"] = True
+        state["base_sha"] = current["head"]
+    base_sha = state.get("base_sha") if isinstance(state.get("base_sha"), str) else None
+    if event == "SessionStart":
+        start = {k: current[k] for k in ("repo", "branch", "head") if current[k]}
+        if base_sha:
+            start["base_sha"] = base_sha
+        return _sanitize_git(start, tier)
+    info = session_git(git, base_sha, current)
+    return _sanitize_git(info, tier) if info else None
+
+
+def _sanitize_git(info: dict[str, Any], tier: int) -> dict[str, Any]:
+    from agent_trace.domain.redaction import redact_json_value
+
+    if tier < 2:
+        for commit in info.get("commits") or []:
+            commit.pop("message", None)
+    redacted = redact_json_value(info)
+    return dict(redacted) if isinstance(redacted, dict) else info
+
+
+def _deltas(
+    transcript: str, session_id: str, offsets: dict[str, int], tier: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    from agent_trace.hook.transcript import LineSanitizer, read_deltas, transcript_files
+
+    return read_deltas(transcript_files(transcript, session_id), offsets, LineSanitizer(tier))
+
+
+def _wait_for_exit(pid_text: str | None, until: float) -> None:
+    """Wait (bounded) for Claude Code's process to end: it writes its last transcript lines then."""
+    if not pid_text or not pid_text.isdigit():
+        return
+    pid = int(pid_text)
+    while time.monotonic() < until and claude_running(pid):
+        time.sleep(0.02)
+
+
+def _dumps(payload: dict[str, Any]) -> bytes:
+    # One line (no raw newlines in compact JSON): the spool is delivered as NDJSON.
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in the payload: keep it \u-escaped
+        return json.dumps(payload, separators=(",", ":")).encode("ascii")
+
+
+def _log_report(log: HookLog, report: DeliveryReport) -> None:
+    for message in report.messages:
+        log(message)
+    if report.error and report.remaining:
+        log(f"{report.error}; {report.remaining} payload(s) wait in the spool")
+
+
+# -- `--flush` ---------------------------------------------------------------------------------
+
+
+def command_line(args: list[str]) -> int:
+    """`agent-trace hook-handler --flush [--wait SECONDS]`: deliver the whole spool now."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="agent-trace hook-handler",
+        description="Claude Code's hook command (payload on stdin), or --flush to deliver the spool now.",
+    )
+    parser.add_argument("--flush", action="store_true", help="deliver everything in the spool, then exit")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for running hook workers to finish",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true")
+    ns = parser.parse_args(args)
+    if not ns.flush:
+        parser.error("arguments are only for --flush; a hook call reads its payload from stdin")
+    cfg = client_config.load(dict(os.environ))
+    if cfg is None:
+        print(
+            f"agent-trace: not initialised ({client_config.config_path(dict(os.environ))} is missing "
+            "or invalid); run `agent-trace init`",
+            file=sys.stderr,
+        )
+        return 2
+    spool = Spool(cfg.spool_dir)
+    waited_until = time.monotonic() + max(0.0, ns.wait)
+    while spool.running_workers() and time.monotonic() < waited_until:
+        time.sleep(0.05)
+    report = spool.deliver(
+        cfg.hooks_url, cfg.ingest_token, time.monotonic() + 300.0, max_batches=None, lock_wait_s=60.0
+    )
+    if not ns.quiet:
+        for message in report.messages:
+            print(f"agent-trace: {message}", file=sys.stderr)
+        line = f"agent-trace: delivered {report.delivered}, rejected {report.rejected}, {report.remaining} waiting"
+        if report.error:
+            line += f" ({report.error})"
+        print(line, file=sys.stderr)
+    return 0 if report.remaining == 0 else 1

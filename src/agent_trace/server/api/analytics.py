@@ -1,0 +1,255 @@
+"""Cost and tool analytics per local day (pure: store totals in, JSON-ready dicts out).
+
+The store sums its 15-minute rollups per local day and group (`Store.daily_totals`), so a month
+over a million records arrives as a few thousand rows; what is left here is arranging them:
+contiguous days for charts, breakdowns by model / project / user, range totals and top lists.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from agent_trace.domain.records import BUCKET_MS, NANO_PER_USD
+from agent_trace.store.port import DAY_MS, ROLLUP_METRICS, DayTotal, Filters, Store
+
+EPOCH = date(1970, 1, 1)
+ACTIVITY = ROLLUP_METRICS["activity"]
+
+
+def _offset_ms(ms: int, tz: tzinfo) -> int:
+    offset = datetime.fromtimestamp(ms / 1000, tz).utcoffset()
+    return 0 if offset is None else int(offset.total_seconds() * 1000)
+
+
+def utc_offsets(since_ms: int, until_ms: int, tz: tzinfo) -> list[tuple[int, int]]:
+    """[(from_ms, offset_ms), ...]: the zone's UTC offset over [since_ms, until_ms), per segment.
+
+    Checked once a day, and where a day's offset differs, the change is located to its 15-minute
+    bucket by bisection: a year costs ~370 lookups, not one per bucket.
+    """
+    segments = [(since_ms, _offset_ms(since_ms, tz))]
+    step = DAY_MS
+    at = since_ms
+    while at < until_ms:
+        nxt = min(at + step, until_ms)
+        end_offset = _offset_ms(nxt, tz) if nxt < until_ms else _offset_ms(nxt - BUCKET_MS, tz)
+        if end_offset != segments[-1][1]:
+            lo, hi = at, nxt  # offset(lo) = current, offset(hi) differs: find the first bucket after
+            while hi - lo > BUCKET_MS:
+                mid = lo + max(1, (hi - lo) // 2 // BUCKET_MS) * BUCKET_MS
+                if mid >= hi:
+                    break
+                if _offset_ms(mid, tz) == segments[-1][1]:
+                    lo = mid
+                else:
+                    hi = mid
+            segments.append((hi, _offset_ms(hi, tz)))
+        at = nxt
+    return segments
+
+
+def _usd(nusd: int) -> float:
+    return nusd / NANO_PER_USD
+
+
+def _usage_json(v: dict[str, int]) -> dict[str, Any]:
+    calls = v.get("calls", 0)
+    unpriced = v.get("unpriced_calls", 0)
+    cost = v.get("cost_nusd", 0)
+    return {
+        "llm_calls": calls,
+        "input_tokens": v.get("input_tokens", 0),
+        "output_tokens": v.get("output_tokens", 0),
+        "cache_creation_tokens": v.get("cache_creation_tokens", 0),
+        "cache_creation_5m_tokens": v.get("cache_5m_tokens", 0),
+        "cache_creation_1h_tokens": v.get("cache_1h_tokens", 0),
+        "cache_read_tokens": v.get("cache_read_tokens", 0),
+        "total_tokens": v.get("input_tokens", 0)
+        + v.get("output_tokens", 0)
+        + v.get("cache_creation_tokens", 0)
+        + v.get("cache_read_tokens", 0),
+        "cost_usd": None if unpriced and unpriced == calls else _usd(cost),
+        "cost_nusd": cost,
+        "unpriced_calls": unpriced,
+        "reported_cost_usd": _usd(v["reported_cost_nusd"]) if v.get("reported_cost_nusd") else None,
+    }
+
+
+def _add(into: dict[str, int], values: dict[str, int]) -> None:
+    for name, value in values.items():
+        into[name] = into.get(name, 0) + value
+
+
+def _ranked(groups: dict[str, dict[str, int]], label: str) -> list[dict[str, Any]]:
+    ordered = sorted(
+        groups.items(), key=lambda kv: (-kv[1].get("cost_nusd", 0), -kv[1].get("calls", 0), kv[0])
+    )
+    return [{label: name, **_usage_json(values)} for name, values in ordered]
+
+
+def day_filters(first: date, last: date, tz: tzinfo, base: Filters) -> tuple[Filters, list[tuple[int, int]]]:
+    start = int(datetime(first.year, first.month, first.day, tzinfo=tz).timestamp() * 1000)
+    after = last + timedelta(days=1)
+    end = int(datetime(after.year, after.month, after.day, tzinfo=tz).timestamp() * 1000)
+    filters = Filters(start, end, base.project, base.model, base.user, base.agent)
+    return filters, utc_offsets(start, end, tz)
+
+
+# Folding costs one CASE branch per day in the store's query; past this, sum daily rows instead.
+FOLD_MAX_DAYS = 120
+
+
+def fold_offsets(since_ms: int, until_ms: int) -> list[tuple[int, int]] | None:
+    """Offsets that put every bucket of [since_ms, until_ms) on one "day" (index 0).
+
+    `Store.daily_totals` places a bucket on day floor((bucket + offset) / DAY_MS); a segment per
+    24 h, each shifting its own start to 0, keeps every bucket in [0, DAY_MS). The store then
+    groups the whole range in one pass and returns one row per group — a month of 300 projects
+    is 300 rows, not 9,000 — on any backend, through the port's documented formula.
+    """
+    days = -(-(until_ms - since_ms) // DAY_MS)
+    if days > FOLD_MAX_DAYS:
+        return None
+    return [(since_ms + k * DAY_MS, -(since_ms + k * DAY_MS)) for k in range(days)]
+
+
+def range_totals(
+    store: Store,
+    rollup: str,
+    filters: Filters,
+    daily_offsets: list[tuple[int, int]],
+    group_by: tuple[str, ...],
+) -> dict[tuple[str, ...], dict[str, int]]:
+    """Sums over the whole range per group (folded in the store when the range allows)."""
+    assert filters.since_ms is not None and filters.until_ms is not None
+    folded = fold_offsets(filters.since_ms, filters.until_ms)
+    rows = store.daily_totals(rollup, filters, folded or daily_offsets, group_by)
+    out: dict[tuple[str, ...], dict[str, int]] = {}
+    for row in rows:
+        _add(out.setdefault(row.key, {}), row.values)
+    return out
+
+
+BREAKDOWNS = ("model", "project", "user")
+
+
+def cost_daily(
+    store: Store,
+    first: date,
+    last: date,
+    tz: tzinfo,
+    tz_name: str,
+    base: Filters,
+    breakdown: frozenset[str] = frozenset({"model"}),
+) -> dict[str, Any]:
+    """Per local day: spend, tokens, activity and (always) the split by model; over the range:
+    the splits by model, project and user. Per-day splits by project and user on request
+    (`breakdown`): a big team's month of them is megabytes."""
+    filters, offsets = day_filters(first, last, tz, base)
+    n_days = (last - first).days + 1
+    first_index = (first - EPOCH).days
+
+    def per_day(rows: list[DayTotal]) -> list[dict[str, dict[str, int]]]:
+        days: list[dict[str, dict[str, int]]] = [{} for _ in range(n_days)]
+        for row in rows:
+            index = row.day - first_index
+            if 0 <= index < n_days:
+                _add(days[index].setdefault(row.key[0] if row.key else "", {}), row.values)
+        return days
+
+    by_model_day = per_day(store.daily_totals("usage", filters, offsets, ("model",)))
+    activity_day = per_day(store.daily_totals("activity", filters, offsets, ()))
+    pairs = range_totals(store, "usage", filters, offsets, ("project", "user_id"))
+    by_project_day = (
+        per_day(store.daily_totals("usage", filters, offsets, ("project",)))
+        if "project" in breakdown
+        else None
+    )
+    by_user_day = (
+        per_day(store.daily_totals("usage", filters, offsets, ("user_id",))) if "user" in breakdown else None
+    )
+
+    total: dict[str, int] = {}
+    model_total: dict[str, dict[str, int]] = {}
+    days = []
+    for index in range(n_days):
+        day_total: dict[str, int] = {}
+        for model, values in by_model_day[index].items():
+            _add(day_total, values)
+            _add(model_total.setdefault(model, {}), values)
+        _add(total, day_total)
+        days.append(
+            {
+                "date": (first + timedelta(days=index)).isoformat(),
+                **_usage_json(day_total),
+                **_activity_json(activity_day[index].get("", {})),
+                "by_model": _ranked(by_model_day[index], "model"),
+                "by_project": None if by_project_day is None else _ranked(by_project_day[index], "project"),
+                "by_user": None if by_user_day is None else _ranked(by_user_day[index], "user"),
+            }
+        )
+    project_total: dict[str, dict[str, int]] = {}
+    user_total: dict[str, dict[str, int]] = {}
+    for (project, user), values in pairs.items():
+        _add(project_total.setdefault(project, {}), values)
+        _add(user_total.setdefault(user, {}), values)
+    activity_total: dict[str, int] = {}
+    for day in activity_day:
+        _add(activity_total, day.get("", {}))
+    return {
+        "timezone": tz_name,
+        "since": first.isoformat(),
+        "until": last.isoformat(),
+        "days": days,
+        "totals": {**_usage_json(total), **_activity_json(activity_total)},
+        "by_model": _ranked(model_total, "model"),
+        "by_project": _ranked(project_total, "project"),
+        "by_user": _ranked(user_total, "user"),
+    }
+
+
+def _activity_json(v: dict[str, int]) -> dict[str, int]:
+    return {name: v.get(name, 0) for name in ACTIVITY}
+
+
+def tool_stats(
+    store: Store, first: date, last: date, tz: tzinfo, tz_name: str, base: Filters
+) -> dict[str, Any]:
+    filters, offsets = day_filters(first, last, tz, base)
+    rows = store.daily_totals("tool", filters, offsets, ("tool_name",))
+    n_days = (last - first).days + 1
+    first_index = (first - EPOCH).days
+    per_tool: dict[str, dict[str, int]] = {}
+    daily: list[dict[str, int]] = [{} for _ in range(n_days)]
+    for row in rows:
+        index = row.day - first_index
+        if not 0 <= index < n_days:
+            continue
+        _add(per_tool.setdefault(row.key[0], {}), row.values)
+        _add(daily[index], row.values)
+
+    def stat(values: dict[str, int]) -> dict[str, Any]:
+        calls = values.get("calls", 0)
+        errors = values.get("errors", 0)
+        duration = values.get("duration_ms", 0)
+        return {
+            "calls": calls,
+            "errors": errors,
+            "error_rate": errors / calls if calls else 0.0,
+            "duration_ms": duration,
+            "avg_duration_ms": duration / calls if calls else None,
+        }
+
+    tools = sorted(per_tool.items(), key=lambda kv: (-kv[1].get("calls", 0), kv[0]))
+    total: dict[str, int] = {}
+    for _, values in tools:
+        _add(total, values)
+    return {
+        "timezone": tz_name,
+        "since": first.isoformat(),
+        "until": last.isoformat(),
+        "tools": [{"tool_name": name, "is_mcp": name.startswith("mcp__"), **stat(v)} for name, v in tools],
+        "days": [{"date": (first + timedelta(days=i)).isoformat(), **stat(daily[i])} for i in range(n_days)],
+        "totals": stat(total),
+    }

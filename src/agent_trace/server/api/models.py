@@ -1,0 +1,303 @@
+"""Response models: the documented shape of every API answer (served in /openapi.json).
+
+Routes serialise plain dicts with orjson (validating a 2,000-tool-call replay through pydantic on
+every request would cost more than building it); tests validate real answers against these
+models, so documentation and behaviour cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(_Model):
+    status: int
+    code: str = Field(description="machine-readable: invalid_parameter, not_found, unauthorized, …")
+    message: str = Field(description="names the parameter and the rule it broke")
+    field: str | None = Field(None, description="the offending parameter, when there is one")
+
+
+class ErrorResponse(_Model):
+    error: ErrorBody
+
+
+class Usage(_Model):
+    llm_calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_creation_5m_tokens: int
+    cache_creation_1h_tokens: int
+    cache_read_tokens: int
+    total_tokens: int
+    cost_usd: float | None = Field(description="null when every call is of an unpriced model")
+    unpriced_calls: int
+    reported_cost_usd: float | None
+
+
+class SessionRow(_Model):
+    session_id: str
+    agent: str | None
+    project: str | None = Field(description="the session's start directory")
+    project_name: str | None = Field(description="its last path component")
+    cwd: str | None
+    user: str | None
+    title: str | None
+    first_prompt: str | None = Field(description="the first prompt, cut to 400 characters")
+    version: str | None
+    started_at: str | None
+    ended_at: str | None
+    last_activity_at: str | None
+    updated_at: str | None
+    duration_ms: int | None
+    active: bool = Field(description="activity in the last 10 minutes and no end seen")
+    git_repo: str | None
+    git_branch: str | None
+    prompts: int
+    llm_calls: int
+    tool_calls: int
+    tool_errors: int
+    subagents: int
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_creation_5m_tokens: int
+    cache_creation_1h_tokens: int
+    cache_read_tokens: int
+    total_tokens: int
+    cost_usd: float | None
+    cost_nusd: int
+    unpriced_calls: int
+    unpriced_models: list[str]
+    models: list[str]
+    reported_cost_usd: float | None
+
+
+class SessionList(_Model):
+    sessions: list[SessionRow]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+    sort: str
+    limit: int
+
+
+class StepUsage(_Model):
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_5m_tokens: int
+    cache_1h_tokens: int
+    cache_read_tokens: int
+
+
+class ToolCallView(_Model):
+    tool_use_id: str
+    tool_name: str | None
+    status: str | None = Field(description="success | error | denied | interrupted | null (no result yet)")
+    started_at: str | None
+    ended_at: str | None
+    duration_ms: int | None
+    input: Any = Field(description="the tool input as the agent sent it (JSON)")
+    output: str | None
+    error: str | None
+    call_id: str | None
+    agent_id: str | None
+    files_read: list[str]
+    files_written: list[str]
+    subagent: SubagentView | None = Field(description="for Agent/Task: the subagent it ran")
+
+
+class StepView(_Model):
+    call_id: str
+    model: str | None
+    ts: str | None
+    agent_id: str | None
+    usage: StepUsage | None
+    cost_usd: float | None
+    reported_cost_usd: float | None
+    text: str | None = Field(description="the response text (privacy tier 3)")
+    thinking: str | None = Field(description="thinking (privacy tier 3)")
+    stop_reason: str | None
+    tools: list[ToolCallView]
+
+
+class SubagentView(_Model):
+    agent_id: str
+    agent_type: str | None
+    description: str | None
+    model: str | None
+    is_compaction: bool
+    started_at: str | None
+    ended_at: str | None
+    steps: list[StepView]
+    tools: list[ToolCallView]
+    totals: Usage
+
+
+class PromptView(_Model):
+    prompt_id: str | None
+    kind: str | None = Field(description="prompt | command | task_notification | preface")
+    text: str | None
+    ts: str | None
+    duration_ms: int | None
+    interrupted: bool
+    api_errors: int
+    response: str | None
+    steps: list[StepView]
+    tools: list[ToolCallView] = Field(description="tool calls whose LLM call is unknown")
+    subagents: list[SubagentView] = Field(description="subagents not reached through a tool call")
+    files_read: list[str]
+    files_written: list[str]
+    tool_calls: int
+    tool_errors: int
+    totals: Usage
+
+
+class GitInfo(_Model):
+    repo: str | None
+    branch: str | None
+    head: str | None
+    base_sha: str | None
+    lines_added: int | None
+    lines_removed: int | None
+    files_changed: int | None
+
+
+class ReplaySession(_Model):
+    session_id: str
+    agent: str | None
+    project: str | None
+    cwd: str | None
+    user: str | None
+    title: str | None
+    version: str | None
+    entrypoint: str | None
+    started_at: str | None
+    ended_at: str | None
+    end_reason: str | None
+    permission_mode: str | None
+    compactions: int
+    git: GitInfo
+    reported_cost_usd: float | None
+
+
+class CommitView(_Model):
+    sha: str
+    message: str | None
+    author: str | None
+    branch: str | None
+    ts: str | None
+    files_changed: int | None
+    insertions: int | None
+    deletions: int | None
+
+
+class Replay(_Model):
+    session: ReplaySession
+    summary: SessionRow | None
+    totals: Usage
+    prompts: list[PromptView]
+    commits: list[CommitView]
+    files_read: list[str]
+    files_written: list[str]
+
+
+class TimelineEvent(_Model):
+    kind: str = Field(description="prompt | llm_call | tool_call | subagent_start | subagent_end | commit")
+    ts: str | None
+    ts_ms: int | None
+    id: str = Field(description="prompt id, call id, tool_use_id, agent id or commit sha")
+    prompt_id: str | None
+    agent_id: str | None
+    name: str | None = Field(description="prompt kind, model, tool name, agent type or branch")
+    detail: str | None = Field(description="a one-line preview: the command, path, message…")
+    status: str | None
+    duration_ms: int | None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+class Timeline(_Model):
+    session_id: str
+    events: list[TimelineEvent]
+
+
+class Activity(_Model):
+    prompts: int
+    tool_calls: int
+    tool_errors: int
+    sessions: int
+
+
+class CostUsage(Usage):
+    cost_nusd: int = Field(description="cost in nano-dollars (1e-9 USD): exact sums")
+
+
+class ModelCost(CostUsage):
+    model: str
+
+
+class ProjectCost(CostUsage):
+    project: str
+
+
+class UserCost(CostUsage):
+    user: str
+
+
+class DayCost(CostUsage, Activity):
+    date: str
+    by_model: list[ModelCost]
+    by_project: list[ProjectCost] | None = Field(description="null unless `breakdown` includes project")
+    by_user: list[UserCost] | None = Field(description="null unless `breakdown` includes user")
+
+
+class CostTotals(CostUsage, Activity):
+    pass
+
+
+class CostDaily(_Model):
+    timezone: str
+    since: str
+    until: str
+    days: list[DayCost] = Field(description="every day of the range, in order, zero-filled")
+    totals: CostTotals
+    by_model: list[ModelCost] = Field(description="ranked by cost")
+    by_project: list[ProjectCost]
+    by_user: list[UserCost]
+
+
+class ToolStat(_Model):
+    calls: int
+    errors: int
+    error_rate: float
+    duration_ms: int
+    avg_duration_ms: float | None
+
+
+class NamedToolStat(ToolStat):
+    tool_name: str
+    is_mcp: bool
+
+
+class DayToolStat(ToolStat):
+    date: str
+
+
+class ToolAnalytics(_Model):
+    timezone: str
+    since: str
+    until: str
+    tools: list[NamedToolStat] = Field(description="ranked by calls")
+    days: list[DayToolStat]
+    totals: ToolStat
+
+
+ToolCallView.model_rebuild()
+StepView.model_rebuild()
+SubagentView.model_rebuild()

@@ -1,0 +1,304 @@
+"""The API role (port 8318): sessions, replay, timeline, live stream, analytics. JSON + SSE.
+
+Parts this module puts in `AppContext.parts`:
+- "api.hub": the ChangeHub behind `/v1/sessions/stream` (one store poll for all listeners);
+- reads "api.stream_config" (a StreamConfig) when present, so tests can shorten heartbeats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import orjson
+from fastapi import APIRouter, FastAPI, Header, Query
+from fastapi.responses import Response, StreamingResponse
+
+from agent_trace.reports.timeline import KINDS
+from agent_trace.server.api import models, service
+from agent_trace.server.api.cache import ChangeValidatedCache
+from agent_trace.server.api.params import (
+    bad,
+    parse_breakdown,
+    parse_day_range,
+    parse_last_event_id,
+    parse_session_query,
+)
+from agent_trace.server.api.stream import ChangeHub, StreamConfig, session_events
+from agent_trace.server.context import AppContext
+from agent_trace.server.heap import settle_heap
+from agent_trace.server.security import API_CSP, SecurityMiddleware, SecurityPolicy
+from agent_trace.server.timing import ServerTimingMiddleware
+
+T = TypeVar("T")
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": models.ErrorResponse, "description": "a parameter is invalid (`error.field` names it)"},
+    401: {"model": models.ErrorResponse, "description": "AGENT_TRACE_DASHBOARD_TOKEN is set and missing"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    404: {"model": models.ErrorResponse, "description": "no such session"},
+}
+
+# Parameter documentation shared by the endpoints that take them.
+Since = Annotated[
+    str | None,
+    Query(description="from: a local day `2026-02-11` (in `tz`), ISO 8601 date-time or epoch ms"),
+]
+Until = Annotated[
+    str | None,
+    Query(description="to (exclusive for a date-time; a day `2026-02-11` includes that whole day)"),
+]
+Tz = Annotated[str | None, Query(description="IANA time zone for days (default: the server's, else UTC)")]
+Project = Annotated[
+    str | None, Query(description="project (or repo) directory: full path or its last component")
+]
+User = Annotated[str | None, Query(description="user id (exact)")]
+Agent = Annotated[str | None, Query(description="agent, e.g. claude-code (exact)")]
+Model = Annotated[str | None, Query(description="model name (substring, case-insensitive)")]
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    # orjson straight to bytes; the response_model documents the shape (see models.py).
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _raw_json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+def _params(**values: str | None) -> dict[str, str]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def build_router(ctx: AppContext) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+    store = ctx.store
+    default_tz = ctx.settings.timezone
+    config: StreamConfig = ctx.parts.get("api.stream_config") or StreamConfig()
+    hub = ChangeHub(store, config.poll_interval_s)
+    ctx.parts["api.hub"] = hub
+    cache = ChangeValidatedCache(store)
+    ctx.parts["api.cache"] = cache
+
+    async def run(fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    @router.get(
+        "/sessions",
+        response_model=models.SessionList,
+        responses=ERRORS,
+        tags=["sessions"],
+        summary="Sessions, latest first, with summary metrics",
+    )
+    async def list_sessions(
+        since: Since = None,
+        until: Until = None,
+        tz: Tz = None,
+        project: Project = None,
+        user: User = None,
+        agent: Agent = None,
+        model: Model = None,
+        q: Annotated[
+            str | None, Query(description="free text over id, title, project, branch and prompts")
+        ] = None,
+        sort: Annotated[
+            str | None,
+            Query(
+                description="started | updated | activity | cost | tokens | prompts | tool_calls; "
+                "'-' prefix = descending (default -started)"
+            ),
+        ] = None,
+        limit: Annotated[str | None, Query(description="rows per page, 1–500 (default 50)")] = None,
+        cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+        session_id: Annotated[
+            list[str] | None, Query(description="only these sessions (repeat, or comma-separated)")
+        ] = None,
+    ) -> Response:
+        params = _params(
+            since=since,
+            until=until,
+            tz=tz,
+            project=project,
+            user=user,
+            agent=agent,
+            model=model,
+            q=q,
+            sort=sort,
+            limit=limit,
+            cursor=cursor,
+        )
+        parsed = parse_session_query(params, session_id, default_tz)
+        return _json(await run(service.list_sessions, store, parsed))
+
+    @router.get(
+        "/sessions/stream",
+        responses={
+            200: {
+                "description": "Server-Sent Events. `event: session`, `id:` = change sequence, "
+                "`data:` = a SessionRow (JSON). Comments (`: keepalive`) are heartbeats. Reconnect "
+                "with `Last-Event-ID` to resume; without it the stream starts at the present.",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            **ERRORS,
+        },
+        tags=["sessions"],
+        summary="Live: a row each time a session (matching the filters) changes",
+    )
+    async def stream_sessions(
+        since: Since = None,
+        until: Until = None,
+        tz: Tz = None,
+        project: Project = None,
+        user: User = None,
+        agent: Agent = None,
+        model: Model = None,
+        q: Annotated[str | None, Query(description="free text, as for /v1/sessions")] = None,
+        session_id: Annotated[
+            list[str] | None, Query(description="only these sessions (e.g. the one being replayed)")
+        ] = None,
+        last_event_id: Annotated[
+            str | None, Header(alias="Last-Event-ID", description="resume after this change sequence")
+        ] = None,
+        last_event_id_param: Annotated[
+            str | None,
+            Query(alias="last_event_id", description="the same, for clients that cannot set headers"),
+        ] = None,
+    ) -> StreamingResponse:
+        params = _params(
+            since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model, q=q
+        )
+        base = parse_session_query(params, session_id, default_tz).query
+        start = parse_last_event_id(last_event_id if last_event_id is not None else last_event_id_param)
+
+        async def rows(ids: list[str]) -> dict[str, dict[str, Any]]:
+            return await run(service.session_rows_for, store, base, ids)
+
+        return StreamingResponse(
+            session_events(hub, store, config, start, rows),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get(
+        "/sessions/{session_id}",
+        response_model=models.Replay,
+        responses=NOT_FOUND,
+        tags=["sessions"],
+        summary="The full replay: prompts → LLM calls and tool calls, subagents nested, files, commits",
+    )
+    async def get_session(session_id: str) -> Response:
+        if len(session_id) > 200:
+            raise bad("session_id", "at most 200 characters")
+        return _raw_json(await run(service.session_replay_json, store, session_id, cache))
+
+    @router.get(
+        "/timeline",
+        response_model=models.Timeline,
+        responses=NOT_FOUND,
+        tags=["sessions"],
+        summary="A session's events in time order",
+    )
+    async def timeline(
+        session_id: Annotated[str | None, Query(description="the session (required)")] = None,
+        kind: Annotated[
+            list[str] | None,
+            Query(description=f"only these kinds (repeat or comma-separate): {', '.join(KINDS)}"),
+        ] = None,
+    ) -> Response:
+        if not session_id or not session_id.strip():
+            raise bad("session_id", "required")
+        if len(session_id) > 200:
+            raise bad("session_id", "at most 200 characters")
+        kinds: set[str] = set()
+        for value in kind or []:
+            kinds.update(k.strip() for k in value.split(",") if k.strip())
+        unknown = sorted(kinds - set(KINDS))
+        if unknown:
+            raise bad("kind", f"{', '.join(unknown)}: must be one of {', '.join(KINDS)}")
+        return _json(await run(service.session_timeline, store, session_id.strip(), frozenset(kinds) or None))
+
+    @router.get(
+        "/analytics/cost/daily",
+        response_model=models.CostDaily,
+        responses=ERRORS,
+        tags=["analytics"],
+        summary="Spend, tokens and activity per local day, by model, project and user",
+    )
+    async def cost_daily(
+        since: Annotated[
+            str | None, Query(description="first day, 2026-02-11 (default: 29 days before until)")
+        ] = None,
+        until: Annotated[str | None, Query(description="last day, inclusive (default: today in tz)")] = None,
+        tz: Tz = None,
+        project: Project = None,
+        user: User = None,
+        agent: Agent = None,
+        model: Model = None,
+        breakdown: Annotated[
+            list[str] | None,
+            Query(
+                description="per-day splits besides the model's: project, user (repeat or comma-separate); "
+                "the range's splits by model, project and user are always there"
+            ),
+        ] = None,
+    ) -> Response:
+        days = parse_day_range(
+            _params(since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model),
+            default_tz,
+        )
+        return _raw_json(
+            await run(service.analytics_cost_daily_json, store, days, parse_breakdown(breakdown), cache)
+        )
+
+    @router.get(
+        "/analytics/tools",
+        response_model=models.ToolAnalytics,
+        responses=ERRORS,
+        tags=["analytics"],
+        summary="Tool calls, errors and time per tool (and per day)",
+    )
+    async def tools(
+        since: Annotated[
+            str | None, Query(description="first day, 2026-02-11 (default: 29 days before until)")
+        ] = None,
+        until: Annotated[str | None, Query(description="last day, inclusive (default: today in tz)")] = None,
+        tz: Tz = None,
+        project: Project = None,
+        user: User = None,
+        agent: Agent = None,
+    ) -> Response:
+        days = parse_day_range(
+            _params(since=since, until=until, tz=tz, project=project, user=user, agent=agent), default_tz
+        )
+        return _raw_json(await run(service.analytics_tools_json, store, days, cache))
+
+    return router
+
+
+def configure(app: FastAPI, ctx: AppContext) -> None:
+    policy = SecurityPolicy(
+        csp=API_CSP,
+        token=ctx.settings.dashboard_token,
+        bind_host=ctx.settings.host,
+        open_paths=("/health", "/openapi.json"),
+        allow_cookie=False,
+        login_path=None,
+    )
+    app.add_middleware(SecurityMiddleware, policy=policy)
+    app.add_middleware(ServerTimingMiddleware)
+
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        async with previous(application) as state:
+            settle_heap()
+            yield state
+        await hub.close()
+
+    hub: ChangeHub = ctx.parts["api.hub"]
+    app.router.lifespan_context = lifespan

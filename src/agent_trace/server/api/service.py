@@ -1,0 +1,199 @@
+"""What the API answers, as plain JSON-ready dicts, computed from a Store (synchronous).
+
+Routes run these in a worker thread and serialise the result; the dashboard's in-process client
+calls the same functions, so both see byte-for-byte the same data. Shapes are documented by the
+pydantic models in `models.py` (tests validate every answer against them).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from agent_trace.domain.records import NANO_PER_USD
+from agent_trace.domain.timeutil import ms_to_iso
+from agent_trace.reports.replay import build_replay
+from agent_trace.reports.timeline import build_timeline
+from agent_trace.server.api.analytics import cost_daily, tool_stats
+from agent_trace.server.api.cache import ChangeValidatedCache
+from agent_trace.server.api.params import DayRange, SessionListParams
+from agent_trace.server.errors import ApiError
+from agent_trace.store.port import SessionQuery, SessionSummary, Store
+
+# A session with activity this recent and no end is shown as live.
+ACTIVE_WINDOW_MS = 10 * 60 * 1000
+# A list row carries a preview of the first prompt, not a pasted megabyte.
+FIRST_PROMPT_CHARS = 400
+
+
+def _usd(nusd: int | None) -> float | None:
+    return None if nusd is None else nusd / NANO_PER_USD
+
+
+def project_name(project: str | None) -> str | None:
+    if not project:
+        return None
+    return project.rstrip("/").rsplit("/", 1)[-1] or project
+
+
+def session_row(s: SessionSummary, now_ms: int) -> dict[str, Any]:
+    known = [v for v in (s.ended_ms, s.last_activity_ms, s.started_ms) if v is not None]
+    last = max(known) if known else None
+    duration = None if s.started_ms is None or last is None else last - s.started_ms
+    total_tokens = s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
+    all_unpriced = bool(s.unpriced_calls) and s.unpriced_calls == s.llm_calls
+    return {
+        "session_id": s.session_id,
+        "agent": s.agent,
+        "project": s.project,
+        "project_name": project_name(s.project),
+        "cwd": s.cwd,
+        "user": s.user_id,
+        "title": s.title,
+        "first_prompt": None if s.first_prompt is None else s.first_prompt[:FIRST_PROMPT_CHARS],
+        "version": s.version,
+        "started_at": ms_to_iso(s.started_ms),
+        "ended_at": ms_to_iso(s.ended_ms),
+        "last_activity_at": ms_to_iso(last),
+        "updated_at": ms_to_iso(s.updated_ms),
+        "duration_ms": duration,
+        "active": last is not None and now_ms - last < ACTIVE_WINDOW_MS and s.ended_ms is None,
+        "git_repo": s.git_repo,
+        "git_branch": s.git_branch,
+        "prompts": s.prompts,
+        "llm_calls": s.llm_calls,
+        "tool_calls": s.tool_calls,
+        "tool_errors": s.tool_errors,
+        "subagents": s.subagents,
+        "input_tokens": s.input_tokens,
+        "output_tokens": s.output_tokens,
+        "cache_creation_tokens": s.cache_creation_tokens,
+        "cache_creation_5m_tokens": s.cache_5m_tokens,
+        "cache_creation_1h_tokens": s.cache_1h_tokens,
+        "cache_read_tokens": s.cache_read_tokens,
+        "total_tokens": total_tokens,
+        "cost_usd": None if all_unpriced else s.cost_nusd / NANO_PER_USD,
+        "cost_nusd": s.cost_nusd,
+        "unpriced_calls": s.unpriced_calls,
+        "unpriced_models": list(s.unpriced_models),
+        "models": list(s.models),
+        "reported_cost_usd": _usd(s.reported_cost_nusd),
+    }
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def list_sessions(store: Store, params: SessionListParams) -> dict[str, Any]:
+    try:
+        page = store.list_sessions(params.query)
+    except ValueError as exc:
+        # Stores refuse what they cannot use with a message that starts with the parameter's name
+        # ("cursor: …", "sort='x': …"); parameters were checked here first, so this is mostly cursors.
+        message = str(exc)
+        field = message.split(":", 1)[0].split("=", 1)[0].strip() or None
+        raise ApiError(400, "invalid_parameter", message, field) from None
+    now = _now_ms()
+    return {
+        "sessions": [session_row(s, now) for s in page.sessions],
+        "next_cursor": page.next_cursor,
+        "sort": params.query.sort,
+        "limit": params.query.limit,
+    }
+
+
+def session_rows_for(store: Store, base: SessionQuery, session_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The rows (under the list's own filters) of exactly these sessions: what a live view re-reads."""
+    rows: dict[str, dict[str, Any]] = {}
+    now = _now_ms()
+    for start in range(0, len(session_ids), 500):
+        chunk = tuple(session_ids[start : start + 500])
+        query = SessionQuery(
+            filters=base.filters, text=base.text, sort="-started", limit=len(chunk), session_ids=chunk
+        )
+        for s in store.list_sessions(query).sessions:
+            rows[s.session_id] = session_row(s, now)
+    return rows
+
+
+def _replay_core(store: Store, session_id: str) -> bytes:
+    detail = store.session_detail(session_id)
+    if detail is None:
+        raise ApiError(404, "not_found", f"session_id: no session {session_id[:200]!r}", "session_id")
+    return orjson.dumps(build_replay(detail).as_json())
+
+
+def session_replay_json(store: Store, session_id: str, cache: ChangeValidatedCache | None = None) -> bytes:
+    """The replay as JSON bytes: the prompt-by-prompt core (kept in `cache` until the session
+    changes) plus `summary`, the session's list row, read fresh (its `active` depends on the clock)."""
+    if cache is None:
+        core = _replay_core(store, session_id)
+    else:
+        core = cache.get(("replay", session_id), session_id, lambda: _replay_core(store, session_id))
+    found = store.list_sessions(SessionQuery(limit=1, session_ids=(session_id,))).sessions
+    summary = orjson.dumps(session_row(found[0], _now_ms()) if found else None)
+    # The core is one JSON object: splice the summary in before its closing brace.
+    return core[:-1] + b',"summary":' + summary + b"}"
+
+
+def session_replay(
+    store: Store, session_id: str, cache: ChangeValidatedCache | None = None
+) -> dict[str, Any]:
+    replay: dict[str, Any] = orjson.loads(session_replay_json(store, session_id, cache))
+    return replay
+
+
+def session_timeline(store: Store, session_id: str, kinds: frozenset[str] | None) -> dict[str, Any]:
+    detail = store.session_detail(session_id)
+    if detail is None:
+        raise ApiError(404, "not_found", f"session_id: no session {session_id[:200]!r}", "session_id")
+    events = build_timeline(detail)
+    if kinds:
+        events = [e for e in events if e["kind"] in kinds]
+    return {"session_id": session_id, "events": events}
+
+
+def analytics_cost_daily_json(
+    store: Store,
+    days: DayRange,
+    breakdown: frozenset[str] = frozenset({"model"}),
+    cache: ChangeValidatedCache | None = None,
+) -> bytes:
+    def build() -> bytes:
+        return orjson.dumps(
+            cost_daily(store, days.first, days.last, days.tz, days.tz_name, days.filters, breakdown)
+        )
+
+    if cache is None:
+        return build()
+    key = ("cost_daily", days.first, days.last, days.tz_name, days.filters, breakdown)
+    return cache.get(key, None, build)
+
+
+def analytics_cost_daily(
+    store: Store,
+    days: DayRange,
+    breakdown: frozenset[str] = frozenset({"model"}),
+    cache: ChangeValidatedCache | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(analytics_cost_daily_json(store, days, breakdown, cache))
+    return data
+
+
+def analytics_tools_json(store: Store, days: DayRange, cache: ChangeValidatedCache | None = None) -> bytes:
+    def build() -> bytes:
+        return orjson.dumps(tool_stats(store, days.first, days.last, days.tz, days.tz_name, days.filters))
+
+    if cache is None:
+        return build()
+    return cache.get(("tools", days.first, days.last, days.tz_name, days.filters), None, build)
+
+
+def analytics_tools(
+    store: Store, days: DayRange, cache: ChangeValidatedCache | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(analytics_tools_json(store, days, cache))
+    return data

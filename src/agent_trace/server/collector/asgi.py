@@ -1,0 +1,290 @@
+"""The collector's endpoints as one plain ASGI app: `POST /v1/hooks`, `/v1/logs|metrics|traces`, `/v1/noop`.
+
+Why plain ASGI: a hook POST carries one small payload, and FastAPI's per-route machinery
+(request objects, dependency solving, exception middleware) cost about 150 µs of CPU per request
+here, more than decoding and storing the payload. `configure` puts `CollectorEndpoints` in front
+of the app for these paths only; the FastAPI routes in routes.py document them (OpenAPI) and
+delegate to the same code.
+
+Every answer that is not a success uses the one error shape (server/errors.py): 401 missing or
+wrong ingest token · 405 not POST · 413 body over the limit (after decompression) · 415 wrong
+Content-Type or Content-Encoding · 400 a body that cannot be decoded (the message names the field)
+· 503 + Retry-After when the ingest queue is full or the store is failing (clients retry) · 500 when
+the store rejects these particular records. A success is sent only once the records are committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.concurrency import run_in_threadpool
+
+from agent_trace.ingest.queue import IngestRejected, IngestUnavailable, QueueFull
+from agent_trace.server.collector.body import JSON_TYPES, NDJSON_TYPES, PROTOBUF_TYPES, media_type, read_body
+from agent_trace.server.collector.decoders import DecoderUnavailable
+from agent_trace.server.collector.pipeline import CollectorPipeline, HookRecords, now_ms
+from agent_trace.server.errors import ApiError, error_body
+from agent_trace.sources.otlp import OtlpDecodeError
+
+log = logging.getLogger("agent_trace.collector")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# Bodies larger than this are decoded on a worker thread, so that one 16 MiB export does not
+# stall every other request on the event loop; small ones are decoded inline (a thread hop costs
+# more than decoding them).
+INLINE_DECODE_BYTES = 256 * 1024
+RETRY_AFTER_FULL_S = 1
+RETRY_AFTER_UNAVAILABLE_S = 5
+
+PATHS = {
+    "/v1/hooks": "hooks",
+    "/v1/logs": "logs",
+    "/v1/metrics": "metrics",
+    "/v1/traces": "traces",
+    "/v1/noop": "noop",
+}
+# What OTLP exporters expect on success: an empty Export*ServiceResponse in the request's encoding.
+_EMPTY_PROTOBUF = {
+    "logs": ExportLogsServiceResponse().SerializeToString(),
+    "metrics": ExportMetricsServiceResponse().SerializeToString(),
+    "traces": ExportTraceServiceResponse().SerializeToString(),
+}
+_JSON = b"application/json"
+_PROTOBUF = b"application/x-protobuf"
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    body: bytes = b""
+    content_type: bytes | None = None
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    async def send(self, send: Send) -> None:
+        headers = list(self.headers)
+        if self.content_type is not None:
+            headers.append((b"content-type", self.content_type))
+        headers.append((b"content-length", str(len(self.body)).encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _error_answer(exc: ApiError) -> Answer:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
+    body = orjson.dumps(error_body(exc.status, exc.code, exc.message, exc.field))
+    return Answer(exc.status, body, _JSON, headers)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "bad_request", "the client disconnected before sending the whole body")
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+
+
+class CollectorEndpoints:
+    """The ASGI app answering the collector's paths (see PATHS)."""
+
+    def __init__(self, pipeline: CollectorPipeline) -> None:
+        self.pipeline = pipeline
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = PATHS[scope["path"]]
+        try:
+            if scope["method"] != "POST":
+                raise ApiError(
+                    405, "method_not_allowed", f"{scope['path']}: use POST", headers={"Allow": "POST"}
+                )
+            if kind == "noop":
+                answer = Answer(204)
+            else:
+                headers = _headers(scope)
+                self._authorize(headers)
+                if kind == "hooks":
+                    answer = await self._hooks(headers, receive)
+                else:
+                    answer = await self._otlp(kind, headers, receive)
+        except ApiError as exc:
+            answer = _error_answer(exc)
+        except Exception as exc:
+            log.exception("collector request failed", exc_info=exc)
+            answer = _error_answer(ApiError(500, "internal_error", "internal error (see the server log)"))
+        await answer.send(send)
+
+    # -- the endpoints -----------------------------------------------------------------------
+
+    async def _hooks(self, headers: dict[str, str], receive: Receive) -> Answer:
+        media = media_type(headers.get("content-type"))
+        # An http hook's POST may come without a type; anything else must be JSON.
+        if media and media not in JSON_TYPES and media not in NDJSON_TYPES and not media.endswith("+json"):
+            raise _unsupported(media, "application/json (one payload or an array) or application/x-ndjson")
+        body = await self._body(headers, receive)
+        payloads, unparsable, many = hook_documents(body, ndjson=media in NDJSON_TYPES)
+        received = now_ms()
+        pipeline = self.pipeline
+
+        def decode() -> HookRecords:
+            parsed = pipeline.hook_records(payloads, received, unparsable)
+            if parsed.rejected and (not many or not parsed.accepted):
+                first = parsed.rejected[0]
+                where = f"payloads[{first.index}]: " if many else ""
+                raise ApiError(400, "invalid_payload", where + first.message)
+            return parsed
+
+        parsed = decode() if len(body) <= INLINE_DECODE_BYTES else await run_in_threadpool(decode)
+        await self._commit(lambda: pipeline.queue.submit_async(parsed.batch, parsed.deltas, prepared=True))
+        accepted = [(b"x-agent-trace-accepted", str(parsed.accepted).encode())]
+        if not many:
+            # Claude Code reads a JSON body of an http hook as a hook decision: answer with none.
+            return Answer(204, headers=accepted)
+        answer = {
+            "accepted": parsed.accepted,
+            "rejected": [{"index": r.index, "message": r.message} for r in parsed.rejected],
+        }
+        return Answer(200, orjson.dumps(answer), _JSON, accepted)
+
+    async def _otlp(self, signal: str, headers: dict[str, str], receive: Receive) -> Answer:
+        content_type = headers.get("content-type") or ""
+        media = media_type(content_type)
+        if media not in JSON_TYPES and media not in PROTOBUF_TYPES:
+            raise _unsupported(media, "application/json or application/x-protobuf")
+        body = await self._body(headers, receive)
+        received = now_ms()
+        pipeline = self.pipeline
+        if pipeline.decoders is not None:
+            try:
+                batch = await asyncio.wrap_future(
+                    pipeline.otlp_prepared(signal, content_type, body, received)
+                )
+            except OtlpDecodeError as exc:
+                raise ApiError(400, "invalid_body", str(exc)) from None
+            except DecoderUnavailable as exc:
+                raise _busy(f"{exc}: retry", RETRY_AFTER_FULL_S) from None
+        elif len(body) <= INLINE_DECODE_BYTES:
+            batch = _decode_otlp(pipeline, signal, content_type, body, received)
+        else:
+            batch = await run_in_threadpool(_decode_otlp, pipeline, signal, content_type, body, received)
+        await self._commit(lambda: pipeline.queue.submit_async(batch, prepared=True))
+        if media in PROTOBUF_TYPES:
+            return Answer(200, _EMPTY_PROTOBUF[signal], _PROTOBUF)
+        return Answer(200, b"{}", _JSON)
+
+    # -- shared steps ------------------------------------------------------------------------
+
+    def _authorize(self, headers: dict[str, str]) -> None:
+        if not self.pipeline.token.allows(headers.get("authorization")):
+            raise ApiError(
+                401,
+                "unauthorized",
+                "missing or wrong ingest token: send `Authorization: Bearer <AGENT_TRACE_INGEST_TOKEN>`",
+                field="Authorization",
+                headers={"WWW-Authenticate": 'Bearer realm="agent-trace"'},
+            )
+
+    async def _body(self, headers: dict[str, str], receive: Receive) -> bytes:
+        # Before reading: under back-pressure, reading and decoding the body would only take the
+        # CPU the writer needs to catch up.
+        if self.pipeline.queue.is_full():
+            raise _busy("the collector is busy writing: retry later", RETRY_AFTER_FULL_S)
+        return await read_body(
+            _chunks(receive),
+            headers.get("content-length"),
+            headers.get("content-encoding"),
+            self.pipeline.max_body_bytes,
+        )
+
+    async def _commit(self, submit: Callable[[], asyncio.Future[None]]) -> None:
+        """Queue the records, then wait until they are committed."""
+        try:
+            future = submit()
+            async with asyncio.timeout(self.pipeline.commit_timeout_s):
+                await future
+        except QueueFull as exc:
+            raise _busy(str(exc), exc.retry_after_s) from None
+        except IngestUnavailable as exc:
+            raise _busy(f"records not stored: {exc}; retry later", RETRY_AFTER_UNAVAILABLE_S) from None
+        except TimeoutError:
+            raise _busy("the store did not commit in time: retry later", RETRY_AFTER_UNAVAILABLE_S) from None
+        except IngestRejected as exc:
+            log.error("collector request rejected by the store: %s", exc)
+            raise ApiError(
+                500, "internal_error", "the store rejected these records (see the server log)"
+            ) from None
+
+
+def _decode_otlp(
+    pipeline: CollectorPipeline, signal: str, content_type: str, body: bytes, received: int
+) -> Any:
+    try:
+        return pipeline.otlp_batch(signal, content_type, body, received)
+    except OtlpDecodeError as exc:
+        raise ApiError(400, "invalid_body", str(exc)) from None
+
+
+def _unsupported(media: str, expected: str) -> ApiError:
+    shown = media or "(none)"
+    return ApiError(
+        415, "unsupported_media_type", f"Content-Type {shown!r}: send {expected}", field="Content-Type"
+    )
+
+
+def _busy(message: str, retry_after_s: int) -> ApiError:
+    return ApiError(503, "unavailable", message, headers={"Retry-After": str(retry_after_s)})
+
+
+def hook_documents(body: bytes, *, ndjson: bool) -> tuple[list[Any], dict[int, str], bool]:
+    """The payloads of a hook POST, the NDJSON lines that are not JSON (by index), and whether
+    the request carried several payloads (an array or NDJSON)."""
+    if ndjson:
+        # A spool file may end in a half-written line: that line is rejected, not the whole file.
+        payloads: list[Any] = []
+        unparsable: dict[int, str] = {}
+        for line in body.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                payloads.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                unparsable[len(payloads)] = f"line is not valid JSON: {exc}"
+                payloads.append(None)
+        return payloads, unparsable, True
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_body", f"body is not valid JSON: {exc}") from None
+    if isinstance(doc, list):
+        return doc, {}, True
+    return [doc], {}, False
+
+
+class CollectorFastPath:
+    """ASGI middleware: the collector's paths go straight to CollectorEndpoints, the rest on."""
+
+    def __init__(self, app: Any, endpoints: CollectorEndpoints) -> None:
+        self.app = app
+        self.endpoints = endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in PATHS:
+            await self.endpoints(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

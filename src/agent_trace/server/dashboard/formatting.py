@@ -1,0 +1,104 @@
+"""Jinja filters: numbers, money, durations, ids (pure; all return plain text, escaped by Jinja)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from agent_trace.domain.timeutil import parse_iso_ms
+
+SORT_FIELDS = {
+    "started": "started_at",
+    "updated": "updated_at",
+    "activity": "last_activity_at",
+    "cost": "cost_nusd",
+    "tokens": "total_tokens",
+    "prompts": "prompts",
+    "tool_calls": "tool_calls",
+}
+
+
+def money(value: Any, unpriced: int = 0) -> str:
+    if value is None:
+        return "unpriced"
+    amount = float(value)
+    text = f"${amount:,.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+    return text + "+" if unpriced else text
+
+
+def short_tokens(value: Any) -> str:
+    n = int(value or 0)
+    for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if n >= limit:
+            return f"{n / limit:.1f}{suffix}"
+    return str(n)
+
+
+def number(value: Any) -> str:
+    return f"{int(value or 0):,}"
+
+
+def duration(ms: Any) -> str:
+    if ms is None or int(ms) < 0:
+        return "–"
+    seconds = int(ms) // 1000
+    if seconds < 60:
+        return f"{seconds}s" if seconds or not ms else f"{int(ms)}ms"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def utc_text(iso: str | None) -> str:
+    """The server-side fallback text of a <time> element (the browser rewrites it to local time)."""
+    if not iso:
+        return "–"
+    ms = parse_iso_ms(iso)
+    if ms is None:
+        return iso
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def short_id(value: Any) -> str:
+    text = str(value or "")
+    return text[:8]
+
+
+def path_quote(value: Any) -> str:
+    return quote(str(value), safe="")
+
+
+def one_line(value: Any, width: int = 160) -> str:
+    if not value:
+        return ""
+    flat = " ".join(str(value).split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def sort_value(row: dict[str, Any], sort: str) -> int:
+    """A number the browser can order live-inserted rows by (matching the list's sort)."""
+    name = SORT_FIELDS.get(sort.lstrip("+-"), "started_at")
+    value = row.get(name)
+    if isinstance(value, str):
+        return parse_iso_ms(value) or 0
+    return int(value or 0)
+
+
+def pct(value: Any) -> str:
+    return f"{float(value or 0) * 100:.1f}%"
+
+
+FILTERS = {
+    "money": money,
+    "short_tokens": short_tokens,
+    "number": number,
+    "duration": duration,
+    "utc_text": utc_text,
+    "short_id": short_id,
+    "path_quote": path_quote,
+    "one_line": one_line,
+    "pct": pct,
+}

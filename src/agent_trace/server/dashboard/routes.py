@@ -1,0 +1,447 @@
+"""The dashboard role (port 3100): server-rendered pages over the API's data.
+
+Pages: Sessions (`/`), Replay (`/sessions/{id}`), Cost (`/cost`), plus the fragments the small
+script fetches (lazy card bodies, "show more", live refresh) and `/live/sessions` (SSE, relayed
+from the API or read in-process). Data comes through a `DataClient` (see client.py).
+
+Parts this module puts in `AppContext.parts`:
+- "dashboard.client": the DataClient (an existing one is reused, so tests can inject theirs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import anyio
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agent_trace.server.api.params import parse_last_event_id, parse_session_query
+from agent_trace.server.api.stream import StreamConfig, sse_comment, sse_event
+from agent_trace.server.context import AppContext
+from agent_trace.server.dashboard import pages
+from agent_trace.server.dashboard.client import DataClient, make_client
+from agent_trace.server.dashboard.formatting import FILTERS, sort_value
+from agent_trace.server.dashboard.highlight import HighlightCache, Highlighter, stylesheet
+from agent_trace.server.dashboard.replay_view import CHUNK, PromptCard, ReplayViewBuilder, ToolNode
+from agent_trace.server.errors import ApiError, error_body
+from agent_trace.server.heap import settle_heap
+from agent_trace.server.security import (
+    COOKIE_NAME,
+    PAGE_CSP,
+    SecurityMiddleware,
+    SecurityPolicy,
+    cookie_value,
+    token_matches,
+)
+from agent_trace.server.timing import ServerTimingMiddleware
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+TZ_COOKIE = "agent_trace_tz"
+LIST_KEYS = ("q", "since", "until", "project", "user", "agent", "model", "sort", "limit", "cursor")
+FILTER_KEYS = ("q", "since", "until", "project", "user", "agent", "model")
+NO_STORE = {"Cache-Control": "no-store"}
+# Characters one page may spend on syntax highlighting (Pygments: ~1 s per MB).
+HIGHLIGHT_BUDGET = 250_000
+MAX_BATCH = 200  # tool bodies per /tool-bodies request
+
+
+class Dashboard:
+    """What every page needs, built once per app (no globals)."""
+
+    def __init__(self, ctx: AppContext, client: DataClient) -> None:
+        self.settings = ctx.settings
+        self.client = client
+        self.auth_enabled = bool(ctx.settings.dashboard_token)
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(FILTERS)
+        self.highlight_css = stylesheet()
+        self.versions = {p.name: _digest(p.read_bytes()) for p in STATIC.iterdir() if p.is_file()}
+        self.versions["highlight.css"] = _digest(self.highlight_css.encode())
+        self.env.globals.update(static=self.static_url, sort_value=sort_value, auth_enabled=self.auth_enabled)
+        self.highlight_cache = HighlightCache()
+
+    def builder(self, budget: int | None = HIGHLIGHT_BUDGET) -> ReplayViewBuilder:
+        return ReplayViewBuilder(Highlighter(self.highlight_cache, budget))
+
+    def static_url(self, name: str) -> str:
+        return f"/static/{name}?v={self.versions.get(name, '0')}"
+
+    def render(self, template: str, **context: Any) -> str:
+        return self.env.get_template(template).render(**context)
+
+    async def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = await anyio.to_thread.run_sync(lambda: self.render(template, **context))
+        return HTMLResponse(html, status_code=status, headers=NO_STORE)
+
+    async def error_page(self, exc: ApiError, nav: str = "") -> HTMLResponse:
+        return await self.page("error.html", exc.status, nav=nav, error=exc, title=f"{exc.status}")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def _query(request: Request, keys: tuple[str, ...]) -> dict[str, str]:
+    return {k: v for k in keys if (v := request.query_params.get(k, "").strip())}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never `//evil.example` or `https://…` (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+def _tz_from(request: Request, default: str | None) -> str | None:
+    explicit = request.query_params.get("tz", "").strip()
+    if explicit:
+        return explicit
+    cookie = unquote(request.cookies.get(TZ_COOKIE, "")).strip()
+    if cookie:
+        try:
+            ZoneInfo(cookie)
+            return cookie
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return default
+
+
+def build_router(ctx: AppContext) -> APIRouter:
+    client: DataClient = ctx.parts.get("dashboard.client") or make_client(
+        ctx.store,
+        ctx.settings.dashboard_api_base_url,
+        ctx.settings.dashboard_token,
+        ctx.settings.timezone,
+        ctx.parts.get("api.stream_config") or StreamConfig(),
+        ctx.parts.get("api.cache"),
+    )
+    ctx.parts["dashboard.client"] = client
+    dash = Dashboard(ctx, client)
+    ctx.parts["dashboard"] = dash
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/static/highlight.css")
+    async def highlight_css() -> Response:
+        return Response(
+            dash.highlight_css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
+        )
+
+    async def _unique_prefix(prefix: str) -> str | None:
+        """A short id (as `agent-trace sessions` prints) → the one session it starts."""
+        if len(prefix) < 4:
+            return None
+        try:
+            found = await client.sessions({"q": prefix, "limit": "50"})
+        except ApiError:
+            return None
+        ids = [r["session_id"] for r in found["sessions"] if str(r["session_id"]).startswith(prefix)]
+        return str(ids[0]) if len(ids) == 1 else None
+
+    @router.get("/")
+    @router.get("/sessions")
+    async def sessions_page(request: Request) -> HTMLResponse:
+        params = _query(request, LIST_KEYS)
+        error: ApiError | None = None
+        data: dict[str, Any] = {"sessions": [], "next_cursor": None, "sort": "-started"}
+        try:
+            data = await client.sessions(params)
+        except ApiError as exc:
+            if exc.status >= 500:
+                return await dash.error_page(exc, "sessions")
+            error = exc
+        sort = data.get("sort") or "-started"
+        filters = {k: v for k, v in params.items() if k in FILTER_KEYS}
+        live_query = urlencode(filters)
+        next_url = None
+        if data.get("next_cursor"):
+            next_url = "/?" + urlencode(
+                {**{k: v for k, v in params.items() if k != "cursor"}, "cursor": data["next_cursor"]}
+            )
+        return await dash.page(
+            "sessions.html",
+            400 if error else 200,
+            nav="sessions",
+            params=params,
+            rows=data["sessions"],
+            sort=sort,
+            error=error,
+            next_url=next_url,
+            first_page=not params.get("cursor"),
+            live_url="/live/sessions" + (f"?{live_query}" if live_query else ""),
+            sort_links=pages.sort_links(params, sort),
+        )
+
+    @router.get("/sessions/{session_id}")
+    async def replay_page(session_id: str) -> Response:
+        try:
+            replay = await client.session(session_id)
+        except ApiError as exc:
+            full = await _unique_prefix(session_id) if exc.status == 404 else None
+            if full:
+                return RedirectResponse(f"/sessions/{quote(full, safe='')}", status_code=303)
+            return await dash.error_page(exc, "sessions")
+        cards = await anyio.to_thread.run_sync(dash.builder().cards, replay)
+        return await dash.page("replay.html", nav="sessions", replay=replay, cards=cards, sid=session_id)
+
+    @router.get("/sessions/{session_id}/live")
+    async def replay_fragment(session_id: str) -> Response:
+        """Head and cards, for the script to merge when the session changes."""
+        try:
+            replay = await client.session(session_id)
+        except ApiError as exc:
+            return Response(status_code=exc.status, headers=NO_STORE)
+        cards = await anyio.to_thread.run_sync(dash.builder().cards, replay)
+        return await dash.page("_replay_live.html", replay=replay, cards=cards, sid=session_id)
+
+    @router.get("/sessions/{session_id}/cards/{index}")
+    async def card_fragment(session_id: str, index: int, request: Request) -> Response:
+        """A card's body (lazy open), or its next chunk of items (`?from=`, "show more")."""
+        try:
+            replay = await client.session(session_id)
+        except ApiError as exc:
+            return Response(status_code=exc.status, headers=NO_STORE)
+        prompts = replay.get("prompts", [])
+        if not 0 <= index < len(prompts):
+            return Response(status_code=404, headers=NO_STORE)
+        start_text = request.query_params.get("from")
+        if start_text is not None and not start_text.isdigit():
+            return Response(status_code=400, headers=NO_STORE)
+        prompt = prompts[index]
+
+        def build() -> PromptCard:
+            builder = dash.builder()
+            builder.size_for(prompt)
+            if start_text is None:
+                return builder.card(index, prompt, True, True)
+            card = builder.card(index, prompt, True, False)
+            card.items, card.more_from, card.remaining = builder.items(prompt, int(start_text), CHUNK)
+            return card
+
+        card = await anyio.to_thread.run_sync(build)
+        template = "_card_body.html" if start_text is None else "_card_chunk.html"
+        return await dash.page(template, card=card, sid=session_id)
+
+    @router.get("/sessions/{session_id}/tools/{tool_use_id}")
+    async def tool_page(session_id: str, tool_use_id: str, request: Request) -> Response:
+        """A tool call on its own page, in full; `?part=body` = its body for a lazy view."""
+        part = request.query_params.get("part")
+        try:
+            replay = await client.session(session_id)
+        except ApiError as exc:
+            if part:
+                return Response(status_code=exc.status, headers=NO_STORE)
+            return await dash.error_page(exc, "sessions")
+        tool = pages.find_tool(replay, tool_use_id)
+        if tool is None:
+            if part:
+                return Response(status_code=404, headers=NO_STORE)
+            missing = ApiError(
+                404,
+                "not_found",
+                f"tool_use_id: no tool call {tool_use_id[:80]!r} in this session",
+                "tool_use_id",
+            )
+            return await dash.error_page(missing, "sessions")
+        found: dict[str, Any] = tool
+
+        def build() -> ToolNode:
+            if part:
+                return dash.builder().tool_body(found)
+            return dash.builder(budget=None).tool(found, True)
+
+        node = await anyio.to_thread.run_sync(build)
+        if part:
+            return await dash.page("_tool_body.html", node=node, sid=session_id)
+        return await dash.page("tool.html", nav="sessions", node=node, sid=session_id, replay=replay)
+
+    @router.get("/sessions/{session_id}/tool-bodies")
+    async def tool_bodies(session_id: str, request: Request) -> Response:
+        """Bodies of several lazy tool views at once (`?ids=a,b,…`, at most 200): what "unfold
+        every tool call" of a big card asks for, instead of one request per tool call."""
+        ids = [i for i in request.query_params.get("ids", "").split(",") if i][:MAX_BATCH]
+        try:
+            replay = await client.session(session_id)
+        except ApiError as exc:
+            return Response(status_code=exc.status, headers=NO_STORE)
+
+        def build() -> list[ToolNode]:
+            builder = dash.builder()
+            found = (pages.find_tool(replay, tool_use_id) for tool_use_id in ids)
+            return [builder.tool_body(tool) for tool in found if tool is not None]
+
+        nodes = await anyio.to_thread.run_sync(build)
+        return await dash.page("_tool_bodies.html", nodes=nodes, sid=session_id)
+
+    @router.get("/cost")
+    async def cost_page(request: Request) -> HTMLResponse:
+        params = _query(request, ("since", "until", "project", "user", "agent", "model"))
+        tz = _tz_from(request, ctx.settings.timezone)
+        if tz:
+            params["tz"] = tz
+        try:
+            cost = await client.cost_daily(params)
+            tools_params = {k: v for k, v in params.items() if k != "model"}
+            tools = await client.tools(tools_params)
+        except ApiError as exc:
+            if exc.status >= 500:
+                return await dash.error_page(exc, "cost")
+            return await dash.page("cost.html", 400, nav="cost", params=params, error=exc, view=None)
+        view = await anyio.to_thread.run_sync(pages.cost_view, cost, tools)
+        return await dash.page(
+            "cost.html",
+            nav="cost",
+            params=params,
+            error=None,
+            view=view,
+            explicit_tz=bool(request.query_params.get("tz")),
+            presets=pages.presets(params),
+        )
+
+    @router.get("/live/sessions")
+    async def live(request: Request) -> Response:
+        params = _query(request, FILTER_KEYS)
+        ids = request.query_params.getlist("session_id")
+        view = request.query_params.get("view", "row")
+        sort = request.query_params.get("sort", "-started")
+        last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        try:
+            # Checked here, before the stream starts: once it has, a 400 can no longer be sent.
+            parse_session_query(params, ids, ctx.settings.timezone)
+            parse_last_event_id(last_id)
+        except ApiError as exc:
+            return Response(
+                content=_json_bytes(error_body(exc.status, exc.code, exc.message, exc.field)),
+                status_code=exc.status,
+                media_type="application/json",
+            )
+
+        def render_row(row: dict[str, Any]) -> str:
+            return dash.render("_row.html", row=row, sort=sort)
+
+        async def relay() -> AsyncIterator[bytes]:
+            yield b"retry: 1000\n" + sse_comment("connected")
+            try:
+                async for event in client.live(params, ids or None, last_id):
+                    if event.row is not None:
+                        row = event.row
+                        payload: dict[str, Any] = {"session_id": row["session_id"]}
+                        if view == "row":
+                            payload["html"] = await anyio.to_thread.run_sync(render_row, row)
+                            payload["sort"] = sort_value(row, sort)
+                        yield sse_event(payload, "session", event.seq)
+                    elif event.seq is not None:
+                        yield f"id: {event.seq}\n\n".encode()
+                    else:
+                        yield sse_comment("keepalive")
+            except ApiError as exc:
+                # The API went away mid-stream: tell the page, which reconnects (with its position).
+                yield sse_event({"message": exc.message}, "upstream-error")
+
+        return StreamingResponse(
+            relay(), media_type="text/event-stream", headers={**NO_STORE, "X-Accel-Buffering": "no"}
+        )
+
+    @router.get("/login")
+    async def login_form(request: Request) -> Response:
+        if not dash.auth_enabled:
+            return RedirectResponse("/", status_code=303)
+        target = _safe_next(request.query_params.get("next"))
+        return await dash.page("login.html", nav="", target=target, failed=False)
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        token = ctx.settings.dashboard_token
+        if not token:
+            return RedirectResponse("/", status_code=303)
+        body = await request.body()
+        form = parse_qs(body[:8192].decode("utf-8", "replace"))
+        candidate = (form.get("token") or [""])[0]
+        target = _safe_next((form.get("next") or ["/"])[0])
+        if not token_matches(candidate, token):
+            return await dash.page("login.html", 401, nav="", target=target, failed=True)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            COOKIE_NAME,
+            cookie_value(token),
+            max_age=30 * 24 * 3600,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return response
+
+    @router.post("/logout")
+    async def logout() -> Response:
+        response = RedirectResponse("/login" if dash.auth_enabled else "/", status_code=303)
+        response.delete_cookie(COOKIE_NAME, path="/")
+        return response
+
+    return router
+
+
+def _json_bytes(data: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps(data)
+
+
+def configure(app: FastAPI, ctx: AppContext) -> None:
+    dash: Dashboard = ctx.parts["dashboard"]
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    policy = SecurityPolicy(
+        csp=PAGE_CSP,
+        token=ctx.settings.dashboard_token,
+        bind_host=ctx.settings.host,
+        open_paths=("/health", "/login", "/static/"),
+        allow_cookie=True,
+        login_path="/login",
+    )
+    app.add_middleware(SecurityMiddleware, policy=policy)
+    app.add_middleware(ServerTimingMiddleware)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        error = ApiError(exc.status_code, "not_found" if exc.status_code == 404 else "error", str(exc.detail))
+        if "text/html" in request.headers.get("accept", ""):
+            return await dash.error_page(error)
+        return Response(
+            _json_bytes(error_body(error.status, error.code, error.message)),
+            status_code=error.status,
+            media_type="application/json",
+        )
+
+    app.add_exception_handler(StarletteHTTPException, not_found)
+
+    # Close the client (its HTTP connections, its change poller) when the server stops.
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        async with previous(application) as state:
+            settle_heap()
+            yield state
+        await dash.client.aclose()
+
+    app.router.lifespan_context = lifespan
+
+
+__all__ = ["build_router", "configure"]

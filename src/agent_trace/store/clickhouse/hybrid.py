@@ -1,0 +1,344 @@
+"""The hybrid store: PostgreSQL (or SQLite) for sessions, users, commits, settings, import
+progress and the change feed; ClickHouse for prompts, LLM calls, tool calls, file touches,
+subagents, raw events and the rollups.
+
+It is the SQL store (it inherits everything about sessions) with the record tables moved:
+
+- write: under the SQL writers' lock (one writer at a time, as on the SQL store), read the stored
+  states of the batch's records from ClickHouse, write sessions and commits to SQL, merge each
+  copy into its state with the SQL merge rules (store.clickhouse.merge) in arrival order, and
+  write the states that changed (cancel row + new row, see store.clickhouse.events). A session
+  whose project, user or agent changed has its records written again with the new dimensions;
+  a changed session is mirrored to `session_traces`.
+- derived data: the rollups are ClickHouse materialized views (always current); session summary
+  columns in SQL are recomputed from ClickHouse for the sessions a write marked dirty.
+- reads: rollups, replays and summaries come from ClickHouse with the SQL store's ordering and
+  NULL rules; session lists come from SQL.
+
+Every public method of SqlStore is either overridden here or listed in SQL_ONLY_METHODS
+(tests/store/test_hybrid_surface.py keeps it that way as the port grows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from agent_trace.domain.records import RecordBatch, Session
+from agent_trace.store.clickhouse import reads
+from agent_trace.store.clickhouse.client import ClickHouseClient
+from agent_trace.store.clickhouse.events import (
+    FILE_TOUCH,
+    LLM_CALL,
+    PROMPT,
+    SUBAGENT,
+    TOOL_CALL,
+    TRACE_COLUMNS,
+    Dims,
+    EventState,
+    EventTables,
+    Key,
+    event_key,
+)
+from agent_trace.store.clickhouse.merge import MERGERS
+from agent_trace.store.clickhouse.migrate import (
+    check_state,
+    current_version,
+    head_version,
+    load_migrations,
+    migrate,
+)
+from agent_trace.store.port import (
+    DAY_MS,
+    ROLLUP_DIMENSIONS,
+    ROLLUP_METRICS,
+    ActivityBucket,
+    DayTotal,
+    FileState,
+    Filters,
+    SessionDetail,
+    ToolBucket,
+    UsageBucket,
+)
+from agent_trace.store.sql import adapter as sql
+from agent_trace.store.sql.runner import SqlRunner
+
+# SqlStore methods the hybrid store inherits unchanged: they touch only tables kept in SQL.
+SQL_ONLY_METHODS = frozenset(
+    {
+        "file_states",
+        "transcript_cursor",
+        "save_transcript_cursors",
+        "find_session_ids",
+        "changes_since",
+        "last_change_seq",
+        "users",
+        "instance_settings",
+        "set_instance_setting",
+        "has_pending_refresh",
+        "lock_writers",
+        "list_sessions",  # through the _prompt_text_match / _first_prompt_sql hooks below
+    }
+)
+
+
+def _dims(row: tuple[Any, ...] | None) -> Dims:
+    if row is None:
+        return ("", "", "")
+    return (row[0] or "", row[1] or "", row[2] or "")
+
+
+class HybridStore(sql.SqlStore):
+    """Store on SQL (sessions and friends) + ClickHouse (records and rollups)."""
+
+    def __init__(self, runner: SqlRunner, url: str | None, client: ClickHouseClient) -> None:
+        super().__init__(runner, url)
+        self.client = client
+        self.events = EventTables(client)
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        super().migrate()
+        # Under the SQL writers' lock, so two processes starting at once migrate ClickHouse once.
+        with self.runner.transaction():
+            self.lock_writers()
+            migrate(self.client)
+
+    def events_schema(self) -> tuple[int | None, int]:
+        """(applied, newest known) ClickHouse migration versions."""
+        return current_version(self.client), head_version()
+
+    def pending_events_migrations(self) -> list[str]:
+        """ClickHouse migrations not applied yet; raises MigrationStateError on a half-applied one."""
+        return [m.label for m in check_state(self.client, load_migrations())]
+
+    def health(self) -> dict[str, str]:
+        out = super().health()
+        try:
+            self.client.query("SELECT 1")
+            out["events"] = "ok"
+        except Exception as exc:  # report, never raise: health must answer
+            out["events"] = f"error: {type(exc).__name__}"
+        return out
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def write(
+        self,
+        batch: RecordBatch,
+        file_states: list[FileState] | None = None,
+        *,
+        also_dirty: Iterable[str] = (),
+    ) -> None:
+        incoming = _incoming(batch)
+        raw_rows = sql.clean_text_rows([sql._raw_row(e) for e in batch.raw_events])
+        sql_batch = RecordBatch(sessions=list(batch.sessions), commits=list(batch.commits))
+        known = {s.session_id for s in batch.sessions}
+        for sid in sorted(self._referenced_sessions(batch) - known):
+            sql_batch.sessions.append(Session(session_id=sid))
+            known.add(sid)
+        with self.runner.transaction():
+            self.lock_writers()
+            owners = self.events.owners(key for _, key, _ in incoming)
+            states = self.events.states(owners)
+            # As the SQL store does: the sessions owning merged prompts, calls and tools change too.
+            owners_touched = {states[k].session_id for k in states if k[0] in (PROMPT, LLM_CALL, TOOL_CALL)}
+            involved = sorted(known | {s.session_id for s in states.values()})
+            old_dims = self._session_dims(involved)
+            super().write(sql_batch, file_states, also_dirty=owners_touched | set(also_dirty))
+            new_dims = self._session_dims(involved)
+            moved = sorted(sid for sid in old_dims if _dims(old_dims[sid]) != _dims(new_dims.get(sid)))
+            for key, state in self.events.session_states(moved).items():
+                states.setdefault(key, state)
+            # Merges build new row dicts and never change a stored one, so a shallow copy of
+            # each state is a faithful "before".
+            stored = {
+                key: EventState(st.kind, st.event_id, st.row, st.row_version, st.dims)
+                for key, st in states.items()
+            }
+            for kind, key, row in incoming:
+                current = states.get(key)
+                if current is None:
+                    states[key] = EventState(kind, key[1], row)
+                else:
+                    current.row = MERGERS[kind](current.row, row)
+            changes: list[tuple[EventState | None, EventState, Dims]] = []
+            for key, state in states.items():
+                dims = _dims(new_dims.get(state.session_id))
+                before = stored.get(key)
+                if before is None:
+                    changes.append((None, state, dims))
+                elif before.row != state.row or before.dims != dims:
+                    changes.append((before, state, dims))
+            self.events.write(changes)
+            self._write_traces(sorted(known))
+            self.events.insert_raw(raw_rows)
+
+    def _write_traces(self, session_ids: Sequence[str]) -> None:
+        """Mirror the merged sessions that changed into session_traces."""
+        current: dict[str, dict[str, Any]] = {}
+        for chunk in sql._chunks(list(session_ids)):
+            placeholders, params = sql._in_params("k", chunk)
+            for r in self.runner.query(
+                f"SELECT {', '.join(TRACE_COLUMNS)} FROM sessions WHERE session_id IN ({placeholders})",
+                params,
+            ):
+                current[str(r[0])] = dict(zip(TRACE_COLUMNS, r, strict=True))
+        stored = self.events.traces(list(current))
+        changes = [
+            (stored.get(sid), row)
+            for sid, row in sorted(current.items())
+            if sid not in stored or stored[sid][1] != row
+        ]
+        self.events.write_traces(changes)
+
+    # -- derived data ------------------------------------------------------------------------
+
+    def refresh_derived(self) -> None:
+        run = self.runner
+        with run.transaction():
+            self.lock_writers()
+            # Rollups are ClickHouse materialized views, current after every write: bucket marks
+            # left by the SQL side (session dimension changes) need no work.
+            run.execute("DELETE FROM dirty_buckets")
+            sessions = [
+                str(r[0]) for r in run.query("SELECT session_id FROM dirty_sessions" + self._lock_suffix())
+            ]
+            for chunk in sql._chunks(sorted(sessions)):
+                self._refresh_session_summaries(chunk)
+                placeholders, params = sql._in_params("s", chunk)
+                run.execute(f"DELETE FROM dirty_sessions WHERE session_id IN ({placeholders})", params)
+
+    def _event_summary_rows(
+        self, session_ids: Sequence[str]
+    ) -> tuple[list[Any], list[Any], list[Any], list[Any], list[Any]]:
+        return reads.summary_rows(self.client, session_ids)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def usage_buckets(self, filters: Filters) -> list[UsageBucket]:
+        self._ensure_fresh()
+        rows = reads.bucket_rows(self.client, "usage", self._bucket_filters(filters))
+        return [sql._usage_bucket(r) for r in rows]
+
+    def activity_buckets(self, filters: Filters) -> list[ActivityBucket]:
+        self._ensure_fresh()
+        f = self._bucket_filters(filters)
+        rows = reads.bucket_rows(
+            self.client, "activity", Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
+        )
+        return [
+            ActivityBucket(
+                int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7])
+            )
+            for r in rows
+        ]
+
+    def tool_buckets(self, filters: Filters) -> list[ToolBucket]:
+        self._ensure_fresh()
+        f = self._bucket_filters(filters)
+        rows = reads.bucket_rows(
+            self.client, "tool", Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
+        )
+        return [
+            ToolBucket(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]))
+            for r in rows
+        ]
+
+    def daily_totals(
+        self,
+        rollup: str,
+        filters: Filters,
+        utc_offsets: Sequence[tuple[int, int]],
+        group_by: tuple[str, ...] = (),
+    ) -> list[DayTotal]:
+        if rollup not in ROLLUP_METRICS:
+            raise sql.InvalidQuery(f"rollup={rollup!r}: must be one of {', '.join(ROLLUP_METRICS)}")
+        unknown = [d for d in group_by if d not in ROLLUP_DIMENSIONS[rollup]]
+        if unknown:
+            raise sql.InvalidQuery(
+                f"group_by={','.join(unknown)}: {rollup} can be grouped by {', '.join(ROLLUP_DIMENSIONS[rollup])}"
+            )
+        if not utc_offsets:
+            raise sql.InvalidQuery("utc_offsets: at least one (from_ms, offset_ms) pair")
+        self._ensure_fresh()
+        f = self._bucket_filters(filters)
+        if rollup != "usage":
+            f = Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
+        metrics = ROLLUP_METRICS[rollup]
+        width = len(group_by)
+        rows = reads.daily_rows(self.client, rollup, f, utc_offsets, group_by, DAY_MS)
+        totals = [
+            DayTotal(
+                int(r[0]),
+                tuple(str(v) for v in r[1 : 1 + width]),
+                {m: int(v or 0) for m, v in zip(metrics, r[1 + width :], strict=True)},
+            )
+            for r in rows
+        ]
+        return sorted(totals, key=lambda t: (t.day, t.key))
+
+    def _prompt_text_match(self, text: str, params: dict[str, Any]) -> str:
+        matches = reads.sessions_with_prompt_text(self.client, text)
+        if not matches:
+            return "1 = 0"
+        if self.dialect == "postgresql":
+            params["prompt_matches"] = matches
+            return "s.session_id = ANY(CAST(:prompt_matches AS TEXT[]))"
+        params["prompt_matches"] = orjson.dumps(matches).decode()
+        return "s.session_id IN (SELECT value FROM json_each(:prompt_matches))"
+
+    def session_detail(self, session_id: str) -> SessionDetail | None:
+        self._ensure_fresh()
+        session_rows = self._dict_rows("SELECT * FROM sessions WHERE session_id = :sid", {"sid": session_id})
+        if not session_rows:
+            return None
+        records = reads.session_records(self.client, session_id)
+        return SessionDetail(
+            session=session_rows[0],
+            prompts=records[PROMPT],
+            llm_calls=records[LLM_CALL],
+            tool_calls=records[TOOL_CALL],
+            file_touches=records[FILE_TOUCH],
+            subagents=records[SUBAGENT],
+            commits=self._dict_rows(
+                "SELECT * FROM commits WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, sha",
+                {"sid": session_id},
+            ),
+        )
+
+    def counts(self) -> dict[str, int]:
+        out = {
+            table: int(self.runner.query(f"SELECT COUNT(*) FROM {table}")[0][0])
+            for table in ("sessions", "commits")
+        }
+        out.update(reads.record_counts(self.client))
+        return {
+            k: out[k]
+            for k in ("sessions", "prompts", "llm_calls", "tool_calls", "subagents", "commits", "raw_events")
+        }
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            super().close()
+
+
+def _incoming(batch: RecordBatch) -> list[tuple[str, Key, dict[str, Any]]]:
+    """The batch's records as (kind, key, SQL-shaped row), in the order the SQL store applies them."""
+    groups: list[tuple[str, list[dict[str, Any]]]] = [
+        (PROMPT, [sql._prompt_row(p) for p in batch.prompts]),
+        (LLM_CALL, [sql._call_row(c) for c in batch.llm_calls]),
+        (TOOL_CALL, [sql._tool_row(t) for t in batch.tool_calls]),
+        (FILE_TOUCH, [sql._touch_row(f) for f in batch.file_touches]),
+        (SUBAGENT, [sql._subagent_row(s) for s in batch.subagents]),
+    ]
+    out: list[tuple[str, Key, dict[str, Any]]] = []
+    for kind, rows in groups:
+        for row in sql.clean_text_rows(rows):
+            out.append((kind, (kind, event_key(kind, row)), row))
+    return out

@@ -1,0 +1,160 @@
+"""The conformance inputs, built once per test run and fed identically to every backend.
+
+- the project's fixtures: the API/dashboard data set (tests/server/dataset.py: four sessions,
+  three users, three projects, tier 3) and edge cases written here (streaming duplicates with
+  partial usage, a subagent file, a forked copy of a session, an unpriced model, failed and
+  denied tools, days around a DST change);
+- ../shared/corpus/claude-code: the spotter transcripts and every real-client scenario's
+  transcripts, imported;
+- the real-client captures through the collector's HTTP endpoints: hook payloads, OTLP
+  requests (JSON and protobuf) and transcript deltas carried by hooks.
+
+Files are written once (ids come from a process-wide counter, so writing them again would
+change every id), then each backend imports the same files.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from agent_trace.config import Settings
+from agent_trace.domain.pricing import PriceBook
+from agent_trace.ingest.transcripts import Importer
+from agent_trace.ingest.writer import Writer
+from tests.fixtures.transcripts import Transcript, text_block, tool_use, uid, usage
+from tests.server.collector.support import (
+    REAL_CLIENT,
+    SCENARIOS,
+    Post,
+    delta_posts,
+    hook_posts,
+    otlp_posts,
+    running_collector,
+)
+
+CORPUS = REAL_CLIENT.parent
+
+
+@dataclass
+class Inputs:
+    # (folder, user, privacy tier) imported in this order
+    imports: list[tuple[Path, str, int]] = field(default_factory=list)
+    # requests for the collector, in this order
+    posts: list[Post] = field(default_factory=list)
+    corpus: bool = False
+
+
+def _edge_cases(root: Path) -> None:
+    """Sessions exercising the merge rules and time zones (written once)."""
+    # Streaming duplicates whose early lines carry partial usage; tools that fail and are denied;
+    # an unpriced model; a second day.
+    a = Transcript(uid(), cwd="/work/edge")
+    a.clock = 13 * 3600 + 50 * 60  # 23:50 UTC
+    a.prompt("stream and fail", prompt_id=uid())
+    t1, t2, t3 = uid("toolu_"), uid("toolu_"), uid("toolu_")
+    a.assistant(
+        [text_block("thinking aloud"), tool_use("Bash", {"command": "false"}, t1)],
+        usage(30, 300, write_5m=100, write_1h=50, read=1000),
+        partial_usage=[usage(30, 5, write_5m=100, write_1h=50, read=1000)],
+    )
+    a.tool_result(t1, "exit 1", is_error=True)
+    a.assistant(
+        [
+            tool_use(
+                "Edit", {"file_path": "/work/edge/a.py", "old_string": "x = 1", "new_string": "x = 2"}, t2
+            )
+        ],
+        usage(5, 50),
+    )
+    a.tool_result(t2, "The user doesn't want to proceed with this tool use.", is_error=True)
+    a.assistant(
+        [tool_use("Write", {"file_path": "/work/edge/b.py", "content": "print('hi')\n"}, t3)], usage(5, 50)
+    )
+    a.tool_result(t3, "File created")
+    a.prompt("/compact", prompt_id=uid())
+    a.assistant([text_block("unpriced")], usage(1, 1), model="claude-made-up-1")
+    main = a.write(root / "-work-edge" / f"{a.session_id}.jsonl")
+    # A subagent with its own file (sidechain lines), started by a Task call of the main thread.
+    s = Transcript(uid(), cwd="/work/edge")
+    s.clock = 2 * 3600
+    s.prompt("delegate", prompt_id=uid())
+    task = uid("toolu_")
+    s.assistant(
+        [tool_use("Task", {"description": "look", "prompt": "look around", "subagent_type": "Explore"}, task)]
+    )
+    sub = Transcript(s.session_id, cwd="/work/edge", agent_id="a0edge1")
+    sub.clock = s.clock
+    sub.prompt("look around")
+    sub.assistant([tool_use("Read", {"file_path": "/work/edge/a.py"}, uid("toolu_"))], usage(7, 70, read=500))
+    sub.assistant([text_block("found it")], usage(8, 80), model="claude-haiku-4-5")
+    s.clock = sub.clock
+    s.tool_result(task, "found it")
+    s.assistant([text_block("done")], usage(9, 90))
+    s.write(root / "-work-edge" / f"{s.session_id}.jsonl")
+    sub.write(root / "-work-edge" / s.session_id / "subagents" / "agent-a0edge1.jsonl")
+    # A forked copy of the first session under a new id: nothing in it may count twice.
+    fork = uid()
+    (root / "-work-edge" / f"{fork}.jsonl").write_bytes(
+        main.read_bytes().replace(a.session_id.encode(), fork.encode())
+    )
+    # Days around the European DST change (2026-03-29 01:00 UTC).
+    d = Transcript(uid(), cwd="/work/dst")
+    d.clock = 0
+    d.prompt("before the change", prompt_id=uid())
+    d.assistant([text_block("ok")], usage(11, 110), model="claude-sonnet-4-5-20250929")
+    for line in d.lines:
+        line["timestamp"] = "2026-03-29T00:30:" + str(line["timestamp"])[17:]
+    d2 = Transcript(d.session_id, cwd="/work/dst")
+    d2.prompt("after the change", prompt_id=uid())
+    d2.assistant([text_block("ok")], usage(12, 120), model="claude-sonnet-4-5-20250929")
+    for line in d2.lines:
+        line["timestamp"] = "2026-03-29T22:30:" + str(line["timestamp"])[17:]
+    d.lines.extend(d2.lines)
+    d.write(root / "-work-dst" / f"{d.session_id}.jsonl")
+
+
+def build_inputs(root: Path) -> Inputs:
+    """Write the fixture files under `root` and list everything to ingest."""
+    from agent_trace.store.sql.adapter import SqlStore
+    from agent_trace.store.sql.runner import SqlAlchemyRunner
+    from tests.server.dataset import load_dataset
+
+    # The API/dashboard data set writes its files while importing them: import into a scratch
+    # store once, then every backend imports the same files.
+    scratch_url = f"sqlite:///{root / 'scratch.db'}"
+    scratch = SqlStore(SqlAlchemyRunner(scratch_url), scratch_url)
+    scratch.migrate()
+    load_dataset(scratch, root / "dataset")
+    scratch.close()
+    inputs = Inputs()
+    for user in ("dev", "alice", "bob"):
+        inputs.imports.append((root / "dataset" / user, user, 3))
+    _edge_cases(root / "edge")
+    inputs.imports.append((root / "edge", "erin", 3))
+    if CORPUS.is_dir():
+        inputs.corpus = True
+        inputs.imports.append((CORPUS / "spotter" / "projects", "dev", 2))
+        for scenario in SCENARIOS:
+            inputs.imports.append((REAL_CLIENT / scenario / "transcripts", "dev", 2))
+            inputs.posts.extend(hook_posts(scenario) + otlp_posts(scenario) + delta_posts(scenario, pieces=3))
+    return inputs
+
+
+def ingest(settings: Settings, store: Any, inputs: Inputs, copies_root: Path | None = None) -> None:
+    """Import every folder (from a copy under `copies_root` when given: new paths, same
+    content, so every record is delivered again) and send every request to the collector."""
+    prices = PriceBook()
+    for folder, user, tier in inputs.imports:
+        source = folder
+        if copies_root is not None:
+            source = copies_root / f"{len(list(copies_root.iterdir())) if copies_root.exists() else 0}"
+            shutil.copytree(folder, source)
+        Importer(Writer(store, prices, tier, user)).run([source])
+    if inputs.posts:
+        with running_collector(replace(settings, otel_grpc_address="off")) as (client, _ctx):
+            for post in inputs.posts:
+                post.send(client)
+    store.refresh_derived()

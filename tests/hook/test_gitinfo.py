@@ -1,0 +1,103 @@
+"""Git enrichment: repository, branch, HEAD, diff stats against the baseline, commits since."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from agent_trace.hook.gitinfo import Git, normalize_remote, repo_state, session_git
+
+GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.com",
+    "GIT_COMMITTER_NAME": "Dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.com",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, **GIT_ENV, "HOME": str(repo.parent)}
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "-c", "init.defaultBranch=main", "init", "-q")
+    (path / "a.txt").write_text("one\ntwo\n")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "first")
+    return path
+
+
+def probe(path: Path) -> Git:
+    return Git(str(path), time.monotonic() + 30)
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("git@github.com:acme/app.git", "github.com/acme/app"),
+        ("https://x-access-token:ghs_secret@github.com/acme/app.git", "github.com/acme/app"),
+        ("ssh://git@gitlab.example.com:2222/group/app", "gitlab.example.com/group/app"),
+        ("/srv/git/app.git", "/srv/git/app"),
+    ],
+)
+def test_remote_names_carry_no_credentials(url: str, name: str) -> None:
+    assert normalize_remote(url) == name
+
+
+def test_state_outside_a_repository_is_none(tmp_path: Path) -> None:
+    assert repo_state(probe(tmp_path)) is None
+
+
+def test_state_of_a_repository(repo: Path) -> None:
+    git(repo, "remote", "add", "origin", "git@github.com:acme/app.git")
+    state = repo_state(probe(repo))
+    assert state == {
+        "toplevel": str(repo.resolve()),
+        "repo": "github.com/acme/app",
+        "branch": "main",
+        "head": git(repo, "rev-parse", "HEAD").strip(),
+    }
+
+
+def test_repository_without_commits(tmp_path: Path) -> None:
+    path = tmp_path / "empty"
+    path.mkdir()
+    git(path, "-c", "init.defaultBranch=trunk", "init", "-q")
+    (path / "new.py").write_text("x = 1\ny = 2\n")
+    state = repo_state(probe(path))
+    assert state is not None and state["branch"] == "trunk" and state["head"] is None
+    info = session_git(probe(path), None)
+    assert info is not None and info["lines_added"] == 2 and info["files_changed"] == 1
+
+
+def test_session_changes_and_commits_since_the_baseline(repo: Path) -> None:
+    base = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "a.txt").write_text("one\nTWO\nthree\n")  # 2 added, 1 removed
+    git(repo, "commit", "-q", "-am", "Edit a")
+    (repo / "b.txt").write_text("new\nfile\n")  # untracked: 2 added
+    (repo / ".gitignore").write_text("ignored.log\n")  # untracked: 1 added
+    (repo / "ignored.log").write_text("never counted\n")
+    info = session_git(probe(repo), base)
+    assert info is not None
+    assert (info["lines_added"], info["lines_removed"], info["files_changed"]) == (5, 1, 3)
+    assert info["base_sha"] == base and info["branch"] == "main"
+    (commit,) = info["commits"]
+    assert commit["sha"] == info["head"] and commit["message"] == "Edit a"
+    assert commit["author"] == "Dev <dev@example.com>"
+    assert (commit["files_changed"], commit["insertions"], commit["deletions"]) == (1, 2, 1)
+    assert commit["ts_ms"] > 0
+
+
+def test_no_time_left_means_no_git(repo: Path) -> None:
+    assert repo_state(Git(str(repo), time.monotonic())) is None
