@@ -63,6 +63,8 @@ from agent_trace.store.port import (
     UsageBucket,
 )
 from agent_trace.store.sql import adapter as sql
+from agent_trace.store.sql import rows as sql_rows
+from agent_trace.store.sql import sqltext
 from agent_trace.store.sql.runner import SqlRunner
 
 # SqlStore methods the hybrid store inherits unchanged: they touch only tables kept in SQL.
@@ -134,7 +136,7 @@ class HybridStore(sql.SqlStore):
         also_dirty: Iterable[str] = (),
     ) -> None:
         incoming = _incoming(batch)
-        raw_rows = sql.clean_text_rows([sql._raw_row(e) for e in batch.raw_events])
+        raw_rows = sql_rows.clean_text_rows([sql_rows.raw_row(e) for e in batch.raw_events])
         sql_batch = RecordBatch(sessions=list(batch.sessions), commits=list(batch.commits))
         known = {s.session_id for s in batch.sessions}
         for sid in sorted(self._referenced_sessions(batch) - known):
@@ -180,8 +182,8 @@ class HybridStore(sql.SqlStore):
     def _write_traces(self, session_ids: Sequence[str]) -> None:
         """Mirror the merged sessions that changed into session_traces."""
         current: dict[str, dict[str, Any]] = {}
-        for chunk in sql._chunks(list(session_ids)):
-            placeholders, params = sql._in_params("k", chunk)
+        for chunk in sqltext.chunks(list(session_ids)):
+            placeholders, params = sqltext.in_params("k", chunk)
             for r in self.runner.query(
                 f"SELECT {', '.join(TRACE_COLUMNS)} FROM sessions WHERE session_id IN ({placeholders})",
                 params,
@@ -207,9 +209,9 @@ class HybridStore(sql.SqlStore):
             sessions = [
                 str(r[0]) for r in run.query("SELECT session_id FROM dirty_sessions" + self._lock_suffix())
             ]
-            for chunk in sql._chunks(sorted(sessions)):
+            for chunk in sqltext.chunks(sorted(sessions)):
                 self._refresh_session_summaries(chunk)
-                placeholders, params = sql._in_params("s", chunk)
+                placeholders, params = sqltext.in_params("s", chunk)
                 run.execute(f"DELETE FROM dirty_sessions WHERE session_id IN ({placeholders})", params)
 
     def _event_summary_rows(
@@ -222,7 +224,7 @@ class HybridStore(sql.SqlStore):
     def usage_buckets(self, filters: Filters) -> list[UsageBucket]:
         self._ensure_fresh()
         rows = reads.bucket_rows(self.client, "usage", self._bucket_filters(filters))
-        return [sql._usage_bucket(r) for r in rows]
+        return [sql_rows.usage_bucket(r) for r in rows]
 
     def activity_buckets(self, filters: Filters) -> list[ActivityBucket]:
         self._ensure_fresh()
@@ -331,14 +333,14 @@ class HybridStore(sql.SqlStore):
 def _incoming(batch: RecordBatch) -> list[tuple[str, Key, dict[str, Any]]]:
     """The batch's records as (kind, key, SQL-shaped row), in the order the SQL store applies them."""
     groups: list[tuple[str, list[dict[str, Any]]]] = [
-        (PROMPT, [sql._prompt_row(p) for p in batch.prompts]),
-        (LLM_CALL, [sql._call_row(c) for c in batch.llm_calls]),
-        (TOOL_CALL, [sql._tool_row(t) for t in batch.tool_calls]),
-        (FILE_TOUCH, [sql._touch_row(f) for f in batch.file_touches]),
-        (SUBAGENT, [sql._subagent_row(s) for s in batch.subagents]),
+        (PROMPT, [sql_rows.prompt_row(p) for p in batch.prompts]),
+        (LLM_CALL, [sql_rows.call_row(c) for c in batch.llm_calls]),
+        (TOOL_CALL, [sql_rows.tool_row(t) for t in batch.tool_calls]),
+        (FILE_TOUCH, [sql_rows.touch_row(f) for f in batch.file_touches]),
+        (SUBAGENT, [sql_rows.subagent_row(s) for s in batch.subagents]),
     ]
     out: list[tuple[str, Key, dict[str, Any]]] = []
     for kind, rows in groups:
-        for row in sql.clean_text_rows(rows):
+        for row in sql_rows.clean_text_rows(rows):
             out.append((kind, (kind, event_key(kind, row)), row))
     return out

@@ -18,7 +18,7 @@ from agent_trace.store.clickhouse.events import (
     TOOL_CALL,
 )
 from agent_trace.store.port import Filters
-from agent_trace.store.sql.adapter import ascii_lower
+from agent_trace.store.sql.sqltext import ascii_lower
 
 Row = tuple[Any, ...]
 _ERROR_STATUSES = "('error', 'denied', 'interrupted')"

@@ -5,7 +5,7 @@ Revises: 0004
 
 The session list shows it on every row. Read from the prompts by a correlated subquery, it cost
 a lookup per listed session - and with PostgreSQL + ClickHouse the prompts are in ClickHouse,
-one more round trip per page. Kept here, refreshed with the counts (store.sql.adapter
+one more round trip per page. Kept here, refreshed with the counts (store.sql.derived
 `_refresh_session_summaries`), the list is one index range scan. Existing sessions are marked
 for the next refresh, which fills the column.
 """

@@ -1,0 +1,211 @@
+"""Derived data of the SQL adapter: 15-minute rollups and per-session summary columns.
+
+Writes mark the buckets and sessions they touch (`dirty_buckets`, `dirty_sessions`) in their own
+transaction; `refresh_derived` rebuilds exactly those from the records, so every derived number
+equals a fresh computation. Reads call `_ensure_fresh` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agent_trace.store.sql import statements as st
+from agent_trace.store.sql.runner import Row, SqlRunner
+from agent_trace.store.sql.sqltext import chunks, in_params
+
+HUMAN_PROMPT_KINDS = ("prompt", "command")
+
+# Every writer and refresh on PostgreSQL takes this transaction-level advisory lock first: writes
+# are idempotent merges that read before they write (dirty buckets, owners, dimensions), so one
+# writer at a time is what keeps them exact - the same one-writer rule SQLite's BEGIN IMMEDIATE
+# gives - and two writers can never deadlock on rows locked in different orders.
+WRITER_LOCK_KEY = 0x61676E74  # "agnt"
+
+
+class SqlDerived:
+    """Mixin of SqlStore: the refresh of rollups and session summaries."""
+
+    runner: SqlRunner
+    dialect: str
+
+    def _lock_suffix(self) -> str:
+        # On PostgreSQL a concurrent writer re-marking a bucket waits for this refresh to commit,
+        # so its mark survives and is picked up by the next refresh.
+        return " FOR UPDATE" if self.dialect == "postgresql" else ""
+
+    def has_pending_refresh(self) -> bool:
+        rows = self.runner.query(
+            "SELECT 1 FROM dirty_buckets UNION ALL SELECT 1 FROM dirty_sessions LIMIT 1",
+        )
+        return bool(rows)
+
+    def lock_writers(self) -> None:
+        """Inside a write transaction: wait until no other writer holds the lock (PostgreSQL;
+        SQLite's BEGIN IMMEDIATE already admits one writer at a time)."""
+        if self.dialect == "postgresql":
+            self.runner.query("SELECT pg_advisory_xact_lock(:key)", {"key": WRITER_LOCK_KEY})
+
+    def refresh_derived(self) -> None:
+        run = self.runner
+        with run.transaction():
+            self.lock_writers()
+            buckets = [
+                int(r[0]) for r in run.query("SELECT bucket_ms FROM dirty_buckets" + self._lock_suffix())
+            ]
+            human = ", ".join(f"'{k}'" for k in HUMAN_PROMPT_KINDS)
+            for chunk in chunks(sorted(buckets)):
+                placeholders, params = in_params("b", chunk)
+                statements = (
+                    st.rebuild_usage_rollup(placeholders)
+                    + st.rebuild_activity_rollup(placeholders, human)
+                    + st.rebuild_tool_rollup(placeholders)
+                )
+                for sql in statements:
+                    run.execute(sql, params)
+                run.execute(f"DELETE FROM dirty_buckets WHERE bucket_ms IN ({placeholders})", params)
+            sessions = [
+                str(r[0]) for r in run.query("SELECT session_id FROM dirty_sessions" + self._lock_suffix())
+            ]
+            for chunk in chunks(sorted(sessions)):
+                self._refresh_session_summaries(chunk)
+                placeholders, params = in_params("s", chunk)
+                run.execute(f"DELETE FROM dirty_sessions WHERE session_id IN ({placeholders})", params)
+
+    def _refresh_session_summaries(self, session_ids: Sequence[str]) -> None:
+        run = self.runner
+        placeholders, params = in_params("s", session_ids)
+        summary: dict[str, dict[str, Any]] = {
+            sid: {
+                "sid": sid,
+                "n_prompts": 0,
+                "n_llm_calls": 0,
+                "n_tool_calls": 0,
+                "n_tool_errors": 0,
+                "n_subagents": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cache_creation_tokens": 0,
+                "cache_5m_tokens": 0,
+                "cache_1h_tokens": 0,
+                "cache_read_tokens": 0,
+                "cost_nusd": 0,
+                "unpriced_calls": 0,
+                "models": None,
+                "unpriced_models": None,
+                "last_activity_ms": None,
+            }
+            for sid in session_ids
+        }
+        models: dict[str, list[str]] = {sid: [] for sid in session_ids}
+        unpriced: dict[str, list[str]] = {sid: [] for sid in session_ids}
+
+        def bump_last(sid: str, value: Any) -> None:
+            if value is not None:
+                current = summary[sid]["last_activity_ms"]
+                if current is None or value > current:
+                    summary[sid]["last_activity_ms"] = int(value)
+
+        llm_rows, prompt_rows, tool_rows, subagent_rows, first_rows = self._event_summary_rows(session_ids)
+        for sid in session_ids:
+            summary[sid]["first_prompt"] = None
+        for row in first_rows:
+            summary[row[0]]["first_prompt"] = row[1]
+        for row in llm_rows:
+            s = summary[row[0]]
+            if row[1]:
+                models[row[0]].append(str(row[1]))
+                if row[10]:
+                    unpriced[row[0]].append(str(row[1]))
+            s["n_llm_calls"] += int(row[2])
+            for index, name in enumerate(
+                (
+                    "input_tokens",
+                    "output_tokens",
+                    "cache_creation_tokens",
+                    "cache_5m_tokens",
+                    "cache_1h_tokens",
+                    "cache_read_tokens",
+                    "cost_nusd",
+                    "unpriced_calls",
+                ),
+                start=3,
+            ):
+                s[name] += int(row[index] or 0)
+            bump_last(row[0], row[11])
+        for row in prompt_rows:
+            summary[row[0]]["n_prompts"] = int(row[1] or 0)
+            bump_last(row[0], row[2])
+        for row in tool_rows:
+            summary[row[0]]["n_tool_calls"] = int(row[1])
+            summary[row[0]]["n_tool_errors"] = int(row[2] or 0)
+            bump_last(row[0], row[3])
+        for row in subagent_rows:
+            summary[row[0]]["n_subagents"] = int(row[1])
+        for row in run.query(
+            f"SELECT session_id, ended_ms FROM sessions WHERE session_id IN ({placeholders})",
+            params,
+        ):
+            bump_last(row[0], row[1])
+        for sid, names in models.items():
+            summary[sid]["models"] = ",".join(sorted(names)) or None
+            summary[sid]["unpriced_models"] = ",".join(sorted(unpriced[sid])) or None
+        run.execute_many(
+            "UPDATE sessions SET n_prompts = :n_prompts, n_llm_calls = :n_llm_calls, n_tool_calls = :n_tool_calls, "
+            "n_tool_errors = :n_tool_errors, n_subagents = :n_subagents, input_tokens = :input_tokens, "
+            "output_tokens = :output_tokens, cache_creation_tokens = :cache_creation_tokens, "
+            "cache_5m_tokens = :cache_5m_tokens, cache_1h_tokens = :cache_1h_tokens, "
+            "cache_read_tokens = :cache_read_tokens, cost_nusd = :cost_nusd, unpriced_calls = :unpriced_calls, "
+            "models = :models, unpriced_models = :unpriced_models, last_activity_ms = :last_activity_ms, "
+            "first_prompt = :first_prompt WHERE session_id = :sid",
+            list(summary.values()),
+        )
+
+    def _event_summary_rows(
+        self, session_ids: Sequence[str]
+    ) -> tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]:
+        """Per-session aggregates of the records, as rows of fixed shape (a store that keeps the
+        records elsewhere, store.clickhouse.hybrid, answers the same rows from there):
+        LLM calls with usage per (session, model): session_id, model, calls, the six token sums,
+        cost sum, unpriced calls, latest ts_ms; prompts: session_id, human prompts, latest ts_ms;
+        tool calls: session_id, calls, errors, latest end-or-start; subagents (not compactions):
+        session_id, count; first prompts: session_id, the text of its first typed prompt (unknown
+        times first, then by id)."""
+        run = self.runner
+        placeholders, params = in_params("s", session_ids)
+        human = ", ".join(f"'{k}'" for k in HUMAN_PROMPT_KINDS)
+        return (
+            run.query(
+                "SELECT session_id, model, COUNT(*), SUM(input_tokens), SUM(output_tokens), "
+                "SUM(cache_creation_tokens), SUM(cache_5m_tokens), SUM(cache_1h_tokens), SUM(cache_read_tokens), "
+                "SUM(COALESCE(cost_nusd, 0)), SUM(CASE WHEN cost_nusd IS NULL THEN 1 ELSE 0 END), MAX(ts_ms) "
+                f"FROM llm_calls WHERE has_usage = 1 AND session_id IN ({placeholders}) GROUP BY session_id, model",
+                params,
+            ),
+            run.query(
+                f"SELECT session_id, SUM(CASE WHEN kind IN ({human}) THEN 1 ELSE 0 END), MAX(ts_ms) "
+                f"FROM prompts WHERE session_id IN ({placeholders}) GROUP BY session_id",
+                params,
+            ),
+            run.query(
+                "SELECT session_id, COUNT(*), SUM(CASE WHEN status IN ('error', 'denied', 'interrupted') THEN 1 ELSE 0 END), "
+                f"MAX(COALESCE(ended_ms, started_ms)) FROM tool_calls WHERE session_id IN ({placeholders}) "
+                "GROUP BY session_id",
+                params,
+            ),
+            run.query(
+                f"SELECT session_id, COUNT(*) FROM subagents WHERE session_id IN ({placeholders}) "
+                "AND (is_compaction IS NULL OR is_compaction = 0) GROUP BY session_id",
+                params,
+            ),
+            run.query(
+                "SELECT session_id, text FROM (SELECT session_id, text, ROW_NUMBER() OVER (PARTITION BY session_id "
+                "ORDER BY ts_ms NULLS FIRST, prompt_id) AS n FROM prompts "
+                f"WHERE kind = 'prompt' AND session_id IN ({placeholders})) firsts WHERE n = 1",
+                params,
+            ),
+        )
+
+    def _ensure_fresh(self) -> None:
+        if self.has_pending_refresh():
+            self.refresh_derived()

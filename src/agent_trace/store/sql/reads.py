@@ -1,0 +1,367 @@
+"""The read side of the SQL adapter: rollups, session lists, replays, the change feed."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from agent_trace.domain.records import BUCKET_MS, bucket_of
+from agent_trace.store.port import (
+    DAY_MS,
+    ROLLUP_DIMENSIONS,
+    ROLLUP_METRICS,
+    ActivityBucket,
+    Change,
+    DayTotal,
+    Filters,
+    SessionDetail,
+    SessionPage,
+    SessionQuery,
+    ToolBucket,
+    UsageBucket,
+)
+from agent_trace.store.sql.rows import SESSION_SUMMARY_FIELDS, TABLE_COLUMNS, summary_from_row, usage_bucket
+from agent_trace.store.sql.runner import SqlRunner
+from agent_trace.store.sql.sqltext import ascii_lower, in_params, like_escape
+
+_SORTS = {
+    "started": "COALESCE(s.started_ms, 0)",
+    "updated": "s.updated_ms",
+    "activity": "COALESCE(s.last_activity_ms, s.started_ms, 0)",
+    "cost": "s.cost_nusd",
+    "tokens": "(s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens)",
+    "prompts": "s.n_prompts",
+    "tool_calls": "s.n_tool_calls",
+}
+
+SORT_KEYS = tuple(_SORTS)
+
+
+class InvalidQuery(ValueError):
+    """A query parameter the store cannot use; the message names it."""
+
+
+class SqlReads:
+    """Mixin of SqlStore: every query the Store port answers from SQL."""
+
+    runner: SqlRunner
+    dialect: str
+    _ensure_fresh: Callable[[], None]  # SqlDerived: rebuild what writes left pending
+
+    def _filter_sql(
+        self,
+        filters: Filters,
+        *,
+        time_col: str,
+        project_col: str,
+        user_col: str,
+        agent_col: str,
+        model_col: str | None,
+    ) -> tuple[str, dict[str, Any]]:
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        if filters.since_ms is not None:
+            where.append(f"{time_col} >= :since_ms")
+            params["since_ms"] = filters.since_ms
+        if filters.until_ms is not None:
+            where.append(f"{time_col} < :until_ms")
+            params["until_ms"] = filters.until_ms
+        if filters.project:
+            # Exact path, or its last folder(s): a case-sensitive suffix test written the same way
+            # in every dialect (LIKE is case-insensitive on SQLite only). The suffix's own LENGTH
+            # keeps integer parameters out of SUBSTR, which PostgreSQL would type as bigint.
+            where.append(
+                f"({project_col} = :project OR SUBSTR({project_col}, LENGTH({project_col}) - "
+                f"LENGTH(CAST(:project_tail AS TEXT)) + 1) = :project_tail)"
+            )
+            params["project"] = filters.project
+            params["project_tail"] = "/" + filters.project.rstrip("/")
+        if filters.user:
+            where.append(f"{user_col} = :user")
+            params["user"] = filters.user
+        if filters.agent:
+            where.append(f"{agent_col} = :agent")
+            params["agent"] = filters.agent
+        if filters.model and model_col:
+            where.append(f"LOWER({model_col}) LIKE :model ESCAPE '\\'")
+            params["model"] = "%" + like_escape(ascii_lower(filters.model)) + "%"
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+    def _bucket_filters(self, filters: Filters) -> Filters:
+        """Rollups hold whole buckets: widen `since` down and `until` up to bucket edges."""
+        since = filters.since_ms
+        until = filters.until_ms
+        if since is not None:
+            since = bucket_of(since)
+        if until is not None and until % BUCKET_MS:
+            until = bucket_of(until) + BUCKET_MS
+        return Filters(since, until, filters.project, filters.model, filters.user, filters.agent)
+
+    def usage_buckets(self, filters: Filters) -> list[UsageBucket]:
+        self._ensure_fresh()
+        where, params = self._filter_sql(
+            self._bucket_filters(filters),
+            time_col="bucket_ms",
+            project_col="project",
+            user_col="user_id",
+            agent_col="agent",
+            model_col="model",
+        )
+        rows = self.runner.query(
+            "SELECT bucket_ms, project, user_id, agent, model, calls, input_tokens, output_tokens, "
+            "cache_creation_tokens, cache_5m_tokens, cache_1h_tokens, cache_read_tokens, cost_nusd, "
+            f"unpriced_calls, reported_cost_nusd FROM usage_rollup{where} ORDER BY bucket_ms",
+            params,
+        )
+        # Rows of one bucket in key order (code points): the same order from every backend.
+        return [usage_bucket(r) for r in sorted(rows, key=lambda r: (int(r[0]), *map(str, r[1:5])))]
+
+    def activity_buckets(self, filters: Filters) -> list[ActivityBucket]:
+        self._ensure_fresh()
+        f = self._bucket_filters(filters)
+        where, params = self._filter_sql(
+            Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent),
+            time_col="bucket_ms",
+            project_col="project",
+            user_col="user_id",
+            agent_col="agent",
+            model_col=None,
+        )
+        rows = self.runner.query(
+            "SELECT bucket_ms, project, user_id, agent, prompts, tool_calls, tool_errors, sessions "
+            f"FROM activity_rollup{where} ORDER BY bucket_ms",
+            params,
+        )
+        rows.sort(key=lambda r: (int(r[0]), *map(str, r[1:4])))
+        return [
+            ActivityBucket(
+                int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7])
+            )
+            for r in rows
+        ]
+
+    def tool_buckets(self, filters: Filters) -> list[ToolBucket]:
+        self._ensure_fresh()
+        f = self._bucket_filters(filters)
+        where, params = self._filter_sql(
+            Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent),
+            time_col="bucket_ms",
+            project_col="project",
+            user_col="user_id",
+            agent_col="agent",
+            model_col=None,
+        )
+        rows = self.runner.query(
+            "SELECT bucket_ms, project, user_id, agent, tool_name, calls, errors, duration_ms "
+            f"FROM tool_rollup{where} ORDER BY bucket_ms",
+            params,
+        )
+        rows.sort(key=lambda r: (int(r[0]), *map(str, r[1:5])))
+        return [
+            ToolBucket(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]))
+            for r in rows
+        ]
+
+    def daily_totals(
+        self,
+        rollup: str,
+        filters: Filters,
+        utc_offsets: Sequence[tuple[int, int]],
+        group_by: tuple[str, ...] = (),
+    ) -> list[DayTotal]:
+        if rollup not in ROLLUP_METRICS:
+            raise InvalidQuery(f"rollup={rollup!r}: must be one of {', '.join(ROLLUP_METRICS)}")
+        unknown = [d for d in group_by if d not in ROLLUP_DIMENSIONS[rollup]]
+        if unknown:
+            raise InvalidQuery(
+                f"group_by={','.join(unknown)}: {rollup} can be grouped by {', '.join(ROLLUP_DIMENSIONS[rollup])}"
+            )
+        if not utc_offsets:
+            raise InvalidQuery("utc_offsets: at least one (from_ms, offset_ms) pair")
+        self._ensure_fresh()
+        f = self._bucket_filters(filters)
+        if rollup != "usage":
+            f = Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
+        where, params = self._filter_sql(
+            f,
+            time_col="bucket_ms",
+            project_col="project",
+            user_col="user_id",
+            agent_col="agent",
+            model_col="model" if rollup == "usage" else None,
+        )
+        # The offset in force at each bucket: the last segment starting at or before it.
+        ordered = sorted(utc_offsets)
+        offset_sql = f"{int(ordered[0][1])}"
+        if len(ordered) > 1:
+            branches = " ".join(
+                f"WHEN bucket_ms >= {int(start)} THEN {int(offset)}"
+                for start, offset in reversed(ordered[1:])
+            )
+            offset_sql = f"CASE {branches} ELSE {int(ordered[0][1])} END"
+        day_sql = f"(bucket_ms + {offset_sql}) / {DAY_MS}"
+        metrics = ROLLUP_METRICS[rollup]
+        dims = "".join(f", {d}" for d in group_by)
+        sums = ", ".join(f"SUM({m})" for m in metrics)
+        rows = self.runner.query(
+            f"SELECT {day_sql} AS day{dims}, {sums} FROM {rollup}_rollup{where} GROUP BY 1{dims} ORDER BY 1",
+            params,
+        )
+        width = len(group_by)
+        totals = [
+            DayTotal(
+                int(r[0]),
+                tuple(str(v) for v in r[1 : 1 + width]),
+                {m: int(v or 0) for m, v in zip(metrics, r[1 + width :], strict=True)},
+            )
+            for r in rows
+        ]
+        # Groups of one day in key order (code points): the same order from every backend.
+        return sorted(totals, key=lambda t: (t.day, t.key))
+
+    def list_sessions(self, query: SessionQuery) -> SessionPage:
+        self._ensure_fresh()
+        descending = query.sort.startswith("-")
+        sort_name = query.sort.lstrip("-+")
+        if sort_name not in _SORTS:
+            raise InvalidQuery(
+                f"sort={query.sort!r}: must be one of {', '.join(SORT_KEYS)} (prefix '-' = descending)"
+            )
+        if not 1 <= query.limit <= 1000:
+            raise InvalidQuery(f"limit={query.limit}: must be between 1 and 1000")
+        sort_expr = _SORTS[sort_name]
+        where, params = self._filter_sql(
+            query.filters,
+            time_col="COALESCE(s.started_ms, 0)",
+            project_col="s.project",
+            user_col="s.user_id",
+            agent_col="s.agent",
+            model_col="s.models",
+        )
+        clauses = [where[len(" WHERE ") :]] if where else []
+        if query.session_ids:
+            if len(query.session_ids) > 1000:
+                raise InvalidQuery(f"session_ids: at most 1000 per query, got {len(query.session_ids)}")
+            placeholders, id_params = in_params("sid", list(dict.fromkeys(query.session_ids)))
+            clauses.append(f"s.session_id IN ({placeholders})")
+            params.update(id_params)
+        if query.text:
+            params["text"] = "%" + like_escape(ascii_lower(query.text)) + "%"
+            clauses.append(
+                "(LOWER(COALESCE(s.title, '')) LIKE :text ESCAPE '\\' OR LOWER(COALESCE(s.project, '')) LIKE :text "
+                "ESCAPE '\\' OR LOWER(s.session_id) LIKE :text ESCAPE '\\' OR LOWER(COALESCE(s.git_branch, '')) "
+                f"LIKE :text ESCAPE '\\' OR {self._prompt_text_match(query.text, params)})"
+            )
+        if query.cursor:
+            try:
+                value, cursor_sid = orjson.loads(base64.urlsafe_b64decode(query.cursor.encode()))
+                value = int(value)
+                cursor_sid = str(cursor_sid)
+            except (ValueError, TypeError, orjson.JSONDecodeError):
+                raise InvalidQuery("cursor: not a cursor this API returned") from None
+            op = "<" if descending else ">"
+            clauses.append(f"({sort_expr} {op} :cv OR ({sort_expr} = :cv AND s.session_id {op} :csid))")
+            params["cv"] = value
+            params["csid"] = cursor_sid
+        where_sql = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        direction = "DESC" if descending else "ASC"
+        params["limit"] = query.limit + 1
+        rows = self.runner.query(
+            f"SELECT {SESSION_SUMMARY_FIELDS}, {sort_expr}, {self._first_prompt_sql()} "
+            f"FROM sessions s{where_sql} ORDER BY {sort_expr} {direction}, s.session_id {direction} LIMIT :limit",
+            params,
+        )
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        sessions = [summary_from_row(r) for r in rows]
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            token = orjson.dumps([int(last[29] or 0), last[0]])
+            next_cursor = base64.urlsafe_b64encode(token).decode()
+        return SessionPage(sessions, next_cursor)
+
+    def _prompt_text_match(self, text: str, params: dict[str, Any]) -> str:
+        """SQL, true when session `s` has a prompt whose text contains :text (set in `params`)."""
+        return (
+            "EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = s.session_id "
+            "AND LOWER(COALESCE(p.text, '')) LIKE :text ESCAPE '\\')"
+        )
+
+    def _first_prompt_sql(self) -> str:
+        """SQL for the text of session `s`'s first typed prompt: a summary column (migration
+        0005), kept by the refresh of derived data like the counts beside it."""
+        return "s.first_prompt"
+
+    def session_detail(self, session_id: str) -> SessionDetail | None:
+        self._ensure_fresh()
+        session_rows = self._dict_rows("SELECT * FROM sessions WHERE session_id = :sid", {"sid": session_id})
+        if not session_rows:
+            return None
+        params = {"sid": session_id}
+        return SessionDetail(
+            session=session_rows[0],
+            prompts=self._dict_rows(
+                "SELECT * FROM prompts WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, prompt_id", params
+            ),
+            llm_calls=self._dict_rows(
+                "SELECT * FROM llm_calls WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, call_id", params
+            ),
+            tool_calls=self._dict_rows(
+                "SELECT * FROM tool_calls WHERE session_id = :sid ORDER BY COALESCE(started_ms, ended_ms) NULLS FIRST, tool_use_id",
+                params,
+            ),
+            file_touches=self._dict_rows(
+                "SELECT * FROM file_touches WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, path, op, tool_use_id",
+                params,
+            ),
+            subagents=self._dict_rows(
+                "SELECT * FROM subagents WHERE session_id = :sid ORDER BY started_ms NULLS FIRST, agent_id",
+                params,
+            ),
+            commits=self._dict_rows(
+                "SELECT * FROM commits WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, sha", params
+            ),
+        )
+
+    def _dict_rows(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        # Column names come from the SELECT * expansion; portable through both runners.
+        names, rows = self._query_with_names(sql, params)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _query_with_names(
+        self, sql: str, params: Mapping[str, Any]
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        table = sql.split(" FROM ", 1)[1].split()[0]
+        names = TABLE_COLUMNS[table]
+        explicit = sql.replace("SELECT *", "SELECT " + ", ".join(names), 1)
+        return list(names), self.runner.query(explicit, params)
+
+    def find_session_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        rows = self.runner.query(
+            # A case-sensitive prefix test that reads the same in every dialect (see _filter_sql).
+            "SELECT session_id FROM sessions WHERE SUBSTR(session_id, 1, LENGTH(CAST(:prefix AS TEXT))) = :prefix "
+            "ORDER BY session_id LIMIT :limit",
+            {"prefix": prefix, "limit": limit},
+        )
+        return [str(r[0]) for r in rows]
+
+    def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
+        rows = self.runner.query(
+            "SELECT seq, session_id, changed_ms FROM session_changes WHERE seq > :seq ORDER BY seq LIMIT :limit",
+            {"seq": seq, "limit": limit},
+        )
+        return [Change(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    def last_change_seq(self) -> int:
+        rows = self.runner.query("SELECT MAX(seq) FROM session_changes")
+        return int(rows[0][0] or 0) if rows else 0
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for table in ("sessions", "prompts", "llm_calls", "tool_calls", "subagents", "commits", "raw_events"):
+            out[table] = int(self.runner.query(f"SELECT COUNT(*) FROM {table}")[0][0])
+        return out
