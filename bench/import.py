@@ -127,9 +127,47 @@ def _rename(part: str, mapping: dict[bytes, bytes]) -> str:
     return encoded.decode()
 
 
+def _tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants (the import's parse worker too)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
 def run_with_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, int, bytes]:
+    """Wall seconds, peak RSS of the whole process tree (sampled every 20 ms, and the
+    process's own kernel-recorded peak), and stdout."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak_tree = 0
+    sampling = True
+
+    def sample() -> None:
+        nonlocal peak_tree
+        while sampling:
+            peak_tree = max(peak_tree, _tree_rss(proc.pid))
+            time.sleep(0.02)
+
+    import threading as _threading
+
+    sampler = _threading.Thread(target=sample, daemon=True)
+    sampler.start()
     # wait4 reaps this child and returns its own rusage (not the sum of all children).
     out_chunks: list[bytes] = []
     assert proc.stdout is not None and proc.stderr is not None
@@ -142,12 +180,14 @@ def run_with_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, int, bytes
     t2.start()
     _pid, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
+    sampling = False
+    sampler.join()
     t1.join()
     t2.join()
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit(f"{' '.join(cmd)} failed ({code}):\n{b''.join(err_chunks).decode(errors='replace')}")
-    return elapsed, usage.ru_maxrss * 1024, b"".join(out_chunks)
+    return elapsed, max(usage.ru_maxrss * 1024, peak_tree), b"".join(out_chunks)
 
 
 def median_time(fn: Callable[[], object], runs: int) -> float:
@@ -186,6 +226,9 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / ".work")
     parser.add_argument("--report-runs", type=int, default=7)
     parser.add_argument("--no-ccusage", action="store_true")
+    parser.add_argument(
+        "--no-growth", dest="growth", action="store_false", help="skip the report-vs-history series"
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the corpus even if present")
     args = parser.parse_args()
 
@@ -236,10 +279,34 @@ def main() -> int:
             cc_s = median_time(lambda: run_with_rss(cc_cmd, cc_env), 3)
             cc_totals = orjson.loads(run_with_rss(cc_cmd, cc_env)[2]).get("totals")
 
+    # Flat as history grows: the same report after a quarter, half, three quarters and all of the
+    # history, imported incrementally into a second home.
+    growth: list[tuple[int, float]] = []
+    if args.growth:
+        grow_home = workdir / "home-growth"
+        if grow_home.exists():
+            shutil.rmtree(grow_home)
+        grow_home.mkdir(parents=True)
+        grow_env = {**env, "AGENT_TRACE_HOME": str(grow_home)}
+        folders = sorted((corpus / "projects").iterdir())
+        quarter = max(1, len(folders) // 4)
+        imported_bytes = 0
+        grow_cmd = [*agent_trace, "report", "daily", "--json"]
+        for stage in range(1, 5):
+            batch = folders[(stage - 1) * quarter : stage * quarter if stage < 4 else len(folders)]
+            imported_bytes += sum(f.stat().st_size for folder in batch for f in folder.rglob("*.jsonl"))
+            run_with_rss([*agent_trace, "import", "--quiet", *map(str, batch)], grow_env)
+            run_with_rss(grow_cmd, grow_env)
+            seconds = median_time(lambda: run_with_rss(grow_cmd, grow_env), args.report_runs)
+            growth.append((imported_bytes, seconds))
+
     mb = corpus_bytes / 1e6
     rows = [
         ("corpus", f"{files_count:,} files, {mb:,.0f} MB"),
-        ("first import", f"{first_s:.1f} s = {mb / first_s:,.0f} MB/s, peak RSS {first_rss / 1e6:,.0f} MB"),
+        (
+            "first import",
+            f"{first_s:.1f} s = {mb / first_s:,.0f} MB/s, peak RSS {first_rss / 1e6:,.0f} MB (all processes)",
+        ),
         ("re-import (unchanged)", f"{again_s:.2f} s, peak RSS {again_rss / 1e6:,.0f} MB"),
         (
             "report daily --json",
@@ -250,6 +317,13 @@ def main() -> int:
             "not run" if cc_s is None else f"{cc_s * 1000:,.0f} ms (median of 3)",
         ),
     ]
+    for size, seconds in growth:
+        rows.append(
+            (
+                f"report daily --json at {size / 1e6:,.0f} MB",
+                f"{seconds * 1000:,.0f} ms (median of {args.report_runs})",
+            )
+        )
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measure'.ljust(width)} | result")
     print(f"{'-' * width}-|-{'-' * 60}")

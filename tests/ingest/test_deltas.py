@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from agent_trace.config import Settings
@@ -22,17 +23,12 @@ from agent_trace.ingest.transcripts import Importer
 from agent_trace.ingest.writer import Writer
 from agent_trace.store.factory import open_store
 from agent_trace.store.port import Store
-from tests.fixtures.transcripts import Transcript, text_block, tool_use, uid, usage
+from tests.fixtures.transcripts import streamed_session
 
 SPOTTER_FILE = "spotter/projects/-home-user-proj/258c7280-ae70-4798-800f-63464d01a85d.jsonl"
 CLIENT_PATH = "/home/dev/.claude/projects/-home-user-proj/258c7280-ae70-4798-800f-63464d01a85d.jsonl"
 SESSION = "258c7280-ae70-4798-800f-63464d01a85d"
 VOLATILE = {"updated_ms", "last_activity_ms"}
-# LlmCall.tool_use_ids merges as "longer", not as a union: when a cut falls between the tool_use
-# lines of one response (a tool_result line in between ends the parser's run), each part holds
-# some of the ids and the longer list wins. The same happens to `agent-trace import` when a file
-# grows at that point. Which call asked for each tool stays exact (tool_calls.call_id is compared).
-NOT_A_UNION = {"tool_use_ids"}
 
 
 def _store(settings: Settings, name: str) -> Store:
@@ -76,7 +72,7 @@ def _records(store: Store, session_id: str) -> dict[str, Any]:
     out: dict[str, Any] = {"session": {k: v for k, v in detail.session.items() if k not in VOLATILE}}
     for table, key in keys.items():
         out[table] = {
-            tuple(r[k] for k in key): {k: v for k, v in r.items() if k not in VOLATILE | NOT_A_UNION}
+            tuple(r[k] for k in key): {k: v for k, v in r.items() if k not in VOLATILE}
             for r in getattr(detail, table)
         }
     return out
@@ -108,31 +104,10 @@ def test_any_cut_of_a_real_transcript_gives_the_import_records(settings: Setting
         store.close()
 
 
-def _streamed_session() -> tuple[bytes, str]:
-    """A prompt, then a response streamed over three lines (partial output counts), a tool call."""
-    session_id = uid()
-    t = Transcript(session_id)
-    t.prompt("list the files", prompt_id=uid())
-    tool_id = uid("toolu_")
-    t.assistant(
-        [
-            text_block("Looking."),
-            {"type": "thinking", "thinking": "hmm"},
-            tool_use("Bash", {"command": "ls"}, tool_id),
-        ],
-        u=usage(10, 300, read=50),
-        partial_usage=[usage(10, 5, read=50), usage(10, 6, read=50)],
-    )
-    t.tool_result(tool_id, "a.txt\nb.txt")
-    t.assistant([text_block("Two files.")], u=usage(12, 40, read=60))
-    t.system("turn_duration", durationMs=1234)
-    return t.text(), session_id
-
-
 def test_a_cut_inside_a_streamed_response_keeps_the_whole_response(
     settings: Settings, tmp_path: Path
 ) -> None:
-    data, session_id = _streamed_session()
+    data, session_id = streamed_session()
     file = tmp_path / f"{session_id}.jsonl"
     file.write_bytes(data)
     expected = _imported(settings, file, session_id)
@@ -150,12 +125,15 @@ def test_a_cut_inside_a_streamed_response_keeps_the_whole_response(
         assert got == expected
         (call,) = [c for c in got["llm_calls"].values() if c["output_tokens"] == 300]
         assert call["response_text"] == "Looking." and call["thinking"] == "hmm"
+        (later,) = [c for c in got["llm_calls"].values() if c["output_tokens"] == 40]
+        assert later["response_text"] == "Reading both.\n\nTwo files."
+        assert len(orjson.loads(later["tool_use_ids"])) == 1
     finally:
         store.close()
 
 
 def test_redelivered_and_overlapping_deltas_change_nothing(settings: Settings, tmp_path: Path) -> None:
-    data, session_id = _streamed_session()
+    data, session_id = streamed_session()
     file = tmp_path / f"{session_id}.jsonl"
     file.write_bytes(data)
     expected = _imported(settings, file, session_id)
@@ -173,7 +151,7 @@ def test_redelivered_and_overlapping_deltas_change_nothing(settings: Settings, t
 
 
 def test_a_restart_resumes_from_the_stored_cursor(settings: Settings, tmp_path: Path) -> None:
-    data, session_id = _streamed_session()
+    data, session_id = streamed_session()
     file = tmp_path / f"{session_id}.jsonl"
     file.write_bytes(data)
     expected = _imported(settings, file, session_id)
@@ -196,7 +174,7 @@ def test_a_restart_resumes_from_the_stored_cursor(settings: Settings, tmp_path: 
 def test_a_half_line_at_the_end_of_a_delta_is_completed_by_the_next(
     settings: Settings, tmp_path: Path
 ) -> None:
-    data, session_id = _streamed_session()
+    data, session_id = streamed_session()
     file = tmp_path / f"{session_id}.jsonl"
     file.write_bytes(data)
     expected = _imported(settings, file, session_id)

@@ -14,7 +14,7 @@ from agent_trace.domain.pricing import PriceBook
 from agent_trace.ingest.transcripts import Importer
 from agent_trace.ingest.writer import Writer
 from agent_trace.store.port import Filters
-from tests.fixtures.transcripts import Transcript, text_block, tool_use, uid, usage
+from tests.fixtures.transcripts import Transcript, streamed_session, text_block, tool_use, uid, usage
 
 
 def run_import(store: Any, paths: list[Path], tier: int = 2, user: str = "dev") -> Any:
@@ -174,3 +174,37 @@ def test_real_client_transcripts_import(store: Any, corpus: Path, scenario: str)
     summary = run_import(store, [corpus / "real-client" / scenario / "transcripts"])
     assert summary.files_read >= 1 and summary.stats.malformed == 0
     assert store.counts()["sessions"] >= 1
+
+
+def test_a_file_cut_inside_a_response_imports_like_the_whole_file(tmp_path: Path) -> None:
+    """A session still being written: every line boundary as the end of a first import."""
+    from agent_trace.store.sql.adapter import SqlStore
+    from agent_trace.store.sql.runner import SqlAlchemyRunner
+
+    data, session_id = streamed_session()
+
+    def detail_after(cuts: list[int], name: str) -> Any:
+        url = f"sqlite:///{tmp_path / name}.db"
+        store = SqlStore(SqlAlchemyRunner(url), url)
+        store.migrate()
+        path = tmp_path / name / f"{session_id}.jsonl"
+        path.parent.mkdir()
+        try:
+            for cut in cuts:
+                path.write_bytes(data[:cut])
+                run_import(store, [path.parent], tier=3)  # tier 3 keeps response text
+            detail = store.session_detail(session_id)
+            assert detail is not None
+            return [
+                [{k: v for k, v in row.items() if k != "updated_ms"} for row in rows]
+                for rows in (detail.prompts, detail.llm_calls, detail.tool_calls, detail.file_touches)
+            ]
+        finally:
+            store.close()
+
+    expected = detail_after([len(data)], "whole")
+    response = next(c for c in expected[1] if c["response_text"] == "Reading both.\n\nTwo files.")
+    assert len(orjson.loads(response["tool_use_ids"])) == 1
+    ends = [i + 1 for i, byte in enumerate(data) if byte == ord("\n")]
+    for n, end in enumerate(ends[:-1]):
+        assert detail_after([end, len(data)], f"cut{n}") == expected, f"cut after line {n + 1}"

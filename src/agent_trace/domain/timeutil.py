@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 
-@lru_cache(maxsize=4096)
-def _day_start_ms(day: str) -> int | None:
+@lru_cache(maxsize=8192)
+def _minute_start_ms(minute: str) -> int | None:
+    """`2026-02-11T20:36` → epoch ms (cached: a transcript's lines share few minutes)."""
     try:
-        return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) * 1000
+        return int(datetime.fromisoformat(minute).replace(tzinfo=UTC).timestamp()) * 1000
     except ValueError:
         return None
 
@@ -19,13 +20,11 @@ def parse_iso_ms(value: object) -> int | None:
     if not isinstance(value, str) or not value:
         return None
     # Fast path for the exact shape Claude Code writes on every line (millions of lines on import).
-    if len(value) == 24 and value[23] == "Z" and value[10] == "T" and value[19] == ".":
-        day = _day_start_ms(value[:10])
-        digits = value[11:13] + value[14:16] + value[17:19] + value[20:23]
-        if day is not None and digits.isdigit() and value[13] == value[16] == ":":
-            hours, minutes, seconds = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
-            if hours < 24 and minutes < 60 and seconds < 61:
-                return day + ((hours * 60 + minutes) * 60 + seconds) * 1000 + int(digits[6:9])
+    if len(value) == 24 and value[23] == "Z" and value[19] == "." and value[16] == ":":
+        minute = _minute_start_ms(value[:16])
+        rest = value[17:19] + value[20:23]
+        if minute is not None and rest.isascii() and rest.isdigit() and rest[0] < "6":
+            return minute + int(rest[:2]) * 1000 + int(rest[2:])
     text = value
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"

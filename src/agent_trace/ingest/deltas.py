@@ -169,7 +169,7 @@ class DeltaParser:
         """Parse the carried tail plus `data`, which continues the file at `cursor.end`."""
         text = cursor.carry + data
         parser = self._parser(delta, ParseState.from_json(cursor.parser))
-        parser.safe_offset = cursor.safe
+        parser.start_at(cursor.safe)
         for line, end in _lines(text, cursor.safe):
             parser.feed(line, end)
         batch.extend(parser.take_batch())

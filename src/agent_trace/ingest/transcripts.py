@@ -11,23 +11,28 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from agent_trace.domain.records import RecordBatch
+from agent_trace.ingest.parse_worker import parse_in_worker
+from agent_trace.ingest.transcript_files import (
+    FLUSH_BYTES,
+    FLUSH_RECORDS,
+    Chunk,
+    FileTask,
+    discover,
+    parse_file,
+)
 from agent_trace.ingest.writer import Writer
-from agent_trace.sources.claude_transcript import ParseState, ParseStats, TranscriptParser, describe_path
+from agent_trace.sources.claude_transcript import ParseStats
 from agent_trace.store.port import FileState
 
-READ_BLOCK = 4 * 1024 * 1024
-# A write transaction holds at most this many records or this much input: bounded memory
-# (peak RSS stays well under 250 MB whatever the corpus size) with few transactions.
-FLUSH_RECORDS = 4000
-FLUSH_BYTES = 8 * 1024 * 1024
+# Below this much to read, a worker process costs more to start than it saves.
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -56,59 +61,6 @@ class ImportSummary:
         for kind, n in sorted(self.stats.unknown_types.items()):
             reasons.append((f"records of unknown type {kind!r}", n))
         return reasons
-
-
-def discover(paths: Iterable[Path]) -> list[Path]:
-    """Every *.jsonl transcript under the given files/folders, in a stable order.
-
-    Sorted by path, a session's main file comes before its `<session>/subagents/` files, and an
-    original before copies that sort later; missing roots are skipped (the caller reports them).
-    """
-    found: set[Path] = set()
-    for root in paths:
-        if root.is_file():
-            if root.suffix == ".jsonl":
-                found.add(root)
-        elif root.is_dir():
-            for dirpath, _dirnames, filenames in os.walk(root):
-                for name in filenames:
-                    if name.endswith(".jsonl"):
-                        found.add(Path(dirpath) / name)
-    return sorted(found, key=lambda p: str(p))
-
-
-def _meta_for(path: Path) -> dict[str, object] | None:
-    """The `agent-<id>.meta.json` beside a subagent transcript, if any."""
-    if not path.name.startswith("agent-"):
-        return None
-    meta_path = path.with_name(path.name[: -len(".jsonl")] + ".meta.json")
-    try:
-        data = orjson.loads(meta_path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _lines(handle: object, start: int) -> Iterator[tuple[bytes, int]]:
-    """(line, end offset) for every complete line from `start`; a trailing partial line is not yielded."""
-    read = handle.read  # type: ignore[attr-defined]
-    offset = start
-    pending = b""
-    while True:
-        block = read(READ_BLOCK)
-        if not block:
-            break
-        data = pending + block if pending else block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            pending = data
-            continue
-        pending = data[cut + 1 :]
-        for line in data[: cut + 1].splitlines(keepends=True):
-            offset += len(line)
-            yield line, offset
-    if pending:
-        yield pending, -1  # the caller counts it as incomplete
 
 
 class _BackgroundWriter:
@@ -163,10 +115,11 @@ class Importer:
         self._pending = RecordBatch()
         self._pending_states: list[FileState] = []
         self._pending_bytes = 0
+        self._pending_records = 0
 
-    def run(self, paths: Iterable[Path]) -> ImportSummary:
-        import time
-
+    def run(self, paths: Iterable[Path], parallel: bool | None = None) -> ImportSummary:
+        """Import what changed under `paths`. `parallel`: parse in a worker process (default:
+        when there are two or more cores and enough to read)."""
         started = time.perf_counter()
         summary = ImportSummary()
         store = self.writer.store
@@ -174,7 +127,7 @@ class Importer:
         files = discover(paths)
         summary.files_found = len(files)
         states = store.file_states()
-        plan: list[tuple[Path, int, int, FileState | None]] = []
+        plan: list[FileTask] = []
         for path in files:
             try:
                 st = path.stat()
@@ -186,21 +139,26 @@ class Importer:
                 summary.files_unchanged += 1
                 continue
             # A file that shrank was rewritten: read it all again (merges make that harmless).
-            resume_from = previous if previous is not None and st.st_size >= previous.size else None
-            plan.append((path, st.st_size, st.st_mtime_ns, resume_from))
+            if previous is not None and st.st_size >= previous.size:
+                plan.append(
+                    FileTask(
+                        str(path), st.st_size, st.st_mtime_ns, previous.safe_offset, previous.parser_state
+                    )
+                )
+            else:
+                plan.append(FileTask(str(path), st.st_size, st.st_mtime_ns))
+        to_read = sum(task.size - task.start for task in plan)
         if self.on_plan is not None:
-            self.on_plan(
-                len(plan), sum(size - (prev.safe_offset if prev else 0) for _p, size, _m, prev in plan)
-            )
+            self.on_plan(len(plan), to_read)
+        if parallel is None:
+            parallel = (os.cpu_count() or 1) > 1 and to_read >= PARALLEL_MIN_BYTES
+        chunks = (
+            parse_in_worker(plan) if parallel and plan else (c for task in plan for c in parse_file(task))
+        )
         self._background = _BackgroundWriter(self.writer)
         try:
-            for path, size, mtime_ns, previous in plan:
-                try:
-                    summary.bytes_read += self._import_file(path, size, mtime_ns, previous, summary)
-                except OSError as exc:
-                    summary.files_unreadable.append((str(path), exc.strerror or str(exc)))
-                    continue
-                summary.files_read += 1
+            for chunk in chunks:
+                self._take(chunk, summary)
             self._flush()
         finally:
             self._background.close()
@@ -210,57 +168,25 @@ class Importer:
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _import_file(
-        self, path: Path, size: int, mtime_ns: int, previous: FileState | None, summary: ImportSummary
-    ) -> int:
-        start = first = previous.safe_offset if previous else 0
-        state = (
-            ParseState.from_json(orjson.loads(previous.parser_state))
-            if previous and previous.parser_state
-            else None
-        )
-        parser = TranscriptParser(describe_path(str(path), _meta_for(path)), state)
-        parser.safe_offset = start
-        consumed = reported = start
-        with path.open("rb") as handle:
-            handle.seek(start)
-            for line, end in _lines(handle, start):
-                if end < 0:
-                    parser.stats.incomplete_tail += 1
-                    break
-                parser.feed(line, end)
-                consumed = end
-                if self.progress is not None and consumed - reported >= 1 << 20:
-                    self.progress(consumed - reported)
-                    reported = consumed
-                if (
-                    parser.pending + len(self._pending) >= FLUSH_RECORDS
-                    or self._pending_bytes + consumed - start >= FLUSH_BYTES
-                ):
-                    self._pending.extend(parser.take_batch())
-                    self._pending_bytes += consumed - start
-                    start = consumed
-                    self._flush()
+    def _take(self, chunk: Chunk, summary: ImportSummary) -> None:
+        if chunk.error is not None:
+            summary.files_unreadable.append((chunk.path, chunk.error))
+            return
+        self._pending.extend(chunk.batch)
+        self._pending_records += len(chunk.batch)
+        self._pending_bytes += chunk.consumed
+        summary.bytes_read += chunk.consumed
         if self.progress is not None:
-            self.progress(size - reported if size > reported else 0)
-        file_state = FileState(
-            path=str(path),
-            # The size seen before reading: if the file grows past it, the next import re-reads
-            # from safe_offset (an idempotent merge), so nothing is lost or counted twice.
-            size=size,
-            mtime_ns=mtime_ns,
-            safe_offset=parser.safe_offset,
-            parser_state=orjson.dumps(parser.safe_state().to_json()).decode(),
-        )
-        # A file's progress is stored in the same transaction as its last records; small files
-        # are grouped into one transaction.
-        self._pending.extend(parser.take_batch())
-        self._pending_states.append(file_state)
-        self._pending_bytes += consumed - start
-        if len(self._pending) >= FLUSH_RECORDS or self._pending_bytes >= FLUSH_BYTES:
+            self.progress(chunk.consumed)
+        if chunk.file_state is not None:
+            # A file's progress is stored in the same transaction as its last records; small
+            # files are grouped into one transaction.
+            self._pending_states.append(chunk.file_state)
+            summary.files_read += 1
+            if chunk.stats is not None:
+                summary.stats.merge(chunk.stats)
+        if self._pending_records >= FLUSH_RECORDS or self._pending_bytes >= FLUSH_BYTES:
             self._flush()
-        summary.stats.merge(parser.stats)
-        return consumed - first
 
     def _flush(self) -> None:
         if len(self._pending) or self._pending_states:
@@ -268,6 +194,7 @@ class Importer:
             self._pending = RecordBatch()
             self._pending_states = []
         self._pending_bytes = 0
+        self._pending_records = 0
 
 
 def unknown_field_report(stats: ParseStats, limit: int = 10) -> list[tuple[str, int]]:

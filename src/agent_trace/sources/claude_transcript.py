@@ -139,7 +139,7 @@ _KNOWN_FIELDS = frozenset(
         "costUSD",
     }
 )
-_PARSED_TYPES = frozenset({"user", "assistant", "system", "progress"})
+_PARSED_TYPES = frozenset({"user", "assistant", "system"})
 
 _AGENT_FILE = re.compile(r"^agent-(?P<id>[A-Za-z0-9_-]+)\.jsonl$")
 _UUIDISH = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -259,6 +259,23 @@ def _text_of(content: object) -> str:
     return ""
 
 
+def _response_key(record: Mapping[str, Any]) -> str | None:
+    """The LLM call an assistant line belongs to (None for API-error and malformed lines)."""
+    message = record.get("message")
+    if (
+        not isinstance(message, dict)
+        or message.get("model") == SYNTHETIC_MODEL
+        or record.get("isApiErrorMessage")
+    ):
+        return None
+    message_id = message.get("id")
+    request_id = record.get("requestId")
+    return llm_call_id(
+        message_id if isinstance(message_id, str) else None,
+        request_id if isinstance(request_id, str) else None,
+    )
+
+
 def _dumps(value: object) -> str:
     return orjson.dumps(value).decode()
 
@@ -272,10 +289,20 @@ class TranscriptParser:
         if self.state.session_id is None:
             self.state.session_id = file.session_hint
         self.stats = ParseStats()
-        # Where a later import may resume: after the last line that is not part of a still-open
-        # run of assistant lines (a response being streamed one content block per line).
+        # Where a later import may resume, and the ParseState there. Claude Code writes one line
+        # per content block of a response, and (executing tools while it streams) the tool
+        # results and progress lines of a block can come before the response's next block. So a
+        # response stays "open" until the next response or a new prompt begins, and the safe
+        # point is the first line of the open response: re-reading from there rebuilds the
+        # whole response (text, thinking, tool_use ids), never half of one.
         self.safe_offset = 0
-        self._safe_state: ParseState | None = None
+        self._safe_snapshot: ParseState | None = None  # None: the current state is the safe one
+        self._open_call: str | None = None
+        self._line_start = 0
+        self._closes_response = False  # set while feeding a line that starts a new prompt
+        # The open response's content so far, kept across take_batch: a chunk boundary inside
+        # a response must not split it (the store keeps one copy of a call's text, not both).
+        self._carry: tuple[str, set[str], list[str], list[str], tuple[str, ...]] | None = None
         self._reset_batch()
 
     # -- batch bookkeeping -------------------------------------------------------------------
@@ -293,6 +320,16 @@ class TranscriptParser:
 
     def take_batch(self) -> RecordBatch:
         """The records accumulated since the last call; the parser keeps its ParseState."""
+        open_call = self._calls.get(self._open_call) if self._open_call else None
+        if open_call is not None:
+            key = open_call.call_id
+            self._carry = (
+                key,
+                self._call_blocks[key],
+                self._call_text.get(key, []),
+                self._call_thinking.get(key, []),
+                open_call.tool_use_ids,
+            )
         for key, parts in self._call_text.items():
             self._calls[key].response_text = "\n\n".join(parts)
         for key, parts in self._call_thinking.items():
@@ -357,9 +394,13 @@ class TranscriptParser:
         for line in lines:
             self.feed(line)
 
+    def start_at(self, offset: int) -> None:
+        """Lines fed with end offsets continue a file from `offset` (with the state given)."""
+        self.safe_offset = self._line_start = offset
+
     def safe_state(self) -> ParseState:
         """The ParseState as it was at `safe_offset`."""
-        return self._safe_state if self._safe_state is not None else self.state
+        return self.state if self._safe_snapshot is None else self._safe_snapshot
 
     def feed(self, line: bytes | str, end_offset: int | None = None) -> None:
         """One complete line (without or with its newline); `end_offset` = file offset after it."""
@@ -375,17 +416,28 @@ class TranscriptParser:
                 if not isinstance(record, dict):
                     self.stats.malformed += 1
                     record = None
-        is_assistant = record is not None and record.get("type") == "assistant"
-        if end_offset is not None:
-            if is_assistant:
-                if self._safe_state is None:
-                    self._safe_state = replace(self.state)
-            else:
-                self._safe_state = None
+        if end_offset is None:
+            if record is not None:
+                self._feed_record(record)
+            return
+        if record is not None and record.get("type") == "assistant":
+            key = _response_key(record)
+            if key is not None and key != self._open_call:
+                # A new response: everything before this line is complete.
+                self.safe_offset = self._line_start
+                self._safe_snapshot = replace(self.state)
+                self._open_call = key
+                self._carry = None
         if record is not None:
+            self._closes_response = False
             self._feed_record(record)
-        if end_offset is not None and not is_assistant:
+            if self._closes_response:
+                self._open_call = None
+                self._carry = None
+        if self._open_call is None:
             self.safe_offset = end_offset
+            self._safe_snapshot = None
+        self._line_start = end_offset
 
     def _feed_record(self, record: dict[str, Any]) -> None:
         self.stats.records += 1
@@ -447,7 +499,7 @@ class TranscriptParser:
         ts = parse_iso_ms(record.get("timestamp"))
         if session_id is None:
             return None, ts
-        session = self._session(session_id)
+        session = self._sessions.get(session_id) or self._session(session_id)
         cwd = record.get("cwd")
         if isinstance(cwd, str) and cwd:
             if self.state.project is None:
@@ -551,6 +603,13 @@ class TranscriptParser:
             )
             self._calls[key] = call
             self._call_blocks[key] = set()
+            carry = self._carry
+            if carry is not None and carry[0] == key:
+                # The rest of a response whose first blocks went out in an earlier batch.
+                self._call_blocks[key] = carry[1]
+                self._call_text[key] = carry[2]
+                self._call_thinking[key] = carry[3]
+                call.tool_use_ids = carry[4]
         else:
             if usage is not None and (
                 call.usage is None
@@ -671,6 +730,7 @@ class TranscriptParser:
             self.stats.malformed += 1
             return
         self._switch_prompt(prompt_id)
+        self._closes_response = True
         prompt = self._prompt(prompt_id, session_id)
         prompt.kind = kind
         prompt.text = text

@@ -1,0 +1,140 @@
+"""Reading transcript files for import: discovery, and one file parsed into write-sized chunks.
+
+Pure of any store: `parse_file` turns one file (from a saved offset and parser state) into
+`Chunk`s of records, the last one carrying the file's new progress. The importer runs it inline
+or in a worker process (ingest/parse_worker.py); both see exactly the same chunks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+
+from agent_trace.domain.records import RecordBatch
+from agent_trace.sources.claude_transcript import ParseState, ParseStats, TranscriptParser, describe_path
+from agent_trace.store.port import FileState
+
+READ_BLOCK = 4 * 1024 * 1024
+# A chunk holds at most this many records or this much input: bounded memory (peak RSS stays
+# well under 250 MB whatever the corpus size) with few write transactions.
+FLUSH_RECORDS = 4000
+FLUSH_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FileTask:
+    """One file to read: where from, with what parser state, and what it looked like."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    start: int = 0
+    parser_state: str | None = None  # JSON of ParseState at `start`
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Records from one file. The file's last chunk carries its new progress and statistics."""
+
+    path: str
+    batch: RecordBatch
+    consumed: int  # bytes of the file this chunk covers
+    file_state: FileState | None = None
+    stats: ParseStats | None = None
+    error: str | None = None  # the file could not be read (then nothing else is set)
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """Every *.jsonl transcript under the given files/folders, in a stable order.
+
+    Sorted by path, a session's main file comes before its `<session>/subagents/` files, and an
+    original before copies that sort later; missing roots are skipped (the caller reports them).
+    """
+    found: set[Path] = set()
+    for root in paths:
+        if root.is_file():
+            if root.suffix == ".jsonl":
+                found.add(root)
+        elif root.is_dir():
+            for dirpath, _dirnames, filenames in os.walk(root):
+                for name in filenames:
+                    if name.endswith(".jsonl"):
+                        found.add(Path(dirpath) / name)
+    return sorted(found, key=lambda p: str(p))
+
+
+def meta_for(path: Path) -> dict[str, object] | None:
+    """The `agent-<id>.meta.json` beside a subagent transcript, if any."""
+    if not path.name.startswith("agent-"):
+        return None
+    meta_path = path.with_name(path.name[: -len(".jsonl")] + ".meta.json")
+    try:
+        data = orjson.loads(meta_path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def lines_from(handle: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
+    """(line, end offset) for every complete line from `start`; a trailing partial line is
+    yielded with end offset -1 (the caller counts it as incomplete and stops there)."""
+    offset = start
+    pending = b""
+    while True:
+        block = handle.read(READ_BLOCK)
+        if not block:
+            break
+        data = pending + block if pending else block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            pending = data
+            continue
+        pending = data[cut + 1 :]
+        for line in data[: cut + 1].splitlines(keepends=True):
+            offset += len(line)
+            yield line, offset
+    if pending:
+        yield pending, -1
+
+
+def parse_file(task: FileTask) -> Iterator[Chunk]:
+    """The records of one file from `task.start`, in chunks; the last chunk has its FileState."""
+    path = Path(task.path)
+    state = ParseState.from_json(orjson.loads(task.parser_state)) if task.parser_state else None
+    parser = TranscriptParser(describe_path(task.path, meta_for(path)), state)
+    parser.start_at(task.start)
+    consumed = chunk_start = task.start
+    try:
+        with path.open("rb") as handle:
+            handle.seek(task.start)
+            for line, end in lines_from(handle, task.start):
+                if end < 0:
+                    parser.stats.incomplete_tail += 1
+                    break
+                parser.feed(line, end)
+                consumed = end
+                # Checked every 256 lines: counting what is pending costs more than a line. A cut
+                # may fall inside a streamed response: the parser carries it to the next chunk.
+                if not parser.stats.lines & 0xFF and (
+                    parser.pending >= FLUSH_RECORDS or consumed - chunk_start >= FLUSH_BYTES
+                ):
+                    yield Chunk(task.path, parser.take_batch(), consumed - chunk_start)
+                    chunk_start = consumed
+    except OSError as exc:
+        yield Chunk(task.path, RecordBatch(), 0, error=exc.strerror or str(exc))
+        return
+    file_state = FileState(
+        path=task.path,
+        # The size seen before reading: if the file grows past it, the next import re-reads
+        # from safe_offset (an idempotent merge), so nothing is lost or counted twice.
+        size=task.size,
+        mtime_ns=task.mtime_ns,
+        safe_offset=parser.safe_offset,
+        parser_state=orjson.dumps(parser.safe_state().to_json()).decode(),
+    )
+    yield Chunk(task.path, parser.take_batch(), consumed - chunk_start, file_state, parser.stats)
