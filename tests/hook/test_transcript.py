@@ -16,7 +16,8 @@ from agent_trace.hook.transcript import (
     read_deltas,
     transcript_files,
 )
-from agent_trace.sources.claude_transcript import TranscriptParser, describe_path
+from agent_trace.sources.claude_transcript import TranscriptParser
+from agent_trace.sources.claude_transcript_lines import describe_path
 
 ANTHROPIC_KEY = "sk-ant-api03-" + "Zq9" * 31 + "AA"
 SHORT_PASSWORD_LINE = {"type": "user", "message": {"role": "user", "content": "pwd=hunter2x"}}
@@ -154,7 +155,7 @@ def test_tier_1_placeholder_classifies_like_the_prompt(text: str) -> None:
 def test_prompt_prefixes_cover_the_domain_rules() -> None:
     from agent_trace.domain import prompts
 
-    assert set(prompts._NOT_A_TURN_PREFIXES) <= set(PROMPT_PREFIXES)
+    assert set(prompts.NOT_A_TURN_PREFIXES) <= set(PROMPT_PREFIXES)
 
 
 @pytest.mark.parametrize("tier", [1, 2, 3])

@@ -14,12 +14,12 @@ import pytest
 
 from agent_trace.domain.records import RecordBatch, Subagent, ToolCall
 from agent_trace.sources.claude_hooks import (
-    HookPayloadError,
     hook_events_of_interest,
     records_from_hook,
     render_tool_response,
     transcript_deltas,
 )
+from agent_trace.sources.hook_fields import HookPayloadError
 
 REAL_CLIENT = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "claude-code" / "real-client"
 SCENARIOS = sorted(p.parent.name for p in REAL_CLIENT.glob("*/hooks.jsonl")) if REAL_CLIENT.is_dir() else []

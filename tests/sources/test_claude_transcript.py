@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 
 from agent_trace.domain.records import RecordBatch
-from agent_trace.sources.claude_transcript import ParseState, TranscriptParser, describe_path, parse_usage
+from agent_trace.sources.claude_transcript import TranscriptParser
+from agent_trace.sources.claude_transcript_lines import ParseState, describe_path, parse_usage
 from tests.fixtures.transcripts import Transcript, text_block, tool_use, uid, usage
 
 

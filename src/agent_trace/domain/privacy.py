@@ -16,103 +16,10 @@ from typing import Any
 
 import orjson
 
+from agent_trace.domain.payload_keys import PAYLOAD_METADATA_KEYS as _METADATA_KEYS
+from agent_trace.domain.payload_keys import PAYLOAD_RESPONSE_KEYS as _RESPONSE_KEYS
 from agent_trace.domain.records import RecordBatch
 from agent_trace.domain.redaction import redact, redact_json_value
-
-# Raw payload keys that are safe at tier 1: identifiers, names, numbers, states.
-_METADATA_KEYS = frozenset(
-    {
-        "session_id",
-        "session.id",
-        "hook_event_name",
-        "event.name",
-        "event.timestamp",
-        "event.sequence",
-        "tool_name",
-        "tool_use_id",
-        "prompt_id",
-        "prompt.id",
-        "agent_id",
-        "agent_type",
-        "agent.name",
-        "permission_mode",
-        "source",
-        "reason",
-        "trigger",
-        "duration_ms",
-        "ttft_ms",
-        "model",
-        "request_id",
-        "message.uuid",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_creation_tokens",
-        "cache_creation_5m_tokens",
-        "cache_creation_1h_tokens",
-        "cost_usd",
-        "speed",
-        "query_source",
-        "success",
-        "decision",
-        "error_type",
-        "status_code",
-        "attempt",
-        "is_interrupt",
-        "stop_hook_active",
-        "prompt_length",
-        "user.id",
-        "terminal.type",
-        "service.name",
-        "memory_type",
-        "load_reason",
-        "index",
-        "final",
-        "turn_id",
-        "message_id",
-        "effort",
-        "level",
-        "total_tokens",
-        "pre_tokens",
-        "post_tokens",
-        "name",
-        "kind",
-        "trace_id",
-        "span_id",
-        "parent_span_id",
-        "start_ms",
-        "end_ms",
-        "status",
-        "agent_trace",
-        "ts_ms",
-        "user",
-        "git",
-        "repo",
-        "branch",
-        "head",
-        "base_sha",
-        "lines_added",
-        "lines_removed",
-        "files_changed",
-        "commits",
-        "sha",
-        "author",
-        "insertions",
-        "deletions",
-        "attributes",
-        "resource",
-        "value",
-        "unit",
-        "temporality",
-        "count",
-        "sum",
-    }
-)
-# Raw payload keys holding what the model said: kept only at tier 3.
-_RESPONSE_KEYS = frozenset(
-    {"last_assistant_message", "response", "delta", "thinking", "assistant_response", "compact_summary"}
-)
-
 
 _RESPONSE_MARKERS = tuple(f'"{key}"' for key in sorted(_RESPONSE_KEYS))
 

@@ -32,6 +32,8 @@ import bisect
 import functools
 import re
 
+from agent_trace.domain.secret_values import is_placeholder, is_reference, looks_random, plausible_value
+
 # `typing` and `dataclasses` would double this module's import time, and the hook handler pays
 # it on every tool call; annotations are strings here (PEP 563), so type checkers alone need these.
 TYPE_CHECKING = False
@@ -155,34 +157,9 @@ _ASSIGNMENT: Final = re.compile(
     re.VERBOSE,
 )
 
-_NUMBER: Final = re.compile(r"[+-]?(?:\d[\d_,]*)?\.?\d+(?:[eE][+-]?\d+)?[kKmMgGsS%]?")
-_IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _AWS_SECRET_VALUE: Final = re.compile(r"[A-Za-z0-9/+=]{40}")
 _BASIC_VALUE: Final = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
-_FILE_EXT: Final = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,5}$")
 _BLANK: Final = re.compile(r"\s")
-# Values that are obviously not a real secret: fill characters, "<your-token>", "changeme", type
-# names, booleans. Matched against the whole value, lowercased.
-_PLACEHOLDER: Final = re.compile(
-    r"""(?:x+|\*+|\.+|-+|_+|\#+|0+|\?+
-      |(?:my|the|some|fake|test|sample|example)[-_]?(?:secret|token|password|pass|key|api[-_]?key)s?
-      |secret|secrets|token|tokens|password|passwd|pass|pwd|key|apikey|api[-_]key|credentials?|auth
-      |none|null|nil|undefined|true|false|yes|no|on|off|required|optional|default|empty|unset
-      |(?:str|string|bytes|int|integer|bool|boolean|text|value|any|object|secretstr|secretbytes)\??
-      |test|testing|example|sample|foo|bar|baz|foobar|hidden|masked|omitted|unknown|invalid)""",
-    re.VERBOSE,
-)
-# ...and words that make any value a placeholder ("your-api-key-here", "<REPLACE_ME>").
-_PLACEHOLDER_HINT: Final = re.compile(
-    r"your|[-_.]here\b|dummy|placeholder|redacted|change[-_]?me|replace[-_]?(?:me|with)"
-)
-
-
-def _is_placeholder(value: str) -> bool:
-    folded = value.lower()
-    return _PLACEHOLDER.fullmatch(folded) is not None or _PLACEHOLDER_HINT.search(folded) is not None
-
-
 # A name ending in one of these words after its keyword names something other than the secret
 # (`token_url`, `max_tokens`... are numbers or addresses, `password_hash` is not the password).
 _NOT_A_SECRET_SUFFIX: Final = re.compile(
@@ -193,79 +170,6 @@ _NOT_A_SECRET_SUFFIX: Final = re.compile(
       |regex|pattern|label|hint|prompt|message|error|hash|salt|location|manager|service|store)$""",
     re.VERBOSE,
 )
-
-
-# --------------------------------------------------------------------------------------------
-# Value plausibility.
-
-
-# A run of 8+ alphanumerics holding a digit and a letter: a date, a version or a word with
-# a number ("utf-8", "2024-01-01", "v1.2.3", "python3") has none; a key almost always does. Tried
-# only where a run starts, with possessive scans, so it stays linear on long values.
-_MIXED_RUN: Final = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]{8})(?=[A-Za-z]*+[0-9])(?=[0-9]*+[A-Za-z])")
-_SAME_CASE_RUN: Final = re.compile(r"[a-z]{6}|[A-Z]{6}")
-_CAMEL_WORDS: Final = re.compile(r"[A-Z][a-z]{2,}[A-Z][a-z]{2,}")
-# Natural-language values ("Incorrect", "no-password-required", "IAmSensitive", "USER_AUTH"):
-# labels and docs examples in code far more often than passwords. A word starts after a
-# separator or at a capital, so there is one way to split and no backtracking.
-_WORDS: Final = re.compile(r"[A-Za-z][a-z]*+(?:[-_. ][A-Za-z][a-z]*+|[A-Z][a-z]*+)*+")
-_KEYWORD_IN_VALUE: Final = re.compile(r"(?i)pass|secret|token|key")
-
-
-def _looks_random(value: str, min_len: int) -> bool:
-    """Machine-made rather than words: a run of alphanumerics mixing digits and letters, or upper
-    and lower case interleaved (CamelCase words have long same-case runs; keys do not)."""
-    if len(value) < min_len:
-        return False
-    if _MIXED_RUN.search(value) is not None:
-        return True
-    if len(value) < 20 or _SAME_CASE_RUN.search(value) is not None:
-        return False
-    upper = sum(1 for c in value if c.isupper())
-    lower = sum(1 for c in value if c.islower())
-    return upper >= 4 and lower >= 4 and 0.25 <= upper / (upper + lower) <= 0.75
-
-
-def _is_reference(value: str, quoted: bool) -> bool:
-    """A variable, template or expression standing for the secret, not the secret itself."""
-    # Unquoted, a leading sigil is YAML (`!vault`, `&anchor`, `*alias`), a comment or an
-    # expression; inside quotes it may be the first character of a real password.
-    if value[0] in ("$%{<" if quoted else "$%{<&*!@#(["):
-        return True
-    return "${" in value or "{{" in value or ("{" in value and "}" in value) or "<" in value or "://" in value
-
-
-def _plausible_value(value: str, password_like: bool, quoted: bool, bare_is_literal: bool) -> bool:
-    """Whether `value`, found after a secret-naming key, is a literal secret.
-
-    `bare_is_literal`: an unquoted word is the value itself (an env file, `KEY=value`), not a
-    variable in code (`password = pw`)."""
-    if not value or value.startswith("[REDACTED") or _is_reference(value, quoted) or "(?" in value:
-        return False  # (a regex is not a secret either)
-    if not any(c.isalnum() for c in value):
-        return False  # "****", ":***", "..."
-    if _NUMBER.fullmatch(value) or _is_placeholder(value):
-        return False
-    if value.startswith(("./", "../", "~/")) or (("/" in value or "\\" in value) and _FILE_EXT.search(value)):
-        return False  # a file path (the secret is in the file, not here)
-    if value[0] == "/" and not _looks_random(value, 20):
-        return False  # an absolute path; a base64 secret may start with "/" too, but is random
-    if password_like:
-        if len(value) < (4 if quoted else 6):
-            return False
-        if bare_is_literal:
-            return True
-        if not quoted and _IDENTIFIER.fullmatch(value):
-            return any(c.isdigit() for c in value) and "." not in value  # `password = pw` is code
-        # People choose passwords, so they need not look random; but a lone word or identifier
-        # is a label, an enum value or a docs example far more often ("Incorrect",
-        # "not_supported", "no-password-required"). Kebab-case passphrases stay secrets.
-        if _WORDS.fullmatch(value) is None:
-            return True
-        return "-" in value and _KEYWORD_IN_VALUE.search(value) is None
-    if not quoted and _IDENTIFIER.fullmatch(value) and ("." in value or _CAMEL_WORDS.search(value)):
-        return False  # settings.SECRET_KEY, self.token, `private_key: PKCS7PrivateKeyTypes`
-    return _looks_random(value, 8)
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,7 +235,7 @@ def _on_sk(text: str, at: int, out: _Out) -> None:
     start = at - 1  # the anchor is the `k` of `sk-`
     if not _add(out, _ANTHROPIC.match(text, start), "anthropic-key"):
         m = _OPENAI.match(text, start)
-        if m is not None and _looks_random(m["body"], 20):
+        if m is not None and looks_random(m["body"], 20):
             _add(out, m, "openai-key")
 
 
@@ -357,7 +261,7 @@ def _on_pem(text: str, at: int, out: _Out) -> None:
 
 def _on_github(text: str, at: int, out: _Out) -> None:
     m = _GITHUB.match(text, at - 1)
-    if m is not None and _looks_random(m.group(), 20):
+    if m is not None and looks_random(m.group(), 20):
         _add(out, m, "github-token")
 
 
@@ -473,7 +377,7 @@ def _on_keyword(text: str, low: str, m: re.Match[str], tag: str, out: _Out) -> N
     # `NAME=value` with an upper-case name and no blanks is an env file or a shell export, where
     # a bare word is the value itself rather than a variable.
     env_style = sep == "=" and name.isupper() and text[name_end] == "=" and text[a.end("sep")] != " "
-    if not _plausible_value(value, kind == "password", quoted, env_style):
+    if not plausible_value(value, kind == "password", quoted, env_style):
         return
     out.append((start, start + len(value), "bearer-token" if scheme == "bearer" else kind))
 
@@ -572,7 +476,7 @@ def _scan_original(text: str, out: _Out) -> None:
 
 def _on_url(text: str, m: re.Match[str], out: _Out) -> None:
     pw = m["pw"]
-    if _is_reference(pw, False) or _is_placeholder(pw) or pw.startswith("[REDACTED"):
+    if is_reference(pw, False) or is_placeholder(pw) or pw.startswith("[REDACTED"):
         return
     if not text.startswith(("sha256:", "sha512:"), m.end()):  # image@sha256:digest
         out.append((m.start("pw"), m.end("pw"), "url-password"))
@@ -755,9 +659,9 @@ def _redact_keyed(key: str, inner: str) -> str:
         if name == "basic":
             ok, kind = _BASIC_VALUE.fullmatch(credential) is not None, "basic-auth"
         else:
-            ok = _plausible_value(credential, False, True, False)
+            ok = plausible_value(credential, False, True, False)
             kind = "bearer-token" if name == "bearer" else kind
         return f"{inner[: scheme.start(2)]}[REDACTED:{kind}]" if ok else inner
-    if _BLANK.search(inner) is None and _plausible_value(inner, kind == "password", True, False):
+    if _BLANK.search(inner) is None and plausible_value(inner, kind == "password", True, False):
         return f"[REDACTED:{kind}]"
     return inner

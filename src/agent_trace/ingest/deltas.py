@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import orjson
 
 from agent_trace.domain.records import RecordBatch
-from agent_trace.sources.claude_transcript import ParseState, TranscriptParser, describe_path
+from agent_trace.sources.claude_transcript import TranscriptParser
+from agent_trace.sources.claude_transcript_lines import ParseState, describe_path
 from agent_trace.store.port import Store, TranscriptCursor
 
 # A response run longer than this is not carried: its records are already written, and the

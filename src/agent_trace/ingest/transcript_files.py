@@ -16,7 +16,8 @@ from typing import BinaryIO
 import orjson
 
 from agent_trace.domain.records import RecordBatch
-from agent_trace.sources.claude_transcript import ParseState, ParseStats, TranscriptParser, describe_path
+from agent_trace.sources.claude_transcript import TranscriptParser
+from agent_trace.sources.claude_transcript_lines import ParseState, ParseStats, describe_path
 from agent_trace.store.port import FileState
 
 READ_BLOCK = 4 * 1024 * 1024

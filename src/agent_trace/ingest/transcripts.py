@@ -28,7 +28,7 @@ from agent_trace.ingest.transcript_files import (
     parse_file,
 )
 from agent_trace.ingest.writer import Writer
-from agent_trace.sources.claude_transcript import ParseStats
+from agent_trace.sources.claude_transcript_lines import ParseStats
 from agent_trace.store.port import FileState
 
 # Below this much to read, a worker process costs more to start than it saves.

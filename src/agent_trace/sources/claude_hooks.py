@@ -82,7 +82,6 @@ Tool events inside a subagent (`agent_id` present) also yield its Subagent(agent
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -103,6 +102,18 @@ from agent_trace.domain.records import (
     ToolStatus,
 )
 from agent_trace.domain.tools import SUBAGENT_TOOLS, bash_changed_files, file_touches
+from agent_trace.sources.hook_fields import (
+    HookPayloadError,
+    canonical_json,
+    compact_json,
+    field_bool,
+    field_count,
+    field_int,
+    field_list,
+    field_mapping,
+    field_str,
+    json_type,
+)
 
 SOURCE = "hook"
 ENRICHMENT_KEY = "agent_trace"
@@ -113,10 +124,6 @@ _CONTINUING_SOURCES = frozenset({"resume", "compact"})
 _SLASH_COMMAND = re.compile(r"^/[A-Za-z][\w:.-]*(\s|$)")
 # A tool call rejected before it ran (input validation): no Pre/Post hook fires for it.
 _TOOL_USE_ERROR = re.compile(r"^\s*<tool_use_error>(.*)</tool_use_error>\s*$", re.DOTALL)
-
-
-class HookPayloadError(ValueError):
-    """A hook payload agent-trace cannot use; the message names the field and the rule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,14 +176,14 @@ def hook_events_of_interest() -> tuple[str, ...]:
 def records_from_hook(payload: Mapping[str, Any], received_ms: int) -> RecordBatch:
     """Canonical records for one hook payload; raises HookPayloadError when it is malformed."""
     if not isinstance(payload, Mapping):
-        raise HookPayloadError(f"payload: expected an object, got {_json_type(payload)}")
+        raise HookPayloadError(f"payload: expected an object, got {json_type(payload)}")
     if isinstance(received_ms, bool) or not isinstance(received_ms, int):
-        raise HookPayloadError(f"received_ms: expected an integer, got {_json_type(received_ms)}")
-    event = _str(payload, "hook_event_name")
+        raise HookPayloadError(f"received_ms: expected an integer, got {json_type(received_ms)}")
+    event = field_str(payload, "hook_event_name")
     if not event:
         raise HookPayloadError("hook_event_name: required, a non-empty string")
     handler = _HANDLERS.get(event)
-    session_id = _str(payload, "session_id")
+    session_id = field_str(payload, "session_id")
     if not session_id and (handler is not None or "session_id" in payload):
         raise HookPayloadError("session_id: required, a non-empty string")
 
@@ -194,7 +201,7 @@ def records_from_hook(payload: Mapping[str, Any], received_ms: int) -> RecordBat
 
 def transcript_deltas(payload: Mapping[str, Any]) -> tuple[TranscriptDelta, ...]:
     """The transcript lines our hook handler attached to `payload`, for the transcript source."""
-    enrichment = _mapping(payload, ENRICHMENT_KEY, "")
+    enrichment = field_mapping(payload, ENRICHMENT_KEY, "")
     if enrichment is None:
         return ()
     where = ENRICHMENT_KEY + "."
@@ -206,10 +213,10 @@ def transcript_deltas(payload: Mapping[str, Any]) -> tuple[TranscriptDelta, ...]
     for i, item in enumerate(items):
         at = f"{where}transcript_delta" + (f"[{i}]" if isinstance(value, list) else "")
         if not isinstance(item, Mapping):
-            raise HookPayloadError(f"{at}: expected an object, got {_json_type(item)}")
-        path = _str(item, "path", at + ".")
-        text = _str(item, "text", at + ".")
-        offset = _count(item, "offset", at + ".")
+            raise HookPayloadError(f"{at}: expected an object, got {json_type(item)}")
+        path = field_str(item, "path", at + ".")
+        text = field_str(item, "text", at + ".")
+        offset = field_count(item, "offset", at + ".")
         if not path:
             raise HookPayloadError(f"{at}.path: required, a non-empty string")
         if text is None or offset is None:
@@ -228,7 +235,7 @@ def render_tool_response(tool_name: str | None, tool_response: Any) -> str | Non
         streams = [tool_response.get("stdout"), tool_response.get("stderr")]
         if any(isinstance(s, str) for s in streams):
             return "\n".join(s for s in streams if isinstance(s, str) and s)
-    return _compact_json(tool_response)
+    return compact_json(tool_response)
 
 
 # ── context ─────────────────────────────────────────────────────────────────────────────────────
@@ -256,30 +263,30 @@ class _Enrichment:
 
     @classmethod
     def of(cls, payload: Mapping[str, Any]) -> _Enrichment:
-        data = _mapping(payload, ENRICHMENT_KEY, "")
+        data = field_mapping(payload, ENRICHMENT_KEY, "")
         if data is None:
             return cls()
         where = ENRICHMENT_KEY + "."
         transcript_deltas(payload)  # validated here so a bad delta is a 400, not a later failure
-        git_data = _mapping(data, "git", where)
+        git_data = field_mapping(data, "git", where)
         git = None
         commits: list[Commit] = []
         if git_data is not None:
             gw = where + "git."
             git = _Git(
-                repo=_str(git_data, "repo", gw),
-                branch=_str(git_data, "branch", gw),
-                head=_str(git_data, "head", gw),
-                base_sha=_str(git_data, "base_sha", gw),
-                lines_added=_count(git_data, "lines_added", gw),
-                lines_removed=_count(git_data, "lines_removed", gw),
-                files_changed=_count(git_data, "files_changed", gw),
+                repo=field_str(git_data, "repo", gw),
+                branch=field_str(git_data, "branch", gw),
+                head=field_str(git_data, "head", gw),
+                base_sha=field_str(git_data, "base_sha", gw),
+                lines_added=field_count(git_data, "lines_added", gw),
+                lines_removed=field_count(git_data, "lines_removed", gw),
+                files_changed=field_count(git_data, "files_changed", gw),
             )
-            for i, item in enumerate(_list(git_data, "commits", gw) or []):
+            for i, item in enumerate(field_list(git_data, "commits", gw) or []):
                 cw = f"{gw}commits[{i}]"
                 if not isinstance(item, Mapping):
-                    raise HookPayloadError(f"{cw}: expected an object, got {_json_type(item)}")
-                sha = _str(item, "sha", cw + ".")
+                    raise HookPayloadError(f"{cw}: expected an object, got {json_type(item)}")
+                sha = field_str(item, "sha", cw + ".")
                 if not sha:
                     raise HookPayloadError(f"{cw}.sha: required, a non-empty string")
                 commits.append(
@@ -287,19 +294,19 @@ class _Enrichment:
                         sha=sha,
                         repo=git.repo,
                         branch=git.branch,
-                        message=_str(item, "message", cw + "."),
-                        author=_str(item, "author", cw + "."),
-                        ts_ms=_int(item, "ts_ms", cw + "."),
-                        files_changed=_count(item, "files_changed", cw + "."),
-                        insertions=_count(item, "insertions", cw + "."),
-                        deletions=_count(item, "deletions", cw + "."),
+                        message=field_str(item, "message", cw + "."),
+                        author=field_str(item, "author", cw + "."),
+                        ts_ms=field_int(item, "ts_ms", cw + "."),
+                        files_changed=field_count(item, "files_changed", cw + "."),
+                        insertions=field_count(item, "insertions", cw + "."),
+                        deletions=field_count(item, "deletions", cw + "."),
                     )
                 )
         return cls(
-            ts_ms=_int(data, "ts_ms", where),
-            user=_str(data, "user", where),
-            project_dir=_str(data, "project_dir", where),
-            entrypoint=_str(data, "entrypoint", where),
+            ts_ms=field_int(data, "ts_ms", where),
+            user=field_str(data, "user", where),
+            project_dir=field_str(data, "project_dir", where),
+            entrypoint=field_str(data, "entrypoint", where),
             git=git,
             commits=tuple(commits),
         )
@@ -328,11 +335,11 @@ class _Context:
             session_id=session_id or None,
             received_ms=received_ms,
             ts=enrichment.ts_ms if enrichment.ts_ms is not None else received_ms,
-            cwd=_str(payload, "cwd") or None,
-            prompt_id=_str(payload, "prompt_id") or None,
-            agent_id=_str(payload, "agent_id") or None,
-            agent_type=_str(payload, "agent_type"),
-            permission_mode=_str(payload, "permission_mode") or None,
+            cwd=field_str(payload, "cwd") or None,
+            prompt_id=field_str(payload, "prompt_id") or None,
+            agent_id=field_str(payload, "agent_id") or None,
+            agent_type=field_str(payload, "agent_type"),
+            permission_mode=field_str(payload, "permission_mode") or None,
             enrichment=enrichment,
         )
 
@@ -395,13 +402,13 @@ _Handler = Callable[[_Context, Mapping[str, Any], RecordBatch], None]
 
 
 def _session_start(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
-    source = _str(payload, "source")
+    source = field_str(payload, "source")
     if source not in _CONTINUING_SOURCES and ctx.cwd and ctx.agent_id is None:
         batch.sessions[0].project = ctx.cwd
 
 
 def _user_prompt_submit(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
-    text = _str(payload, "prompt")
+    text = field_str(payload, "prompt")
     if ctx.prompt_id is None:
         return  # pre-2.1 CLIs: no prompt_id, nothing that joins the transcript's promptId
     batch.prompts.append(
@@ -436,7 +443,7 @@ def _post_tool_use(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch
     interrupted = isinstance(response, Mapping) and response.get("interrupted") is True
     call.status = "interrupted" if interrupted else "success"
     call.output_text = render_tool_response(call.tool_name, response)
-    call.duration_ms = _count(payload, "duration_ms")
+    call.duration_ms = field_count(payload, "duration_ms")
     call.ended_ms = ctx.ts
     if call.tool_name == "Bash" and isinstance(response, Mapping):
         for path in bash_changed_files(response):
@@ -446,17 +453,17 @@ def _post_tool_use(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch
                 )
             )
     if call.tool_name in SUBAGENT_TOOLS and isinstance(response, Mapping):
-        agent_id = _str(response, "agentId", "tool_response.")
+        agent_id = field_str(response, "agentId", "tool_response.")
         if agent_id:
             call.subagent_id = agent_id
-            agent_type = _str(response, "agentType", "tool_response.")
+            agent_type = field_str(response, "agentType", "tool_response.")
             if agent_type is None and tool_input is not None:
-                agent_type = _str(tool_input, "subagent_type", "tool_input.")
+                agent_type = field_str(tool_input, "subagent_type", "tool_input.")
             subagent = ctx.subagent(agent_id, agent_type)
             subagent.parent_tool_use_id = call.tool_use_id
-            subagent.model = _str(response, "resolvedModel", "tool_response.")
+            subagent.model = field_str(response, "resolvedModel", "tool_response.")
             if tool_input is not None:
-                subagent.description = _str(tool_input, "description", "tool_input.")
+                subagent.description = field_str(tool_input, "description", "tool_input.")
             batch.subagents.append(subagent)
 
 
@@ -465,10 +472,10 @@ def _post_tool_use_failure(ctx: _Context, payload: Mapping[str, Any], batch: Rec
     if tool is None:
         return
     call, _ = tool
-    status: ToolStatus = "interrupted" if _bool(payload, "is_interrupt") else "error"
+    status: ToolStatus = "interrupted" if field_bool(payload, "is_interrupt") else "error"
     call.status = status
-    call.error = _str(payload, "error")
-    call.duration_ms = _count(payload, "duration_ms")
+    call.error = field_str(payload, "error")
+    call.duration_ms = field_count(payload, "duration_ms")
     call.ended_ms = ctx.ts
 
 
@@ -477,16 +484,16 @@ def _post_tool_batch(ctx: _Context, payload: Mapping[str, Any], batch: RecordBat
     # `tool_response` is the text handed to the model and its time is not the call's. So it fills
     # only those, leaving status, output and timing to PostToolUse(Failure) and the transcript.
     _subagent_of(ctx, batch)
-    for i, item in enumerate(_list(payload, "tool_calls") or []):
+    for i, item in enumerate(field_list(payload, "tool_calls") or []):
         where = f"tool_calls[{i}]"
         if not isinstance(item, Mapping):
-            raise HookPayloadError(f"{where}: expected an object, got {_json_type(item)}")
-        tool_use_id = _str(item, "tool_use_id", where + ".")
-        tool_input = _mapping(item, "tool_input", where + ".")
+            raise HookPayloadError(f"{where}: expected an object, got {json_type(item)}")
+        tool_use_id = field_str(item, "tool_use_id", where + ".")
+        tool_input = field_mapping(item, "tool_input", where + ".")
         if not tool_use_id:
             continue
-        call = ctx.tool_call(tool_use_id, _str(item, "tool_name", where + ".") or None)
-        call.input_json = _compact_json(tool_input) if tool_input is not None else None
+        call = ctx.tool_call(tool_use_id, field_str(item, "tool_name", where + ".") or None)
+        call.input_json = compact_json(tool_input) if tool_input is not None else None
         response = item.get("tool_response")
         rejected = _TOOL_USE_ERROR.match(response) if isinstance(response, str) else None
         if rejected:  # rejected before it ran: no Pre/Post hook will ever describe this call
@@ -508,7 +515,7 @@ def _subagent_stop(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch
 
 
 def _stop_failure(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
-    _str(payload, "error")  # type-checked only: the kind (server_error, ...) has no canonical field
+    field_str(payload, "error")  # type-checked only: the kind (server_error, ...) has no canonical field
     if ctx.prompt_id is not None:
         batch.prompts.append(Prompt(prompt_id=ctx.prompt_id, session_id=ctx.sid, api_errors=1))
 
@@ -516,12 +523,12 @@ def _stop_failure(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch)
 def _session_end(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     session = batch.sessions[0]
     session.ended_ms = ctx.ts
-    session.end_reason = _str(payload, "reason") or None
+    session.end_reason = field_str(payload, "reason") or None
 
 
 def _cwd_changed(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
-    new_cwd = _str(payload, "new_cwd")
-    _str(payload, "old_cwd")
+    new_cwd = field_str(payload, "new_cwd")
+    field_str(payload, "old_cwd")
     if new_cwd and ctx.agent_id is None:
         batch.sessions[0].cwd = new_cwd
 
@@ -557,14 +564,14 @@ def _tool_event(
     ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch
 ) -> tuple[ToolCall, Mapping[str, Any] | None] | None:
     """The ToolCall a Pre/Post tool event describes (appended to the batch), with its input."""
-    tool_use_id = _str(payload, "tool_use_id")
-    tool_name = _str(payload, "tool_name") or None
-    tool_input = _mapping(payload, "tool_input")
+    tool_use_id = field_str(payload, "tool_use_id")
+    tool_name = field_str(payload, "tool_name") or None
+    tool_input = field_mapping(payload, "tool_input")
     _subagent_of(ctx, batch)
     if not tool_use_id:
         return None  # pre-2.1 CLIs: nothing to key the call on; the RawEvent keeps it
     call = ctx.tool_call(tool_use_id, tool_name)
-    call.input_json = _compact_json(tool_input) if tool_input is not None else None
+    call.input_json = compact_json(tool_input) if tool_input is not None else None
     batch.tool_calls.append(call)
     return call, tool_input
 
@@ -590,17 +597,17 @@ def _prompt_kind(text: str) -> PromptKind | None:
 
 
 def _raw_event(ctx: _Context, payload: Mapping[str, Any]) -> RawEvent:
-    full = _canonical_json(payload)
+    full = canonical_json(payload)
     natural_key = "/".join(
         (
             ctx.session_id or "",
             ctx.event,
-            _str(payload, "tool_use_id") or ctx.agent_id or ctx.prompt_id or "",
+            field_str(payload, "tool_use_id") or ctx.agent_id or ctx.prompt_id or "",
         )
     )
     # The id covers everything that arrived, and not received_ms: a re-delivered payload dedups.
     digest = hashlib.sha256("\x1f".join((SOURCE, natural_key, full)).encode("utf-8")).hexdigest()
-    stored = _canonical_json(_without_transcript_text(payload)) if _has_delta(payload) else full
+    stored = canonical_json(_without_transcript_text(payload)) if _has_delta(payload) else full
     return RawEvent(
         event_id=digest,
         source=SOURCE,
@@ -627,98 +634,3 @@ def _without_transcript_text(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ── typed access ────────────────────────────────────────────────────────────────────────────────
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
-
-
-def _wrong(where: str, key: str, expected: str, value: object) -> HookPayloadError:
-    return HookPayloadError(f"{where}{key}: expected {expected}, got {_json_type(value)}")
-
-
-def _str(data: Mapping[str, Any], key: str, where: str = "") -> str | None:
-    value = data.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise _wrong(where, key, "a string", value)
-
-
-def _int(data: Mapping[str, Any], key: str, where: str = "") -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise _wrong(where, key, "a number", value)
-    return int(value)
-
-
-def _count(data: Mapping[str, Any], key: str, where: str = "") -> int | None:
-    value = _int(data, key, where)
-    if value is not None and value < 0:
-        raise HookPayloadError(f"{where}{key}: expected a number >= 0, got {value}")
-    return value
-
-
-def _bool(data: Mapping[str, Any], key: str, where: str = "") -> bool | None:
-    value = data.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise _wrong(where, key, "a boolean", value)
-
-
-def _mapping(data: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any] | None:
-    value = data.get(key)
-    if value is None or isinstance(value, Mapping):
-        return value
-    raise _wrong(where, key, "an object", value)
-
-
-def _list(data: Mapping[str, Any], key: str, where: str = "") -> list[Any] | None:
-    value = data.get(key)
-    if value is None or isinstance(value, list):
-        return value
-    raise _wrong(where, key, "an array", value)
-
-
-def _plain(value: object) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, tuple):
-        return list(value)
-    raise HookPayloadError(f"payload: {type(value).__name__} is not a JSON value")
-
-
-def _compact_json(value: Any) -> str:
-    """Compact JSON in the payload's own key order (faithful to what the tool got)."""
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_plain)
-    except (TypeError, ValueError) as exc:
-        raise HookPayloadError(f"payload: not JSON-serialisable ({exc})") from exc
-
-
-def _canonical_json(value: Mapping[str, Any]) -> str:
-    """Sorted-keys compact JSON: equal payloads give equal text, whatever the key order."""
-    try:
-        return json.dumps(
-            dict(value),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-            default=_plain,
-        )
-    except (TypeError, ValueError) as exc:
-        raise HookPayloadError(f"payload: not JSON-serialisable ({exc})") from exc

@@ -23,7 +23,7 @@ class FileState:
     size: int
     mtime_ns: int
     safe_offset: int  # re-read from here when the file grows
-    parser_state: str | None  # JSON of sources.claude_transcript.ParseState
+    parser_state: str | None  # JSON of sources.claude_transcript_lines.ParseState
 
 
 @dataclass(frozen=True, slots=True)

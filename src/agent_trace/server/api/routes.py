@@ -52,6 +52,9 @@ Until = Annotated[
     str | None,
     Query(description="to (exclusive for a date-time; a day `2026-02-11` includes that whole day)"),
 ]
+# The analytics take whole local days.
+FirstDay = Annotated[str | None, Query(description="first day, 2026-02-11 (default: 29 days before until)")]
+LastDay = Annotated[str | None, Query(description="last day, inclusive (default: today in tz)")]
 Tz = Annotated[str | None, Query(description="IANA time zone for days (default: the server's, else UTC)")]
 Project = Annotated[
     str | None, Query(description="project (or repo) directory: full path or its last component")
@@ -229,10 +232,8 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="Spend, tokens and activity per local day, by model, project and user",
     )
     async def cost_daily(
-        since: Annotated[
-            str | None, Query(description="first day, 2026-02-11 (default: 29 days before until)")
-        ] = None,
-        until: Annotated[str | None, Query(description="last day, inclusive (default: today in tz)")] = None,
+        since: FirstDay = None,
+        until: LastDay = None,
         tz: Tz = None,
         project: Project = None,
         user: User = None,
@@ -262,10 +263,8 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="Tool calls, errors and time per tool (and per day)",
     )
     async def tools(
-        since: Annotated[
-            str | None, Query(description="first day, 2026-02-11 (default: 29 days before until)")
-        ] = None,
-        until: Annotated[str | None, Query(description="last day, inclusive (default: today in tz)")] = None,
+        since: FirstDay = None,
+        until: LastDay = None,
         tz: Tz = None,
         project: Project = None,
         user: User = None,

@@ -19,7 +19,8 @@ from agent_trace.ingest.deltas import Delta
 from agent_trace.ingest.queue import IngestQueue
 from agent_trace.server.collector.auth import TokenCheck
 from agent_trace.server.collector.decoders import OtlpDecoders
-from agent_trace.sources.claude_hooks import HookPayloadError, records_from_hook, transcript_deltas
+from agent_trace.sources.claude_hooks import records_from_hook, transcript_deltas
+from agent_trace.sources.hook_fields import HookPayloadError
 from agent_trace.sources.otlp import OtlpCorrelator, parse_message, parse_request
 
 # How long a request waits for its commit before answering 503 (the write may still land; the

@@ -232,12 +232,7 @@ class HybridStore(sql.SqlStore):
         rows = reads.bucket_rows(
             self.client, "activity", Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
         )
-        return [
-            ActivityBucket(
-                int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7])
-            )
-            for r in rows
-        ]
+        return [sql_rows.activity_bucket(r) for r in rows]
 
     def tool_buckets(self, filters: Filters) -> list[ToolBucket]:
         self._ensure_fresh()
@@ -245,10 +240,7 @@ class HybridStore(sql.SqlStore):
         rows = reads.bucket_rows(
             self.client, "tool", Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
         )
-        return [
-            ToolBucket(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]))
-            for r in rows
-        ]
+        return [sql_rows.tool_bucket(r) for r in rows]
 
     def daily_totals(
         self,

@@ -23,7 +23,14 @@ from agent_trace.store.port import (
     ToolBucket,
     UsageBucket,
 )
-from agent_trace.store.sql.rows import SESSION_SUMMARY_FIELDS, TABLE_COLUMNS, summary_from_row, usage_bucket
+from agent_trace.store.sql.rows import (
+    SESSION_SUMMARY_FIELDS,
+    TABLE_COLUMNS,
+    activity_bucket,
+    summary_from_row,
+    tool_bucket,
+    usage_bucket,
+)
 from agent_trace.store.sql.runner import SqlRunner
 from agent_trace.store.sql.sqltext import ascii_lower, in_params, like_escape
 
@@ -119,7 +126,9 @@ class SqlReads:
         # Rows of one bucket in key order (code points): the same order from every backend.
         return [usage_bucket(r) for r in sorted(rows, key=lambda r: (int(r[0]), *map(str, r[1:5])))]
 
-    def activity_buckets(self, filters: Filters) -> list[ActivityBucket]:
+    def _rollup_rows(self, table: str, columns: str, filters: Filters, keys: int) -> list[Any]:
+        """Rows of a rollup without a model dimension, in bucket order and then key order (code
+        points: the same order from every backend); the key is the `keys` columns after bucket_ms."""
         self._ensure_fresh()
         f = self._bucket_filters(filters)
         where, params = self._filter_sql(
@@ -130,40 +139,27 @@ class SqlReads:
             agent_col="agent",
             model_col=None,
         )
-        rows = self.runner.query(
-            "SELECT bucket_ms, project, user_id, agent, prompts, tool_calls, tool_errors, sessions "
-            f"FROM activity_rollup{where} ORDER BY bucket_ms",
-            params,
+        rows = self.runner.query(f"SELECT {columns} FROM {table}{where} ORDER BY bucket_ms", params)
+        rows.sort(key=lambda r: (int(r[0]), *map(str, r[1 : 1 + keys])))
+        return rows
+
+    def activity_buckets(self, filters: Filters) -> list[ActivityBucket]:
+        rows = self._rollup_rows(
+            "activity_rollup",
+            "bucket_ms, project, user_id, agent, prompts, tool_calls, tool_errors, sessions",
+            filters,
+            keys=3,
         )
-        rows.sort(key=lambda r: (int(r[0]), *map(str, r[1:4])))
-        return [
-            ActivityBucket(
-                int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7])
-            )
-            for r in rows
-        ]
+        return [activity_bucket(r) for r in rows]
 
     def tool_buckets(self, filters: Filters) -> list[ToolBucket]:
-        self._ensure_fresh()
-        f = self._bucket_filters(filters)
-        where, params = self._filter_sql(
-            Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent),
-            time_col="bucket_ms",
-            project_col="project",
-            user_col="user_id",
-            agent_col="agent",
-            model_col=None,
+        rows = self._rollup_rows(
+            "tool_rollup",
+            "bucket_ms, project, user_id, agent, tool_name, calls, errors, duration_ms",
+            filters,
+            keys=4,
         )
-        rows = self.runner.query(
-            "SELECT bucket_ms, project, user_id, agent, tool_name, calls, errors, duration_ms "
-            f"FROM tool_rollup{where} ORDER BY bucket_ms",
-            params,
-        )
-        rows.sort(key=lambda r: (int(r[0]), *map(str, r[1:5])))
-        return [
-            ToolBucket(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]))
-            for r in rows
-        ]
+        return [tool_bucket(r) for r in rows]
 
     def daily_totals(
         self,

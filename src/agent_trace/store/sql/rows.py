@@ -18,7 +18,7 @@ from agent_trace.domain.records import (
     ToolCall,
     bucket_of,
 )
-from agent_trace.store.port import SessionSummary, UsageBucket
+from agent_trace.store.port import ActivityBucket, SessionSummary, ToolBucket, UsageBucket
 from agent_trace.store.sql import statements as st
 
 
@@ -288,6 +288,18 @@ def usage_bucket(r: Sequence[Any]) -> UsageBucket:
         n[8],
         n[9],
     )
+
+
+def activity_bucket(r: Sequence[Any]) -> ActivityBucket:
+    """(bucket_ms, project, user_id, agent, prompts, tool_calls, tool_errors, sessions)."""
+    return ActivityBucket(
+        int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7])
+    )
+
+
+def tool_bucket(r: Sequence[Any]) -> ToolBucket:
+    """(bucket_ms, project, user_id, agent, tool_name, calls, errors, duration_ms)."""
+    return ToolBucket(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]), int(r[7]))
 
 
 def summary_from_row(r: Sequence[Any]) -> SessionSummary:
