@@ -11,7 +11,7 @@ import orjson
 
 from agent_trace.domain.records import RecordBatch
 from agent_trace.sources.claude_transcript import TranscriptParser
-from agent_trace.sources.claude_transcript_lines import ParseState, describe_path, parse_usage
+from agent_trace.sources.claude_transcript_lines import NO_TYPE, ParseState, describe_path, parse_usage
 from tests.fixtures.transcripts import Transcript, text_block, tool_use, uid, usage
 
 
@@ -239,9 +239,12 @@ def test_unknown_types_and_fields_are_counted() -> None:
     t = Transcript(uid())
     t.prompt("go", brandNewField=1)
     t.raw({"type": "hologram", "sessionId": t.session_id})
+    t.raw({"resourceLogs": []})  # an OTLP export in the wrong folder: no `type` at all
+    t.raw({"type": 7})
     parser = parse(t.text())
     parser.take_batch()
     assert parser.stats.unknown_types["hologram"] == 1
+    assert parser.stats.unknown_types[NO_TYPE] == 2
     assert parser.stats.unknown_fields["user.brandNewField"] == 1
 
 

@@ -28,7 +28,7 @@ from agent_trace.ingest.transcript_files import (
     parse_file,
 )
 from agent_trace.ingest.writer import Writer
-from agent_trace.sources.claude_transcript_lines import ParseStats
+from agent_trace.sources.claude_transcript_lines import NO_TYPE, ParseStats
 from agent_trace.store.port import FileState
 
 # Below this much to read, a worker process costs more to start than it saves.
@@ -59,7 +59,10 @@ class ImportSummary:
         if self.stats.api_errors:
             reasons.append(("API-error records (<synthetic>, never billed)", self.stats.api_errors))
         for kind, n in sorted(self.stats.unknown_types.items()):
-            reasons.append((f"records of unknown type {kind!r}", n))
+            if kind == NO_TYPE:
+                reasons.append(('JSON lines without a "type" (not Claude Code transcript records)', n))
+            else:
+                reasons.append((f"records of unknown type {kind!r}", n))
         return reasons
 
 

@@ -43,6 +43,7 @@ from agent_trace.domain.tools import SUBAGENT_TOOLS, bash_changed_files, file_to
 from agent_trace.sources.claude_transcript_lines import (
     BOOKKEEPING_TYPES,
     KNOWN_FIELDS,
+    NO_TYPE,
     PARSED_TYPES,
     SYNTHETIC_MODEL,
     TITLE_TYPES,
@@ -249,7 +250,7 @@ class TranscriptParser:
             # Bookkeeping lines only say the session exists and when: no need for the rest.
             self._touch_session(record)
         else:
-            self.stats.unknown_types[str(kind)] += 1
+            self.stats.unknown_types[kind if isinstance(kind, str) else NO_TYPE] += 1
             self._envelope(record)
 
     def _touch_session(self, record: dict[str, Any]) -> None:

@@ -15,6 +15,9 @@ from typing import Any
 from agent_trace.domain.records import Usage, llm_call_id
 
 SYNTHETIC_MODEL = "<synthetic>"
+# ParseStats.unknown_types key for JSON objects without a string `type`: not transcript lines
+# (a hooks or OTLP log someone pointed the import at, say).
+NO_TYPE = "(no type)"
 
 # Record types that carry nothing we model (bookkeeping); seen, so not "unknown".
 BOOKKEEPING_TYPES = frozenset(
