@@ -52,8 +52,6 @@ from agent_trace.store.clickhouse.migrate import (
 )
 from agent_trace.store.port import (
     DAY_MS,
-    ROLLUP_DIMENSIONS,
-    ROLLUP_METRICS,
     ActivityBucket,
     DayTotal,
     FileState,
@@ -63,6 +61,7 @@ from agent_trace.store.port import (
     UsageBucket,
 )
 from agent_trace.store.sql import adapter as sql
+from agent_trace.store.sql import reads as sql_reads
 from agent_trace.store.sql import rows as sql_rows
 from agent_trace.store.sql import sqltext
 from agent_trace.store.sql.runner import SqlRunner
@@ -249,31 +248,11 @@ class HybridStore(sql.SqlStore):
         utc_offsets: Sequence[tuple[int, int]],
         group_by: tuple[str, ...] = (),
     ) -> list[DayTotal]:
-        if rollup not in ROLLUP_METRICS:
-            raise sql.InvalidQuery(f"rollup={rollup!r}: must be one of {', '.join(ROLLUP_METRICS)}")
-        unknown = [d for d in group_by if d not in ROLLUP_DIMENSIONS[rollup]]
-        if unknown:
-            raise sql.InvalidQuery(
-                f"group_by={','.join(unknown)}: {rollup} can be grouped by {', '.join(ROLLUP_DIMENSIONS[rollup])}"
-            )
-        if not utc_offsets:
-            raise sql.InvalidQuery("utc_offsets: at least one (from_ms, offset_ms) pair")
+        f = sql_reads.daily_query_filters(rollup, filters, utc_offsets, group_by)
         self._ensure_fresh()
-        f = self._bucket_filters(filters)
-        if rollup != "usage":
-            f = Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
-        metrics = ROLLUP_METRICS[rollup]
-        width = len(group_by)
+        f = self._bucket_filters(f)
         rows = reads.daily_rows(self.client, rollup, f, utc_offsets, group_by, DAY_MS)
-        totals = [
-            DayTotal(
-                int(r[0]),
-                tuple(str(v) for v in r[1 : 1 + width]),
-                {m: int(v or 0) for m, v in zip(metrics, r[1 + width :], strict=True)},
-            )
-            for r in rows
-        ]
-        return sorted(totals, key=lambda t: (t.day, t.key))
+        return sql_reads.day_totals(rollup, group_by, rows)
 
     def _prompt_text_match(self, text: str, params: dict[str, Any]) -> str:
         matches = reads.sessions_with_prompt_text(self.client, text)

@@ -51,6 +51,41 @@ class InvalidQuery(ValueError):
     """A query parameter the store cannot use; the message names it."""
 
 
+def daily_query_filters(
+    rollup: str, filters: Filters, utc_offsets: Sequence[tuple[int, int]], group_by: tuple[str, ...]
+) -> Filters:
+    """Check a `daily_totals` query (every backend answers it alike) and return its filters: only
+    the usage rollup has a model dimension."""
+    if rollup not in ROLLUP_METRICS:
+        raise InvalidQuery(f"rollup={rollup!r}: must be one of {', '.join(ROLLUP_METRICS)}")
+    unknown = [d for d in group_by if d not in ROLLUP_DIMENSIONS[rollup]]
+    if unknown:
+        raise InvalidQuery(
+            f"group_by={','.join(unknown)}: {rollup} can be grouped by {', '.join(ROLLUP_DIMENSIONS[rollup])}"
+        )
+    if not utc_offsets:
+        raise InvalidQuery("utc_offsets: at least one (from_ms, offset_ms) pair")
+    if rollup != "usage":
+        return Filters(filters.since_ms, filters.until_ms, filters.project, None, filters.user, filters.agent)
+    return filters
+
+
+def day_totals(rollup: str, group_by: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[DayTotal]:
+    """Rows of (day, *group key, *metric sums) as DayTotals, the groups of one day in key order
+    (code points): the same order from every backend."""
+    metrics = ROLLUP_METRICS[rollup]
+    width = len(group_by)
+    totals = [
+        DayTotal(
+            int(r[0]),
+            tuple(str(v) for v in r[1 : 1 + width]),
+            {m: int(v or 0) for m, v in zip(metrics, r[1 + width :], strict=True)},
+        )
+        for r in rows
+    ]
+    return sorted(totals, key=lambda t: (t.day, t.key))
+
+
 class SqlReads:
     """Mixin of SqlStore: every query the Store port answers from SQL."""
 
@@ -168,19 +203,9 @@ class SqlReads:
         utc_offsets: Sequence[tuple[int, int]],
         group_by: tuple[str, ...] = (),
     ) -> list[DayTotal]:
-        if rollup not in ROLLUP_METRICS:
-            raise InvalidQuery(f"rollup={rollup!r}: must be one of {', '.join(ROLLUP_METRICS)}")
-        unknown = [d for d in group_by if d not in ROLLUP_DIMENSIONS[rollup]]
-        if unknown:
-            raise InvalidQuery(
-                f"group_by={','.join(unknown)}: {rollup} can be grouped by {', '.join(ROLLUP_DIMENSIONS[rollup])}"
-            )
-        if not utc_offsets:
-            raise InvalidQuery("utc_offsets: at least one (from_ms, offset_ms) pair")
+        f = daily_query_filters(rollup, filters, utc_offsets, group_by)
         self._ensure_fresh()
-        f = self._bucket_filters(filters)
-        if rollup != "usage":
-            f = Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
+        f = self._bucket_filters(f)
         where, params = self._filter_sql(
             f,
             time_col="bucket_ms",
@@ -206,17 +231,7 @@ class SqlReads:
             f"SELECT {day_sql} AS day{dims}, {sums} FROM {rollup}_rollup{where} GROUP BY 1{dims} ORDER BY 1",
             params,
         )
-        width = len(group_by)
-        totals = [
-            DayTotal(
-                int(r[0]),
-                tuple(str(v) for v in r[1 : 1 + width]),
-                {m: int(v or 0) for m, v in zip(metrics, r[1 + width :], strict=True)},
-            )
-            for r in rows
-        ]
-        # Groups of one day in key order (code points): the same order from every backend.
-        return sorted(totals, key=lambda t: (t.day, t.key))
+        return day_totals(rollup, group_by, rows)
 
     def list_sessions(self, query: SessionQuery) -> SessionPage:
         self._ensure_fresh()

@@ -205,6 +205,24 @@ def raw_row(e: RawEvent) -> dict[str, Any]:
     }
 
 
+# A session's metrics, derived from its calls (store/sql/derived.py keeps them current).
+SESSION_METRIC_COLUMNS = (
+    "n_prompts",
+    "n_llm_calls",
+    "n_tool_calls",
+    "n_tool_errors",
+    "n_subagents",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_5m_tokens",
+    "cache_1h_tokens",
+    "cache_read_tokens",
+    "cost_nusd",
+    "unpriced_calls",
+    "models",
+)
+
 SESSION_SUMMARY_FIELDS = ", ".join(
     "s." + name
     for name in [
@@ -221,20 +239,7 @@ SESSION_SUMMARY_FIELDS = ", ".join(
         "updated_ms",
         "git_repo",
         "git_branch",
-        "n_prompts",
-        "n_llm_calls",
-        "n_tool_calls",
-        "n_tool_errors",
-        "n_subagents",
-        "input_tokens",
-        "output_tokens",
-        "cache_creation_tokens",
-        "cache_5m_tokens",
-        "cache_1h_tokens",
-        "cache_read_tokens",
-        "cost_nusd",
-        "unpriced_calls",
-        "models",
+        *SESSION_METRIC_COLUMNS,
         "reported_cost_nusd",
         "unpriced_models",
     ]
@@ -243,20 +248,7 @@ SESSION_SUMMARY_FIELDS = ", ".join(
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": (
         *st.SESSION_COLUMNS,
-        "n_prompts",
-        "n_llm_calls",
-        "n_tool_calls",
-        "n_tool_errors",
-        "n_subagents",
-        "input_tokens",
-        "output_tokens",
-        "cache_creation_tokens",
-        "cache_5m_tokens",
-        "cache_1h_tokens",
-        "cache_read_tokens",
-        "cost_nusd",
-        "unpriced_calls",
-        "models",
+        *SESSION_METRIC_COLUMNS,
         "unpriced_models",
         "last_activity_ms",
     ),
