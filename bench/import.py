@@ -22,6 +22,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -127,6 +128,9 @@ def _rename(part: str, mapping: dict[bytes, bytes]) -> str:
     return encoded.decode()
 
 
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
 def _tree_rss(root: int) -> int:
     """Resident bytes of a process and all its descendants (the import's parse worker too)."""
     children: dict[int, list[int]] = {}
@@ -141,7 +145,7 @@ def _tree_rss(root: int) -> int:
             continue
         pid, ppid = int(entry), int(fields[1])
         children.setdefault(ppid, []).append(pid)
-        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        rss[pid] = int(fields[21]) * _PAGE_SIZE
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
@@ -164,15 +168,11 @@ def run_with_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, int, bytes
             peak_tree = max(peak_tree, _tree_rss(proc.pid))
             time.sleep(0.02)
 
-    import threading as _threading
-
-    sampler = _threading.Thread(target=sample, daemon=True)
+    sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     # wait4 reaps this child and returns its own rusage (not the sum of all children).
     out_chunks: list[bytes] = []
     assert proc.stdout is not None and proc.stderr is not None
-    import threading
-
     err_chunks: list[bytes] = []
     t1 = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()))  # type: ignore[union-attr]
     t2 = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))  # type: ignore[union-attr]
