@@ -118,15 +118,12 @@ def _edge_cases(root: Path) -> None:
 
 def build_inputs(root: Path) -> Inputs:
     """Write the fixture files under `root` and list everything to ingest."""
-    from agent_trace.store.sql.adapter import SqlStore
-    from agent_trace.store.sql.runner import SqlAlchemyRunner
+    from tests.fixtures.stores import sqlite_store_at
     from tests.server.dataset import load_dataset
 
     # The API/dashboard data set writes its files while importing them: import into a scratch
     # store once, then every backend imports the same files.
-    scratch_url = f"sqlite:///{root / 'scratch.db'}"
-    scratch = SqlStore(SqlAlchemyRunner(scratch_url), scratch_url)
-    scratch.migrate()
+    scratch = sqlite_store_at(root / "scratch.db")
     load_dataset(scratch, root / "dataset")
     scratch.close()
     inputs = Inputs()

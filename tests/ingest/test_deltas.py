@@ -104,13 +104,18 @@ def test_any_cut_of_a_real_transcript_gives_the_import_records(settings: Setting
         store.close()
 
 
-def test_a_cut_inside_a_streamed_response_keeps_the_whole_response(
-    settings: Settings, tmp_path: Path
-) -> None:
+def _streamed_and_imported(settings: Settings, tmp_path: Path) -> tuple[bytes, str, dict[str, Any]]:
+    """The streamed fixture session, and what importing it as one file stores."""
     data, session_id = streamed_session()
     file = tmp_path / f"{session_id}.jsonl"
     file.write_bytes(data)
-    expected = _imported(settings, file, session_id)
+    return data, session_id, _imported(settings, file, session_id)
+
+
+def test_a_cut_inside_a_streamed_response_keeps_the_whole_response(
+    settings: Settings, tmp_path: Path
+) -> None:
+    data, session_id, expected = _streamed_and_imported(settings, tmp_path)
     path = f"/home/dev/.claude/projects/-p/{session_id}.jsonl"
     lines = data.splitlines(keepends=True)
     store = _store(settings, "live")
@@ -133,10 +138,7 @@ def test_a_cut_inside_a_streamed_response_keeps_the_whole_response(
 
 
 def test_redelivered_and_overlapping_deltas_change_nothing(settings: Settings, tmp_path: Path) -> None:
-    data, session_id = streamed_session()
-    file = tmp_path / f"{session_id}.jsonl"
-    file.write_bytes(data)
-    expected = _imported(settings, file, session_id)
+    data, session_id, expected = _streamed_and_imported(settings, tmp_path)
     path = f"/p/{session_id}.jsonl"
     half = data.find(b"\n", len(data) // 2) + 1
     store = _store(settings, "live")
@@ -151,10 +153,7 @@ def test_redelivered_and_overlapping_deltas_change_nothing(settings: Settings, t
 
 
 def test_a_restart_resumes_from_the_stored_cursor(settings: Settings, tmp_path: Path) -> None:
-    data, session_id = streamed_session()
-    file = tmp_path / f"{session_id}.jsonl"
-    file.write_bytes(data)
-    expected = _imported(settings, file, session_id)
+    data, session_id, expected = _streamed_and_imported(settings, tmp_path)
     path = f"/p/{session_id}.jsonl"
     lines = data.splitlines(keepends=True)
     # Cut inside the first streamed response: the collector restarts holding its carried lines.
@@ -174,10 +173,7 @@ def test_a_restart_resumes_from_the_stored_cursor(settings: Settings, tmp_path: 
 def test_a_half_line_at_the_end_of_a_delta_is_completed_by_the_next(
     settings: Settings, tmp_path: Path
 ) -> None:
-    data, session_id = streamed_session()
-    file = tmp_path / f"{session_id}.jsonl"
-    file.write_bytes(data)
-    expected = _imported(settings, file, session_id)
+    data, session_id, expected = _streamed_and_imported(settings, tmp_path)
     path = f"/p/{session_id}.jsonl"
     cut = len(data) // 2
     while data[cut] >= 0x80:  # never inside a UTF-8 character: deltas are text

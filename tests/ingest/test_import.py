@@ -14,6 +14,7 @@ from agent_trace.domain.pricing import PriceBook
 from agent_trace.ingest.transcripts import Importer
 from agent_trace.ingest.writer import Writer
 from agent_trace.store.port import Filters
+from tests.fixtures.stores import sqlite_store_at
 from tests.fixtures.transcripts import Transcript, streamed_session, text_block, tool_use, uid, usage
 
 
@@ -178,15 +179,10 @@ def test_real_client_transcripts_import(store: Any, corpus: Path, scenario: str)
 
 def test_a_file_cut_inside_a_response_imports_like_the_whole_file(tmp_path: Path) -> None:
     """A session still being written: every line boundary as the end of a first import."""
-    from agent_trace.store.sql.adapter import SqlStore
-    from agent_trace.store.sql.runner import SqlAlchemyRunner
-
     data, session_id = streamed_session()
 
     def detail_after(cuts: list[int], name: str) -> Any:
-        url = f"sqlite:///{tmp_path / name}.db"
-        store = SqlStore(SqlAlchemyRunner(url), url)
-        store.migrate()
+        store = sqlite_store_at(tmp_path / f"{name}.db")
         path = tmp_path / name / f"{session_id}.jsonl"
         path.parent.mkdir()
         try:

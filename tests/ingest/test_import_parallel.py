@@ -15,16 +15,13 @@ from agent_trace.domain.pricing import PriceBook
 from agent_trace.ingest import transcript_files
 from agent_trace.ingest.transcripts import Importer
 from agent_trace.ingest.writer import Writer
-from agent_trace.store.sql.adapter import SqlStore
-from agent_trace.store.sql.runner import SqlAlchemyRunner
 from tests.conformance.answers import normalized, store_answers
 from tests.conformance.inputs import build_inputs
+from tests.fixtures.stores import sqlite_store_at
 
 
 def _import_all(db: Path, imports: list[tuple[Path, str, int]], parallel: bool) -> dict[str, Any]:
-    url = f"sqlite:///{db}"
-    store = SqlStore(SqlAlchemyRunner(url), url)
-    store.migrate()
+    store = sqlite_store_at(db)
     try:
         prices = PriceBook()
         for folder, user, tier in imports:

@@ -34,6 +34,7 @@ from agent_trace.store.clickhouse.merge import MERGERS
 from agent_trace.store.port import Filters, SessionQuery
 from agent_trace.store.sql.adapter import SqlStore
 from agent_trace.store.sql.runner import SqlAlchemyRunner
+from tests.fixtures.stores import sqlite_store_at
 
 TEXTS = [None, "", "a", "b", "ab", "ba", "abc", "ünï"]
 TIMES = [None, 1_770_000_000_000, 1_770_000_000_500, 1_770_000_900_000, 1_770_003_600_000]
@@ -214,9 +215,7 @@ def _key_columns(kind: str) -> tuple[str, ...]:
 
 @pytest.fixture
 def sql_and_hybrid(tmp_path: Path) -> Iterator[tuple[SqlStore, HybridStore]]:
-    ref_url = f"sqlite:///{tmp_path / 'ref.db'}"
-    ref = SqlStore(SqlAlchemyRunner(ref_url), ref_url)
-    ref.migrate()
+    ref = sqlite_store_at(tmp_path / "ref.db")
     hyb_url = f"sqlite:///{tmp_path / 'hyb.db'}"
     hybrid = HybridStore(
         SqlAlchemyRunner(hyb_url), hyb_url, ChdbClient(str(tmp_path / "chdb"), "merge_rules")
