@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-hosted observability for AI coding agents: exact tokens and cost, replay, live sessions.",
     )
     parser.add_argument("--version", action="version", version=f"agent-trace {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (also AGENT_TRACE_DEBUG=1); may follow the command too",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("import", help="import Claude Code transcripts (incremental)")
@@ -66,8 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="database schema")
     dbsub = p.add_subparsers(dest="db_command", metavar="ACTION")
     dbsub.add_parser("upgrade", help="apply migrations up to the newest")
-    down = dbsub.add_parser("downgrade", help="revert migrations down to REVISION")
-    down.add_argument("revision")
+    down = dbsub.add_parser(
+        "downgrade", help="revert migrations down to REVISION (drops their tables; asks first)"
+    )
+    down.add_argument("revision", help="a revision id (see `db current`), or base to drop everything")
+    down.add_argument("--yes", "-y", action="store_true", help="do not ask (needed when not on a terminal)")
     dbsub.add_parser("current", help="show the schema revision")
 
     # Live capture (options spelled out here, not imported: every command pays for main's imports).
@@ -135,7 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return hook_main(args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    # `--debug` is accepted anywhere on the line (`agent-trace report daily --debug`).
+    debug = "--debug" in args_list
+    args = parser.parse_args([a for a in args_list if a != "--debug"])
+    args.debug = debug
     if not args.command:
         parser.print_help()
         return 2
