@@ -219,11 +219,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         events_url=_events_url(env, file_cfg),
         privacy_tier=tier,
-        # Who the developer is, for per-user reports: explicit, else the login name.
-        user=_str(env, file_cfg, ("AGENT_TRACE_USER",), "user")
-        or env.get("USER")
-        or env.get("LOGNAME")
-        or None,
+        # The configured developer only; agent_trace.identity.resolve_user adds the fallbacks
+        # (git user.email, then the login name) for the paths that record a user.
+        user=_str(env, file_cfg, ("AGENT_TRACE_USER",), "user"),
         timezone=_str(env, file_cfg, ("AGENT_TRACE_TIMEZONE",), "timezone"),
         role=role,
         host=_str(env, file_cfg, ("RUNTIME_HOST", "AGENT_TRACE_HOST"), "host") or "127.0.0.1",

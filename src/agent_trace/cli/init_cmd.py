@@ -25,9 +25,11 @@ from agent_trace.cli.claude_settings import (
     install,
     installed_events,
     otel_env,
+    with_user_attribute,
 )
 from agent_trace.config import Settings
 from agent_trace.hook import client_config
+from agent_trace.identity import resolve_user
 
 OTLP_PROTOCOLS = ("http/protobuf", "http/json", "grpc")
 TRANSPORTS = ("auto", "http", "command")
@@ -149,7 +151,17 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
         transport=transport,
         token=token,
     )
+    user = resolve_user(settings.user, env)
     desired_env = otel_env(tier=int(tier), protocol=protocol, endpoint=otlp_endpoint, token=token)
+    if user:
+        # Telemetry names the same developer as the hooks: agent_trace.user, added to any
+        # resource attributes the user set themselves.
+        desired_env["OTEL_RESOURCE_ATTRIBUTES"] = with_user_attribute(
+            record.env_previous.get("OTEL_RESOURCE_ATTRIBUTES")
+            if "OTEL_RESOURCE_ATTRIBUTES" in record.env_set
+            else (current or {}).get("env", {}).get("OTEL_RESOURCE_ATTRIBUTES"),
+            user,
+        )
     new_settings = install(current or {}, hook_plan, desired_env, record, old_urls)
     settings_after = files.render(new_settings)
     if current is not None and new_settings == current:
@@ -159,7 +171,7 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
         "version": client_config.CONFIG_VERSION,
         "collector_url": url,
         "privacy_tier": int(tier),
-        "user": settings.user or previous.get("user"),
+        "user": user,
         "agent_trace_home": str(settings.home),
         "otlp_protocol": protocol,
         "otlp_endpoint": otlp_endpoint,

@@ -175,7 +175,7 @@ def process(
     out = sanitize_payload(payload, cfg.privacy_tier)
     enrichment: dict[str, Any] = {"ts_ms": now_ms}
     for key, value in (
-        ("user", cfg.user),
+        ("user", cfg.user or _fallback_user(env)),
         ("project_dir", env.get("CLAUDE_PROJECT_DIR")),
         ("entrypoint", env.get("CLAUDE_CODE_ENTRYPOINT")),
     ):
@@ -364,3 +364,10 @@ def command_line(args: list[str]) -> int:
             line += f" ({report.error})"
         print(line, file=sys.stderr)
     return 0 if report.remaining == 0 else 1
+
+
+def _fallback_user(env: Mapping[str, str]) -> str | None:
+    """A config written before init recorded the user: the same rule init applies."""
+    from agent_trace.identity import resolve_user
+
+    return resolve_user(None, env)

@@ -101,8 +101,8 @@ class HybridStore(sql.SqlStore):
 
     # -- schema ------------------------------------------------------------------------------
 
-    def migrate(self) -> None:
-        super().migrate()
+    def migrate_schema(self) -> None:
+        super().migrate_schema()
         # Under the SQL writers' lock, so two processes starting at once migrate ClickHouse once.
         with self.runner.transaction():
             self.lock_writers()
