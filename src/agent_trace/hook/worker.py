@@ -133,16 +133,18 @@ def _record_baseline(cfg: ClientConfig, data: bytes, deadline: float) -> None:
     with locked_session(cfg.state_dir, session_id, deadline) as state:
         if state.data.get("base_taken"):
             return  # a resumed session keeps its first baseline
+        from agent_trace.hook.gitinfo import worktree_snapshot
+
+        git = Git(cwd, deadline)
         try:
-            head = (
-                Git(cwd, deadline)
-                .run("rev-parse", "-q", "--verify", "HEAD^{commit}", ok_codes=(0, 1))
-                .strip()
-            )
+            head = git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", ok_codes=(0, 1)).strip()
+            toplevel = git.run("rev-parse", "--show-toplevel").strip()
         except GitError:
             return  # not a repository, or git is slow: the first boundary decides
         state.data["base_taken"] = True
         state.data["base_sha"] = head or None  # None: no commit yet (diffs count from empty)
+        # What the worktree held already (uncommitted edits, untracked files) is not the session's.
+        state.data["base_worktree"] = worktree_snapshot(git, toplevel, head or None)
         state.save()
 
 
@@ -264,15 +266,19 @@ def _git_enrichment(
     if not state.get("base_taken"):
         # The first boundary we see fixes the baseline (SessionStart, or the first Stop when
         # agent-trace was installed mid-session); a resumed session keeps its original one.
+        from agent_trace.hook.gitinfo import worktree_snapshot
+
         state["base_taken"] = True
         state["base_sha"] = current["head"]
+        state["base_worktree"] = worktree_snapshot(git, current["toplevel"], current["head"])
     base_sha = state.get("base_sha") if isinstance(state.get("base_sha"), str) else None
+    baseline = state.get("base_worktree") if isinstance(state.get("base_worktree"), dict) else None
     if event == "SessionStart":
         start = {k: current[k] for k in ("repo", "branch", "head") if current[k]}
         if base_sha:
             start["base_sha"] = base_sha
         return _sanitize_git(start, tier)
-    info = session_git(git, base_sha, current)
+    info = session_git(git, base_sha, current, baseline)
     return _sanitize_git(info, tier) if info else None
 
 
