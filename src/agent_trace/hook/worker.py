@@ -343,7 +343,9 @@ def command_line(args: list[str]) -> int:
         metavar="SECONDS",
         help="first wait up to SECONDS for running hook workers to finish",
     )
-    parser.add_argument("--quiet", "-q", action="store_true")
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="with --flush: print nothing (the exit code still tells)"
+    )
     ns = parser.parse_args(args)
     if not ns.flush:
         parser.error("arguments are only for --flush; a hook call reads its payload from stdin")
