@@ -118,7 +118,7 @@ def explain(exc: BaseException, sqlite_path: Path | None = None) -> tuple[str, i
     from agent_trace.config import ConfigError
     from agent_trace.domain.pricing import PriceFileError
     from agent_trace.reports.periods import PeriodError
-    from agent_trace.store.factory import StoreUnavailable, describe_database_error
+    from agent_trace.store.factory import StoreUnavailable, describe_database_error, first_line
 
     if isinstance(exc, CliError):
         return str(exc), exc.code
@@ -138,14 +138,6 @@ def explain(exc: BaseException, sqlite_path: Path | None = None) -> tuple[str, i
         f"(this is a bug; run again with --debug or {DEBUG_ENV}=1 for the traceback)",
         EXIT_BUG,
     )
-
-
-def first_line(text: str) -> str:
-    """Driver messages run on (SQL, `Background on this error at …`): keep the first line."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return text.strip()
 
 
 def confirm(question: str, yes: bool) -> None:

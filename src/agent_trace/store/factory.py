@@ -137,7 +137,7 @@ def check_schema(store: Store) -> None:
 
 def _cannot_open(settings: Settings, exc: BaseException) -> str:
     return describe_database_error(exc, settings.sqlite_path) or (
-        f"cannot open database {_redacted_url(settings.database_url)}: {_first_line(str(exc))}"
+        f"cannot open database {_redacted_url(settings.database_url)}: {first_line(str(exc))}"
     )
 
 
@@ -157,7 +157,7 @@ def describe_database_error(exc: BaseException, sqlite_path: Path | None) -> str
     if module.startswith("psycopg") or module.startswith("sqlalchemy"):
         if isinstance(exc, StoreUnavailable):
             return None
-        text = _first_line(str(cause))
+        text = first_line(str(cause))
         if "connection" in text.lower() or "connect" in text.lower():
             return f"cannot reach the database: {text}: is the server running, and is the URL right?"
         return f"database error: {text}"
@@ -182,7 +182,8 @@ def _sqlite_problem(path: Path | None, exc: sqlite3.Error) -> str:
     return f"{where}: {text}"
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """Driver messages run on (SQL, `Background on this error at …`): the first line says it."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else text.strip()
 
