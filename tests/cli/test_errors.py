@@ -143,7 +143,9 @@ def test_bad_settings_are_named_with_their_variable(imported: Path) -> None:
         EXIT_USAGE,
         "AGENT_TRACE_TIMEZONE 'Mars/Base'",
     )
-    one_line(run(imported, "report", "daily", "--timezone", "Mars/Base"), EXIT_USAGE, "--timezone 'Mars/Base'")
+    one_line(
+        run(imported, "report", "daily", "--timezone", "Mars/Base"), EXIT_USAGE, "--timezone 'Mars/Base'"
+    )
     (imported / "prices.toml").write_text("garbage = [\n")
     one_line(run(imported, "import", str(imported)), EXIT_USAGE, "prices.toml", "not valid TOML")
     (imported / "prices.toml").write_text('[models.x]\ninput = "abc"\n')
@@ -162,7 +164,9 @@ def test_db_downgrade_checks_the_revision_and_asks_before_dropping(imported: Pat
 def test_db_current_on_an_unreachable_postgresql(at_home: Path) -> None:
     port = _free_port()
     line = one_line(
-        run(at_home, "db", "current", env={"AGENT_TRACE_DATABASE_URL": f"postgresql://x@127.0.0.1:{port}/db"}),
+        run(
+            at_home, "db", "current", env={"AGENT_TRACE_DATABASE_URL": f"postgresql://x@127.0.0.1:{port}/db"}
+        ),
         EXIT_FAILED,
         "cannot reach the database",
     )
