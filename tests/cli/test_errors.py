@@ -14,28 +14,14 @@ from pathlib import Path
 import pytest
 
 from agent_trace.cli.errors import EXIT_FAILED, EXIT_PORT_IN_USE, EXIT_USAGE
+from tests.cli.test_cli import cli
 from tests.fixtures.transcripts import Transcript, text_block, uid, usage
 
 
 def run(
     home: Path, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(home.parent),
-        "AGENT_TRACE_HOME": str(home),
-        "USER": "dev",
-        "TZ": "UTC",
-        **(env or {}),
-    }
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "agent_trace.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
+    return cli(home, *args, check=False, env=env, prefix=prefix)
 
 
 def one_line(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> str:

@@ -19,6 +19,7 @@ import pytest
 
 from agent_trace.cli.errors import EXIT_USAGE
 from agent_trace.hook import client_config
+from tests.cli.test_install import cli as agent_trace
 
 TOKEN = "s3cret-token"
 
@@ -27,25 +28,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def agent_trace(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(home),
-        "AGENT_TRACE_HOME": str(home / ".agent-trace"),
-        "USER": "dev",
-        **extra,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "agent_trace.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=home,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -71,46 +71,28 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         return code
 
 
+# command → (module, function); imported only when run, so start-up stays lean.
+COMMANDS = {
+    "import": ("agent_trace.cli.import_cmd", "cmd_import"),
+    "report": ("agent_trace.cli.report_cmd", "cmd_report"),
+    "sessions": ("agent_trace.cli.report_cmd", "cmd_sessions"),
+    "show": ("agent_trace.cli.show_cmd", "cmd_show"),
+    "serve": ("agent_trace.cli.serve_cmd", "cmd_serve"),
+    "db": ("agent_trace.cli.db_cmd", "cmd_db"),
+    "init": ("agent_trace.cli.init_cmd", "cmd_init"),
+    "status": ("agent_trace.cli.status_cmd", "cmd_status"),
+    "uninstall": ("agent_trace.cli.uninstall_cmd", "cmd_uninstall"),
+}
+
+
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser, settings: Settings) -> int:
-    command = args.command
-    if command == "import":
-        from agent_trace.cli.import_cmd import cmd_import
+    if args.command not in COMMANDS:
+        parser.error(f"unknown command {args.command!r}")
+    from importlib import import_module
 
-        return cmd_import(args, settings)
-    if command == "report":
-        from agent_trace.cli.report_cmd import cmd_report
-
-        return cmd_report(args, settings)
-    if command == "sessions":
-        from agent_trace.cli.report_cmd import cmd_sessions
-
-        return cmd_sessions(args, settings)
-    if command == "show":
-        from agent_trace.cli.show_cmd import cmd_show
-
-        return cmd_show(args, settings)
-    if command == "serve":
-        from agent_trace.cli.serve_cmd import cmd_serve
-
-        return cmd_serve(args, settings)
-    if command == "db":
-        from agent_trace.cli.db_cmd import cmd_db
-
-        return cmd_db(args, settings)
-    if command == "init":
-        from agent_trace.cli.init_cmd import cmd_init
-
-        return cmd_init(args, settings)
-    if command == "status":
-        from agent_trace.cli.status_cmd import cmd_status
-
-        return cmd_status(args, settings)
-    if command == "uninstall":
-        from agent_trace.cli.uninstall_cmd import cmd_uninstall
-
-        return cmd_uninstall(args, settings)
-    parser.error(f"unknown command {command!r}")
-    return EXIT_USAGE
+    module, function = COMMANDS[args.command]
+    result: int = getattr(import_module(module), function)(args, settings)
+    return result
 
 
 def explain(exc: BaseException, sqlite_path: Path | None = None) -> tuple[str, int]:

@@ -1,14 +1,14 @@
-"""`agent-trace status`: is live capture set up, and is it working?
+"""`agent-trace status`: is live capture set up, and would it work now?
 
 Shows the configuration (`~/.claude/agent-trace.json`), which of agent-trace's hooks each Claude
-settings file holds (user, and project/local for the current folder), whether the collector
-answers `GET /health` (1 s timeout), the spool (payloads waiting, hook workers running, the last
-problem the handler logged) and the last event received.
+settings file holds (user, and project/local for the current folder), the collector probe
+(cli/collector_probe.py: is it an agent-trace collector, does it take our token), the spool as it
+is now (payloads waiting, hook workers running, and the handler's last log line only while
+payloads wait) and the last event: the newest session in the store this machine's settings name
+(the local SQLite file by default, or AGENT_TRACE_DATABASE_URL), at its own last activity. A
+machine that only sends to a remote collector has no local store; status then says so.
 
-"Last event received" is read from the store this machine's settings name (the local SQLite file
-by default, or AGENT_TRACE_DATABASE_URL): the most recently updated session. A machine that only
-sends to a remote collector has no local store; status then says so, and the collector's
-dashboard is the place to look.
+Exit 0 when capture would work, 1 when it would not; each reason comes with its fix.
 """
 
 from __future__ import annotations
