@@ -220,3 +220,12 @@ def test_every_option_has_help() -> None:
     assert list(walk(build_parser(), "agent-trace")) == []
     serve_help = run(Path("/tmp/x"), "serve", "--help").stdout
     assert "COLLECTOR_PORT" in serve_help and "DASHBOARD_PORT" in serve_help
+
+
+def test_unexpected_errors_are_one_line_too() -> None:
+    from agent_trace.cli.errors import EXIT_BUG, explain
+
+    message, code = explain(RuntimeError("boom\nsecond line"))
+    assert code == EXIT_BUG and "\n" not in message and "--debug" in message and "boom" in message
+    message, code = explain(PermissionError(13, "Permission denied", "/x/prices.toml"))
+    assert code == EXIT_FAILED and message == "/x/prices.toml: Permission denied"
