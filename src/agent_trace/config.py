@@ -94,6 +94,14 @@ def _int(
     return default
 
 
+def _port(env: Mapping[str, str], file_cfg: Mapping[str, object], name: str, key: str, default: int) -> int:
+    value = _int(env, file_cfg, (name,), key, default)
+    if not 1 <= value <= 65535:
+        where = f"{name}={value}" if env.get(name) else f"config.toml {key}={value}"
+        raise ConfigError(f"{where}: a port must be between 1 and 65535")
+    return value
+
+
 def _str(
     env: Mapping[str, str], file_cfg: Mapping[str, object], names: tuple[str, ...], key: str
 ) -> str | None:
@@ -211,17 +219,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         events_url=_events_url(env, file_cfg),
         privacy_tier=tier,
-        # Who the developer is, for per-user reports: explicit, else the login name.
-        user=_str(env, file_cfg, ("AGENT_TRACE_USER",), "user")
-        or env.get("USER")
-        or env.get("LOGNAME")
-        or None,
+        # The configured developer only; agent_trace.identity.resolve_user adds the fallbacks
+        # (git user.email, then the login name) for the paths that record a user.
+        user=_str(env, file_cfg, ("AGENT_TRACE_USER",), "user"),
         timezone=_str(env, file_cfg, ("AGENT_TRACE_TIMEZONE",), "timezone"),
         role=role,
         host=_str(env, file_cfg, ("RUNTIME_HOST", "AGENT_TRACE_HOST"), "host") or "127.0.0.1",
-        collector_port=_int(env, file_cfg, ("COLLECTOR_PORT",), "collector_port", 8317),
-        api_port=_int(env, file_cfg, ("API_PORT",), "api_port", 8318),
-        dashboard_port=_int(env, file_cfg, ("DASHBOARD_PORT",), "dashboard_port", 3100),
+        collector_port=_port(env, file_cfg, "COLLECTOR_PORT", "collector_port", 8317),
+        api_port=_port(env, file_cfg, "API_PORT", "api_port", 8318),
+        dashboard_port=_port(env, file_cfg, "DASHBOARD_PORT", "dashboard_port", 3100),
         otel_grpc_address=_str(env, file_cfg, ("OTEL_GRPC_ADDRESS",), "otel_grpc_address") or grpc_default,
         run_migrations=run_migrations,
         dashboard_api_base_url=_str(env, file_cfg, ("DASHBOARD_API_BASE_URL",), "dashboard_api_base_url"),

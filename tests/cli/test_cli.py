@@ -28,8 +28,13 @@ REPORT_KEYS = {
 
 
 def cli(
-    home: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+    home: Path,
+    *args: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
+    """`agent-trace ARGS` in a process of its own (after `prefix`, e.g. `unshare -U`), no terminal."""
     full_env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(home.parent),
@@ -39,10 +44,11 @@ def cli(
         **(env or {}),
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "agent_trace.cli.main", *args],
+        [*prefix, sys.executable, "-m", "agent_trace.cli.main", *args],
         capture_output=True,
         text=True,
         env=full_env,
+        stdin=subprocess.DEVNULL,
         timeout=300,
     )
     if check and proc.returncode != 0:

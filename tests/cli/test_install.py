@@ -34,17 +34,19 @@ USER_SETTINGS: dict[str, Any] = {
 }
 
 
-def cli(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(home: Path, *args: str, cwd: Path | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(home),
         "AGENT_TRACE_HOME": str(home / ".agent-trace"),
         "USER": "dev",
+        **extra,
     }
     return subprocess.run(
         [sys.executable, "-m", "agent_trace.cli.main", *args],
         env=env,
         cwd=cwd or home,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,

@@ -61,6 +61,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The OS user of every Capture. Its HOME has no git user.email and AGENT_TRACE_USER is unset, so
+# the identity rule (configured user, else git user.email, else the OS user) lands here.
+E2E_USER = "e2e-dev"
+
+
 class Collector:
     """`agent-trace serve --role collector` as a user runs it, with a SQLite store of its own."""
 
@@ -71,6 +76,11 @@ class Collector:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def hooks_url(self) -> str:
+        """The documented `init --collector-url` form: the hook endpoint itself."""
+        return self.url + "/v1/hooks"
 
     @property
     def database(self) -> Path:
@@ -161,7 +171,7 @@ class Capture:
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.claude.home),
-            "USER": "e2e-dev",
+            "USER": E2E_USER,
         }
         self.agent_trace_home = self.claude.home / ".agent-trace"
         result = self.agent_trace(

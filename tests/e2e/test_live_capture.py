@@ -18,7 +18,7 @@ import pytest
 from agent_trace.domain.pricing import PriceBook
 from agent_trace.domain.records import Usage as RecordUsage
 
-from .conftest import Capture, Collector
+from .conftest import E2E_USER, Capture, Collector
 from .support.fake_anthropic import FakeAnthropic, RecordedResponse, Scenario
 from .support.scenarios import (
     ALL_SCENARIOS,
@@ -65,7 +65,8 @@ def world(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         with FakeAnthropic(ALL_SCENARIOS.values()) as fake:
             captures: dict[str, Capture] = {}
             for scenario in TIER2_SCENARIOS:
-                capture = Capture(fake, claude_binary, root / scenario.name, collector.url, tier=2)
+                # The form the specification documents (and users copy): the hook URL itself.
+                capture = Capture(fake, claude_binary, root / scenario.name, collector.hooks_url, tier=2)
                 capture.run_all(scenario.prompts)
                 captures[scenario.name] = capture
             for capture in captures.values():
@@ -185,6 +186,7 @@ def test_tools_session_prompt_and_calls(world: World) -> None:
         world.collector, "select session_id,project,user_id,ended_ms from sessions where session_id = ?", sid
     )
     assert session["project"] == str(world.captures[TOOLS.name].claude.repo) and session["ended_ms"]
+    assert session["user_id"] == E2E_USER  # captured live: the identity rule's OS user
     (prompt,) = rows(world.collector, "select prompt_id,kind,text from prompts where session_id = ?", sid)
     assert prompt["kind"] == "prompt" and prompt["text"] == TOOLS.prompts[0]
     assert_llm_calls_exactly_once(world.collector, sid, responses)
@@ -384,7 +386,8 @@ def test_collector_down_for_a_whole_session(
     fake: FakeAnthropic, claude_binary: Path, tmp_path: Path, collector_factory: Callable[..., Collector]
 ) -> None:
     collector = collector_factory(start=False)
-    capture = Capture(fake, claude_binary, tmp_path / "down", collector.url, tier=2)
+    # The base URL with a trailing slash, as people paste it.
+    capture = Capture(fake, claude_binary, tmp_path / "down", collector.url + "/", tier=2)
     capture.run_all(TOOLS.prompts)
     down_session = capture.claude.session_id
     assert down_session is not None
@@ -405,10 +408,19 @@ def test_collector_down_for_a_whole_session(
     assert prompt == {"kind": "prompt", "text": TOOLS.prompts[0]}
     (session,) = rows(
         collector,
-        "select git_branch,git_lines_added,ended_ms from sessions where session_id = ?",
+        "select git_branch,git_lines_added,ended_ms,user_id from sessions where session_id = ?",
         down_session,
     )
     assert session["git_branch"] == "main" and session["git_lines_added"] == 6 and session["ended_ms"]
+    assert session["user_id"] == E2E_USER  # delivered from the spool: the same user
+
+    # The same session imported from its transcript into a store of its own: the same user again.
+    capture.env["AGENT_TRACE_HOME"] = str(tmp_path / "imported")
+    imported = capture.agent_trace("import", str(capture.claude.projects_dir), "--json")
+    assert imported.returncode == 0, imported.stderr
+    listing = json.loads(capture.agent_trace("sessions", "--json").stdout)["sessions"]
+    assert {s["session_id"]: s["user"] for s in listing}[down_session] == E2E_USER
+    del capture.env["AGENT_TRACE_HOME"]
 
     # Delivering again (a flush, a repeated payload) changes nothing: still exactly once.
     before = collector.query("select count(*), sum(output_tokens) from llm_calls")

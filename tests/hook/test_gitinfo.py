@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_trace.hook.gitinfo import Git, normalize_remote, repo_state, session_git
+from agent_trace.hook.gitinfo import Git, normalize_remote, repo_state, session_git, worktree_snapshot
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
@@ -101,3 +101,31 @@ def test_session_changes_and_commits_since_the_baseline(repo: Path) -> None:
 
 def test_no_time_left_means_no_git(repo: Path) -> None:
     assert repo_state(Git(str(repo), time.monotonic())) is None
+
+
+def test_only_what_the_session_changed_counts(repo: Path) -> None:
+    """Untracked files and uncommitted edits that were there at SessionStart are not the session's."""
+    for i in range(2):
+        (repo / f"notes{i}.md").write_text("old\n" * 3)  # untracked before the session (+6 lines)
+    (repo / "a.txt").write_text("one\ntwo\nthree\n")  # uncommitted edit before the session (+1)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    toplevel = str(repo)
+    baseline = worktree_snapshot(probe(repo), toplevel, base)
+    assert baseline is not None
+
+    # A session that only ran `echo`: nothing of its own.
+    info = session_git(probe(repo), base, None, baseline)
+    assert info is not None
+    assert (info["lines_added"], info["lines_removed"], info["files_changed"]) == (0, 0, 0)
+
+    # Then it adds a file, appends to a file that was untracked, and edits the edited file again.
+    (repo / "new.py").write_text("x = 1\ny = 2\n")
+    with (repo / "notes0.md").open("a") as f:
+        f.write("more\n")
+    (repo / "a.txt").write_text("one\ntwo\nthree\nfour\n")
+    info = session_git(probe(repo), base, None, baseline)
+    assert info is not None
+    assert (info["lines_added"], info["lines_removed"], info["files_changed"]) == (2 + 1 + 1, 0, 3)
+    # Without a baseline (an older handler's state), everything since HEAD counts, as before.
+    old = session_git(probe(repo), base)
+    assert old is not None and old["lines_added"] == 2 + 4 + 3 + 2

@@ -49,6 +49,7 @@ OTEL_KEYS = (
     "OTEL_LOG_USER_PROMPTS",
     "OTEL_LOG_TOOL_DETAILS",
     "OTEL_LOG_ASSISTANT_RESPONSES",
+    "OTEL_RESOURCE_ATTRIBUTES",
 )
 
 
@@ -165,6 +166,21 @@ def otel_env(
     if tier >= 3:
         env["OTEL_LOG_ASSISTANT_RESPONSES"] = "1"
     return env
+
+
+def with_user_attribute(existing: object, user: str) -> str:
+    """OTEL_RESOURCE_ATTRIBUTES with `agent_trace.user=<user>` (percent-encoded, W3C baggage
+    syntax) in place of any earlier one; the user's own attributes are kept."""
+    from agent_trace.identity import RESOURCE_ATTRIBUTE
+
+    kept = []
+    if isinstance(existing, str):
+        kept = [
+            part.strip()
+            for part in existing.split(",")
+            if part.strip() and part.split("=", 1)[0].strip() != RESOURCE_ATTRIBUTE
+        ]
+    return ",".join([*kept, f"{RESOURCE_ATTRIBUTE}={quote(user, safe='@.-_+')}"])
 
 
 # -- hooks -------------------------------------------------------------------------------------

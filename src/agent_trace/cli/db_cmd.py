@@ -2,6 +2,8 @@
 
 With AGENT_TRACE_EVENTS_URL set, `upgrade` and `current` cover ClickHouse too; `downgrade`
 reverts the SQL side only (ClickHouse migrations go forward only: see store/clickhouse/migrate.py).
+A downgrade drops the tables (and their data) of every revision it reverts, so it asks first on a
+terminal and needs `--yes` otherwise.
 """
 
 from __future__ import annotations
@@ -9,19 +11,35 @@ from __future__ import annotations
 import argparse
 import sys
 
+from agent_trace.cli.errors import EXIT_USAGE, CliError, confirm
 from agent_trace.config import Settings
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     from agent_trace.store.factory import open_store
-    from agent_trace.store.sql.migrate import current_revision, downgrade
+    from agent_trace.store.sql.migrate import current_revision, downgrade, known_revisions
 
     action = args.db_command or "current"
+    if action == "downgrade":
+        known = known_revisions()
+        if args.revision not in ("base", *known):
+            raise CliError(
+                f"db downgrade: unknown revision {args.revision!r} (known: base, {', '.join(known)})",
+                EXIT_USAGE,
+            )
     store = open_store(settings, migrate=action == "upgrade")
     events: tuple[int | None, int] | None = None
     try:
         runner = store.runner  # type: ignore[attr-defined]
         if action == "downgrade":
+            revision = current_revision(runner)
+            if revision is not None and args.revision != revision:
+                what = "every table and all data" if args.revision == "base" else "the tables it added"
+                confirm(
+                    f"Downgrade {_where(settings)} from {revision} to {args.revision}? This drops {what} "
+                    f"of the reverted revisions.",
+                    args.yes,
+                )
             downgrade(runner, args.revision)
         revision = current_revision(runner)
         events_schema = getattr(store, "events_schema", None)
@@ -34,3 +52,9 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         applied, newest = events
         print(f"events schema (ClickHouse): {applied or 0:04d} of {newest:04d}", file=sys.stdout)
     return 0
+
+
+def _where(settings: Settings) -> str:
+    if settings.sqlite_path is not None:
+        return str(settings.sqlite_path)
+    return settings.database_url.rsplit("@", 1)[-1]

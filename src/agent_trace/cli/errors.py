@@ -1,67 +1,142 @@
-"""Dispatch to a command and turn expected failures into one clear line and an exit code."""
+"""The CLI's one error path: dispatch to a command, turn every expected failure into one line on
+stderr (what went wrong, with what, and how to fix it) and a documented exit code.
+
+Exit codes (docs/cli.md keeps the same table):
+
+    0   done
+    1   something the command needs is missing or unusable: the database (damaged, read-only,
+        unreachable), a session, a file; for `status`: capture would not work
+    2   a bad option, setting or settings file (config.toml, prices.toml, an env variable)
+    3   a port `serve` needs is already in use
+    70  a bug: an unexpected error (one line; `--debug` shows the traceback)
+    130 interrupted (Ctrl-C)
+
+`--debug` (or AGENT_TRACE_DEBUG=1) re-raises instead, so the full traceback is printed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent_trace.config import Settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_PORT_IN_USE = 3
+EXIT_BUG = 70
+EXIT_INTERRUPTED = 130
+
+DEBUG_ENV = "AGENT_TRACE_DEBUG"
+
+
+class CliError(Exception):
+    """An expected failure: `message` is the whole line the user sees (after `agent-trace: `)."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def debug_wanted(flag: bool, env: dict[str, str] | None = None) -> bool:
+    value = (os.environ if env is None else env).get(DEBUG_ENV, "")
+    return flag or value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from agent_trace.config import ConfigError, load_settings
-    from agent_trace.reports.periods import PeriodError
+    from agent_trace.config import load_settings
 
+    debug = debug_wanted(bool(getattr(args, "debug", False)))
+    settings: Settings | None = None
     try:
         settings = load_settings()
-        if args.command == "import":
-            from agent_trace.cli.import_cmd import cmd_import
-
-            return cmd_import(args, settings)
-        if args.command == "report":
-            from agent_trace.cli.report_cmd import cmd_report
-
-            return cmd_report(args, settings)
-        if args.command == "sessions":
-            from agent_trace.cli.report_cmd import cmd_sessions
-
-            return cmd_sessions(args, settings)
-        if args.command == "show":
-            from agent_trace.cli.show_cmd import cmd_show
-
-            return cmd_show(args, settings)
-        if args.command == "serve":
-            from agent_trace.cli.serve_cmd import cmd_serve
-
-            return cmd_serve(args, settings)
-        if args.command == "db":
-            from agent_trace.cli.db_cmd import cmd_db
-
-            return cmd_db(args, settings)
-        if args.command == "init":
-            from agent_trace.cli.init_cmd import cmd_init
-
-            return cmd_init(args, settings)
-        if args.command == "status":
-            from agent_trace.cli.status_cmd import cmd_status
-
-            return cmd_status(args, settings)
-        if args.command == "uninstall":
-            from agent_trace.cli.uninstall_cmd import cmd_uninstall
-
-            return cmd_uninstall(args, settings)
-    except (ConfigError, PeriodError) as exc:
-        print(f"agent-trace: {exc}", file=sys.stderr)
-        return 2
+        return _dispatch(args, parser, settings)
     except BrokenPipeError:
-        return 0
+        # The reader went away (`| head`): not an error. Silence the flush at exit too.
+        _silence_stdout()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("agent-trace: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
-        from agent_trace.store.factory import StoreUnavailable
+        if debug:
+            raise
+        message, code = explain(exc, settings.sqlite_path if settings else None)
+        print(f"agent-trace: {message}", file=sys.stderr)
+        return code
 
-        if isinstance(exc, StoreUnavailable):
-            print(f"agent-trace: {exc}", file=sys.stderr)
-            return 1
-        raise
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+
+# command → (module, function); imported only when run, so start-up stays lean.
+COMMANDS = {
+    "import": ("agent_trace.cli.import_cmd", "cmd_import"),
+    "report": ("agent_trace.cli.report_cmd", "cmd_report"),
+    "sessions": ("agent_trace.cli.report_cmd", "cmd_sessions"),
+    "show": ("agent_trace.cli.show_cmd", "cmd_show"),
+    "serve": ("agent_trace.cli.serve_cmd", "cmd_serve"),
+    "db": ("agent_trace.cli.db_cmd", "cmd_db"),
+    "init": ("agent_trace.cli.init_cmd", "cmd_init"),
+    "status": ("agent_trace.cli.status_cmd", "cmd_status"),
+    "uninstall": ("agent_trace.cli.uninstall_cmd", "cmd_uninstall"),
+}
+
+
+def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser, settings: Settings) -> int:
+    if args.command not in COMMANDS:
+        parser.error(f"unknown command {args.command!r}")
+    from importlib import import_module
+
+    module, function = COMMANDS[args.command]
+    result: int = getattr(import_module(module), function)(args, settings)
+    return result
+
+
+def explain(exc: BaseException, sqlite_path: Path | None = None) -> tuple[str, int]:
+    """One line and an exit code for any exception a command let through."""
+    from agent_trace.config import ConfigError
+    from agent_trace.domain.pricing import PriceFileError
+    from agent_trace.reports.periods import PeriodError
+    from agent_trace.store.factory import StoreUnavailable, describe_database_error, first_line
+
+    if isinstance(exc, CliError):
+        return str(exc), exc.code
+    if isinstance(exc, (ConfigError, PeriodError)):
+        return str(exc), EXIT_USAGE
+    if isinstance(exc, PriceFileError):
+        return f"{exc} (fix the file, or remove it to use the built-in prices)", EXIT_USAGE
+    if isinstance(exc, StoreUnavailable):
+        return first_line(str(exc)), EXIT_FAILED
+    described = describe_database_error(exc, sqlite_path)
+    if described is not None:
+        return described, EXIT_FAILED
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}", EXIT_FAILED
+    return (
+        f"unexpected error: {type(exc).__name__}: {first_line(str(exc))} "
+        f"(this is a bug; run again with --debug or {DEBUG_ENV}=1 for the traceback)",
+        EXIT_BUG,
+    )
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Destructive commands: ask on a terminal, require `--yes` otherwise; CliError when not confirmed."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(f"{question} Not asked (no terminal): add --yes to confirm.", EXIT_USAGE)
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise CliError("cancelled; nothing changed.", EXIT_FAILED)
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -122,11 +122,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             looked = ", ".join(str(p) for p in settings.claude_projects_dirs)
             print(f"No Claude Code transcripts found (looked in {looked}).", file=sys.stderr)
             return 0
+    from agent_trace.identity import resolve_user
+
+    user = resolve_user(settings.user)  # the same rule as live capture (init records it)
     store = open_store(settings)
     try:
-        writer = Writer(
-            store, PriceBook.from_home(settings.price_override_file), settings.privacy_tier, settings.user
-        )
+        writer = Writer(store, PriceBook.from_home(settings.price_override_file), settings.privacy_tier, user)
         progress = _Progress() if sys.stderr.isatty() and not args.quiet and not args.json else None
         importer = Importer(
             writer,

@@ -25,9 +25,11 @@ from agent_trace.cli.claude_settings import (
     install,
     installed_events,
     otel_env,
+    with_user_attribute,
 )
 from agent_trace.config import Settings
 from agent_trace.hook import client_config
+from agent_trace.identity import resolve_user
 
 OTLP_PROTOCOLS = ("http/protobuf", "http/json", "grpc")
 TRANSPORTS = ("auto", "http", "command")
@@ -65,7 +67,24 @@ def cmd_init(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
         mode = 0o600 if path == plan["config_path"] else None
         files.write_atomic(path, after, mode)
     _report(plan, changed, backups)
+    _say_probe(plan["config"]["collector_url"], plan["token"])
     return 0
+
+
+def _say_probe(url: str, token: str | None) -> None:
+    """Whether the collector answers now: a warning only (hooks spool until it does)."""
+    from agent_trace.cli.collector_probe import probe_collector
+
+    probe = probe_collector(url, token)
+    if probe.ok:
+        version = probe.health.get("version", "?")
+        print(f"Collector {url} answers as an agent-trace collector (version {version}).")
+    else:
+        print(
+            f"Warning: the collector {url} {probe.problem}: {probe.fix}. Hooks spool events "
+            "until this is fixed.",
+            file=sys.stderr,
+        )
 
 
 def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> dict[str, Any]:
@@ -77,12 +96,18 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
         config_before_text = None
     previous = client_config.read_raw(config_path) or {}
 
-    url = (
-        args.collector_url or previous.get("collector_url") or f"http://127.0.0.1:{settings.collector_port}"
-    ).rstrip("/")
+    if args.collector_url:
+        try:
+            url = client_config.collector_base_url(args.collector_url)
+        except ValueError as exc:
+            raise InitError(f"--collector-url {exc}") from None
+    else:
+        try:
+            url = client_config.collector_base_url(str(previous.get("collector_url") or ""))
+        except ValueError:
+            url = f"http://127.0.0.1:{settings.collector_port}"
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InitError(f"--collector-url {url!r}: must be http://host[:port] or https://host[:port]")
+    assert parts.hostname is not None
     tier = args.privacy_tier or previous.get("privacy_tier") or settings.privacy_tier
     token = args.token or previous.get("ingest_token") or settings.ingest_token or None
     if token and args.scope == "project":
@@ -109,17 +134,34 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
             settings_path=str(settings_file), scope=args.scope, created_file=current is None
         )
         records.append(record)
-    old_urls = (
-        [str(previous["collector_url"]).rstrip("/") + "/v1/hooks"] if previous.get("collector_url") else []
-    )
+    # The hook URLs an earlier init wrote, to be replaced: derived from the recorded base, and as
+    # the pre-fix init wrote them (the recorded `…/v1/hooks` with `/v1/hooks` appended again).
+    old_urls: list[str] = []
+    if previous.get("collector_url"):
+        recorded = str(previous["collector_url"]).rstrip("/")
+        old_urls.append(recorded + client_config.HOOKS_PATH)
+        try:
+            old_urls.append(client_config.collector_base_url(recorded) + client_config.HOOKS_PATH)
+        except ValueError:
+            pass
     hook_plan = HookPlan(
         command=files.hook_command(),
-        hooks_url=url + "/v1/hooks",
+        hooks_url=url + client_config.HOOKS_PATH,
         events=installed_events(all_events),
         transport=transport,
         token=token,
     )
+    user = resolve_user(settings.user, env)
     desired_env = otel_env(tier=int(tier), protocol=protocol, endpoint=otlp_endpoint, token=token)
+    if user:
+        # Telemetry names the same developer as the hooks: agent_trace.user, added to any
+        # resource attributes the user set themselves.
+        desired_env["OTEL_RESOURCE_ATTRIBUTES"] = with_user_attribute(
+            record.env_previous.get("OTEL_RESOURCE_ATTRIBUTES")
+            if "OTEL_RESOURCE_ATTRIBUTES" in record.env_set
+            else (current or {}).get("env", {}).get("OTEL_RESOURCE_ATTRIBUTES"),
+            user,
+        )
     new_settings = install(current or {}, hook_plan, desired_env, record, old_urls)
     settings_after = files.render(new_settings)
     if current is not None and new_settings == current:
@@ -129,7 +171,7 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
         "version": client_config.CONFIG_VERSION,
         "collector_url": url,
         "privacy_tier": int(tier),
-        "user": settings.user or previous.get("user"),
+        "user": user,
         "agent_trace_home": str(settings.home),
         "otlp_protocol": protocol,
         "otlp_endpoint": otlp_endpoint,

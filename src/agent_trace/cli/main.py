@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-hosted observability for AI coding agents: exact tokens and cost, replay, live sessions.",
     )
     parser.add_argument("--version", action="version", version=f"agent-trace {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (also AGENT_TRACE_DEBUG=1); may follow the command too",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("import", help="import Claude Code transcripts (incremental)")
@@ -40,20 +45,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=("daily", "weekly", "monthly", "session"))
     _add_filters(p)
     p.add_argument("--breakdown", action="store_true", help="a line per model under each row")
-    p.add_argument("--start-of-week", choices=("monday", "sunday"), default="monday")
+    p.add_argument(
+        "--start-of-week",
+        choices=("monday", "sunday"),
+        default="monday",
+        help="the first day of a weekly row (default monday)",
+    )
 
     p = sub.add_parser("sessions", help="list sessions, latest first")
     _add_filters(p)
-    p.add_argument("--limit", "-n", type=int, default=30)
+    p.add_argument("--limit", "-n", type=int, default=30, help="at most this many sessions (default 30)")
     p.add_argument("--search", help="free text over titles, projects and prompts")
 
     p = sub.add_parser("show", help="a session prompt by prompt")
     p.add_argument("session_id", help="a session id (a unique prefix is enough)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--timezone", "-z")
+    p.add_argument("--json", action="store_true", help="the same structure as the API's /v1/sessions/{id}")
+    p.add_argument("--timezone", "-z", help="IANA time zone for times (default: config, else the system's)")
     p.add_argument("--full", action="store_true", help="do not shorten prompts, outputs and responses")
 
-    p = sub.add_parser("serve", help="run the collector, API and dashboard")
+    p = sub.add_parser(
+        "serve",
+        help="run the collector, API and dashboard",
+        description="Run the collector (port 8317, OTLP/gRPC 4717), the API (8318) and the dashboard "
+        "(3100). Change the ports with COLLECTOR_PORT, API_PORT, DASHBOARD_PORT and OTEL_GRPC_ADDRESS "
+        "(host:port, or off), in the environment or in config.toml (collector_port, api_port, "
+        "dashboard_port, otel_grpc_address). Every port is checked before any server starts; a port "
+        "in use exits with code 3.",
+    )
     p.add_argument(
         "--role",
         metavar="ROLE",
@@ -61,13 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: RUNTIME_SERVICE_ROLE or all)",
     )
     p.add_argument("--host", help="address to bind (default 127.0.0.1; RUNTIME_HOST)")
-    p.add_argument("--verbose", "-v", action="store_true")
+    p.add_argument("--verbose", "-v", action="store_true", help="log every request and start-up step")
 
     p = sub.add_parser("db", help="database schema")
     dbsub = p.add_subparsers(dest="db_command", metavar="ACTION")
     dbsub.add_parser("upgrade", help="apply migrations up to the newest")
-    down = dbsub.add_parser("downgrade", help="revert migrations down to REVISION")
-    down.add_argument("revision")
+    down = dbsub.add_parser(
+        "downgrade", help="revert migrations down to REVISION (drops their tables; asks first)"
+    )
+    down.add_argument("revision", help="a revision id (see `db current`), or base to drop everything")
+    down.add_argument("--yes", "-y", action="store_true", help="do not ask (needed when not on a terminal)")
     dbsub.add_parser("current", help="show the schema revision")
 
     # Live capture (options spelled out here, not imported: every command pays for main's imports).
@@ -123,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flush", action="store_true", help="deliver everything spooled, then exit")
     p.add_argument("--wait", metavar="SECONDS", help="with --flush: first wait for running hook workers")
     p.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument(
+        "--quiet", "-q", action="store_true", help="with --flush: print nothing (the exit code still tells)"
+    )
     return parser
 
 
@@ -135,7 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return hook_main(args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    # `--debug` is accepted anywhere on the line (`agent-trace report daily --debug`).
+    debug = "--debug" in args_list
+    args = parser.parse_args([a for a in args_list if a != "--debug"])
+    args.debug = debug
     if not args.command:
         parser.print_help()
         return 2

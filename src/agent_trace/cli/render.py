@@ -7,7 +7,17 @@ from datetime import tzinfo
 from typing import Any
 
 from agent_trace.domain.records import NANO_PER_USD
-from agent_trace.reports.periods import local_datetime
+from agent_trace.reports.periods import local_datetime, resolve_timezone
+
+
+def cli_timezone(option: str | None, setting: str | None) -> tuple[tzinfo | None, str | None]:
+    """The zone `--timezone` names, else the configured one; an error names whichever was wrong."""
+    import os
+
+    if option:
+        return resolve_timezone(option, "--timezone"), option
+    source = "AGENT_TRACE_TIMEZONE" if os.environ.get("AGENT_TRACE_TIMEZONE") else "timezone in config.toml"
+    return resolve_timezone(setting, source), setting
 
 
 def money(nusd: int | None, unpriced: int = 0, calls: int = 0) -> str:
@@ -31,6 +41,8 @@ def short_tokens(n: int) -> str:
 def duration(ms: int | None) -> str:
     if ms is None or ms < 0:
         return "–"
+    if ms < 10_000:  # a short session is 1.3s, not 0s
+        return f"{ms / 1000:.1f}s"
     seconds = ms // 1000
     if seconds < 60:
         return f"{seconds}s"
@@ -64,6 +76,8 @@ def make_console(**kwargs: Any) -> Any:
     """A rich Console; when piped, wide enough that tables are not squeezed to 80 columns."""
     from rich.console import Console
 
-    if not sys.stdout.isatty():
-        kwargs.setdefault("width", 220)
+    if kwargs.get("width") is None:
+        kwargs.pop("width", None)
+        if not sys.stdout.isatty():
+            kwargs["width"] = 220
     return Console(**kwargs)

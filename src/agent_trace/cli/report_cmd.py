@@ -8,14 +8,15 @@ from typing import Any
 
 import orjson
 
+from agent_trace.cli.errors import EXIT_USAGE, CliError
+from agent_trace.cli.render import cli_timezone
 from agent_trace.config import Settings
-from agent_trace.reports.periods import day_start_ms, parse_day, resolve_timezone
+from agent_trace.reports.periods import PeriodError, day_start_ms, parse_day
 from agent_trace.store.port import Filters, SessionQuery, SessionSummary
 
 
 def filters_from_args(args: argparse.Namespace, settings: Settings) -> tuple[Filters, Any, str]:
-    tz_name = args.timezone or settings.timezone
-    tz = resolve_timezone(tz_name)
+    tz, tz_name = cli_timezone(args.timezone, settings.timezone)
     since_ms = until_ms = None
     if args.since:
         since_ms = day_start_ms(parse_day(args.since, "--since"), tz)
@@ -23,6 +24,8 @@ def filters_from_args(args: argparse.Namespace, settings: Settings) -> tuple[Fil
         from datetime import timedelta
 
         until_ms = day_start_ms(parse_day(args.until, "--until") + timedelta(days=1), tz)
+    if since_ms is not None and until_ms is not None and since_ms >= until_ms:
+        raise PeriodError(f"--since {args.since} is after --until {args.until}: the range is empty")
     filters = Filters(
         since_ms=since_ms,
         until_ms=until_ms,
@@ -63,7 +66,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 from agent_trace.cli.tables import print_session_report
 
-                print_session_report(report, tz)
+                print_session_report(report, tz, filters)
             return 0
         from agent_trace.reports.usage import period_report
 
@@ -91,8 +94,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
 
     filters, tz, _tz_name = filters_from_args(args, settings)
     if args.limit < 1:
-        print("agent-trace sessions: --limit must be at least 1", file=sys.stderr)
-        return 2
+        raise CliError("sessions: --limit must be at least 1", EXIT_USAGE)
     store = open_read_store(settings)
     try:
         sessions: list[SessionSummary] = []
@@ -120,5 +122,5 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from agent_trace.cli.tables import print_sessions
 
-    print_sessions(sessions, tz)
+    print_sessions(sessions, tz, filters, args.search)
     return 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from dataclasses import replace
 
+from agent_trace.cli.errors import EXIT_PORT_IN_USE, EXIT_USAGE, CliError
 from agent_trace.config import Settings, normalize_role
 
 
@@ -16,8 +16,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         role = normalize_role(args.role) if args.role else settings.role
     except ValueError as exc:
-        print(f"agent-trace serve: --role {args.role!r}: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(f"serve: --role {args.role!r}: {exc}", EXIT_USAGE) from None
     if args.host:
         settings = replace(settings, host=args.host)
         # OTLP/gRPC follows --host like the HTTP roles, unless OTEL_GRPC_ADDRESS names another host.
@@ -28,4 +27,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )
-    return serve(settings, role)
+    from agent_trace.server.ports import PortsUnavailable
+
+    try:
+        return serve(settings, role)
+    except PortsUnavailable as exc:
+        raise CliError(str(exc), EXIT_PORT_IN_USE) from None

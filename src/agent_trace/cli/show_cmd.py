@@ -9,9 +9,17 @@ from typing import Any
 
 import orjson
 
-from agent_trace.cli.render import duration, make_console, money, one_line, project_name, tokens, when
+from agent_trace.cli.render import (
+    cli_timezone,
+    duration,
+    make_console,
+    money,
+    one_line,
+    project_name,
+    tokens,
+    when,
+)
 from agent_trace.config import Settings
-from agent_trace.reports.periods import resolve_timezone
 from agent_trace.reports.replay import PromptView, Replay, Step, SubagentView, ToolView, Totals, build_replay
 from agent_trace.reports.tool_summary import key_input
 
@@ -159,7 +167,7 @@ def _resolve(store: Any, session_id: str) -> str | list[str] | None:
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from agent_trace.store.factory import open_read_store
 
-    tz = resolve_timezone(args.timezone or settings.timezone)
+    tz, _ = cli_timezone(args.timezone, settings.timezone)
     store = open_read_store(settings)
     try:
         found = _resolve(store, args.session_id)

@@ -1,14 +1,14 @@
-"""`agent-trace status`: is live capture set up, and is it working?
+"""`agent-trace status`: is live capture set up, and would it work now?
 
 Shows the configuration (`~/.claude/agent-trace.json`), which of agent-trace's hooks each Claude
-settings file holds (user, and project/local for the current folder), whether the collector
-answers `GET /health` (1 s timeout), the spool (payloads waiting, hook workers running, the last
-problem the handler logged) and the last event received.
+settings file holds (user, and project/local for the current folder), the collector probe
+(cli/collector_probe.py: is it an agent-trace collector, does it take our token), the spool as it
+is now (payloads waiting, hook workers running, and the handler's last log line only while
+payloads wait) and the last event: the newest session in the store this machine's settings name
+(the local SQLite file by default, or AGENT_TRACE_DATABASE_URL), at its own last activity. A
+machine that only sends to a remote collector has no local store; status then says so.
 
-"Last event received" is read from the store this machine's settings name (the local SQLite file
-by default, or AGENT_TRACE_DATABASE_URL): the most recently updated session. A machine that only
-sends to a remote collector has no local store; status then says so, and the collector's
-dashboard is the place to look.
+Exit 0 when capture would work, 1 when it would not; each reason comes with its fix.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from typing import Any
 
 from agent_trace.cli import install_files as files
 from agent_trace.cli.claude_settings import OTEL_KEYS, SettingsError, installed_events, our_handlers
+from agent_trace.cli.collector_probe import Probe, probe_collector
 from agent_trace.config import Settings
 from agent_trace.hook import client_config
-
-HEALTH_TIMEOUT_S = 1.0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None) -> int:
@@ -36,7 +35,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, env: Mapping[str, s
         print(json.dumps(report, indent=2))
     else:
         print(render(report))
-    return 0 if report["configured"] else 1
+    return 1 if report["problems"] else 0
 
 
 def gather(settings: Settings, env: dict[str, str], project_dir: Path) -> dict[str, Any]:
@@ -74,11 +73,37 @@ def gather(settings: Settings, env: dict[str, str], project_dir: Path) -> dict[s
         hooks.append(entry)
     report["hooks"] = hooks
     report["hook_command_ok"] = _command_ok(raw.get("hook_command") if raw else None)
+    probe = None
     if cfg is not None:
-        report["collector"] = _health(cfg.collector_url, cfg.ingest_token)
+        probe = probe_collector(cfg.collector_url, cfg.ingest_token)
+        report["collector"] = probe.as_json()
         report["spool"] = _spool(cfg)
     report["last_event"] = _last_event(settings)
+    report["problems"] = _problems(report, probe)
     return report
+
+
+def _problems(report: dict[str, Any], probe: Probe | None) -> list[dict[str, str]]:
+    """Why capture would not work now, each with its fix (empty: it would work)."""
+    out: list[dict[str, str]] = []
+    if not report["configured"]:
+        state = "invalid" if report.get("config") is not None else "missing"
+        out.append({"problem": f"{report['config_path']} is {state}", "fix": "run `agent-trace init`"})
+        return out
+    if not any(entry.get("events") for entry in report["hooks"]):
+        out.append(
+            {"problem": "no Claude settings file holds agent-trace's hooks", "fix": "run `agent-trace init`"}
+        )
+    if report.get("hook_command_ok") is False:
+        out.append(
+            {
+                "problem": "the hook command's interpreter or script is gone",
+                "fix": "run `agent-trace init` again",
+            }
+        )
+    if probe is not None and not probe.ok:
+        out.append({"problem": f"the collector {probe.url} {probe.problem}", "fix": probe.fix or ""})
+    return out
 
 
 def _command_ok(command: object) -> bool | None:
@@ -94,23 +119,6 @@ def _command_ok(command: object) -> bool | None:
     return all(Path(p).exists() for p in parts if p.startswith("/"))
 
 
-def _health(url: str, token: str | None) -> dict[str, Any]:
-    from agent_trace.hook.transport import TransportError, request
-
-    started = time.monotonic()
-    try:
-        status, body = request("GET", url + "/health", None, HEALTH_TIMEOUT_S, token=token)
-    except TransportError as exc:
-        return {"url": url, "ok": False, "error": str(exc)}
-    out: dict[str, Any] = {"url": url, "ok": status == 200, "status": status}
-    out["latency_ms"] = round((time.monotonic() - started) * 1000, 1)
-    try:
-        out["health"] = json.loads(body)
-    except ValueError:
-        pass
-    return out
-
-
 def _spool(cfg: client_config.ClientConfig) -> dict[str, Any]:
     from agent_trace.hook.spool import Spool
 
@@ -123,11 +131,15 @@ def _spool(cfg: client_config.ClientConfig) -> dict[str, Any]:
     out["running_workers"] = len(spool.running_workers())
     rejected = cfg.spool_dir / "rejected"
     out["rejected"] = len(list(rejected.glob("*.json"))) if rejected.is_dir() else 0
-    try:
-        lines = cfg.log_file.read_text(encoding="utf-8").splitlines()
-        out["last_log"] = lines[-1] if lines else None
-    except OSError:
-        out["last_log"] = None
+    out["last_log"] = None
+    if count or out["rejected"]:
+        # The handler's log says why payloads wait; once the spool is empty its last line
+        # ("3 payload(s) wait …") is history, not the state now.
+        try:
+            lines = cfg.log_file.read_text(encoding="utf-8").splitlines()
+            out["last_log"] = lines[-1] if lines else None
+        except OSError:
+            pass
     return out
 
 
@@ -149,7 +161,14 @@ def _last_event(settings: Settings) -> dict[str, Any]:
     if not page.sessions:
         return {"source": _where(settings), "session_id": None}
     last = page.sessions[0]
-    return {"source": _where(settings), "session_id": last.session_id, "updated_ms": last.updated_ms}
+    # The event's own time (an imported session's last activity), and when it was stored.
+    event_ms = last.last_activity_ms or last.ended_ms or last.started_ms or last.updated_ms
+    return {
+        "source": _where(settings),
+        "session_id": last.session_id,
+        "event_ms": event_ms,
+        "updated_ms": last.updated_ms,
+    }
 
 
 def _where(settings: Settings) -> str:
@@ -176,10 +195,6 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"            OpenTelemetry {config.get('otlp_protocol')} → {config.get('otlp_endpoint')}"
         )
-        if report.get("hook_command_ok") is False:
-            lines.append(
-                "            ! the hook command's interpreter or script is gone: run `agent-trace init` again"
-            )
     for entry in report["hooks"]:
         label = f"hooks       {entry['scope']:<8}{entry['path']}"
         if "error" in entry:
@@ -206,8 +221,7 @@ def render(report: dict[str, Any]) -> str:
                 f"version {health.get('version', '?')}, database {health.get('database', '?')})"
             )
         else:
-            why = collector.get("error") or f"HTTP {collector.get('status')}"
-            lines.append(f"collector   {collector['url']} does not answer: {why}")
+            lines.append(f"collector   {collector['url']} {collector['problem']}")
     spool = report.get("spool")
     if spool:
         text = f"spool       {spool['payloads']} payload(s), {spool['bytes']} bytes in {spool['dir']}"
@@ -227,8 +241,18 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"last event  unknown: {last['error']}")
     elif last.get("session_id"):
         lines.append(
-            f"last event  {_when(last['updated_ms'])} (session {last['session_id']}, from {last['source']})"
+            f"last event  {_when(last['event_ms'])} (session {last['session_id']}, stored "
+            f"{_when(last['updated_ms'])} in {last['source']})"
         )
     else:
         lines.append(f"last event  none yet (store {last['source']})")
+    problems = report.get("problems") or []
+    if problems:
+        lines.append("")
+        lines.append("Capture would not work:")
+        for item in problems:
+            lines.append(f"  ✗ {item['problem']}: {item['fix']}")
+    else:
+        lines.append("")
+        lines.append("Capture is set up and the collector answers.")
     return "\n".join(lines)

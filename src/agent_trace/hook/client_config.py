@@ -97,7 +97,40 @@ class ClientConfig:
 
     @property
     def hooks_url(self) -> str:
-        return self.collector_url.rstrip("/") + "/v1/hooks"
+        return self.collector_url.rstrip("/") + HOOKS_PATH
+
+
+ACCEPTED_URL_FORMS = "http(s)://host[:port] or http(s)://host[:port]/v1/hooks"
+HOOKS_PATH = "/v1/hooks"
+
+
+def collector_base_url(url: str) -> str:
+    """The collector's base URL from what a user typed: the base itself, the hook URL
+    (`…/v1/hooks`, the form the specification documents) or either with a trailing slash; http
+    or https. ValueError (naming the accepted forms) for what cannot work: another scheme or
+    path, a bad port, a query. Hook and OTLP URLs are derived from the base, never from the input."""
+    from urllib.parse import urlsplit
+
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{text!r}: expected {ACCEPTED_URL_FORMS}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{text!r}: the port must be between 1 and 65535 (expected {ACCEPTED_URL_FORMS})")
+    path = parts.path.rstrip("/")
+    if path not in ("", HOOKS_PATH):
+        raise ValueError(
+            f"{text!r}: path {parts.path!r} is not the collector's; expected {ACCEPTED_URL_FORMS}"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(
+            f"{text!r}: no query, fragment or credentials (use --token); expected {ACCEPTED_URL_FORMS}"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def read_raw(path: Path) -> dict[str, Any] | None:
@@ -116,7 +149,12 @@ def parse(data: dict[str, Any], env: dict[str, str] | os._Environ[str]) -> Clien
     """
     url = data.get("collector_url")
     tier = data.get("privacy_tier")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    if not isinstance(url, str):
+        return None
+    try:
+        # A file written by an older init may hold the `…/v1/hooks` form: read it as its base.
+        url = collector_base_url(url)
+    except ValueError:
         return None
     if isinstance(tier, bool) or tier not in (1, 2, 3):
         return None
@@ -129,7 +167,7 @@ def parse(data: dict[str, Any], env: dict[str, str] | os._Environ[str]) -> Clien
     user = data.get("user")
     transport = data.get("hook_transport")
     return ClientConfig(
-        collector_url=url.rstrip("/"),
+        collector_url=url,
         privacy_tier=int(tier),
         agent_trace_home=home,
         ingest_token=token if isinstance(token, str) and token else None,

@@ -114,29 +114,79 @@ def repo_state(git: Git) -> dict[str, Any] | None:
     }
 
 
-def diff_stats(git: Git, toplevel: str, base_sha: str | None) -> dict[str, int] | None:
-    """Lines added/removed and files changed from base_sha to the worktree, untracked included."""
+def worktree_snapshot(git: Git, toplevel: str, base_sha: str | None) -> dict[str, Any] | None:
+    """What the worktree already held when the session started, beyond base_sha: uncommitted
+    changes per tracked file (`dirty`: path → [added, removed]) and untracked files
+    (`untracked`: name → [size, mtime_ns, lines]). diff_stats subtracts it, so a session is
+    credited only with what it changed itself."""
     try:
         numstat = git.run("diff", "--numstat", "--no-renames", base_sha or EMPTY_TREE, "--")
         untracked = git.run("ls-files", "--others", "--exclude-standard", "-z")
     except GitError:
         return None
+    dirty: dict[str, list[int]] = {}
+    for path, added, removed in _numstat(numstat):
+        dirty[path] = [added, removed]
+    files: dict[str, list[int]] = {}
+    for name in untracked.split("\0")[:MAX_UNTRACKED_FILES]:
+        if name:
+            files[name] = _file_state(Path(toplevel) / name)
+    return {"dirty": dirty, "untracked": files}
+
+
+def diff_stats(
+    git: Git, toplevel: str, base_sha: str | None, baseline: dict[str, Any] | None = None
+) -> dict[str, int] | None:
+    """Lines added/removed and files changed from base_sha to the worktree, untracked included,
+    less what `baseline` (worktree_snapshot at the session's start) already held."""
+    try:
+        numstat = git.run("diff", "--numstat", "--no-renames", base_sha or EMPTY_TREE, "--")
+        untracked = git.run("ls-files", "--others", "--exclude-standard", "-z")
+    except GitError:
+        return None
+    dirty = (baseline or {}).get("dirty") or {}
+    before_untracked = (baseline or {}).get("untracked") or {}
     added = removed = files = 0
-    for line in numstat.splitlines():
-        parts = line.split("\t", 2)
-        if len(parts) != 3:
-            continue
+    for path, a, r in _numstat(numstat):
+        a0, r0 = dirty.get(path) or (0, 0)
+        if (a, r) == (a0, r0) and path in dirty:
+            continue  # changed before the session, and not since
         files += 1
-        if parts[0].isdigit():
-            added += int(parts[0])
-        if parts[1].isdigit():
-            removed += int(parts[1])
+        added += max(a - a0, 0)
+        removed += max(r - r0, 0)
     for name in untracked.split("\0")[:MAX_UNTRACKED_FILES]:
         if not name:
             continue
-        files += 1
-        added += _count_lines(Path(toplevel) / name)
+        before = before_untracked.get(name)
+        if before is None:
+            files += 1
+            added += _count_lines(Path(toplevel) / name)
+            continue
+        now = _file_state(Path(toplevel) / name)
+        if now[:2] != list(before[:2]):  # there before the session, and changed since
+            files += 1
+            added += max(now[2] - int(before[2]), 0)
     return {"lines_added": added, "lines_removed": removed, "files_changed": files}
+
+
+def _numstat(text: str) -> list[tuple[str, int, int]]:
+    out = []
+    for line in text.splitlines():
+        parts = line.split("\t", 2)
+        if len(parts) != 3:
+            continue
+        out.append(
+            (parts[2], int(parts[0]) if parts[0].isdigit() else 0, int(parts[1]) if parts[1].isdigit() else 0)
+        )
+    return out
+
+
+def _file_state(path: Path) -> list[int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return [-1, -1, 0]
+    return [st.st_size, st.st_mtime_ns, _count_lines(path)]
 
 
 def _count_lines(path: Path) -> int:
@@ -183,7 +233,12 @@ def commits_since(git: Git, base_sha: str | None, head: str | None) -> list[dict
     return commits
 
 
-def session_git(git: Git, base_sha: str | None, state: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def session_git(
+    git: Git,
+    base_sha: str | None,
+    state: dict[str, Any] | None = None,
+    baseline: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
     """The full `agent_trace.git` object for a session boundary (Stop, SessionEnd)."""
     state = state or repo_state(git)
     if state is None:
@@ -194,7 +249,7 @@ def session_git(git: Git, base_sha: str | None, state: dict[str, Any] | None = N
         "head": state["head"],
         "base_sha": base_sha,
     }
-    stats = diff_stats(git, state["toplevel"], base_sha)
+    stats = diff_stats(git, state["toplevel"], base_sha, baseline)
     if stats is not None:
         out.update(stats)
     out["commits"] = commits_since(git, base_sha, state["head"])

@@ -133,16 +133,18 @@ def _record_baseline(cfg: ClientConfig, data: bytes, deadline: float) -> None:
     with locked_session(cfg.state_dir, session_id, deadline) as state:
         if state.data.get("base_taken"):
             return  # a resumed session keeps its first baseline
+        from agent_trace.hook.gitinfo import worktree_snapshot
+
+        git = Git(cwd, deadline)
         try:
-            head = (
-                Git(cwd, deadline)
-                .run("rev-parse", "-q", "--verify", "HEAD^{commit}", ok_codes=(0, 1))
-                .strip()
-            )
+            head = git.run("rev-parse", "-q", "--verify", "HEAD^{commit}", ok_codes=(0, 1)).strip()
+            toplevel = git.run("rev-parse", "--show-toplevel").strip()
         except GitError:
             return  # not a repository, or git is slow: the first boundary decides
         state.data["base_taken"] = True
         state.data["base_sha"] = head or None  # None: no commit yet (diffs count from empty)
+        # What the worktree held already (uncommitted edits, untracked files) is not the session's.
+        state.data["base_worktree"] = worktree_snapshot(git, toplevel, head or None)
         state.save()
 
 
@@ -175,7 +177,7 @@ def process(
     out = sanitize_payload(payload, cfg.privacy_tier)
     enrichment: dict[str, Any] = {"ts_ms": now_ms}
     for key, value in (
-        ("user", cfg.user),
+        ("user", cfg.user or _fallback_user(env)),
         ("project_dir", env.get("CLAUDE_PROJECT_DIR")),
         ("entrypoint", env.get("CLAUDE_CODE_ENTRYPOINT")),
     ):
@@ -264,15 +266,19 @@ def _git_enrichment(
     if not state.get("base_taken"):
         # The first boundary we see fixes the baseline (SessionStart, or the first Stop when
         # agent-trace was installed mid-session); a resumed session keeps its original one.
+        from agent_trace.hook.gitinfo import worktree_snapshot
+
         state["base_taken"] = True
         state["base_sha"] = current["head"]
+        state["base_worktree"] = worktree_snapshot(git, current["toplevel"], current["head"])
     base_sha = state.get("base_sha") if isinstance(state.get("base_sha"), str) else None
+    baseline = state.get("base_worktree") if isinstance(state.get("base_worktree"), dict) else None
     if event == "SessionStart":
         start = {k: current[k] for k in ("repo", "branch", "head") if current[k]}
         if base_sha:
             start["base_sha"] = base_sha
         return _sanitize_git(start, tier)
-    info = session_git(git, base_sha, current)
+    info = session_git(git, base_sha, current, baseline)
     return _sanitize_git(info, tier) if info else None
 
 
@@ -337,7 +343,9 @@ def command_line(args: list[str]) -> int:
         metavar="SECONDS",
         help="first wait up to SECONDS for running hook workers to finish",
     )
-    parser.add_argument("--quiet", "-q", action="store_true")
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="with --flush: print nothing (the exit code still tells)"
+    )
     ns = parser.parse_args(args)
     if not ns.flush:
         parser.error("arguments are only for --flush; a hook call reads its payload from stdin")
@@ -364,3 +372,10 @@ def command_line(args: list[str]) -> int:
             line += f" ({report.error})"
         print(line, file=sys.stderr)
     return 0 if report.remaining == 0 else 1
+
+
+def _fallback_user(env: Mapping[str, str]) -> str | None:
+    """A config written before init recorded the user: the same rule init applies."""
+    from agent_trace.identity import resolve_user
+
+    return resolve_user(None, env)

@@ -19,15 +19,16 @@ class PeriodError(ValueError):
     """A date, time zone or period option that cannot be used; the message names it."""
 
 
-def resolve_timezone(name: str | None) -> tzinfo | None:
-    """An IANA zone, or None for the system's local time (which the C library resolves, DST included)."""
+def resolve_timezone(name: str | None, source: str = "--timezone") -> tzinfo | None:
+    """An IANA zone, or None for the system's local time (which the C library resolves, DST included).
+    `source` names where the name came from in the error (an option, or a setting)."""
     if not name or name.lower() == "local":
         return None
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise PeriodError(
-            f"--timezone {name!r}: not a known IANA time zone (e.g. UTC, Europe/Berlin)"
+            f"{source} {name!r}: not a known IANA time zone (e.g. UTC, Europe/Berlin)"
         ) from None
 
 

@@ -77,7 +77,7 @@ class ApiReader:
         raise RuntimeError(f"this dashboard reads the API at {self.api_base_url} and has no store ({name})")
 
 
-async def _serve_all(ctx: AppContext, roles: list[str]) -> None:
+async def _serve_all(ctx: AppContext, roles: list[str], sockets: dict[str, Any]) -> None:
     import uvicorn
 
     class _Server(uvicorn.Server):
@@ -112,23 +112,35 @@ async def _serve_all(ctx: AppContext, roles: list[str]) -> None:
         log.warning(
             "agent-trace %s listening on http://%s:%d", role, ctx.settings.host, port_for(ctx.settings, role)
         )
-    await asyncio.gather(*(server.serve() for server in servers))
+    await asyncio.gather(
+        *(server.serve(sockets=[sockets[role]]) for server, role in zip(servers, roles, strict=True))
+    )
 
 
 def serve(settings: Settings, role: str) -> int:
+    """Run `role`; PortsUnavailable (naming every port) before anything starts when a port is taken."""
+    from agent_trace.server.collector.grpc_service import grpc_disabled
+    from agent_trace.server.ports import bind_all, listen_addresses
+
     roles = roles_for(role)
-    ctx = build_context(settings, roles)
+    with_grpc = "collector" in roles and not grpc_disabled(settings.otel_grpc_address)
+    sockets = bind_all(listen_addresses(settings, roles, with_grpc))
     try:
-        # Route modules register their services (the ingest writer, the gRPC server) while the
-        # apps are built, so build first, then start what they registered.
-        asyncio.run(_run(ctx, roles))
+        ctx = build_context(settings, roles)
+        try:
+            # Route modules register their services (the ingest writer, the gRPC server) while the
+            # apps are built, so build first, then start what they registered.
+            asyncio.run(_run(ctx, roles, sockets))
+        finally:
+            ctx.store.close()
     finally:
-        ctx.store.close()
+        for sock in sockets.values():
+            sock.close()
     return 0
 
 
-async def _run(ctx: AppContext, roles: list[str]) -> None:
-    task = asyncio.create_task(_serve_all(ctx, roles))
+async def _run(ctx: AppContext, roles: list[str], sockets: dict[str, Any]) -> None:
+    task = asyncio.create_task(_serve_all(ctx, roles, sockets))
     # create_app ran synchronously inside _serve_all before its first await, so services exist now.
     await asyncio.sleep(0)
     for service in ctx.services:

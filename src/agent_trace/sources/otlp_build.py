@@ -147,14 +147,26 @@ def merge_into(old: Any, new: Any) -> None:
             setattr(old, name, value)
 
 
-def otel_user(attrs: dict[str, Any]) -> str | None:
-    """The developer as telemetry names them: an email (OAuth), else Claude Code's anonymous
-    account hash marked `otel:` — which a store lets a real identity (hooks, import) replace."""
-    email = as_str(attrs.get("user.email"))
-    if email:
-        return email
-    anonymous = as_str(attrs.get("user.id"))
-    return f"otel:{anonymous}" if anonymous else None
+USER_ATTRIBUTE = "agent_trace.user"  # set by `agent-trace init` (agent_trace.identity)
+
+
+def otel_user(attrs: dict[str, Any], resource: dict[str, Any] | None = None) -> str | None:
+    """The developer as telemetry names them: the identity `init` put in the resource attributes
+    (the same user the hooks and import record), else an email (OAuth), else Claude Code's
+    account id marked `otel:` — which a store lets a real identity (hooks, import) replace."""
+    for source in (resource or {}, attrs):
+        named = as_str(source.get(USER_ATTRIBUTE))
+        if named:
+            return named
+    for source in (attrs, resource or {}):
+        email = as_str(source.get("user.email"))
+        if email:
+            return email
+    for source in (attrs, resource or {}):
+        anonymous = as_str(source.get("user.account_uuid")) or as_str(source.get("user.id"))
+        if anonymous:
+            return f"otel:{anonymous}"
+    return None
 
 
 class Builder:
@@ -194,7 +206,7 @@ class Builder:
             found = Session(
                 sid,
                 agent=AGENT_CLAUDE_CODE if claude else service,
-                user_id=otel_user(attrs),
+                user_id=otel_user(attrs, resource),
                 version=as_str(resource.get("service.version")),
             )
             self.sessions[sid] = found

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from agent_trace.config import Settings
 from agent_trace.store.port import Store
+from agent_trace.store.sql.runner import SqliteRunner
 
 
 class StoreUnavailable(RuntimeError):
@@ -23,7 +27,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         if migrate:
             store.migrate()
     except Exception as exc:  # driver errors vary by backend; name the URL without credentials
-        raise StoreUnavailable(f"cannot open database {_redacted_url(settings.database_url)}: {exc}") from exc
+        raise StoreUnavailable(_cannot_open(settings, exc)) from exc
     return store
 
 
@@ -41,7 +45,7 @@ def _open_hybrid(settings: Settings, *, migrate: bool) -> Store:
     try:
         runner = SqlAlchemyRunner(settings.database_url)
     except Exception as exc:
-        raise StoreUnavailable(f"cannot open database {_redacted_url(settings.database_url)}: {exc}") from exc
+        raise StoreUnavailable(_cannot_open(settings, exc)) from exc
     try:
         client = open_client(settings.events_url)
     except Exception as exc:
@@ -75,7 +79,7 @@ def open_writer_store(settings: Settings) -> Store:
     try:
         return SqlStore(SqliteRunner(path), settings.database_url)
     except Exception as exc:
-        raise StoreUnavailable(f"cannot open database {_redacted_url(settings.database_url)}: {exc}") from exc
+        raise StoreUnavailable(_cannot_open(settings, exc)) from exc
 
 
 def open_read_store(settings: Settings) -> Store:
@@ -85,13 +89,29 @@ def open_read_store(settings: Settings) -> Store:
     if path is not None and path.is_file() and not settings.events_url:
         from agent_trace.store.sql.adapter import SqlStore
         from agent_trace.store.sql.migrate import HEAD_REVISION, current_revision
-        from agent_trace.store.sql.runner import SqliteRunner
 
-        runner = SqliteRunner(path)
-        if current_revision(runner) == HEAD_REVISION:
+        try:
+            runner = _sqlite_reader(path)
+            revision = current_revision(runner)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(_cannot_open(settings, exc)) from exc
+        if revision == HEAD_REVISION or runner.read_only:
+            # A read-only file cannot be migrated: read what it holds (a report on an old schema
+            # then fails with a one-line message naming the file rather than writing to it).
             return SqlStore(runner, settings.database_url)
         runner.close()
     return open_store(settings)
+
+
+def _sqlite_reader(path: Path) -> SqliteRunner:
+    """The stdlib runner for a read-only command; read-only mode when the file or its folder
+    cannot be written (a report then still works on a read-only AGENT_TRACE_HOME)."""
+    try:
+        return SqliteRunner(path)
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc):
+            raise
+    return SqliteRunner(path, read_only=True)
 
 
 def check_schema(store: Store) -> None:
@@ -113,6 +133,59 @@ def check_schema(store: Store) -> None:
             raise StoreUnavailable(str(exc)) from exc
         if waiting:
             raise StoreUnavailable(f"ClickHouse migrations {', '.join(waiting)} are not applied: {how}")
+
+
+def _cannot_open(settings: Settings, exc: BaseException) -> str:
+    return describe_database_error(exc, settings.sqlite_path) or (
+        f"cannot open database {_redacted_url(settings.database_url)}: {first_line(str(exc))}"
+    )
+
+
+def describe_database_error(exc: BaseException, sqlite_path: Path | None) -> str | None:
+    """One line saying what a database error means and what to do, or None when `exc` is not one.
+
+    Used for failures when a store is opened and for those while it is read (a truncated SQLite
+    file opens fine and fails at the first query)."""
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's exception
+    if isinstance(cause, ModuleNotFoundError) and (cause.name or "").startswith("psycopg"):
+        return (
+            "PostgreSQL support is not installed (no module 'psycopg'): pip install 'agent-trace[postgres]'"
+        )
+    if isinstance(cause, sqlite3.Error):
+        return _sqlite_problem(sqlite_path, cause)
+    module = type(cause).__module__
+    if module.startswith("psycopg") or module.startswith("sqlalchemy"):
+        if isinstance(exc, StoreUnavailable):
+            return None
+        text = first_line(str(cause))
+        if "connection" in text.lower() or "connect" in text.lower():
+            return f"cannot reach the database: {text}: is the server running, and is the URL right?"
+        return f"database error: {text}"
+    return None
+
+
+def _sqlite_problem(path: Path | None, exc: sqlite3.Error) -> str:
+    where = str(path) if path else "the SQLite database"
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return (
+            f"{where} is read-only: make the file and its folder writable, or set "
+            "AGENT_TRACE_HOME to a writable folder"
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (
+            f"{where} is damaged or not a SQLite database ({text}): restore it from a backup, or "
+            "move it aside and run `agent-trace import` to rebuild it"
+        )
+    if "unable to open" in text:
+        return f"cannot open {where} ({text}): does its folder exist, and may you write to it?"
+    return f"{where}: {text}"
+
+
+def first_line(text: str) -> str:
+    """Driver messages run on (SQL, `Background on this error at …`): the first line says it."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else text.strip()
 
 
 def _redacted_url(url: str) -> str:

@@ -102,7 +102,12 @@ class HybridStore(sql.SqlStore):
     # -- schema ------------------------------------------------------------------------------
 
     def migrate(self) -> None:
+        # SqlStore.migrate: migrate_schema (below: SQL, then ClickHouse), then the data back-fills,
+        # which write through this store, so ClickHouse's events and rollups follow too.
         super().migrate()
+
+    def migrate_schema(self) -> None:
+        super().migrate_schema()
         # Under the SQL writers' lock, so two processes starting at once migrate ClickHouse once.
         with self.runner.transaction():
             self.lock_writers()

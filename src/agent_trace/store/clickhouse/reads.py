@@ -251,8 +251,12 @@ def record_counts(client: ClickHouseClient) -> dict[str, int]:
         for k, n in client.query("SELECT event_type, sum(sign) FROM agent_events GROUP BY event_type")
     }
     raw = client.query("SELECT uniqExact(event_id) FROM raw_events")
+    # As the reports count prompts: typed prompts and slash commands (see the SQL store's counts).
+    human = client.query(
+        f"SELECT sum(sign) FROM agent_events WHERE event_type = '{PROMPT}' AND kind IN {_HUMAN_KINDS}"
+    )
     return {
-        "prompts": by_kind.get(PROMPT, 0),
+        "prompts": int(human[0][0] or 0) if human else 0,
         "llm_calls": by_kind.get(LLM_CALL, 0),
         "tool_calls": by_kind.get(TOOL_CALL, 0),
         "subagents": by_kind.get(SUBAGENT, 0),

@@ -51,6 +51,12 @@ class SqlStore(SqlReads, SqlDerived):
         self.dialect = runner.dialect
 
     def migrate(self) -> None:
+        from agent_trace.store.sql.backfill import backfill_users
+
+        self.migrate_schema()
+        backfill_users(self)  # data fixes that need the write path (migration 0006_i11)
+
+    def migrate_schema(self) -> None:
         from agent_trace.store.sql.migrate import upgrade
 
         upgrade(self.runner)

@@ -7,7 +7,7 @@ from typing import Any
 
 # The newest revision in migrations/versions. The lean read path compares the database's
 # alembic_version with this without importing Alembic; a test keeps the two in step.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006_i11"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -54,12 +54,22 @@ def _lock(connection: Any) -> None:
 
 
 def current_revision(runner: Any) -> str | None:
-    """The database's schema revision, or None for an empty database (no Alembic import)."""
+    """The database's schema revision, or None for an empty database (no Alembic import).
+
+    Only a missing `alembic_version` table means "empty": any other failure (a file that is not
+    a database, a server that does not answer) is raised, never reported as an empty schema."""
     try:
         rows = runner.query("SELECT version_num FROM alembic_version")
-    except Exception:  # the table does not exist yet
-        return None
+    except Exception as exc:
+        if _is_missing_table(exc):
+            return None
+        raise
     return str(rows[0][0]) if rows else None
+
+
+def _is_missing_table(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", None) or exc)
+    return "no such table" in text or ("alembic_version" in text and "does not exist" in text)
 
 
 def script_head() -> str:
@@ -70,3 +80,13 @@ def script_head() -> str:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     head = ScriptDirectory.from_config(config).get_current_head()
     return str(head)
+
+
+def known_revisions() -> list[str]:
+    """Every revision id, oldest first (what `db downgrade` accepts besides `base`)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return [str(s.revision) for s in reversed(list(ScriptDirectory.from_config(config).walk_revisions()))]

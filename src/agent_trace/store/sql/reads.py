@@ -372,7 +372,13 @@ class SqlReads:
         return int(rows[0][0] or 0) if rows else 0
 
     def counts(self) -> dict[str, int]:
+        """Rows per kind; `prompts` counts what the reports count (typed prompts and slash
+        commands, not task notifications), so the import summary and `report` agree."""
+        from agent_trace.store.sql.derived import HUMAN_PROMPT_KINDS
+
         out: dict[str, int] = {}
+        human = ", ".join(f"'{k}'" for k in HUMAN_PROMPT_KINDS)
         for table in ("sessions", "prompts", "llm_calls", "tool_calls", "subagents", "commits", "raw_events"):
-            out[table] = int(self.runner.query(f"SELECT COUNT(*) FROM {table}")[0][0])
+            where = f" WHERE kind IN ({human})" if table == "prompts" else ""
+            out[table] = int(self.runner.query(f"SELECT COUNT(*) FROM {table}{where}")[0][0])
         return out

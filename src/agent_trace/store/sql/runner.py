@@ -55,9 +55,19 @@ class SqliteRunner:
     dialect = "sqlite"
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.read_only = read_only
         if read_only:
             self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             self._conn.execute("PRAGMA busy_timeout=30000")
+            try:
+                self._conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "readonly" not in str(exc):
+                    raise
+                # A WAL database in a folder nobody may write to: read-only mode still needs
+                # the -shm file. Nothing can write there, so reading it as immutable is safe.
+                self._conn.close()
+                self._conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=None)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
