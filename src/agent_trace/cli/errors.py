@@ -48,6 +48,16 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             from agent_trace.cli.uninstall_cmd import cmd_uninstall
 
             return cmd_uninstall(args, settings)
+        if args.command in ("users", "teams"):
+            from agent_trace.cli import users_cmd
+
+            return users_cmd.cmd_users(args, settings) if args.command == "users" else users_cmd.cmd_teams(
+                args, settings
+            )
+        if args.command == "audit":
+            from agent_trace.cli.audit_cmd import cmd_audit
+
+            return cmd_audit(args, settings)
     except (ConfigError, PeriodError) as exc:
         print(f"agent-trace: {exc}", file=sys.stderr)
         return 2

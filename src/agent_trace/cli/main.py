@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="print the changes as a diff; write nothing")
 
+    # Identity and access (issue 15): the subcommands live with their code.
+    from agent_trace.cli import audit_cmd, users_cmd
+
+    users_cmd.add_parsers(sub)
+    audit_cmd.add_parsers(sub)
+
     p = sub.add_parser("hook-handler", help="the command Claude Code runs on a hook (payload on stdin)")
     p.add_argument("--flush", action="store_true", help="deliver everything spooled, then exit")
     p.add_argument("--wait", metavar="SECONDS", help="with --flush: first wait for running hook workers")

@@ -51,13 +51,15 @@ class _Export:
     def __call__(self, request: Any, context: grpc.ServicerContext) -> Any:
         metadata = dict(context.invocation_metadata() or ())
         authorization = metadata.get("authorization")
-        if not self.pipeline.token.allows(authorization if isinstance(authorization, str) else None):
+        offered = authorization if isinstance(authorization, str) else None
+        user = self.pipeline.token.user(offered)
+        if user is None and not self.pipeline.token.allows(offered):
             context.abort(
                 grpc.StatusCode.UNAUTHENTICATED,
                 "missing or wrong ingest token: send metadata `authorization: Bearer <AGENT_TRACE_INGEST_TOKEN>`",
             )
         try:
-            future = self.pipeline.otlp_message(self.signal, request, now_ms())
+            future = self.pipeline.otlp_message(self.signal, request, now_ms(), user)
             future.result(timeout=self.pipeline.commit_timeout_s)
         except OtlpDecodeError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

@@ -1,0 +1,90 @@
+"""token → user, cached, and never stale: the collector, the API and the dashboard ask this.
+
+A hook POST must stay cheap with auth on (bench/collector.py: ≥ 90 % of the events/s without
+auth), so resolved tokens are kept in memory. Every account, token, team or login-session change
+renews the store's `identity_version` in the same transaction; the cache compares it on each
+lookup (one indexed single-row read) and forgets everything when it moved. A rotated token or a
+disabled user is therefore refused on the very next request, in every process.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from dataclasses import dataclass
+
+from agent_trace.domain.access import Principal, Role, bearer_token, content_users, token_digest
+from agent_trace.store.identity import IdentityStore, TokenOwner
+
+MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Miss:
+    pass
+
+
+_MISS = _Miss()
+
+
+class IdentityCache:
+    def __init__(self, store: IdentityStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._owners: dict[str, TokenOwner | _Miss] = {}
+        self._principals: dict[str, Principal] = {}
+
+    def _fresh(self) -> None:
+        version = self.store.identity_version()
+        if version != self._version:
+            self._owners.clear()
+            self._principals.clear()
+            self._version = version
+
+    def owner(self, token: str | None) -> TokenOwner | None:
+        """The enabled account a personal token belongs to, or None."""
+        if not token:
+            return None
+        digest = token_digest(token)
+        with self._lock:
+            self._fresh()
+            found = self._owners.get(digest)
+            if found is None:
+                found = self.store.token_owner(digest) or _MISS
+                if len(self._owners) >= MAX_ENTRIES:  # a flood of wrong tokens must not grow memory
+                    self._owners.clear()
+                self._owners[digest] = found
+        if isinstance(found, _Miss) or found.disabled:
+            return None
+        return found
+
+    def owner_of_header(self, authorization: str | None) -> TokenOwner | None:
+        return self.owner(bearer_token(authorization))
+
+    def principal(self, owner: TokenOwner) -> Principal:
+        """What `owner` may see: their role, and whose sessions' content (team levels)."""
+        with self._lock:
+            self._fresh()
+            found = self._principals.get(owner.user_id)
+            if found is None or found.role.value != owner.role:
+                role = Role(owner.role)
+                teams = self.store.teams_of(owner.user_id)
+                found = Principal(owner.user_id, role, content_users(owner.user_id, role, teams), tuple(teams))
+                self._principals[owner.user_id] = found
+            return found
+
+    def login(self, session_id: str | None, now_ms: int) -> tuple[Principal, str] | None:
+        """(principal, CSRF token) of a live login session cookie."""
+        if not session_id:
+            return None
+        digest = token_digest(session_id)
+        found = self.store.login_session(digest, now_ms)
+        if found is None or found[0].disabled:
+            return None
+        return self.principal(found[0]), found[1]
+
+
+def same_secret(offered: str, expected: str) -> bool:
+    """Constant time: the comparison must not tell an attacker how much of a guess was right."""
+    return hmac.compare_digest(offered.encode("utf-8"), expected.encode("utf-8"))
