@@ -258,7 +258,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             DEFAULT_INGEST_BATCH_RECORDS,
         ),
         ingest_workers=_workers(env, file_cfg),
-        **_identity(env, file_cfg),
+        **_identity(env, file_cfg),  # type: ignore[arg-type]
     )
 
 

@@ -39,14 +39,19 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
             rows = ids.audit_rows()
             problems = verify_chain(rows, ids.audit_head())
             if args.json:
-                out = {"ok": not problems, "entries": len(rows),
-                       "problems": [{"seq": p.seq, "message": p.message} for p in problems]}
+                out = {
+                    "ok": not problems,
+                    "entries": len(rows),
+                    "problems": [{"seq": p.seq, "message": p.message} for p in problems],
+                }
                 sys.stdout.write(orjson.dumps(out).decode() + "\n")
             elif problems:
                 for p in problems:
                     print(f"audit entry {p.seq}: {p.message}", file=sys.stderr)
-                print(f"agent-trace audit verify: the log has been tampered with ({len(problems)} problem(s))",
-                      file=sys.stderr)
+                print(
+                    f"agent-trace audit verify: the log has been tampered with ({len(problems)} problem(s))",
+                    file=sys.stderr,
+                )
             else:
                 print(f"audit log intact: {len(rows)} entries, hash chain verified")
             return 1 if problems else 0

@@ -51,8 +51,10 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         if args.command in ("users", "teams"):
             from agent_trace.cli import users_cmd
 
-            return users_cmd.cmd_users(args, settings) if args.command == "users" else users_cmd.cmd_teams(
-                args, settings
+            return (
+                users_cmd.cmd_users(args, settings)
+                if args.command == "users"
+                else users_cmd.cmd_teams(args, settings)
             )
         if args.command == "audit":
             from agent_trace.cli.audit_cmd import cmd_audit

@@ -79,8 +79,10 @@ def _print_json(data: Any) -> None:
 
 def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
     if not args.users_command or (args.users_command == "token" and not args.token_command):
-        print("agent-trace users: say what to do: add | list | disable | enable | role | password | token rotate",
-              file=sys.stderr)
+        print(
+            "agent-trace users: say what to do: add | list | disable | enable | role | password | token rotate",
+            file=sys.stderr,
+        )
         return 2
     store, ids = _open(settings)
     try:
@@ -103,15 +105,26 @@ def _users(args: argparse.Namespace, settings: Settings, ids: IdentityStore) -> 
             known = {t.team_id for t in ids.teams()}
             missing = [t for t in args.team if t not in known]
             if missing:
-                raise IdentityError(f"no team {missing[0]!r}: create it first with `agent-trace teams add {missing[0]}`")
+                raise IdentityError(
+                    f"no team {missing[0]!r}: create it first with `agent-trace teams add {missing[0]}`"
+                )
         token = new_token()
         account = ids.add_account(name, args.role, email=args.email, token_hash=token_digest(token))
         if args.team:
             ids.set_team_members(name, args.team)
-        ids.append_audit(actor, "user_add", name, {"role": args.role, "email": args.email, "teams": args.team})
+        ids.append_audit(
+            actor, "user_add", name, {"role": args.role, "email": args.email, "teams": args.team}
+        )
         if args.json:
-            _print_json({"name": account.user_id, "role": account.role, "email": account.email,
-                         "teams": args.team, "token": token})
+            _print_json(
+                {
+                    "name": account.user_id,
+                    "role": account.role,
+                    "email": account.email,
+                    "teams": args.team,
+                    "token": token,
+                }
+            )
         else:
             print(f"Added {account.user_id} ({account.role}). Personal token (shown once, keep it secret):")
             print(token)
@@ -130,9 +143,14 @@ def _users(args: argparse.Namespace, settings: Settings, ids: IdentityStore) -> 
         for col in ("Name", "Role", "Email", "Teams", "Status", "Sign-in"):
             table.add_column(col)
         for a in accounts:
-            table.add_row(a.user_id, a.role, a.email or "–", ", ".join(a.teams) or "–",
-                          "disabled" if a.disabled else "active",
-                          "password" if a.has_password else a.source)
+            table.add_row(
+                a.user_id,
+                a.role,
+                a.email or "–",
+                ", ".join(a.teams) or "–",
+                "disabled" if a.disabled else "active",
+                "password" if a.has_password else a.source,
+            )
         make_console().print(table)
         return 0
     if action in ("disable", "enable"):

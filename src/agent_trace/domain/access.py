@@ -35,8 +35,9 @@ class Need(StrEnum):
     """What a route needs, declared where the route is made (server/access.py enforces it)."""
 
     OPEN = "open"  # anyone, even anonymous (health, login form, static files)
-    AGGREGATE = "aggregate"  # any signed-in role: analytics, session metadata
-    CONTENT = "content"  # a route that may return content: checked per session as well
+    AGGREGATE = "aggregate"  # any signed-in role: analytics, team numbers, CSV of them
+    LIST = "list"  # session rows: each row without content unless the principal may read it
+    SESSION = "session"  # one session's content (id in the path or `session_id=`): checked per session
     ADMIN = "admin"  # people, teams, settings, the audit log
 
 
@@ -63,7 +64,7 @@ def allows(principal: Principal | None, need: Need) -> bool:
         return False
     if need is Need.ADMIN:
         return principal.is_admin
-    return True  # AGGREGATE, CONTENT: content is then decided per session
+    return True  # AGGREGATE, LIST, SESSION: content is then decided per session
 
 
 def may_read_content(principal: Principal, owner: str | None) -> bool:
@@ -92,8 +93,9 @@ SESSION_CONTENT_FIELDS = ("title", "first_prompt")
 
 
 def redact_session_row(principal: Principal, row: dict[str, object]) -> dict[str, object]:
-    """The row as this principal may see it (a copy without content when they may not read it)."""
-    owner = row.get("user_id")
+    """The API's session row (server/api/service.py `session_row`, owner under "user") as this
+    principal may see it: a copy without content when they may not read it."""
+    owner = row.get("user")
     if may_read_content(principal, owner if isinstance(owner, str) else None):
         return row
     out = dict(row)

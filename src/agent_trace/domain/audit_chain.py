@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
@@ -51,6 +52,7 @@ class AuditEntry:
         return {
             "seq": self.seq,
             "at_ms": self.at_ms,
+            "at": datetime.fromtimestamp(self.at_ms / 1000, UTC).isoformat(timespec="milliseconds"),
             "actor": self.actor,
             "action": self.action,
             "target": self.target,
@@ -106,6 +108,8 @@ def verify_chain(
         head_count, head_hash = head
         if head_count > count or (head_count == count and head_hash != last_hash):
             problems.append(
-                ChainProblem(count, f"the log ends at entry {count}, but {head_count} were written (truncated)")
+                ChainProblem(
+                    count, f"the log ends at entry {count}, but {head_count} were written (truncated)"
+                )
             )
     return problems

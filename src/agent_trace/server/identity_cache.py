@@ -70,7 +70,9 @@ class IdentityCache:
             if found is None or found.role.value != owner.role:
                 role = Role(owner.role)
                 teams = self.store.teams_of(owner.user_id)
-                found = Principal(owner.user_id, role, content_users(owner.user_id, role, teams), tuple(teams))
+                found = Principal(
+                    owner.user_id, role, content_users(owner.user_id, role, teams), tuple(teams)
+                )
                 self._principals[owner.user_id] = found
             return found
 

@@ -9,6 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 _HASHER = PasswordHasher()
 MIN_LENGTH = 12
+
+
 # Verified when the user has no password (or does not exist), so that a wrong name costs the
 # same time as a wrong password: timing does not tell which accounts exist.
 @cache

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_trace.config import Settings
+from agent_trace.domain.access import attribute
 from agent_trace.domain.records import RecordBatch
 from agent_trace.ingest.deltas import Delta
 from agent_trace.ingest.queue import IngestQueue
-from agent_trace.domain.access import attribute
 from agent_trace.server.collector.auth import TokenCheck, UserTokenCheck
 from agent_trace.server.collector.decoders import OtlpDecoders
 from agent_trace.sources.claude_hooks import records_from_hook, transcript_deltas
