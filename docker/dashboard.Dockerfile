@@ -18,6 +18,7 @@ WORKDIR /var/lib/agent-trace
 ENV AGENT_TRACE_HOME=/var/lib/agent-trace \
     RUNTIME_SERVICE_ROLE=dashboard \
     RUNTIME_HOST=0.0.0.0 \
+    AGENT_TRACE_INSECURE_NO_AUTH=true \
     DASHBOARD_PORT=3100 \
     DASHBOARD_API_BASE_URL=http://runtime:8318 \
     PYTHONUNBUFFERED=1

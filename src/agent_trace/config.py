@@ -65,6 +65,8 @@ class Settings:
     oidc_client_secret: str | None = None
     oidc_default_role: str = "viewer"  # role of a person provisioned at their first sign-in
     oidc_teams_claim: str | None = None  # an ID-token/userinfo claim listing the person's teams
+    # Serve a non-loopback address with auth off anyway (`serve --insecure-no-auth`).
+    insecure_no_auth: bool = False
 
     @property
     def price_override_file(self) -> Path:
@@ -287,8 +289,12 @@ def _identity(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> dict[st
     if default_role not in ("admin", "member", "viewer"):
         raise ConfigError(f"AGENT_TRACE_OIDC_DEFAULT_ROLE={default_role!r}: must be admin, member or viewer")
     public_url = _str(env, file_cfg, ("AGENT_TRACE_PUBLIC_URL",), "public_url")
+    insecure = env.get("AGENT_TRACE_INSECURE_NO_AUTH") or file_cfg.get("insecure_no_auth")
     return {
         "auth": auth,
+        "insecure_no_auth": insecure
+        if isinstance(insecure, bool)
+        else bool(insecure) and _bool(str(insecure), "AGENT_TRACE_INSECURE_NO_AUTH"),
         "allowed_hosts": tuple(hosts),
         "public_url": public_url.rstrip("/") if public_url else None,
         "oidc_issuer": _str(env, file_cfg, ("AGENT_TRACE_OIDC_ISSUER",), "oidc_issuer"),

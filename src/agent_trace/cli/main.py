@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filters(p)
     p.add_argument("--breakdown", action="store_true", help="a line per model under each row")
     p.add_argument("--start-of-week", choices=("monday", "sunday"), default="monday")
+    p.add_argument(
+        "--by",
+        choices=("user", "team", "project"),
+        help="team analytics: a row per period and developer, team or project (default range: 30 days)",
+    )
+    p.add_argument("--csv", action="store_true", help="with --by: CSV on stdout")
 
     p = sub.add_parser("sessions", help="list sessions, latest first")
     _add_filters(p)
@@ -61,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: RUNTIME_SERVICE_ROLE or all)",
     )
     p.add_argument("--host", help="address to bind (default 127.0.0.1; RUNTIME_HOST)")
+    p.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback address with auth off (anyone who reaches it reads everything)",
+    )
     p.add_argument("--verbose", "-v", action="store_true")
 
     p = sub.add_parser("db", help="database schema")
