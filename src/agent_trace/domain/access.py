@@ -55,6 +55,8 @@ class Principal:
 
 
 LOCAL_ADMIN = Principal(user_id="local", role=Role.ADMIN)
+# Auth on, nobody signed in (what open pages such as the sign-in form see): may read nothing.
+ANONYMOUS = Principal(user_id="", role=Role.VIEWER)
 
 
 def allows(principal: Principal | None, need: Need) -> bool:

@@ -35,6 +35,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import compile_path
 
 from agent_trace.domain.access import (
+    ANONYMOUS,
     LOCAL_ADMIN,
     Need,
     Principal,
@@ -222,10 +223,11 @@ class AccessMiddleware:
         need = self.needs[template]
         principal, csrf, by_cookie = await self._principal(conn)
         state = scope.setdefault("state", {})
-        if principal is not None:
-            state["principal"] = principal
-            state["csrf"] = csrf
-            _CURRENT.set((principal, csrf))
+        # Routes and templates always see someone: the signed-in principal, or ANONYMOUS (never
+        # the local admin that stands for "auth off").
+        state["principal"] = principal or ANONYMOUS
+        state["csrf"] = csrf
+        _CURRENT.set((principal or ANONYMOUS, csrf))
         if not allows(principal, need):
             if principal is None:
                 await self._unauthenticated(scope, send)

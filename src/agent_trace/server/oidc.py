@@ -102,7 +102,8 @@ class OidcClient:
     async def start(self, redirect_uri: str, next_path: str) -> tuple[str, str]:
         """(the provider's URL to send the browser to, the pending-state cookie value)."""
         provider = await self.provider()
-        state, nonce, verifier = (secrets.token_urlsafe(24) for _ in range(3))
+        state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        verifier = secrets.token_urlsafe(48)  # RFC 7636: 43 to 128 characters
         async with self._client(redirect_uri) as client:
             url, _ = client.create_authorization_url(
                 provider.authorization_endpoint, state=state, code_verifier=verifier, nonce=nonce
