@@ -166,9 +166,10 @@ def api_answers(settings: Settings, store: Any, days: tuple[date, date]) -> dict
                 out[f"team/{by}/{period}"] = get(
                     "/v1/analytics/team", since=first, until=last, by=by, period=period, tz="Europe/Berlin"
                 )
-        out["team.csv"] = client.get(
+        csv_answer = client.get(
             "/v1/analytics/team.csv", params={"since": first, "until": last, "by": "team"}
-        ).text
+        )
+        out["team.csv"] = {"status": csv_answer.status_code, "body": csv_answer.text}
         out["missing"] = get("/v1/sessions/ffffffff-0000-0000-0000-000000000000")
     return out
 
