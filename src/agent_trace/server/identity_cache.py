@@ -1,10 +1,12 @@
 """token → user, cached, and never stale: the collector, the API and the dashboard ask this.
 
 A hook POST must stay cheap with auth on (bench/collector.py: ≥ 90 % of the events/s without
-auth), so resolved tokens are kept in memory. Every account, token, team or login-session change
-renews the store's `identity_version` in the same transaction; the cache compares it on each
-lookup (one indexed single-row read) and forgets everything when it moved. A rotated token or a
-disabled user is therefore refused on the very next request, in every process.
+auth), so resolved tokens are kept in memory. Every account, token or team change renews the
+store's `identity_version` in the same transaction; the cache compares it on each lookup and
+forgets everything when it moved. On a SQLite file the store also replaces a marker file beside
+the database after each change, and the cache reads the version only when one stat() of that
+file says it changed; elsewhere it is one indexed single-row read per lookup. A rotated token or
+a disabled user is therefore refused on the very next request, in every process.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hmac
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from agent_trace.domain.access import Principal, Role, bearer_token, content_users, token_digest
 from agent_trace.store.identity import IdentityStore, TokenOwner
@@ -34,8 +37,21 @@ class IdentityCache:
         self._version: str | None = None
         self._owners: dict[str, TokenOwner | _Miss] = {}
         self._principals: dict[str, Principal] = {}
+        marker = getattr(store, "identity_marker", None)
+        self._marker: Path | None = marker() if marker is not None else None
+        self._marker_seen: tuple[int, int, int] | None = None
 
     def _fresh(self) -> None:
+        if self._marker is not None:
+            # SQLite: one stat() tells whether anything changed since the version was read.
+            try:
+                st = self._marker.stat()
+                seen: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+            except OSError:
+                seen = None  # no change recorded yet (or unreadable): ask the database
+            if seen is not None and seen == self._marker_seen:
+                return
+            self._marker_seen = seen
         version = self.store.identity_version()
         if version != self._version:
             self._owners.clear()
