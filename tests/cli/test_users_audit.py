@@ -126,6 +126,7 @@ def test_audit_lists_every_change_and_verify_catches_edits_and_deletions(home: P
     cli(home, "users", "role", "alice", "viewer")
     cli(home, "users", "disable", "alice")
     cli(home, "users", "enable", "alice")
+    cli(home, "teams", "set-access", "platform", "content")
     entries = [json.loads(line) for line in cli(home, "audit", "--json").stdout.splitlines()]
     assert [e["action"] for e in entries] == [
         "team_add",
@@ -134,12 +135,14 @@ def test_audit_lists_every_change_and_verify_catches_edits_and_deletions(home: P
         "user_role",
         "user_disable",
         "user_enable",
+        "settings_change",
     ]
     assert all(e["actor"] == "cli:dev" for e in entries)
-    assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5, 6]
-    assert cli(home, "audit", "--since", "2020-01-01").stdout.count("\n") == 6
+    assert entries[-1]["detail"] == {"setting": "team member_access", "from": "metadata", "to": "content"}
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5, 6, 7]
+    assert cli(home, "audit", "--since", "2020-01-01").stdout.count("\n") == 7
     assert cli(home, "audit", "--since", "2999-01-01").stdout == ""
-    assert "intact: 6 entries" in cli(home, "audit", "verify").stdout
+    assert "intact: 7 entries" in cli(home, "audit", "verify").stdout
 
     with sqlite3.connect(_db(home)) as db:
         db.execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 3")

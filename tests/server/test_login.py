@@ -179,3 +179,38 @@ def test_security_headers_on_every_answer_even_refusals(team: Any, role: str) ->
             assert r.headers["x-content-type-options"] == "nosniff", path
             assert r.headers["x-frame-options"] == "DENY", path
             assert "default-src 'none'" in r.headers["content-security-policy"], path
+
+
+def test_reading_is_audited_and_the_api_serves_the_log(team: Any) -> None:
+    settings, store = team
+    from agent_trace.domain.access import new_token, token_digest
+
+    tokens = {}
+    for name in ("root", "alice", "carol"):
+        tokens[name] = new_token()
+        identity_of(store).replace_token(name, token_digest(tokens[name]))
+    with _client(settings, store, "api") as api:
+
+        def get(who: str, path: str, **params: str) -> Any:
+            return api.get(path, params=params, headers={"authorization": f"Bearer {tokens[who]}"})
+
+        assert get("alice", "/v1/sessions/sess-alice-0000").status_code == 200
+        assert get("alice", "/v1/sessions/sess-alice-0000").status_code == 200  # within a minute: one entry
+        assert get("alice", "/v1/sessions/sess-bob-0000").status_code == 403  # refused: not a view
+        assert get("carol", "/v1/sessions", q="deploy").status_code == 200
+        assert get("carol", "/v1/analytics/team.csv", by="team").status_code == 200
+        assert get("carol", "/v1/audit").status_code == 403
+        log = get("root", "/v1/audit").json()
+    assert log["chain"] == {"ok": True, "problems": []}
+    reads = [
+        (e["actor"], e["action"], e["target"])
+        for e in log["entries"]
+        if e["action"] in ("content_view", "search", "export")
+    ]
+    assert reads == [
+        ("alice", "content_view", "sess-alice-0000"),
+        ("carol", "search", None),
+        ("carol", "export", "/v1/analytics/team.csv"),
+    ]
+    search = next(e for e in log["entries"] if e["action"] == "search")
+    assert search["detail"] == {"q": "deploy", "path": "/v1/sessions"}

@@ -57,6 +57,9 @@ def add_parsers(sub: Any) -> None:
     a.add_argument("--json", action="store_true")
     ls = tsub.add_parser("list", help="every team and its members")
     ls.add_argument("--json", action="store_true")
+    sa = tsub.add_parser("set-access", help="change what members see of each other's sessions")
+    sa.add_argument("team")
+    sa.add_argument("member_access", choices=TEAM_ACCESS_LEVELS)
     m = tsub.add_parser("add-member", help="put a person in a team")
     m.add_argument("team")
     m.add_argument("user")
@@ -190,7 +193,7 @@ def _users(args: argparse.Namespace, settings: Settings, ids: IdentityStore) -> 
 
 def cmd_teams(args: argparse.Namespace, settings: Settings) -> int:
     if not args.teams_command:
-        print("agent-trace teams: say what to do: add | list | add-member", file=sys.stderr)
+        print("agent-trace teams: say what to do: add | list | add-member | set-access", file=sys.stderr)
         return 2
     store, ids = _open(settings)
     try:
@@ -205,6 +208,17 @@ def cmd_teams(args: argparse.Namespace, settings: Settings) -> int:
                 _print_json(team.as_json())
             else:
                 print(f"Added team {name} (members see each other's {args.member_access})")
+            return 0
+        if args.teams_command == "set-access":
+            before = {t.team_id: t.member_access for t in ids.teams()}.get(args.team)
+            ids.set_team_access(args.team, args.member_access)
+            ids.append_audit(
+                actor,
+                "settings_change",
+                args.team,
+                {"setting": "team member_access", "from": before, "to": args.member_access},
+            )
+            print(f"{args.team}: members now see each other's {args.member_access}")
             return 0
         if args.teams_command == "add-member":
             if ids.account(args.user) is None:

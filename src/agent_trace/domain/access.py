@@ -131,6 +131,16 @@ def bearer_token(authorization: str | None) -> str | None:
     return token or None
 
 
+def session_ids_of(batch: RecordBatch) -> set[str]:
+    """Every session a batch writes or touches."""
+    ids = {s.session_id for s in batch.sessions}
+    for group in (batch.prompts, batch.llm_calls, batch.tool_calls, batch.file_touches, batch.subagents):
+        ids.update(r.session_id for r in group)
+    ids.update(c.session_id for c in batch.commits if c.session_id)
+    ids.update(e.session_id for e in batch.raw_events if e.session_id)
+    return ids
+
+
 def attribute(batch: RecordBatch, user_id: str) -> None:
     """Every session `batch` writes or touches belongs to `user_id`, whatever the payload said:
     with auth on, the sender's token decides who a record is from (no spoofing)."""
@@ -138,10 +148,5 @@ def attribute(batch: RecordBatch, user_id: str) -> None:
     for session in batch.sessions:
         session.user_id = user_id
         named.add(session.session_id)
-    referenced: set[str] = set()
-    for group in (batch.prompts, batch.llm_calls, batch.tool_calls, batch.file_touches, batch.subagents):
-        referenced.update(r.session_id for r in group)
-    referenced.update(c.session_id for c in batch.commits if c.session_id)
-    referenced.update(e.session_id for e in batch.raw_events if e.session_id)
-    for session_id in sorted(referenced - named):
+    for session_id in sorted(session_ids_of(batch) - named):
         batch.sessions.append(Session(session_id=session_id, user_id=user_id))

@@ -106,3 +106,31 @@ class IdentityCache:
 def same_secret(offered: str, expected: str) -> bool:
     """Constant time: the comparison must not tell an attacker how much of a guess was right."""
     return hmac.compare_digest(offered.encode("utf-8"), expected.encode("utf-8"))
+
+
+class SessionOwners:
+    """Which user a session belongs to, as the collector needs it to refuse writes into someone
+    else's session (with auth on, a session's owner is the user whose token first sent it).
+
+    Owners never change once set, so they are cached without expiry (bounded); a session not yet
+    in the store is remembered as claimed by its first sender in this process."""
+
+    MAX = 100_000
+
+    def __init__(self, store: IdentityStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._owners: dict[str, str] = {}
+
+    def foreign(self, session_ids: set[str], user_id: str) -> list[str]:
+        """The sessions among `session_ids` that belong to someone other than `user_id`."""
+        with self._lock:
+            unknown = [s for s in session_ids if s not in self._owners]
+            if unknown:
+                found = self.store.session_owners(unknown)
+                if len(self._owners) + len(unknown) > self.MAX:
+                    self._owners.clear()
+                for sid in unknown:
+                    owner = found.get(sid)
+                    self._owners[sid] = owner if owner else user_id
+            return sorted(s for s in session_ids if self._owners[s] != user_id)

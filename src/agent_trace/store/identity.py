@@ -110,6 +110,8 @@ class IdentityStore(Protocol):
 
     def teams(self) -> list[Team]: ...
 
+    def set_team_access(self, team_id: str, member_access: str) -> None: ...
+
     def set_team_members(self, user_id: str, team_ids: Sequence[str]) -> None:
         """Add `user_id` to these teams (creating none: unknown teams raise IdentityError)."""
 

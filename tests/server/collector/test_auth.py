@@ -148,3 +148,27 @@ def test_otlp_grpc_metadata_token_and_attribution(collector: Any) -> None:
             timeout=10,
         )
     assert _owner(ctx, "s-grpc") == "alice"
+
+
+def test_nobody_can_add_to_someone_elses_session(collector: Any) -> None:
+    client, ctx, tokens = collector
+    assert _post(client, _hook("s-bobs", "bob"), tokens["bob"]).status_code == 204
+    ctx.store.refresh_derived()
+    r = _post(client, _hook("s-bobs", "bob"), tokens["alice"])
+    assert r.status_code == 403 and "belongs to another user" in r.json()["error"]["message"]
+    body = _otlp_logs("s-bobs", "alice").SerializeToString()
+    headers = {"content-type": "application/x-protobuf", "authorization": f"Bearer {tokens['alice']}"}
+    assert client.post("/v1/logs", content=body, headers=headers).status_code == 403
+    # Bob's own further events are welcome; the session stays his.
+    assert _post(client, _hook("s-bobs", "bob"), tokens["bob"]).status_code == 204
+    assert _owner(ctx, "s-bobs") == "bob"
+    (service,) = [s for s in ctx.services if isinstance(s, OtlpGrpcService)]
+    with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+        stub = logs_service_pb2_grpc.LogsServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as failed:
+            stub.Export(
+                _otlp_logs("s-bobs", "x"),
+                metadata=(("authorization", f"Bearer {tokens['alice']}"),),
+                timeout=10,
+            )
+        assert failed.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -27,8 +27,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
 
-from agent_trace.domain.access import attribute
 from agent_trace.ingest.queue import IngestRejected, IngestUnavailable, QueueFull
+from agent_trace.server.collector.auth import ForeignSession
 from agent_trace.server.collector.body import JSON_TYPES, NDJSON_TYPES, PROTOBUF_TYPES, media_type, read_body
 from agent_trace.server.collector.decoders import DecoderUnavailable
 from agent_trace.server.collector.pipeline import CollectorPipeline, HookRecords, now_ms
@@ -150,7 +150,7 @@ class CollectorEndpoints:
                 where = f"payloads[{first.index}]: " if many else ""
                 raise ApiError(400, "invalid_payload", where + first.message)
             if user is not None:
-                attribute(parsed.batch, user)
+                _claim(pipeline, parsed.batch, user)
             return parsed
 
         parsed = decode() if len(body) <= INLINE_DECODE_BYTES else await run_in_threadpool(decode)
@@ -187,7 +187,7 @@ class CollectorEndpoints:
         else:
             batch = await run_in_threadpool(_decode_otlp, pipeline, signal, content_type, body, received)
         if user is not None:
-            attribute(batch, user)
+            _claim(pipeline, batch, user)
         await self._commit(lambda: pipeline.queue.submit_async(batch, prepared=True))
         if media in PROTOBUF_TYPES:
             return Answer(200, _EMPTY_PROTOBUF[signal], _PROTOBUF)
@@ -249,6 +249,15 @@ def _decode_otlp(
         return pipeline.otlp_batch(signal, content_type, body, received)
     except OtlpDecodeError as exc:
         raise ApiError(400, "invalid_body", str(exc)) from None
+
+
+def _claim(pipeline: CollectorPipeline, batch: Any, user: str) -> None:
+    try:
+        pipeline.token.claim(batch, user)
+    except ForeignSession as exc:
+        raise ApiError(
+            403, "forbidden", f"session {exc}: it belongs to another user; your token cannot add to it"
+        ) from None
 
 
 def _unsupported(media: str, expected: str) -> ApiError:

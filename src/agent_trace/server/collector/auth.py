@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hmac
 
-from agent_trace.server.identity_cache import IdentityCache
+from agent_trace.domain.access import attribute, session_ids_of
+from agent_trace.domain.records import RecordBatch
+from agent_trace.server.identity_cache import IdentityCache, SessionOwners
 
 _SCHEME = "bearer "
 
@@ -23,6 +25,9 @@ class TokenCheck:
     def user(self, authorization: str | None) -> str | None:
         """No personal tokens without auth: records keep the user their payload names."""
         return None
+
+    def claim(self, batch: RecordBatch, user_id: str) -> None:  # never called: user() is None
+        attribute(batch, user_id)
 
     def allows(self, authorization: str | None) -> bool:
         if self._expected is None:
@@ -42,8 +47,9 @@ class UserTokenCheck:
 
     required = True
 
-    def __init__(self, cache: IdentityCache) -> None:
+    def __init__(self, cache: IdentityCache, owners: SessionOwners) -> None:
         self.cache = cache
+        self.owners = owners
 
     def allows(self, authorization: str | None) -> bool:
         return self.user(authorization) is not None
@@ -51,3 +57,15 @@ class UserTokenCheck:
     def user(self, authorization: str | None) -> str | None:
         owner = self.cache.owner_of_header(authorization)
         return owner.user_id if owner is not None else None
+
+    def claim(self, batch: RecordBatch, user_id: str) -> None:
+        """Store `batch` as `user_id`'s; raises ForeignSession if it writes into a session that
+        belongs to someone else (a token must not let anyone add to another person's session)."""
+        foreign = self.owners.foreign(session_ids_of(batch), user_id)
+        if foreign:
+            raise ForeignSession(foreign[0])
+        attribute(batch, user_id)
+
+
+class ForeignSession(Exception):
+    """A batch names a session that another user's token started."""

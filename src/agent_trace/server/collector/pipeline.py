@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_trace.config import Settings
-from agent_trace.domain.access import attribute
 from agent_trace.domain.records import RecordBatch
 from agent_trace.ingest.deltas import Delta
 from agent_trace.ingest.queue import IngestQueue
@@ -132,9 +131,9 @@ class CollectorPipeline:
             prepared = self.otlp_prepared(signal, PROTOBUF_CONTENT_TYPE, body, received_ms)
             batch = prepared.result(timeout=self.commit_timeout_s)
             if user_id is not None:
-                attribute(batch, user_id)
+                self.token.claim(batch, user_id)
             return self.queue.submit(batch, prepared=True)
         result = parse_message(signal, message, received_ms=received_ms, correlator=self.correlator)
         if user_id is not None:
-            attribute(result.batch, user_id)
+            self.token.claim(result.batch, user_id)
         return self.queue.submit(result.batch)

@@ -57,13 +57,14 @@ def collector_for(ctx: AppContext) -> CollectorPipeline:
     user_tokens = None
     if settings.auth:
         from agent_trace.server.collector.auth import UserTokenCheck
-        from agent_trace.server.identity_cache import IdentityCache
+        from agent_trace.server.identity_cache import IdentityCache, SessionOwners
         from agent_trace.store.identity import identity_of
 
         # Its own warm connection (SQLite): a token check is one indexed read per request.
         identity_store = open_writer_store(settings)
         ctx.services.append(_Closer(identity_store))
-        user_tokens = UserTokenCheck(IdentityCache(identity_of(identity_store)))
+        identity = identity_of(identity_store)
+        user_tokens = UserTokenCheck(IdentityCache(identity), SessionOwners(identity))
     pipeline = CollectorPipeline(settings, queue, OtlpCorrelator(), decoders, user_tokens)
     ctx.parts["collector"] = pipeline
     ctx.services.append(_GcTuning())

@@ -212,6 +212,17 @@ class SqlIdentity:
         self._changed()
         return Team(team_id, member_access, (), now_ms())
 
+    def set_team_access(self, team_id: str, member_access: str) -> None:
+        run = self.runner
+        with run.transaction():
+            if not run.query("SELECT 1 FROM teams WHERE team_id = :t", {"t": team_id}):
+                raise IdentityError(f"no team {team_id!r} (see `agent-trace teams list`)")
+            run.execute(
+                "UPDATE teams SET member_access = :a WHERE team_id = :t", {"a": member_access, "t": team_id}
+            )
+            self._bump()
+        self._changed()
+
     def teams(self) -> list[Team]:
         members: dict[str, list[str]] = {}
         for team_id, user_id in self.runner.query(
