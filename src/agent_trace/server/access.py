@@ -22,7 +22,6 @@ local admin: single-user mode stays as it was.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
@@ -43,8 +42,8 @@ from agent_trace.domain.access import (
     may_read_content,
     redact_session_row,
 )
-from agent_trace.server.errors import error_body
 from agent_trace.server.identity_cache import IdentityCache, same_secret
+from agent_trace.server.security import send_error
 from agent_trace.store.identity import IdentityStore
 
 log = logging.getLogger("agent_trace.access")
@@ -218,7 +217,7 @@ class AccessMiddleware:
             # Not in the table: no such page, or a route that declares no need. Refused either
             # way (fail closed): a route added without an entry in ROUTE_NEEDS cannot be reached.
             log.warning("%s is not in server/access.py ROUTE_NEEDS: refused", scope.get("path"))
-            await _json(send, 404, "not_found", "no such page (or a route that declares no access need)")
+            await send_error(send, 404, "not_found", "no such page (or a route that declares no access need)")
             return
         need = self.needs[template]
         principal, csrf, by_cookie = await self._principal(conn)
@@ -232,7 +231,7 @@ class AccessMiddleware:
             if principal is None:
                 await self._unauthenticated(scope, send)
             else:
-                await _json(
+                await send_error(
                     send, 403, "forbidden", f"{template}: your role ({principal.role}) may not use this"
                 )
             return
@@ -244,7 +243,7 @@ class AccessMiddleware:
         if principal is not None and need is Need.SESSION:
             session_id = path_params.get("session_id") or conn.query_params.get("session_id")
             if session_id and not await self._may_read(principal, str(session_id).strip(), scope, template):
-                await _json(
+                await send_error(
                     send,
                     403,
                     "forbidden",
@@ -321,7 +320,7 @@ class AccessMiddleware:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > MAX_FORM_BYTES:
-                await _json(send, 413, "payload_too_large", "a form is at most 64 KiB")
+                await send_error(send, 413, "payload_too_large", "a form is at most 64 KiB")
                 return None
         offered = conn.headers.get("x-csrf-token")
         if offered is None and "form" in (conn.headers.get("content-type") or ""):
@@ -329,7 +328,9 @@ class AccessMiddleware:
         if expected is None:  # not signed in yet: the form's token must match its cookie
             expected = conn.cookies.get(CSRF_COOKIE) or ""
         if not offered or not expected or not same_secret(offered, expected):
-            await _json(send, 403, "csrf", "the form is stale or was not sent by this site: reload the page")
+            await send_error(
+                send, 403, "csrf", "the form is stale or was not sent by this site: reload the page"
+            )
             return None
         replayed = False
 
@@ -359,36 +360,13 @@ class AccessMiddleware:
             )
             await send({"type": "http.response.body", "body": b""})
             return
-        await _json(
+        await send_error(
             send,
             401,
             "unauthorized",
             "sign in, or send your personal token: `Authorization: Bearer <token>`",
             [(b"www-authenticate", b'Bearer realm="agent-trace"')],
         )
-
-
-async def _json(
-    send: Send, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
-) -> None:
-    body = orjson.dumps(error_body(status, code, message))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                *headers,
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-def new_csrf_token() -> str:
-    return secrets.token_urlsafe(24)
 
 
 def install(app: Any, ctx: Any, role: str, login_path: str | None = None) -> None:

@@ -192,17 +192,24 @@ class SecurityMiddleware:
     async def _reject(
         send: Send, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]]
     ) -> None:
-        body = orjson.dumps(error_body(status, code, message))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    *headers,
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, status, code, message, headers)
+
+
+async def send_error(
+    send: Send, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """An error in the one JSON shape, straight from ASGI middleware (no route has run)."""
+    body = orjson.dumps(error_body(status, code, message))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                *headers,
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -33,6 +33,7 @@ from agent_trace.server.dashboard import pages
 from agent_trace.server.dashboard.client import DataClient, make_client
 from agent_trace.server.dashboard.formatting import FILTERS, sort_value
 from agent_trace.server.dashboard.highlight import HighlightCache, Highlighter, stylesheet
+from agent_trace.server.dashboard.identity_pages import add_identity_pages, safe_next
 from agent_trace.server.dashboard.replay_view import CHUNK, PromptCard, ReplayViewBuilder, ToolNode
 from agent_trace.server.errors import ApiError, error_body
 from agent_trace.server.heap import settle_heap
@@ -108,13 +109,6 @@ def _digest(data: bytes) -> str:
 
 def _query(request: Request, keys: tuple[str, ...]) -> dict[str, str]:
     return {k: v for k in keys if (v := request.query_params.get(k, "").strip())}
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never `//evil.example` or `https://…` (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    return target
 
 
 def _tz_from(request: Request, default: str | None) -> str | None:
@@ -376,8 +370,6 @@ def build_router(ctx: AppContext) -> APIRouter:
             relay(), media_type="text/event-stream", headers={**NO_STORE, "X-Accel-Buffering": "no"}
         )
 
-    from agent_trace.server.dashboard.identity_pages import add_identity_pages
-
     add_identity_pages(router, ctx, dash)
 
     @router.get("/login")
@@ -386,7 +378,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             return await dash.identity_handlers[0](request)
         if not dash.auth_enabled:
             return RedirectResponse("/", status_code=303)
-        target = _safe_next(request.query_params.get("next"))
+        target = safe_next(request.query_params.get("next"))
         return await dash.page("login.html", nav="", target=target, failed=False)
 
     @router.post("/login")
@@ -399,7 +391,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         body = await request.body()
         form = parse_qs(body[:8192].decode("utf-8", "replace"))
         candidate = (form.get("token") or [""])[0]
-        target = _safe_next((form.get("next") or ["/"])[0])
+        target = safe_next((form.get("next") or ["/"])[0])
         if not token_matches(candidate, token):
             return await dash.page("login.html", 401, nav="", target=target, failed=True)
         response = RedirectResponse(target, status_code=303)
