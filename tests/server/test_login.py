@@ -214,3 +214,31 @@ def test_reading_is_audited_and_the_api_serves_the_log(team: Any) -> None:
     ]
     search = next(e for e in log["entries"] if e["action"] == "search")
     assert search["detail"] == {"q": "deploy", "path": "/v1/sessions"}
+
+
+def test_every_analytics_view_downloads_as_csv(team: Any) -> None:
+    settings, store = team
+    from agent_trace.domain.access import new_token, token_digest
+
+    token = new_token()
+    identity_of(store).replace_token("carol", token_digest(token))  # a viewer: aggregates only
+    auth = {"authorization": f"Bearer {token}"}
+    span = {"since": "2026-02-01", "until": "2026-02-03", "tz": "UTC"}
+    with _client(settings, store, "api") as api:
+        cost = api.get("/v1/analytics/cost/daily.csv", params=span, headers=auth)
+        assert cost.status_code == 200 and cost.headers["content-type"].startswith("text/csv")
+        lines = cost.text.splitlines()
+        assert lines[0].startswith("date,cost_usd,llm_calls") and len(lines) == 4
+        assert lines[2].startswith("2026-02-02,0.006,3,")
+        tools = api.get("/v1/analytics/tools.csv", params=span, headers=auth).text.splitlines()
+        assert tools[0] == "tool_name,is_mcp,calls,errors,error_rate,duration_ms,avg_duration_ms"
+        assert tools[1] == "Bash,false,3,0,0.0,0,0.0"  # the world gives no durations
+        team_csv = api.get("/v1/analytics/team.csv", params={**span, "by": "user"}, headers=auth).text
+        assert team_csv.splitlines()[0].startswith("period,user,cost_usd")
+        assert "SECRET" not in cost.text + team_csv
+    with _client(settings, store) as dashboard:
+        _sign_in(dashboard, "carol")
+        page = dashboard.get("/cost", params=span)
+        assert 'href="/cost.csv?' in page.text
+        assert dashboard.get("/cost.csv", params=span).text == cost.text
+        assert dashboard.get("/team.csv", params={**span, "by": "user"}).text == team_csv

@@ -10,14 +10,13 @@ in the period and group.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from agent_trace.domain.records import NANO_PER_USD
+from agent_trace.reports import csvtext
 from agent_trace.store.port import DayTotal, Filters, Store
 
 BY = ("user", "team", "project")
@@ -182,26 +181,13 @@ CSV_COLUMNS = (
 
 
 def to_csv(rows: Sequence[TeamRow], by: str) -> str:
-    """CSV with a header; the group column is named after `by`; lists joined with '; '.
-    Cells that a spreadsheet would run as a formula are prefixed with an apostrophe."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([by if c == "group" else c for c in CSV_COLUMNS])
+    """CSV with a header; the group column is named after `by`; cost in USD to the nano-dollar."""
+    shaped = []
     for row in rows:
         data = row.as_json()
-        cells = []
-        for column in CSV_COLUMNS:
-            value = data[column]
-            if isinstance(value, list):
-                value = "; ".join(value)
-            if column == "cost_usd":
-                value = f"{row.cost_nusd / NANO_PER_USD:.6f}"
-            text = str(value)
-            if text[:1] in ("=", "+", "-", "@") and column in ("group", "top_models", "top_tools"):
-                text = "'" + text
-            cells.append(text)
-        writer.writerow(cells)
-    return out.getvalue()
+        data["cost_usd"] = f"{row.cost_nusd / NANO_PER_USD:.6f}"
+        shaped.append(data)
+    return csvtext.to_csv(CSV_COLUMNS, shaped, [by if c == "group" else c for c in CSV_COLUMNS])
 
 
 def fetch_totals(

@@ -71,6 +71,8 @@ ROUTE_NEEDS: dict[str, dict[str, Need]] = {
         "/v1/analytics/tools": Need.AGGREGATE,
         "/v1/analytics/team": Need.AGGREGATE,
         "/v1/analytics/team.csv": Need.AGGREGATE,
+        "/v1/analytics/cost/daily.csv": Need.AGGREGATE,
+        "/v1/analytics/tools.csv": Need.AGGREGATE,
         "/v1/me": Need.AGGREGATE,
         "/v1/audit": Need.ADMIN,
         "/v1/users": Need.ADMIN,
@@ -94,13 +96,24 @@ ROUTE_NEEDS: dict[str, dict[str, Need]] = {
         "/sessions/{session_id}/tools/{tool_use_id}": Need.SESSION,
         "/sessions/{session_id}/tool-bodies": Need.SESSION,
         "/cost": Need.AGGREGATE,
+        "/cost.csv": Need.AGGREGATE,
+        "/tools.csv": Need.AGGREGATE,
         "/team": Need.AGGREGATE,
         "/team.csv": Need.AGGREGATE,
         "/audit": Need.ADMIN,
     },
 }
 # Routes whose answer is a download: each is an `export` entry in the audit log.
-EXPORT_PATHS = frozenset({"/v1/analytics/team.csv", "/team.csv"})
+EXPORT_PATHS = frozenset(
+    {
+        "/v1/analytics/team.csv",
+        "/v1/analytics/cost/daily.csv",
+        "/v1/analytics/tools.csv",
+        "/team.csv",
+        "/cost.csv",
+        "/tools.csv",
+    }
+)
 # Session pages that are fragments of a page already audited as a content view.
 _FRAGMENT_SUFFIXES = ("/live", "/tool-bodies")
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from agent_trace.domain.audit_chain import verify_chain
+from agent_trace.reports.csvtext import to_csv as to_csv_rows
 from agent_trace.reports.team import BY, PERIODS, TeamRow, fetch_totals, memberships, team_report, to_csv
 from agent_trace.server.access import principal_of
 from agent_trace.server.api.analytics import day_filters
@@ -25,6 +26,34 @@ Period = Annotated[str | None, Query(description="daily | weekly | monthly (defa
 Day = Annotated[str | None, Query(description="a local day, 2026-02-11")]
 Tz = Annotated[str | None, Query(description="IANA time zone for days")]
 Text = Annotated[str | None, Query()]
+
+
+# The CSV of the cost and tool views: one row per day / per tool, the JSON's scalar fields.
+COST_CSV_COLUMNS = (
+    "date",
+    "cost_usd",
+    "llm_calls",
+    "unpriced_calls",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_5m_tokens",
+    "cache_creation_1h_tokens",
+    "cache_read_tokens",
+    "total_tokens",
+    "prompts",
+    "tool_calls",
+    "tool_errors",
+    "sessions",
+)
+TOOLS_CSV_COLUMNS = ("tool_name", "is_mcp", "calls", "errors", "error_rate", "duration_ms", "avg_duration_ms")
+
+
+def cost_csv(data: dict[str, Any]) -> str:
+    return to_csv_rows(COST_CSV_COLUMNS, data["days"])
+
+
+def tools_csv(data: dict[str, Any]) -> str:
+    return to_csv_rows(TOOLS_CSV_COLUMNS, data["tools"])
 
 
 def team_rows(store: Store, days: DayRange, by: str, period: str) -> list[TeamRow]:
@@ -142,6 +171,53 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
         chosen_by, rows = await _team(since, until, tz, project, user, by, period)
         body = {"by": chosen_by, "rows": [r.as_json() for r in rows]}
         return Response(orjson.dumps(body), media_type="application/json")
+
+    @router.get(
+        "/analytics/cost/daily.csv",
+        tags=["analytics"],
+        summary="Spend, tokens and activity per local day as CSV (a download)",
+    )
+    async def cost_daily_csv(
+        since: Day = None,
+        until: Day = None,
+        tz: Tz = None,
+        project: Text = None,
+        user: Text = None,
+        agent: Text = None,
+        model: Text = None,
+    ) -> Response:
+        from agent_trace.server.api import service
+
+        params = {
+            "since": since,
+            "until": until,
+            "tz": tz,
+            "project": project,
+            "user": user,
+            "agent": agent,
+            "model": model,
+        }
+        days = parse_day_range({k: v for k, v in params.items() if v}, default_tz)
+        data = await anyio.to_thread.run_sync(service.analytics_cost_daily, store, days)
+        return csv_response(cost_csv(data), "agent-trace-cost-daily.csv")
+
+    @router.get(
+        "/analytics/tools.csv", tags=["analytics"], summary="Tool calls, errors and time per tool as CSV"
+    )
+    async def tools_csv_route(
+        since: Day = None,
+        until: Day = None,
+        tz: Tz = None,
+        project: Text = None,
+        user: Text = None,
+        agent: Text = None,
+    ) -> Response:
+        from agent_trace.server.api import service
+
+        params = {"since": since, "until": until, "tz": tz, "project": project, "user": user, "agent": agent}
+        days = parse_day_range({k: v for k, v in params.items() if v}, default_tz)
+        data = await anyio.to_thread.run_sync(service.analytics_tools, store, days)
+        return csv_response(tools_csv(data), "agent-trace-tools.csv")
 
     @router.get("/analytics/team.csv", tags=["analytics"], summary="The same as CSV (a download)")
     async def team_csv(

@@ -14,7 +14,14 @@ from agent_trace.domain.access import token_digest
 from agent_trace.reports.team import to_csv
 from agent_trace.server import login as sessions
 from agent_trace.server.access import SESSION_COOKIE, csrf_of, principal_of
-from agent_trace.server.api.identity_routes import audit_json, csv_response, parse_team_params, team_rows
+from agent_trace.server.api.identity_routes import (
+    audit_json,
+    cost_csv,
+    csv_response,
+    parse_team_params,
+    team_rows,
+    tools_csv,
+)
 from agent_trace.server.api.params import parse_day_range
 from agent_trace.server.context import AppContext
 from agent_trace.server.errors import ApiError
@@ -228,6 +235,30 @@ def add_identity_pages(router: APIRouter, ctx: AppContext, dash: Dashboard) -> N
             return await dash.error_page(exc, "team")
         rows = await anyio.to_thread.run_sync(team_rows, store, days, by, period)
         return csv_response(to_csv(rows, by), f"agent-trace-team-by-{by}.csv")
+
+    async def _view_csv(request: Request, which: str) -> Response:
+        """The cost page's data (days) or its tool table as CSV, with the page's own filters."""
+        params = {
+            k: v
+            for k in ("since", "until", "project", "user", "agent", "model", "tz")
+            if (v := request.query_params.get(k, "").strip())
+        }
+        try:
+            if which == "cost":
+                data = await dash.client.cost_daily(params)
+                return csv_response(cost_csv(data), "agent-trace-cost-daily.csv")
+            data = await dash.client.tools({k: v for k, v in params.items() if k != "model"})
+            return csv_response(tools_csv(data), "agent-trace-tools.csv")
+        except ApiError as exc:
+            return await dash.error_page(exc, "cost")
+
+    @router.get("/cost.csv")
+    async def cost_csv_page(request: Request) -> Response:
+        return await _view_csv(request, "cost")
+
+    @router.get("/tools.csv")
+    async def tools_csv_page(request: Request) -> Response:
+        return await _view_csv(request, "tools")
 
     @router.get("/audit")
     async def audit_page(request: Request) -> Response:
