@@ -242,3 +242,17 @@ def test_every_analytics_view_downloads_as_csv(team: Any) -> None:
         assert 'href="/cost.csv?' in page.text
         assert dashboard.get("/cost.csv", params=span).text == cost.text
         assert dashboard.get("/team.csv", params={**span, "by": "user"}).text == team_csv
+
+
+def test_a_member_opening_a_strangers_replay_gets_a_page_saying_why(team: Any) -> None:
+    settings, store = team
+    with _client(settings, store) as client:
+        _sign_in(client, "alice")
+        own = client.get("/sessions/sess-alice-0000", headers={"accept": "text/html"})
+        assert own.status_code == 200 and "SECRET_alice" in own.text
+        other = client.get("/sessions/sess-bob-0000", headers={"accept": "text/html"})
+        assert other.status_code == 403 and other.headers["content-type"].startswith("text/html")
+        assert "not yours to read" in other.text and "SECRET_bob" not in other.text
+        assert other.headers["x-frame-options"] == "DENY"
+        rows = client.get("/sessions").text
+        assert "SECRET_alice" in rows and "SECRET_dave" in rows and "SECRET_bob" not in rows

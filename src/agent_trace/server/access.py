@@ -21,6 +21,7 @@ local admin: single-user mode stays as it was.
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -244,8 +245,8 @@ class AccessMiddleware:
             if principal is None:
                 await self._unauthenticated(scope, send)
             else:
-                await send_error(
-                    send, 403, "forbidden", f"{template}: your role ({principal.role}) may not use this"
+                await self._forbidden(
+                    scope, send, f"{template}: your role ({principal.role}) may not use this"
                 )
             return
         if scope["method"] in UNSAFE_METHODS and (by_cookie or principal is None):
@@ -256,10 +257,9 @@ class AccessMiddleware:
         if principal is not None and need is Need.SESSION:
             session_id = path_params.get("session_id") or conn.query_params.get("session_id")
             if session_id and not await self._may_read(principal, str(session_id).strip(), scope, template):
-                await send_error(
+                await self._forbidden(
+                    scope,
                     send,
-                    403,
-                    "forbidden",
                     "this session's prompts and tool calls are not yours to read "
                     "(your role and team decide; ask an admin)",
                 )
@@ -356,6 +356,30 @@ class AccessMiddleware:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return replay
+
+    async def _forbidden(self, scope: Scope, send: Send, message: str) -> None:
+        """403: the one JSON error, or for a browser on the dashboard a plain page saying why."""
+        accept = dict(scope.get("headers", ())).get(b"accept", b"").decode("latin-1")
+        if not (self.login_path and "text/html" in accept):
+            await send_error(send, 403, "forbidden", message)
+            return
+        body = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>not allowed · agent-trace'
+            f"</title></head><body><h1>Not allowed</h1><p>{html.escape(message)}</p>"
+            '<p><a href="/">back to the sessions</a></p></body></html>'
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 403,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     async def _unauthenticated(self, scope: Scope, send: Send) -> None:
         accept = dict(scope.get("headers", ())).get(b"accept", b"").decode("latin-1")
