@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import quote
 
 DEFAULT_PRIVACY_TIER = 2
@@ -260,11 +261,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             DEFAULT_INGEST_BATCH_RECORDS,
         ),
         ingest_workers=_workers(env, file_cfg),
-        **_identity(env, file_cfg),  # type: ignore[arg-type]
+        **_identity(env, file_cfg),
     )
 
 
-def _identity(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> dict[str, object]:
+class _IdentitySettings(TypedDict):
+    auth: bool
+    insecure_no_auth: bool
+    allowed_hosts: tuple[str, ...]
+    public_url: str | None
+    oidc_issuer: str | None
+    oidc_client_id: str | None
+    oidc_client_secret: str | None
+    oidc_default_role: str
+    oidc_teams_claim: str | None
+
+
+def _identity(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> _IdentitySettings:
     # `auth = "on"` or `auth = true` in config.toml; AGENT_TRACE_AUTH=on|off wins.
     raw_auth = env.get("AGENT_TRACE_AUTH") or file_cfg.get("auth")
     if isinstance(raw_auth, bool):

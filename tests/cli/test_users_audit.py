@@ -209,3 +209,27 @@ def test_report_by_user_team_and_project(home: Path) -> None:
     assert "core" in table and "ops" in table
     proc = cli(home, "report", "session", "--by", "user", check=False)
     assert proc.returncode == 2 and "--by" in proc.stderr
+
+
+def test_serve_refuses_a_network_address_with_auth_off(home: Path) -> None:
+    proc = cli(home, "serve", "--host", "0.0.0.0", check=False)
+    assert proc.returncode == 2 and "refusing to listen on 0.0.0.0 with auth off" in proc.stderr
+    assert "--insecure-no-auth" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "env, role, refused",
+    [
+        ({}, "all", False),  # loopback everywhere: the zero-config default
+        ({"RUNTIME_HOST": "0.0.0.0"}, "api", True),
+        ({"RUNTIME_HOST": "0.0.0.0", "AGENT_TRACE_AUTH": "on"}, "all", False),
+        ({"OTEL_GRPC_ADDRESS": "0.0.0.0:4717"}, "collector", True),  # gRPC on the network too
+        ({"OTEL_GRPC_ADDRESS": "0.0.0.0:4717"}, "api", False),  # the API serves no gRPC
+        ({"RUNTIME_HOST": "::1"}, "all", False),
+    ],
+)
+def test_which_binds_are_refused(env: dict[str, str], role: str, refused: bool) -> None:
+    from agent_trace.cli.serve_cmd import insecure_bind_problem
+
+    settings = load_settings({"HOME": "/tmp/nowhere", **env})
+    assert (insecure_bind_problem(settings, role) is not None) is refused
