@@ -342,6 +342,7 @@ def main() -> int:
     parser.add_argument(
         "--auth", action="store_true", help="AGENT_TRACE_AUTH=on: every request carries a personal token"
     )
+    parser.add_argument("--token", help="with --port: the personal token to send (a collector with auth on)")
     args = parser.parse_args()
     if not CORPUS.is_dir():
         print(f"bench/collector.py needs the real-client captures at {CORPUS}", file=sys.stderr)
@@ -397,6 +398,8 @@ def main() -> int:
                 acknowledged += counter[0] - sum(result.errors.values())
 
     stored: int | None = None
+    if args.token:
+        AUTH_HEADER.append(f"Authorization: Bearer {args.token}\r\n")
     if args.port:
         run_phases(args.port, args.pid)
     else:

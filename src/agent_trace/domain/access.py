@@ -141,12 +141,12 @@ def session_ids_of(batch: RecordBatch) -> set[str]:
     return ids
 
 
-def attribute(batch: RecordBatch, user_id: str) -> None:
+def attribute(batch: RecordBatch, user_id: str, session_ids: set[str] | None = None) -> None:
     """Every session `batch` writes or touches belongs to `user_id`, whatever the payload said:
     with auth on, the sender's token decides who a record is from (no spoofing)."""
     named: set[str] = set()
     for session in batch.sessions:
         session.user_id = user_id
         named.add(session.session_id)
-    for session_id in sorted(session_ids_of(batch) - named):
+    for session_id in sorted((session_ids if session_ids is not None else session_ids_of(batch)) - named):
         batch.sessions.append(Session(session_id=session_id, user_id=user_id))

@@ -3,9 +3,10 @@
 A hook POST must stay cheap with auth on (bench/collector.py: ≥ 90 % of the events/s without
 auth), so resolved tokens are kept in memory. Every account, token or team change renews the
 store's `identity_version` in the same transaction; the cache compares it on each lookup and
-forgets everything when it moved. On a SQLite file the store also replaces a marker file beside
-the database after each change, and the cache reads the version only when one stat() of that
-file says it changed; elsewhere it is one indexed single-row read per lookup. A rotated token or
+forgets everything when it moved. On a SQLite file the store also rewrites a small marker file
+beside the database after each change, which the cache maps into memory: it reads the version
+only when the marker's bytes changed (store/sql/identity_marker.py); elsewhere it is one indexed
+single-row read per lookup. A rotated token or
 a disabled user is therefore refused on the very next request, in every process.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from agent_trace.domain.access import Principal, Role, bearer_token, content_users, token_digest
 from agent_trace.store.identity import IdentityStore, TokenOwner
+from agent_trace.store.sql.identity_marker import MarkerWatch
 
 MAX_ENTRIES = 10_000
 
@@ -38,17 +40,15 @@ class IdentityCache:
         self._owners: dict[str, TokenOwner | _Miss] = {}
         self._principals: dict[str, Principal] = {}
         marker = getattr(store, "identity_marker", None)
-        self._marker: Path | None = marker() if marker is not None else None
-        self._marker_seen: tuple[int, int, int] | None = None
+        path: Path | None = marker() if marker is not None else None
+        self._marker = MarkerWatch(str(path)) if path is not None else None
+        self._marker_seen: bytes | None = None
 
     def _fresh(self) -> None:
         if self._marker is not None:
-            # SQLite: one stat() tells whether anything changed since the version was read.
-            try:
-                st = self._marker.stat()
-                seen: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
-            except OSError:
-                seen = None  # no change recorded yet (or unreadable): ask the database
+            # SQLite: the marker's bytes, read from memory, say whether anything changed since
+            # the version was read (None: no marker yet, ask the database).
+            seen = self._marker.current()
             if seen is not None and seen == self._marker_seen:
                 return
             self._marker_seen = seen
@@ -124,6 +124,10 @@ class SessionOwners:
 
     def foreign(self, session_ids: set[str], user_id: str) -> list[str]:
         """The sessions among `session_ids` that belong to someone other than `user_id`."""
+        owners = self._owners
+        known = [owners.get(s) for s in session_ids]
+        if None not in known:  # the usual case: every session seen before, no lock, no query
+            return sorted(s for s, owner in zip(session_ids, known, strict=True) if owner != user_id)
         with self._lock:
             unknown = [s for s in session_ids if s not in self._owners]
             if unknown:

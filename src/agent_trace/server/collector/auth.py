@@ -61,10 +61,11 @@ class UserTokenCheck:
     def claim(self, batch: RecordBatch, user_id: str) -> None:
         """Store `batch` as `user_id`'s; raises ForeignSession if it writes into a session that
         belongs to someone else (a token must not let anyone add to another person's session)."""
-        foreign = self.owners.foreign(session_ids_of(batch), user_id)
+        ids = session_ids_of(batch)
+        foreign = self.owners.foreign(ids, user_id)
         if foreign:
             raise ForeignSession(foreign[0])
-        attribute(batch, user_id)
+        attribute(batch, user_id, ids)
 
 
 class ForeignSession(Exception):

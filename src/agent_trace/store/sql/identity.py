@@ -7,7 +7,7 @@ cache token → user and still refuse a rotated token on the very next request.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 
 from agent_trace.domain.audit_chain import GENESIS, AuditEntry, canonical_detail, entry_hash
 from agent_trace.store.identity import Account, IdentityError, Team, TokenOwner
+from agent_trace.store.sql.identity_marker import touch
 from agent_trace.store.sql.runner import SqlRunner
 from agent_trace.store.sql.sqltext import chunks, in_params, now_ms
 
@@ -43,9 +44,8 @@ class SqlIdentity:
     def identity_marker(self) -> Path | None:
         """On a SQLite file: a small file beside it, replaced after every identity change.
 
-        A collector checks it with one stat() per request (about a microsecond) and reads
-        `identity_version` only when it changed; a query per request cost ~20 % of a hook POST.
-        Replaced (not rewritten) after the commit, so its inode changes every time."""
+        A collector reads it from memory on every request and reads `identity_version` only when
+        it changed (store/sql/identity_marker.py); a query per request cost ~20 % of a hook POST."""
         if not self.url or not self.url.startswith("sqlite") or ":///" not in self.url:
             return None
         path = self.url.split(":///", 1)[1].split("?", 1)[0]
@@ -61,12 +61,8 @@ class SqlIdentity:
         marker = self.identity_marker()
         if marker is None:
             return
-        temporary = marker.with_name(f"{marker.name}.{uuid.uuid4().hex}")
-        try:
-            temporary.write_text(uuid.uuid4().hex)
-            os.replace(temporary, marker)
-        except OSError:  # caches then read the version from the database on every request
-            temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # caches then read the version from the database
+            touch(str(marker))
 
     # -- accounts ---------------------------------------------------------------------------
 
