@@ -135,6 +135,10 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
         body = await anyio.to_thread.run_sync(audit_json, identity_of(store), since_ms, limit)
         return Response(orjson.dumps(body), media_type="application/json")
 
+    def days_of(**values: str | None) -> DayRange:
+        """The day range and filters of the given query parameters (absent ones left out)."""
+        return parse_day_range({k: v for k, v in values.items() if v}, default_tz)
+
     async def _team(
         since: str | None,
         until: str | None,
@@ -145,12 +149,7 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
         period: str | None,
     ) -> tuple[str, list[TeamRow]]:
         chosen_by, chosen_period = parse_team_params(by, period)
-        params = {
-            k: v
-            for k, v in {"since": since, "until": until, "tz": tz, "project": project, "user": user}.items()
-            if v
-        }
-        days = parse_day_range(params, default_tz)
+        days = days_of(since=since, until=until, tz=tz, project=project, user=user)
         rows = await anyio.to_thread.run_sync(team_rows, store, days, chosen_by, chosen_period)
         return chosen_by, rows
 
@@ -188,16 +187,7 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
     ) -> Response:
         from agent_trace.server.api import service
 
-        params = {
-            "since": since,
-            "until": until,
-            "tz": tz,
-            "project": project,
-            "user": user,
-            "agent": agent,
-            "model": model,
-        }
-        days = parse_day_range({k: v for k, v in params.items() if v}, default_tz)
+        days = days_of(since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model)
         data = await anyio.to_thread.run_sync(service.analytics_cost_daily, store, days)
         return csv_response(cost_csv(data), "agent-trace-cost-daily.csv")
 
@@ -214,8 +204,7 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
     ) -> Response:
         from agent_trace.server.api import service
 
-        params = {"since": since, "until": until, "tz": tz, "project": project, "user": user, "agent": agent}
-        days = parse_day_range({k: v for k, v in params.items() if v}, default_tz)
+        days = days_of(since=since, until=until, tz=tz, project=project, user=user, agent=agent)
         data = await anyio.to_thread.run_sync(service.analytics_tools, store, days)
         return csv_response(tools_csv(data), "agent-trace-tools.csv")
 
