@@ -37,7 +37,15 @@ from typing import Any
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus" / "claude-code" / "real-client"
+# ../shared beside the repository (or beside the folder of git worktrees it is one of).
+CORPUS = next(
+    (
+        base / "shared" / "corpus" / "claude-code" / "real-client"
+        for base in (REPO.parent, REPO.parent.parent)
+        if (base / "shared" / "corpus" / "claude-code" / "real-client").is_dir()
+    ),
+    REPO.parent / "shared" / "corpus" / "claude-code" / "real-client",
+)
 SESSIONS = 50  # facts are spread over this many sessions, as from a team's machines
 
 
@@ -178,8 +186,12 @@ def _cpu_seconds(pid: int | None) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+# `--auth`: the personal token every request carries (AGENT_TRACE_AUTH=on on the server).
+AUTH_HEADER: list[str] = []
+
+
 def _request(phase: Phase, body: bytes) -> bytes:
-    head = f"{phase.method} {phase.path} HTTP/1.1\r\nHost: bench\r\n"
+    head = f"{phase.method} {phase.path} HTTP/1.1\r\nHost: bench\r\n" + "".join(AUTH_HEADER)
     if phase.content_type:
         head += f"Content-Type: {phase.content_type}\r\n"
     if phase.method == "POST":
@@ -257,13 +269,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_server(home: Path, port: int, workers: int | None) -> subprocess.Popen[bytes]:
+def _start_server(home: Path, port: int, workers: int | None, auth: bool = False) -> subprocess.Popen[bytes]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AGENT_TRACE_", "OTEL_"))},
         "AGENT_TRACE_HOME": str(home),
         "COLLECTOR_PORT": str(port),
         "OTEL_GRPC_ADDRESS": "off",
     }
+    if auth:
+        # A person with a personal token; every request then carries it (Authorization: Bearer).
+        env["AGENT_TRACE_AUTH"] = "on"
+        added = subprocess.run(
+            [sys.executable, "-m", "agent_trace.cli.main", "users", "add", "bench", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        AUTH_HEADER.append(f"Authorization: Bearer {orjson.loads(added.stdout)['token']}\r\n")
     if workers is not None:
         env["AGENT_TRACE_INGEST_WORKERS"] = str(workers)
     process = subprocess.Popen(
@@ -316,6 +339,10 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, help="AGENT_TRACE_INGEST_WORKERS for the server (default: its own default)"
     )
+    parser.add_argument(
+        "--auth", action="store_true", help="AGENT_TRACE_AUTH=on: every request carries a personal token"
+    )
+    parser.add_argument("--token", help="with --port: the personal token to send (a collector with auth on)")
     args = parser.parse_args()
     if not CORPUS.is_dir():
         print(f"bench/collector.py needs the real-client captures at {CORPUS}", file=sys.stderr)
@@ -371,6 +398,8 @@ def main() -> int:
                 acknowledged += counter[0] - sum(result.errors.values())
 
     stored: int | None = None
+    if args.token:
+        AUTH_HEADER.append(f"Authorization: Bearer {args.token}\r\n")
     if args.port:
         run_phases(args.port, args.pid)
     else:
@@ -378,7 +407,7 @@ def main() -> int:
             home = Path(tmp) / "home"
             home.mkdir()
             port = _free_port()
-            server = _start_server(home, port, args.workers)
+            server = _start_server(home, port, args.workers, args.auth)
             try:
                 run_phases(port, server.pid)
             finally:
@@ -389,7 +418,8 @@ def main() -> int:
     cpu = os.cpu_count()
     load = os.getloadavg()[0]
     print(
-        f"agent-trace collector, {args.senders} senders on loopback, SQLite (WAL), {cpu} cores, "
+        f"agent-trace collector{' with auth on' if args.auth else ''}, {args.senders} senders on loopback, "
+        f"SQLite (WAL), {cpu} cores, "
         f"{args.seconds:g} s per phase, load average {load:.2f} at the end\n"
     )
     header = (

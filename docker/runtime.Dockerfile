@@ -21,6 +21,7 @@ WORKDIR /var/lib/agent-trace
 ENV AGENT_TRACE_HOME=/var/lib/agent-trace \
     RUNTIME_SERVICE_ROLE=collector,api \
     RUNTIME_HOST=0.0.0.0 \
+    AGENT_TRACE_INSECURE_NO_AUTH=true \
     RUNTIME_RUN_MIGRATIONS=true \
     COLLECTOR_PORT=8317 \
     API_PORT=8318 \

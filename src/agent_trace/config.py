@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import quote
 
 DEFAULT_PRIVACY_TIER = 2
@@ -54,6 +55,19 @@ class Settings:
     ingest_batch_records: int = DEFAULT_INGEST_BATCH_RECORDS
     # Worker processes decoding OTLP exports (0: decode in the collector process).
     ingest_workers: int = 0
+    # Identity and access (docs/access.md). Off: one local user, everything bound to loopback.
+    auth: bool = False
+    # Host names the HTTP roles answer to besides loopback ones (DNS rebinding protection).
+    allowed_hosts: tuple[str, ...] = ()
+    # The address people reach the dashboard at (https://… makes cookies Secure; OIDC redirect).
+    public_url: str | None = None
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_default_role: str = "viewer"  # role of a person provisioned at their first sign-in
+    oidc_teams_claim: str | None = None  # an ID-token/userinfo claim listing the person's teams
+    # Serve a non-loopback address with auth off anyway (`serve --insecure-no-auth`).
+    insecure_no_auth: bool = False
 
     @property
     def price_override_file(self) -> Path:
@@ -253,7 +267,61 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             DEFAULT_INGEST_BATCH_RECORDS,
         ),
         ingest_workers=_workers(env, file_cfg),
+        **_identity(env, file_cfg),
     )
+
+
+class _IdentitySettings(TypedDict):
+    auth: bool
+    insecure_no_auth: bool
+    allowed_hosts: tuple[str, ...]
+    public_url: str | None
+    oidc_issuer: str | None
+    oidc_client_id: str | None
+    oidc_client_secret: str | None
+    oidc_default_role: str
+    oidc_teams_claim: str | None
+
+
+def _identity(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> _IdentitySettings:
+    # `auth = "on"` or `auth = true` in config.toml; AGENT_TRACE_AUTH=on|off wins.
+    raw_auth = env.get("AGENT_TRACE_AUTH") or file_cfg.get("auth")
+    if isinstance(raw_auth, bool):
+        auth = raw_auth
+    elif raw_auth:
+        try:
+            auth = _bool(str(raw_auth), "AGENT_TRACE_AUTH")
+        except ConfigError:
+            raise ConfigError(f"AGENT_TRACE_AUTH={raw_auth!r}: must be on or off") from None
+    else:
+        auth = False
+    hosts_raw = env.get("AGENT_TRACE_ALLOWED_HOSTS")
+    hosts: list[str] = []
+    if hosts_raw:
+        hosts = [h.strip().lower() for h in hosts_raw.split(",") if h.strip()]
+    elif "allowed_hosts" in file_cfg:
+        value = file_cfg["allowed_hosts"]
+        if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
+            raise ConfigError(f"config.toml allowed_hosts={value!r}: must be a list of host names")
+        hosts = [h.strip().lower() for h in value if h.strip()]
+    default_role = _str(env, file_cfg, ("AGENT_TRACE_OIDC_DEFAULT_ROLE",), "oidc_default_role") or "viewer"
+    if default_role not in ("admin", "member", "viewer"):
+        raise ConfigError(f"AGENT_TRACE_OIDC_DEFAULT_ROLE={default_role!r}: must be admin, member or viewer")
+    public_url = _str(env, file_cfg, ("AGENT_TRACE_PUBLIC_URL",), "public_url")
+    insecure = env.get("AGENT_TRACE_INSECURE_NO_AUTH") or file_cfg.get("insecure_no_auth")
+    return {
+        "auth": auth,
+        "insecure_no_auth": insecure
+        if isinstance(insecure, bool)
+        else bool(insecure) and _bool(str(insecure), "AGENT_TRACE_INSECURE_NO_AUTH"),
+        "allowed_hosts": tuple(hosts),
+        "public_url": public_url.rstrip("/") if public_url else None,
+        "oidc_issuer": _str(env, file_cfg, ("AGENT_TRACE_OIDC_ISSUER",), "oidc_issuer"),
+        "oidc_client_id": _str(env, file_cfg, ("AGENT_TRACE_OIDC_CLIENT_ID",), "oidc_client_id"),
+        "oidc_client_secret": _str(env, file_cfg, ("AGENT_TRACE_OIDC_CLIENT_SECRET",), "oidc_client_secret"),
+        "oidc_default_role": default_role,
+        "oidc_teams_claim": _str(env, file_cfg, ("AGENT_TRACE_OIDC_TEAMS_CLAIM",), "oidc_teams_claim"),
+    }
 
 
 def _workers(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> int:

@@ -120,6 +120,20 @@ def store_answers(store: Any) -> dict[str, Any]:
     return out
 
 
+def _teams(store: Any) -> None:
+    """The same teams on every backend (created once; answers are taken twice)."""
+    from agent_trace.store.identity import identity_of
+
+    ids = identity_of(store)
+    if ids.teams():
+        return
+    ids.add_team("core", "content")
+    ids.add_team("solo")
+    ids.set_team_members("alice", ["core"])
+    ids.set_team_members("bob", ["core", "solo"])
+    ids.set_team_members("dev", ["solo"])
+
+
 def api_answers(settings: Settings, store: Any, days: tuple[date, date]) -> dict[str, Any]:
     first, last = (d.isoformat() for d in days)
     out: dict[str, Any] = {}
@@ -145,6 +159,17 @@ def api_answers(settings: Settings, store: Any, days: tuple[date, date]) -> dict
             out[f"cost/{zone}"] = get("/v1/analytics/cost/daily", since=first, until=last, tz=zone)
             out[f"tools/{zone}"] = get("/v1/analytics/tools", since=first, until=last, tz=zone)
         out["cost/user"] = get("/v1/analytics/cost/daily", since=first, until=last, user="alice")
+        # Team analytics (issue 15): every grouping and period, JSON and CSV.
+        _teams(store)
+        for by in ("user", "team", "project"):
+            for period in ("daily", "weekly", "monthly"):
+                out[f"team/{by}/{period}"] = get(
+                    "/v1/analytics/team", since=first, until=last, by=by, period=period, tz="Europe/Berlin"
+                )
+        csv_answer = client.get(
+            "/v1/analytics/team.csv", params={"since": first, "until": last, "by": "team"}
+        )
+        out["team.csv"] = {"status": csv_answer.status_code, "body": csv_answer.text}
         out["missing"] = get("/v1/sessions/ffffffff-0000-0000-0000-000000000000")
     return out
 

@@ -69,8 +69,11 @@ E2E_USER = "e2e-dev"
 class Collector:
     """`agent-trace serve --role collector` as a user runs it, with a SQLite store of its own."""
 
-    def __init__(self, root: Path, *, tier: int = 2, port: int | None = None) -> None:
+    def __init__(
+        self, root: Path, *, tier: int = 2, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.root = root
+        self.extra_env = env or {}  # e.g. AGENT_TRACE_AUTH=on
         self.home = root / "agent-trace-home"
         self.tier = tier
         self.port = port or free_port()
@@ -95,6 +98,7 @@ class Collector:
             "AGENT_TRACE_PRIVACY_TIER": str(self.tier),
             "COLLECTOR_PORT": str(self.port),
             "OTEL_GRPC_ADDRESS": "off",
+            **self.extra_env,
         }
         log = (self.root / "collector.log").open("ab")
         self.proc = subprocess.Popen(
@@ -143,9 +147,14 @@ def collector_factory(tmp_path: Path) -> Iterator[Callable[..., Collector]]:
     started: list[Collector] = []
 
     def make(
-        name: str = "collector", *, tier: int = 2, port: int | None = None, start: bool = True
+        name: str = "collector",
+        *,
+        tier: int = 2,
+        port: int | None = None,
+        start: bool = True,
+        env: dict[str, str] | None = None,
     ) -> Collector:
-        collector = Collector(tmp_path / name, tier=tier, port=port)
+        collector = Collector(tmp_path / name, tier=tier, port=port, env=env)
         started.append(collector)
         return collector.start() if start else collector
 
@@ -166,6 +175,7 @@ class Capture:
         *,
         tier: int = 2,
         transport: str = "auto",
+        token: str | None = None,
     ) -> None:
         self.claude = ClaudeSession(fake.url, root, binary=binary)
         self.env = {
@@ -182,6 +192,7 @@ class Capture:
             str(tier),
             "--hook-transport",
             transport,
+            *(("--token", token) if token else ()),
         )
         assert result.returncode == 0, result.stderr
 

@@ -82,6 +82,9 @@ COMMANDS = {
     "init": ("agent_trace.cli.init_cmd", "cmd_init"),
     "status": ("agent_trace.cli.status_cmd", "cmd_status"),
     "uninstall": ("agent_trace.cli.uninstall_cmd", "cmd_uninstall"),
+    "users": ("agent_trace.cli.users_cmd", "cmd_users"),
+    "teams": ("agent_trace.cli.users_cmd", "cmd_teams"),
+    "audit": ("agent_trace.cli.audit_cmd", "cmd_audit"),
 }
 
 

@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="monday",
         help="the first day of a weekly row (default monday)",
     )
+    p.add_argument(
+        "--by",
+        choices=("user", "team", "project"),
+        help="team analytics: a row per period and developer, team or project (default range: 30 days)",
+    )
+    p.add_argument("--csv", action="store_true", help="with --by: CSV on stdout")
 
     p = sub.add_parser("sessions", help="list sessions, latest first")
     _add_filters(p)
@@ -79,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: RUNTIME_SERVICE_ROLE or all)",
     )
     p.add_argument("--host", help="address to bind (default 127.0.0.1; RUNTIME_HOST)")
+    p.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve a non-loopback address with auth off (anyone who reaches it reads everything)",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="log every request and start-up step")
 
     p = sub.add_parser("db", help="database schema")
@@ -139,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--project-dir", help="the project for --scope project/local (default: the current folder)"
     )
     p.add_argument("--dry-run", action="store_true", help="print the changes as a diff; write nothing")
+
+    # Identity and access (issue 15): the subcommands live with their code.
+    from agent_trace.cli import audit_cmd, users_cmd
+
+    users_cmd.add_parsers(sub)
+    audit_cmd.add_parsers(sub)
 
     p = sub.add_parser("hook-handler", help="the command Claude Code runs on a hook (payload on stdin)")
     p.add_argument("--flush", action="store_true", help="deliver everything spooled, then exit")

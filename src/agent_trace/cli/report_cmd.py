@@ -54,6 +54,14 @@ def _all_sessions(store: Any, filters: Filters) -> list[SessionSummary]:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from agent_trace.store.factory import open_read_store
 
+    if getattr(args, "csv", False) and not getattr(args, "by", None):
+        print("agent-trace report: --csv goes with --by user|team|project", file=sys.stderr)
+        return 2
+    if getattr(args, "by", None):
+        from agent_trace.cli.team_report import cmd_team_report
+
+        return cmd_team_report(args, settings)
+
     filters, tz, tz_name = filters_from_args(args, settings)
     store = open_read_store(settings)
     try:

@@ -41,7 +41,10 @@ def build_context(settings: Settings, roles: list[str] | None = None) -> AppCont
     from agent_trace.store.factory import check_schema, open_store
 
     roles = list(HTTP_ROLES) if roles is None else roles
-    if roles == ["dashboard"] and settings.dashboard_api_base_url:
+    # With auth on, a dashboard reading the API still needs the database: people, sign-in
+    # sessions and session owners are checked before any data is asked of the API (which it
+    # then reads with AGENT_TRACE_DASHBOARD_TOKEN, an admin's personal token).
+    if roles == ["dashboard"] and settings.dashboard_api_base_url and not settings.auth:
         return AppContext(settings=settings, store=cast(Store, ApiReader(settings.dashboard_api_base_url)))
     store = open_store(settings, migrate=settings.run_migrations)
     if not settings.run_migrations:

@@ -69,6 +69,9 @@ class SecurityPolicy:
     allow_cookie: bool  # the dashboard's login cookie counts as a token
     login_path: str | None  # pages redirect here when the token is missing
     csp_exempt: tuple[str, ...] = ()
+    # Host names answered besides loopback ones (AGENT_TRACE_ALLOWED_HOSTS). Set, they are the
+    # only ones answered whatever the bind address; unset, a loopback bind answers loopback only.
+    allowed_hosts: tuple[str, ...] = ()
 
     def is_open(self, path: str) -> bool:
         return any(path == p or (p.endswith("/") and path.startswith(p)) for p in self.open_paths)
@@ -95,7 +98,8 @@ class SecurityMiddleware:
     def __init__(self, app: ASGIApp, policy: SecurityPolicy) -> None:
         self.app = app
         self.policy = policy
-        self.loopback_only = is_loopback(policy.bind_host)
+        self.loopback_only = is_loopback(policy.bind_host) or bool(policy.allowed_hosts)
+        self.allowed_hosts = frozenset(h.lower() for h in policy.allowed_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,9 +107,13 @@ class SecurityMiddleware:
             return
         path = str(scope.get("path", ""))
         headers = self._security_headers(path)
-        if self.loopback_only and not is_loopback(_host_name(_header(scope, b"host"))):
+        if self.loopback_only and not self._host_allowed(_host_name(_header(scope, b"host"))):
             await self._reject(
-                send, 421, "misdirected_request", "this server answers to localhost only", headers
+                send,
+                421,
+                "misdirected_request",
+                "this server does not answer to that host name (AGENT_TRACE_ALLOWED_HOSTS lists the others)",
+                headers,
             )
             return
         if self.policy.token and not self.policy.is_open(path) and not self._authorized(scope):
@@ -121,6 +129,9 @@ class SecurityMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _host_allowed(self, host: str) -> bool:
+        return is_loopback(host) or host.lower() in self.allowed_hosts
 
     def _security_headers(self, path: str) -> list[tuple[bytes, bytes]]:
         headers = [
@@ -181,17 +192,24 @@ class SecurityMiddleware:
     async def _reject(
         send: Send, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]]
     ) -> None:
-        body = orjson.dumps(error_body(status, code, message))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    *headers,
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, status, code, message, headers)
+
+
+async def send_error(
+    send: Send, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """An error in the one JSON shape, straight from ASGI middleware (no route has run)."""
+    body = orjson.dumps(error_body(status, code, message))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                *headers,
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -13,10 +13,11 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Query
+from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from agent_trace.reports.timeline import KINDS
+from agent_trace.server.access import principal_of, visible_rows
 from agent_trace.server.api import models, service
 from agent_trace.server.api.cache import ChangeValidatedCache
 from agent_trace.server.api.params import (
@@ -36,7 +37,11 @@ T = TypeVar("T")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": models.ErrorResponse, "description": "a parameter is invalid (`error.field` names it)"},
-    401: {"model": models.ErrorResponse, "description": "AGENT_TRACE_DASHBOARD_TOKEN is set and missing"},
+    401: {
+        "model": models.ErrorResponse,
+        "description": "no valid token (AGENT_TRACE_DASHBOARD_TOKEN, or with auth on a personal token)",
+    },
+    403: {"model": models.ErrorResponse, "description": "auth on: your role may not read this"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     **ERRORS,
@@ -98,6 +103,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="Sessions, latest first, with summary metrics",
     )
     async def list_sessions(
+        request: Request,
         since: Since = None,
         until: Until = None,
         tz: Tz = None,
@@ -135,7 +141,9 @@ def build_router(ctx: AppContext) -> APIRouter:
             cursor=cursor,
         )
         parsed = parse_session_query(params, session_id, default_tz)
-        return _json(await run(service.list_sessions, store, parsed))
+        listed = await run(service.list_sessions, store, parsed)
+        listed["sessions"] = visible_rows(principal_of(request), listed["sessions"], searched=bool(q))
+        return _json(listed)
 
     @router.get(
         "/sessions/stream",
@@ -152,6 +160,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="Live: a row each time a session (matching the filters) changes",
     )
     async def stream_sessions(
+        request: Request,
         since: Since = None,
         until: Until = None,
         tz: Tz = None,
@@ -177,8 +186,12 @@ def build_router(ctx: AppContext) -> APIRouter:
         base = parse_session_query(params, session_id, default_tz).query
         start = parse_last_event_id(last_event_id if last_event_id is not None else last_event_id_param)
 
+        principal = principal_of(request)
+
         async def rows(ids: list[str]) -> dict[str, dict[str, Any]]:
-            return await run(service.session_rows_for, store, base, ids)
+            found = await run(service.session_rows_for, store, base, ids)
+            # A viewer's stream carries no content (server/access.py decides, row by row).
+            return {r["session_id"]: r for r in visible_rows(principal, found.values(), searched=bool(q))}
 
         return StreamingResponse(
             session_events(hub, store, config, start, rows),
@@ -275,14 +288,22 @@ def build_router(ctx: AppContext) -> APIRouter:
         )
         return _raw_json(await run(service.analytics_tools_json, store, days, cache))
 
+    from agent_trace.server.api.identity_routes import add_identity_routes
+
+    add_identity_routes(router, ctx)
     return router
 
 
 def configure(app: FastAPI, ctx: AppContext) -> None:
+    from agent_trace.server import access
+
+    access.install(app, ctx, "api")  # inside the security middleware: its headers cover refusals
     policy = SecurityPolicy(
         csp=API_CSP,
-        token=ctx.settings.dashboard_token,
+        # With auth on, personal tokens replace the one shared dashboard token.
+        token=None if ctx.settings.auth else ctx.settings.dashboard_token,
         bind_host=ctx.settings.host,
+        allowed_hosts=ctx.settings.allowed_hosts,
         open_paths=("/health", "/openapi.json"),
         allow_cookie=False,
         login_path=None,

@@ -28,6 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.concurrency import run_in_threadpool
 
 from agent_trace.ingest.queue import IngestRejected, IngestUnavailable, QueueFull
+from agent_trace.server.collector.auth import ForeignSession
 from agent_trace.server.collector.body import JSON_TYPES, NDJSON_TYPES, PROTOBUF_TYPES, media_type, read_body
 from agent_trace.server.collector.decoders import DecoderUnavailable
 from agent_trace.server.collector.pipeline import CollectorPipeline, HookRecords, now_ms
@@ -118,11 +119,11 @@ class CollectorEndpoints:
                 answer = Answer(204)
             else:
                 headers = _headers(scope)
-                self._authorize(headers)
+                user = self._authorize(headers)
                 if kind == "hooks":
-                    answer = await self._hooks(headers, receive)
+                    answer = await self._hooks(headers, receive, user)
                 else:
-                    answer = await self._otlp(kind, headers, receive)
+                    answer = await self._otlp(kind, headers, receive, user)
         except ApiError as exc:
             answer = _error_answer(exc)
         except Exception as exc:
@@ -132,7 +133,7 @@ class CollectorEndpoints:
 
     # -- the endpoints -----------------------------------------------------------------------
 
-    async def _hooks(self, headers: dict[str, str], receive: Receive) -> Answer:
+    async def _hooks(self, headers: dict[str, str], receive: Receive, user: str | None) -> Answer:
         media = media_type(headers.get("content-type"))
         # An http hook's POST may come without a type; anything else must be JSON.
         if media and media not in JSON_TYPES and media not in NDJSON_TYPES and not media.endswith("+json"):
@@ -148,6 +149,8 @@ class CollectorEndpoints:
                 first = parsed.rejected[0]
                 where = f"payloads[{first.index}]: " if many else ""
                 raise ApiError(400, "invalid_payload", where + first.message)
+            if user is not None:
+                _claim(pipeline, parsed.batch, user)
             return parsed
 
         parsed = decode() if len(body) <= INLINE_DECODE_BYTES else await run_in_threadpool(decode)
@@ -162,7 +165,7 @@ class CollectorEndpoints:
         }
         return Answer(200, orjson.dumps(answer), _JSON, accepted)
 
-    async def _otlp(self, signal: str, headers: dict[str, str], receive: Receive) -> Answer:
+    async def _otlp(self, signal: str, headers: dict[str, str], receive: Receive, user: str | None) -> Answer:
         content_type = headers.get("content-type") or ""
         media = media_type(content_type)
         if media not in JSON_TYPES and media not in PROTOBUF_TYPES:
@@ -183,6 +186,8 @@ class CollectorEndpoints:
             batch = _decode_otlp(pipeline, signal, content_type, body, received)
         else:
             batch = await run_in_threadpool(_decode_otlp, pipeline, signal, content_type, body, received)
+        if user is not None:
+            _claim(pipeline, batch, user)
         await self._commit(lambda: pipeline.queue.submit_async(batch, prepared=True))
         if media in PROTOBUF_TYPES:
             return Answer(200, _EMPTY_PROTOBUF[signal], _PROTOBUF)
@@ -190,15 +195,21 @@ class CollectorEndpoints:
 
     # -- shared steps ------------------------------------------------------------------------
 
-    def _authorize(self, headers: dict[str, str]) -> None:
-        if not self.pipeline.token.allows(headers.get("authorization")):
+    def _authorize(self, headers: dict[str, str]) -> str | None:
+        """The user the records are stored as (auth on), else None; raises 401."""
+        check = self.pipeline.token
+        authorization = headers.get("authorization")
+        user = check.user(authorization)
+        if user is None and not check.allows(authorization):
             raise ApiError(
                 401,
                 "unauthorized",
-                "missing or wrong ingest token: send `Authorization: Bearer <AGENT_TRACE_INGEST_TOKEN>`",
+                "missing or wrong ingest token: send `Authorization: Bearer <AGENT_TRACE_INGEST_TOKEN>` "
+                "(with auth on, your personal token)",
                 field="Authorization",
                 headers={"WWW-Authenticate": 'Bearer realm="agent-trace"'},
             )
+        return user
 
     async def _body(self, headers: dict[str, str], receive: Receive) -> bytes:
         # Before reading: under back-pressure, reading and decoding the body would only take the
@@ -238,6 +249,15 @@ def _decode_otlp(
         return pipeline.otlp_batch(signal, content_type, body, received)
     except OtlpDecodeError as exc:
         raise ApiError(400, "invalid_body", str(exc)) from None
+
+
+def _claim(pipeline: CollectorPipeline, batch: Any, user: str) -> None:
+    try:
+        pipeline.token.claim(batch, user)
+    except ForeignSession as exc:
+        raise ApiError(
+            403, "forbidden", f"session {exc}: it belongs to another user; your token cannot add to it"
+        ) from None
 
 
 def _unsupported(media: str, expected: str) -> ApiError:

@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metric
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from agent_trace.ingest.queue import IngestRejected, IngestUnavailable, QueueFull
+from agent_trace.server.collector.auth import ForeignSession
 from agent_trace.server.collector.decoders import DecoderUnavailable
 from agent_trace.server.collector.pipeline import CollectorPipeline, now_ms
 from agent_trace.sources.otlp import OtlpDecodeError
@@ -51,16 +52,20 @@ class _Export:
     def __call__(self, request: Any, context: grpc.ServicerContext) -> Any:
         metadata = dict(context.invocation_metadata() or ())
         authorization = metadata.get("authorization")
-        if not self.pipeline.token.allows(authorization if isinstance(authorization, str) else None):
+        offered = authorization if isinstance(authorization, str) else None
+        user = self.pipeline.token.user(offered)
+        if user is None and not self.pipeline.token.allows(offered):
             context.abort(
                 grpc.StatusCode.UNAUTHENTICATED,
                 "missing or wrong ingest token: send metadata `authorization: Bearer <AGENT_TRACE_INGEST_TOKEN>`",
             )
         try:
-            future = self.pipeline.otlp_message(self.signal, request, now_ms())
+            future = self.pipeline.otlp_message(self.signal, request, now_ms(), user)
             future.result(timeout=self.pipeline.commit_timeout_s)
         except OtlpDecodeError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except ForeignSession as exc:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"session {exc}: it belongs to another user")
         except QueueFull as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         except (IngestUnavailable, DecoderUnavailable, futures.TimeoutError) as exc:

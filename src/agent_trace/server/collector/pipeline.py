@@ -17,7 +17,7 @@ from agent_trace.config import Settings
 from agent_trace.domain.records import RecordBatch
 from agent_trace.ingest.deltas import Delta
 from agent_trace.ingest.queue import IngestQueue
-from agent_trace.server.collector.auth import TokenCheck
+from agent_trace.server.collector.auth import TokenCheck, UserTokenCheck
 from agent_trace.server.collector.decoders import OtlpDecoders
 from agent_trace.sources.claude_hooks import records_from_hook, transcript_deltas
 from agent_trace.sources.hook_fields import HookPayloadError
@@ -54,6 +54,7 @@ class CollectorPipeline:
         queue: IngestQueue,
         correlator: OtlpCorrelator,
         decoders: OtlpDecoders | None = None,
+        user_tokens: UserTokenCheck | None = None,
     ) -> None:
         self.settings = settings
         self.queue = queue
@@ -61,7 +62,8 @@ class CollectorPipeline:
         # them, every OTLP export (HTTP and gRPC) goes to the workers, which hold the correlators.
         self.correlator = correlator
         self.decoders = decoders
-        self.token = TokenCheck(settings.ingest_token)
+        # Auth on: personal tokens, and every record is stored as the token's user.
+        self.token: TokenCheck | UserTokenCheck = user_tokens or TokenCheck(settings.ingest_token)
         self.max_body_bytes = settings.ingest_max_body_bytes
         self.commit_timeout_s = COMMIT_TIMEOUT_S
 
@@ -118,12 +120,20 @@ class CollectorPipeline:
         assert self.decoders is not None
         return self.decoders.submit(signal, content_type, body, received_ms)
 
-    def otlp_message(self, signal: str, message: Any, received_ms: int) -> Future[None]:
+    def otlp_message(
+        self, signal: str, message: Any, received_ms: int, user_id: str | None = None
+    ) -> Future[None]:
         """Queue the records of a gRPC Export*ServiceRequest (waits for a decoder worker when
-        there are workers). Raises OtlpDecodeError, DecoderUnavailable, QueueFull, …"""
+        there are workers), as `user_id`'s when given. Raises OtlpDecodeError, DecoderUnavailable,
+        QueueFull, …"""
         if self.decoders is not None:
             body = message.SerializeToString()
             prepared = self.otlp_prepared(signal, PROTOBUF_CONTENT_TYPE, body, received_ms)
-            return self.queue.submit(prepared.result(timeout=self.commit_timeout_s), prepared=True)
+            batch = prepared.result(timeout=self.commit_timeout_s)
+            if user_id is not None:
+                self.token.claim(batch, user_id)
+            return self.queue.submit(batch, prepared=True)
         result = parse_message(signal, message, received_ms=received_ms, correlator=self.correlator)
+        if user_id is not None:
+            self.token.claim(result.batch, user_id)
         return self.queue.submit(result.batch)

@@ -54,7 +54,18 @@ def collector_for(ctx: AppContext) -> CollectorPipeline:
     if settings.ingest_workers > 0:
         setup = DecoderSetup(settings.privacy_tier, str(settings.price_override_file))
         decoders = OtlpDecoders(setup, settings.ingest_workers)
-    pipeline = CollectorPipeline(settings, queue, OtlpCorrelator(), decoders)
+    user_tokens = None
+    if settings.auth:
+        from agent_trace.server.collector.auth import UserTokenCheck
+        from agent_trace.server.identity_cache import IdentityCache, SessionOwners
+        from agent_trace.store.identity import identity_of
+
+        # Its own warm connection (SQLite): a token check is one indexed read per request.
+        identity_store = open_writer_store(settings)
+        ctx.services.append(_Closer(identity_store))
+        identity = identity_of(identity_store)
+        user_tokens = UserTokenCheck(IdentityCache(identity), SessionOwners(identity))
+    pipeline = CollectorPipeline(settings, queue, OtlpCorrelator(), decoders, user_tokens)
     ctx.parts["collector"] = pipeline
     ctx.services.append(_GcTuning())
     if decoders is not None:

@@ -11,7 +11,7 @@ Parts this module puts in `AppContext.parts`:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent_trace.server.access import current_csrf, current_principal, principal_of, visible_rows
 from agent_trace.server.api.params import parse_last_event_id, parse_session_query
 from agent_trace.server.api.stream import StreamConfig, sse_comment, sse_event
 from agent_trace.server.context import AppContext
@@ -32,6 +33,7 @@ from agent_trace.server.dashboard import pages
 from agent_trace.server.dashboard.client import DataClient, make_client
 from agent_trace.server.dashboard.formatting import FILTERS, sort_value
 from agent_trace.server.dashboard.highlight import HighlightCache, Highlighter, stylesheet
+from agent_trace.server.dashboard.identity_pages import add_identity_pages, safe_next
 from agent_trace.server.dashboard.replay_view import CHUNK, PromptCard, ReplayViewBuilder, ToolNode
 from agent_trace.server.errors import ApiError, error_body
 from agent_trace.server.heap import settle_heap
@@ -63,7 +65,7 @@ class Dashboard:
     def __init__(self, ctx: AppContext, client: DataClient) -> None:
         self.settings = ctx.settings
         self.client = client
-        self.auth_enabled = bool(ctx.settings.dashboard_token)
+        self.auth_enabled = bool(ctx.settings.dashboard_token) or ctx.settings.auth
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=True,
@@ -76,7 +78,13 @@ class Dashboard:
         self.versions = {p.name: _digest(p.read_bytes()) for p in STATIC.iterdir() if p.is_file()}
         self.versions["highlight.css"] = _digest(self.highlight_css.encode())
         self.env.globals.update(static=self.static_url, sort_value=sort_value, auth_enabled=self.auth_enabled)
+        # Who is signed in and the CSRF token every form carries (server/access.py).
+        self.env.globals.update(
+            csrf_token=current_csrf, signed_in=current_principal, accounts=ctx.settings.auth
+        )
         self.highlight_cache = HighlightCache()
+        # Auth on: (login page, login submit, logout) from identity_pages.py.
+        self.identity_handlers: tuple[Callable[[Request], Awaitable[Response]], ...] = ()
 
     def builder(self, budget: int | None = HIGHLIGHT_BUDGET) -> ReplayViewBuilder:
         return ReplayViewBuilder(Highlighter(self.highlight_cache, budget))
@@ -101,13 +109,6 @@ def _digest(data: bytes) -> str:
 
 def _query(request: Request, keys: tuple[str, ...]) -> dict[str, str]:
     return {k: v for k in keys if (v := request.query_params.get(k, "").strip())}
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never `//evil.example` or `https://…` (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    return target
 
 
 def _tz_from(request: Request, default: str | None) -> str | None:
@@ -167,6 +168,9 @@ def build_router(ctx: AppContext) -> APIRouter:
             if exc.status >= 500:
                 return await dash.error_page(exc, "sessions")
             error = exc
+        data["sessions"] = visible_rows(
+            principal_of(request), data["sessions"], searched=bool(params.get("q"))
+        )
         sort = data.get("sort") or "-started"
         filters = {k: v for k, v in params.items() if k in FILTER_KEYS}
         live_query = urlencode(filters)
@@ -336,12 +340,19 @@ def build_router(ctx: AppContext) -> APIRouter:
         def render_row(row: dict[str, Any]) -> str:
             return dash.render("_row.html", row=row, sort=sort)
 
+        principal = principal_of(request)
+        searched = bool(params.get("q"))
+
         async def relay() -> AsyncIterator[bytes]:
             yield b"retry: 1000\n" + sse_comment("connected")
             try:
                 async for event in client.live(params, ids or None, last_id):
-                    if event.row is not None:
-                        row = event.row
+                    shown = visible_rows(principal, [event.row], searched=searched) if event.row else []
+                    if event.row is not None and not shown:
+                        if event.seq is not None:
+                            yield f"id: {event.seq}\n\n".encode()
+                    elif event.row is not None:
+                        row = shown[0]
                         payload: dict[str, Any] = {"session_id": row["session_id"]}
                         if view == "row":
                             payload["html"] = await anyio.to_thread.run_sync(render_row, row)
@@ -359,22 +370,28 @@ def build_router(ctx: AppContext) -> APIRouter:
             relay(), media_type="text/event-stream", headers={**NO_STORE, "X-Accel-Buffering": "no"}
         )
 
+    add_identity_pages(router, ctx, dash)
+
     @router.get("/login")
     async def login_form(request: Request) -> Response:
+        if ctx.settings.auth:  # accounts: name + password, or single sign-on
+            return await dash.identity_handlers[0](request)
         if not dash.auth_enabled:
             return RedirectResponse("/", status_code=303)
-        target = _safe_next(request.query_params.get("next"))
+        target = safe_next(request.query_params.get("next"))
         return await dash.page("login.html", nav="", target=target, failed=False)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
+        if ctx.settings.auth:
+            return await dash.identity_handlers[1](request)
         token = ctx.settings.dashboard_token
         if not token:
             return RedirectResponse("/", status_code=303)
         body = await request.body()
         form = parse_qs(body[:8192].decode("utf-8", "replace"))
         candidate = (form.get("token") or [""])[0]
-        target = _safe_next((form.get("next") or ["/"])[0])
+        target = safe_next((form.get("next") or ["/"])[0])
         if not token_matches(candidate, token):
             return await dash.page("login.html", 401, nav="", target=target, failed=True)
         response = RedirectResponse(target, status_code=303)
@@ -390,7 +407,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         return response
 
     @router.post("/logout")
-    async def logout() -> Response:
+    async def logout(request: Request) -> Response:
+        if ctx.settings.auth:
+            return await dash.identity_handlers[2](request)
         response = RedirectResponse("/login" if dash.auth_enabled else "/", status_code=303)
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
@@ -407,10 +426,14 @@ def _json_bytes(data: Any) -> bytes:
 def configure(app: FastAPI, ctx: AppContext) -> None:
     dash: Dashboard = ctx.parts["dashboard"]
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    from agent_trace.server import access
+
+    access.install(app, ctx, "dashboard", login_path="/login")  # inside the security middleware
     policy = SecurityPolicy(
         csp=PAGE_CSP,
-        token=ctx.settings.dashboard_token,
+        token=None if ctx.settings.auth else ctx.settings.dashboard_token,
         bind_host=ctx.settings.host,
+        allowed_hosts=ctx.settings.allowed_hosts,
         open_paths=("/health", "/login", "/static/"),
         allow_cookie=True,
         login_path="/login",

@@ -81,6 +81,34 @@ SQL_ONLY_METHODS = frozenset(
         "has_pending_refresh",
         "lock_writers",
         "list_sessions",  # through the _prompt_text_match / _first_prompt_sql hooks below
+        # Identity (store/sql/identity.py): accounts, teams, tokens, login sessions, the audit
+        # log and sessions.user_id, all in PostgreSQL.
+        "identity_version",
+        "identity_marker",
+        "add_account",
+        "account",
+        "account_by_subject",
+        "accounts",
+        "set_disabled",
+        "set_role",
+        "set_password_hash",
+        "password_hash",
+        "replace_token",
+        "token_owner",
+        "add_team",
+        "set_team_access",
+        "teams",
+        "set_team_members",
+        "team_members",
+        "teams_of",
+        "session_owners",
+        "open_login_session",
+        "login_session",
+        "close_login_session",
+        "append_audit",
+        "audit_entries",
+        "audit_rows",
+        "audit_head",
     }
 )
 

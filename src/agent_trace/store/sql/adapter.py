@@ -16,6 +16,7 @@ from agent_trace.domain.records import RecordBatch, Session, bucket_of
 from agent_trace.store.port import FileState, TranscriptCursor, UserInfo
 from agent_trace.store.sql import statements as st
 from agent_trace.store.sql.derived import SqlDerived
+from agent_trace.store.sql.identity import SqlIdentity
 from agent_trace.store.sql.reads import SORT_KEYS, InvalidQuery, SqlReads
 from agent_trace.store.sql.rows import (
     call_row,
@@ -42,7 +43,7 @@ _UPSERT_TRANSCRIPT_CURSOR = (
 )
 
 
-class SqlStore(SqlReads, SqlDerived):
+class SqlStore(SqlReads, SqlDerived, SqlIdentity):
     """Store on SQLite or PostgreSQL through a SqlRunner."""
 
     def __init__(self, runner: SqlRunner, url: str | None = None) -> None:
