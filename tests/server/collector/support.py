@@ -75,7 +75,7 @@ def running_collector(settings: Settings) -> Iterator[tuple[TestClient, AppConte
     for service in ctx.services:
         service.start()
     try:
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             yield client, ctx
     finally:
         for service in reversed(ctx.services):
