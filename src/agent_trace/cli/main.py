@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("hook-handler", help="the command Claude Code runs on a hook (payload on stdin)")
     p.add_argument("--flush", action="store_true", help="deliver everything spooled, then exit")
     p.add_argument("--wait", metavar="SECONDS", help="with --flush: first wait for running hook workers")
+    p.add_argument(
+        "--retry-rejected",
+        action="store_true",
+        help="with --flush: first queue again the payloads the collector refused (spool/rejected/)",
+    )
     p.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", "-q", action="store_true")
     return parser

@@ -322,7 +322,8 @@ def _log_report(log: HookLog, report: DeliveryReport) -> None:
 
 
 def command_line(args: list[str]) -> int:
-    """`agent-trace hook-handler --flush [--wait SECONDS]`: deliver the whole spool now."""
+    """`agent-trace hook-handler --flush [--wait SECONDS] [--retry-rejected]`: deliver the whole
+    spool now (after putting refused payloads back in the queue, with --retry-rejected)."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -337,6 +338,11 @@ def command_line(args: list[str]) -> int:
         metavar="SECONDS",
         help="first wait up to SECONDS for running hook workers to finish",
     )
+    parser.add_argument(
+        "--retry-rejected",
+        action="store_true",
+        help="first put the payloads the collector refused (spool/rejected/) back in the queue",
+    )
     parser.add_argument("--quiet", "-q", action="store_true")
     ns = parser.parse_args(args)
     if not ns.flush:
@@ -350,6 +356,10 @@ def command_line(args: list[str]) -> int:
         )
         return 2
     spool = Spool(cfg.spool_dir)
+    if ns.retry_rejected:
+        moved = spool.retry_rejected()
+        if not ns.quiet:
+            print(f"agent-trace: {moved} refused payload(s) queued again", file=sys.stderr)
     waited_until = time.monotonic() + max(0.0, ns.wait)
     while spool.running_workers() and time.monotonic() < waited_until:
         time.sleep(0.05)
@@ -360,6 +370,8 @@ def command_line(args: list[str]) -> int:
         for message in report.messages:
             print(f"agent-trace: {message}", file=sys.stderr)
         line = f"agent-trace: delivered {report.delivered}, rejected {report.rejected}, {report.remaining} waiting"
+        if report.rejected:
+            line += f"; refused payloads are kept in {spool.rejected_dir} (--retry-rejected sends them again)"
         if report.error:
             line += f" ({report.error})"
         print(line, file=sys.stderr)

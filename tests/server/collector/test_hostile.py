@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import grpc
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from agent_trace.config import Settings
 from agent_trace.server.app import create_app
+from agent_trace.server.collector.grpc_service import OtlpGrpcService
 from agent_trace.server.context import AppContext
 from tests.server.collector.support import running_collector
 
@@ -191,3 +194,33 @@ def test_a_same_origin_or_originless_client_is_served(running: tuple[TestClient,
     assert client.post("/v1/hooks", json=hook()).status_code == 204
     same = {"origin": "http://127.0.0.1"}
     assert client.post("/v1/hooks", json=hook(), headers=same).status_code == 204
+
+
+# -- problem 8: gRPC garbage was INTERNAL; the docs promise INVALID_ARGUMENT ------------------------
+
+
+def _grpc_call(ctx: AppContext, method: str, body: bytes) -> tuple[grpc.StatusCode, bytes | None]:
+    (service,) = [s for s in ctx.services if isinstance(s, OtlpGrpcService)]
+    with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+        call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+        try:
+            return grpc.StatusCode.OK, call(body, timeout=30)
+        except grpc.RpcError as exc:
+            return exc.code(), None
+
+
+@pytest.mark.parametrize("garbage", [b"\xff\xff\xff\xff", b"\x0a\x05abc", bytes(range(256))])
+def test_grpc_garbage_is_invalid_argument(settings: Settings, garbage: bytes) -> None:
+    with running_collector(replace(settings, otel_grpc_address="127.0.0.1:0")) as (_client, ctx):
+        for method in (
+            "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        ):
+            code, _ = _grpc_call(ctx, method, garbage)
+            assert code == grpc.StatusCode.INVALID_ARGUMENT, (method, code)
+        code, reply = _grpc_call(ctx, "/opentelemetry.proto.collector.logs.v1.LogsService/Export", b"")
+        assert code == grpc.StatusCode.OK
+        assert (
+            reply is not None and ExportLogsServiceResponse.FromString(reply) == ExportLogsServiceResponse()
+        )

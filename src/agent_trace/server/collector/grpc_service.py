@@ -11,14 +11,14 @@ gzip is negotiated by gRPC itself; the message size limit is the collector's bod
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
 import grpc
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from agent_trace.ingest.queue import IngestRejected, IngestUnavailable, QueueFull
 from agent_trace.server.collector.decoders import DecoderUnavailable
@@ -41,14 +41,20 @@ def grpc_disabled(address: str | None) -> bool:
 
 
 class _Export:
-    """The body of every Export call: auth, decode, queue, wait for the commit."""
+    """The body of every Export call: auth, decode, queue, wait for the commit.
 
-    def __init__(self, pipeline: CollectorPipeline, signal: str, response: Callable[[], Any]) -> None:
+    The request arrives as bytes and is parsed here, not by gRPC: a message gRPC cannot
+    deserialize would otherwise be answered INTERNAL, where OTLP (and our docs) promise
+    INVALID_ARGUMENT, which exporters do not retry.
+    """
+
+    def __init__(self, pipeline: CollectorPipeline, signal: str, request_type: Any, response: Any) -> None:
         self.pipeline = pipeline
         self.signal = signal
+        self.request_type = request_type
         self.response = response
 
-    def __call__(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def __call__(self, raw: bytes, context: grpc.ServicerContext) -> Any:
         metadata = dict(context.invocation_metadata() or ())
         authorization = metadata.get("authorization")
         if not self.pipeline.token.allows(authorization if isinstance(authorization, str) else None):
@@ -56,6 +62,10 @@ class _Export:
                 grpc.StatusCode.UNAUTHENTICATED,
                 "missing or wrong ingest token: send metadata `authorization: Bearer <AGENT_TRACE_INGEST_TOKEN>`",
             )
+        try:
+            request = self.request_type.FromString(raw)
+        except (DecodeError, ValueError, RuntimeError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not an OTLP {self.signal} export: {exc}")
         try:
             future = self.pipeline.otlp_message(self.signal, request, now_ms())
             future.result(timeout=self.pipeline.commit_timeout_s)
@@ -71,28 +81,38 @@ class _Export:
         return self.response()
 
 
-class _Logs(logs_service_pb2_grpc.LogsServiceServicer):  # type: ignore[misc]
-    def __init__(self, pipeline: CollectorPipeline) -> None:
-        self._export = _Export(pipeline, "logs", logs_service_pb2.ExportLogsServiceResponse)
+_SERVICES = (
+    (
+        "opentelemetry.proto.collector.logs.v1.LogsService",
+        "logs",
+        logs_service_pb2.ExportLogsServiceRequest,
+        logs_service_pb2.ExportLogsServiceResponse,
+    ),
+    (
+        "opentelemetry.proto.collector.metrics.v1.MetricsService",
+        "metrics",
+        metrics_service_pb2.ExportMetricsServiceRequest,
+        metrics_service_pb2.ExportMetricsServiceResponse,
+    ),
+    (
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        "traces",
+        trace_service_pb2.ExportTraceServiceRequest,
+        trace_service_pb2.ExportTraceServiceResponse,
+    ),
+)
 
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # gRPC's method name
-        return self._export(request, context)
 
-
-class _Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):  # type: ignore[misc]
-    def __init__(self, pipeline: CollectorPipeline) -> None:
-        self._export = _Export(pipeline, "metrics", metrics_service_pb2.ExportMetricsServiceResponse)
-
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._export(request, context)
-
-
-class _Traces(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
-    def __init__(self, pipeline: CollectorPipeline) -> None:
-        self._export = _Export(pipeline, "traces", trace_service_pb2.ExportTraceServiceResponse)
-
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._export(request, context)
+def _handlers(pipeline: CollectorPipeline) -> list[grpc.GenericRpcHandler]:
+    """One generic handler per OTLP service; requests stay bytes until _Export parses them."""
+    out = []
+    for service, signal, request_type, response_type in _SERVICES:
+        export = _Export(pipeline, signal, request_type, response_type)
+        method = grpc.unary_unary_rpc_method_handler(
+            export, request_deserializer=None, response_serializer=response_type.SerializeToString
+        )
+        out.append(grpc.method_handlers_generic_handler(service, {"Export": method}))
+    return out
 
 
 class OtlpGrpcService:
@@ -118,9 +138,7 @@ class OtlpGrpcService:
             ],
             maximum_concurrent_rpcs=GRPC_MAX_CONCURRENT_RPCS,
         )
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_Logs(self.pipeline), server)
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Metrics(self.pipeline), server)
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Traces(self.pipeline), server)
+        server.add_generic_rpc_handlers(_handlers(self.pipeline))
         try:
             port = server.add_insecure_port(self.address)
         except RuntimeError as exc:  # grpcio raises when the address cannot be bound
