@@ -224,3 +224,66 @@ def test_grpc_garbage_is_invalid_argument(settings: Settings, garbage: bytes) ->
         assert (
             reply is not None and ExportLogsServiceResponse.FromString(reply) == ExportLogsServiceResponse()
         )
+
+
+# -- problem 3 (collector side): remote URLs with tokens, raw transcript bytes in the cursor ---------
+
+
+def test_a_git_remote_with_a_token_is_redacted_on_the_server(running: tuple[TestClient, AppContext]) -> None:
+    client, ctx = running
+    token = "ghs_" + "R4nd0mT0k3nV4lu3F0rT3st1ngAbCdEfGh12"
+    remote = f"https://x-access-token:{token}@github.com/acme/app"
+    git = {"repo": remote, "commits": [{"sha": "a" * 40, "message": "x", "ts_ms": GOOD_TS}]}
+    response = client.post("/v1/hooks", json=hook("Stop", agent_trace={"ts_ms": GOOD_TS, "git": git}))
+    assert response.status_code == 204, response.text
+    with TestClient(create_app(ctx, "api"), base_url="http://127.0.0.1") as api:
+        text = api.get(f"/v1/sessions/{SESSION}").text + api.get("/v1/sessions").text
+    assert token not in text
+    detail = ctx.store.session_detail(SESSION)
+    assert detail is not None and token not in repr(detail)
+
+
+@pytest.mark.parametrize("tier", [1, 2])
+def test_the_transcript_cursor_keeps_no_raw_bytes(collector_settings: Settings, tier: int) -> None:
+    """A client that ships an unsanitised delta (not our hook handler) cannot get a secret into
+    the cursor state the collector keeps for the next delta."""
+    secret = "glpat-" + "Zx9Qw3Er7Ty1Ui5Op2As"
+    # An assistant line of a response still streaming (more content blocks to come): the
+    # collector carries it in the cursor until the response is complete.
+    line = orjson.dumps(
+        {
+            "type": "assistant",
+            "sessionId": SESSION,
+            "uuid": "a1",
+            "requestId": "req_1",
+            "timestamp": "2026-01-01T00:00:01.000Z",
+            "message": {
+                "id": "msg_1",
+                "role": "assistant",
+                "model": "claude-sonnet-4-5",
+                "stop_reason": None,
+                "content": [
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": "Bash",
+                        "input": {"command": f"curl -H 'PRIVATE-TOKEN: {secret}' https://gitlab.com/api"},
+                    }
+                ],
+                "usage": {"input_tokens": 5, "output_tokens": 1},
+            },
+        }
+    ).decode()
+    path = f"/home/dev/.claude/projects/-w/{SESSION}.jsonl"
+    delta = {"path": path, "offset": 0, "text": line + "\n"}
+    with running_collector(replace(collector_settings, privacy_tier=tier)) as (client, ctx):
+        response = client.post(
+            "/v1/hooks", json=hook("Stop", agent_trace={"ts_ms": GOOD_TS, "transcript_delta": delta})
+        )
+        assert response.status_code == 204, response.text
+        cursor = ctx.store.transcript_cursor(SESSION, path)
+        assert cursor is not None
+        assert secret not in cursor.state
+        assert "toolu_1" in cursor.state  # the line is carried…
+        if tier == 1:
+            assert "curl" not in cursor.state  # …stripped to the tier

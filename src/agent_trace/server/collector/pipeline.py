@@ -16,6 +16,7 @@ from typing import Any
 from agent_trace.config import Settings
 from agent_trace.domain.limits import LimitError, check, drop_invalid
 from agent_trace.domain.records import RecordBatch
+from agent_trace.hook.transcript import LineSanitizer
 from agent_trace.ingest.deltas import Delta
 from agent_trace.ingest.queue import IngestQueue
 from agent_trace.server.collector.auth import TokenCheck
@@ -67,6 +68,7 @@ class CollectorPipeline:
         self.token = TokenCheck(settings.ingest_token)
         self.max_body_bytes = settings.ingest_max_body_bytes
         self.commit_timeout_s = COMMIT_TIMEOUT_S
+        self._line_sanitizer = LineSanitizer(settings.privacy_tier)
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -97,10 +99,22 @@ class CollectorPipeline:
                 )
                 continue
             out.batch.extend(batch)
-            out.deltas.extend(Delta(str(session_id), d.path, d.offset, d.text) for d in deltas)
+            out.deltas.extend(
+                Delta(str(session_id), d.path, d.offset, self._sanitize(d.text)) for d in deltas
+            )
             out.accepted += 1
         self.queue.prepare(out.batch)
         return out
+
+    def _sanitize(self, text: str) -> str:
+        """A shipped transcript delta, each line stripped to the collector's tier and redacted,
+        byte length kept (cursors count bytes). The hook handler did this already; a client
+        that did not must not get raw transcript bytes into the store, where the parser's
+        cursor keeps its carried lines (problem 3 of issue 9)."""
+        data = text.encode("utf-8")
+        lines = data.split(b"\n")
+        clean = [self._line_sanitizer(line) if line.strip() else line for line in lines]
+        return b"\n".join(clean).decode("utf-8", errors="replace")
 
     # -- OTLP --------------------------------------------------------------------------------
 
