@@ -41,6 +41,8 @@ class Settings:
     dashboard_port: int = 3100
     otel_grpc_address: str = "127.0.0.1:4717"
     run_migrations: bool = True
+    # Serve on a non-loopback address without tokens (refused otherwise: server/listeners.py).
+    insecure_no_auth: bool = False
     dashboard_api_base_url: str | None = None
     ingest_token: str | None = None
     dashboard_token: str | None = None
@@ -224,6 +226,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dashboard_port=_int(env, file_cfg, ("DASHBOARD_PORT",), "dashboard_port", 3100),
         otel_grpc_address=_str(env, file_cfg, ("OTEL_GRPC_ADDRESS",), "otel_grpc_address") or grpc_default,
         run_migrations=run_migrations,
+        insecure_no_auth=_bool(
+            env.get("AGENT_TRACE_INSECURE_NO_AUTH") or "false", "AGENT_TRACE_INSECURE_NO_AUTH"
+        ),
         dashboard_api_base_url=_str(env, file_cfg, ("DASHBOARD_API_BASE_URL",), "dashboard_api_base_url"),
         ingest_token=_str(env, file_cfg, ("AGENT_TRACE_INGEST_TOKEN",), "ingest_token"),
         dashboard_token=_str(env, file_cfg, ("AGENT_TRACE_DASHBOARD_TOKEN",), "dashboard_token"),

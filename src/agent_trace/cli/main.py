@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: RUNTIME_SERVICE_ROLE or all)",
     )
     p.add_argument("--host", help="address to bind (default 127.0.0.1; RUNTIME_HOST)")
+    p.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve on a non-loopback address even without AGENT_TRACE_INGEST_TOKEN / "
+        "AGENT_TRACE_DASHBOARD_TOKEN (refused otherwise; AGENT_TRACE_INSECURE_NO_AUTH=1)",
+    )
     p.add_argument("--verbose", "-v", action="store_true")
 
     p = sub.add_parser("db", help="database schema")

@@ -28,4 +28,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )
+    from agent_trace.server.listeners import exposure_problem
+    from agent_trace.server.runtime import roles_for
+
+    problem = exposure_problem(settings, roles_for(role))
+    if problem is not None:
+        if not (args.insecure_no_auth or settings.insecure_no_auth):
+            print(f"agent-trace serve: {problem}", file=sys.stderr)
+            return 2
+        logging.getLogger("agent_trace.server").warning(
+            "WARNING: serving on %s WITHOUT authentication (--insecure-no-auth): anyone who can reach "
+            "this address can read and write your data",
+            settings.host,
+        )
     return serve(settings, role)

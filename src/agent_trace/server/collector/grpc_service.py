@@ -23,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from agent_trace.ingest.queue import IngestRejected, IngestUnavailable, QueueFull
 from agent_trace.server.collector.decoders import DecoderUnavailable
 from agent_trace.server.collector.pipeline import CollectorPipeline, now_ms
+from agent_trace.server.listeners import GRPC_OPTIONS
 from agent_trace.sources.otlp import OtlpDecodeError
 
 log = logging.getLogger("agent_trace.collector")
@@ -135,6 +136,7 @@ class OtlpGrpcService:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", 4 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
+                *GRPC_OPTIONS,  # idle connections closed, streams per connection bounded
             ],
             maximum_concurrent_rpcs=GRPC_MAX_CONCURRENT_RPCS,
         )
