@@ -321,6 +321,14 @@ def _log_report(log: HookLog, report: DeliveryReport) -> None:
 # -- `--flush` ---------------------------------------------------------------------------------
 
 
+def _print_otel_headers() -> int:
+    """`--otel-headers`: {"Authorization": "Bearer <token>"} or {} (no token configured)."""
+    cfg = client_config.load(dict(os.environ))
+    token = cfg.ingest_token if cfg is not None else None
+    sys.stdout.write(json.dumps({"Authorization": f"Bearer {token}"} if token else {}) + "\n")
+    return 0
+
+
 def command_line(args: list[str]) -> int:
     """`agent-trace hook-handler --flush [--wait SECONDS] [--retry-rejected]`: deliver the whole
     spool now (after putting refused payloads back in the queue, with --retry-rejected)."""
@@ -343,8 +351,15 @@ def command_line(args: list[str]) -> int:
         action="store_true",
         help="first put the payloads the collector refused (spool/rejected/) back in the queue",
     )
+    parser.add_argument(
+        "--otel-headers",
+        action="store_true",
+        help="print the OTLP headers for Claude Code's otelHeadersHelper (the token from the client config)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true")
     ns = parser.parse_args(args)
+    if ns.otel_headers:
+        return _print_otel_headers()
     if not ns.flush:
         parser.error("arguments are only for --flush; a hook call reads its payload from stdin")
     cfg = client_config.load(dict(os.environ))
