@@ -34,7 +34,13 @@ from agent_trace.domain.records import RecordBatch
 
 log = logging.getLogger("agent_trace.collector")
 
-_PRELOAD = ["agent_trace.sources.otlp", "agent_trace.ingest.writer", "agent_trace.domain.pricing"]
+# forkserver_preload first: the forkserver dies with the server (kill -9 included).
+_PRELOAD = [
+    "agent_trace.server.collector.forkserver_preload",
+    "agent_trace.sources.otlp",
+    "agent_trace.ingest.writer",
+    "agent_trace.domain.pricing",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,9 @@ _worker: _WorkerState | None = None
 
 def _init_worker(setup: DecoderSetup) -> None:
     global _worker
+    from agent_trace.server.collector.forkserver_preload import die_with_parent
+
+    die_with_parent()  # with the forkserver, which dies with the server
     _worker = _WorkerState(setup)
     # As in the collector process (routes._GcTuning): decoding allocates many short-lived
     # objects; keep full collections over the start-up heap out of the way.
