@@ -9,7 +9,16 @@ from typing import Any
 
 import orjson
 
-from agent_trace.cli.render import duration, make_console, money, one_line, project_name, tokens, when
+from agent_trace.cli.render import (
+    duration,
+    make_console,
+    money,
+    one_line,
+    project_name,
+    terminal_safe,
+    tokens,
+    when,
+)
 from agent_trace.config import Settings
 from agent_trace.reports.periods import resolve_timezone
 from agent_trace.reports.replay import PromptView, Replay, Step, SubagentView, ToolView, Totals, build_replay
@@ -44,7 +53,7 @@ class _Printer:
     def line(self, text: str, style: str | None = None, indent: int = 0) -> None:
         from rich.text import Text
 
-        self.console.print(Text(" " * indent + text, style=style or ""))
+        self.console.print(Text(" " * indent + terminal_safe(text), style=style or ""))
 
     def block(self, text: str, indent: int, style: str | None = None, max_lines: int = 12) -> None:
         lines = text.splitlines() or [""]

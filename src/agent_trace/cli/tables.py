@@ -7,6 +7,7 @@ from datetime import tzinfo
 from rich.table import Table
 
 from agent_trace.cli.render import (
+    cell,
     duration,
     make_console,
     money,
@@ -54,16 +55,17 @@ def print_period_report(report: PeriodReport, breakdown: bool, filters: Filters)
         table.add_column(name, justify="right")
     for key, tally in sorted(report.rows.items()):
         models = ", ".join(sorted(m for m in tally.models if m)) or "–"
-        table.add_row(key, models, *_token_cells(tally), f"{tally.prompts:,}", f"{tally.tool_calls:,}")
+        table.add_row(key, cell(models), *_token_cells(tally), f"{tally.prompts:,}", f"{tally.tool_calls:,}")
         if breakdown:
             for model, sub in sorted(tally.models.items(), key=lambda kv: -kv[1].cost_nusd):
-                table.add_row("", f"  └ {model}", *_token_cells(sub), "", "", style="dim")
+                table.add_row("", cell(f"  └ {model}"), *_token_cells(sub), "", "", style="dim")
     table.add_section()
     t = report.totals
     table.add_row("Total", "", *_token_cells(t), f"{t.prompts:,}", f"{t.tool_calls:,}", style="bold")
     console.print(table)
     if t.unpriced_models:
-        console.print(f"[yellow]Unpriced (no known list price): {', '.join(sorted(t.unpriced_models))}[/]")
+        unpriced = ", ".join(sorted(t.unpriced_models))
+        console.print(cell(f"Unpriced (no known list price): {unpriced}"), style="yellow")
     if not report.rows:
         console.print("No usage in this range. Run `agent-trace import` first?")
 
@@ -92,10 +94,10 @@ def print_session_report(report: SessionReport, tz: tzinfo | None) -> None:
         totals.prompts += t.prompts
         totals.tool_calls += t.tool_calls
         table.add_row(
-            s.session_id[:8],
+            cell(s.session_id[:8]),
             when(s.started_ms, tz),
-            project_name(s.project),
-            ", ".join(s.models) or "–",
+            cell(project_name(s.project)),
+            cell(", ".join(s.models) or "–"),
             *_token_cells(t),
             f"{t.prompts:,}",
             f"{t.tool_calls:,}",
@@ -118,17 +120,17 @@ def print_sessions(sessions: list[SessionSummary], tz: tzinfo | None) -> None:
         span = None if s.started_ms is None or end is None else end - s.started_ms
         total = s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
         table.add_row(
-            s.session_id[:8],
+            cell(s.session_id[:8]),
             when(s.started_ms, tz),
             duration(span),
-            s.user_id or "–",
-            project_name(s.project),
-            s.git_branch or "–",
+            cell(s.user_id or "–"),
+            cell(project_name(s.project)),
+            cell(s.git_branch or "–"),
             f"{s.prompts:,}",
             f"{s.tool_calls:,}",
             short_tokens(total),
             money(s.cost_nusd, s.unpriced_calls, s.llm_calls),
-            one_line(s.first_prompt or s.title, 48),
+            cell(one_line(s.first_prompt or s.title, 48)),
         )
     console.print(table)
     if not sessions:

@@ -287,3 +287,20 @@ def test_the_transcript_cursor_keeps_no_raw_bytes(collector_settings: Settings, 
         assert "toolu_1" in cursor.state  # the line is carried…
         if tier == 1:
             assert "curl" not in cursor.state  # …stripped to the tier
+
+
+# -- problem 6 (dashboard): bidi overrides are neutralised --------------------------------------------
+
+
+def test_the_dashboard_neutralises_bidi_overrides(running: tuple[TestClient, AppContext]) -> None:
+    client, ctx = running
+    prompt = "open invoice\u202efdp.exe and \u2066isolate\u2069"
+    response = client.post("/v1/hooks", json=hook("UserPromptSubmit", prompt=prompt, prompt_id="p1"))
+    assert response.status_code == 204, response.text
+    with TestClient(create_app(ctx, "dashboard"), base_url="http://127.0.0.1") as dash:
+        for path in ("/", f"/sessions/{SESSION}"):
+            page = dash.get(path)
+            assert page.status_code == 200, page.text
+            for char in ("\u202e", "\u2066", "\u2069"):
+                assert char not in page.text, path
+        assert "⟨U+202E⟩" in dash.get(f"/sessions/{SESSION}").text
