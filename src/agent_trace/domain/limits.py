@@ -154,6 +154,56 @@ def _instant_problem(value: object) -> str | None:
     return None
 
 
+_GOOD_IDS: set[str] = set()  # ids seen valid (a session id repeats in every record of a session)
+_GOOD_IDS_MAX = 65536
+
+
+def _id_ok(value: object) -> bool:
+    if value in _GOOD_IDS:
+        return True
+    if type(value) is str and len(value) <= MAX_ID_CHARS and ID_PATTERN.match(value) is not None:
+        if len(_GOOD_IDS) >= _GOOD_IDS_MAX:
+            _GOOD_IDS.clear()
+        _GOOD_IDS.add(value)
+        return True
+    return False
+
+
+def _record_ok(record: Any, shape: _Shape) -> bool:
+    """The fast path (every record of an import goes through it): no message, no allocation."""
+    for name in shape.keys:
+        if not _id_ok(getattr(record, name)):
+            return False
+    for name in shape.ids:
+        value = getattr(record, name)
+        if value is not None and not _id_ok(value):
+            return False
+    for name in shape.instants:
+        value = getattr(record, name)
+        if value is not None and not (type(value) is int and MIN_TS_MS <= value < MAX_TS_MS):
+            return False
+    for names, high in (
+        (shape.durations, MAX_DURATION_MS),
+        (shape.counts, MAX_COUNT),
+        (shape.money, MAX_NUSD),
+    ):
+        for name in names:
+            value = getattr(record, name)
+            if value is not None and not (type(value) is int and 0 <= value <= high):
+                return False
+    for name in shape.short:
+        value = getattr(record, name)
+        if type(value) is str and len(value) > MAX_SHORT_TEXT:
+            return False
+    usage = getattr(record, "usage", None)
+    if usage is not None:
+        for name in _USAGE_FIELDS:
+            value = getattr(usage, name)
+            if not (type(value) is int and 0 <= value <= MAX_TOKENS):
+                return False
+    return True
+
+
 def _record_problems(record: Any, shape: _Shape, where: str) -> list[tuple[str, bool]]:
     """[(message, fatal)]: fatal when a key is bad (the record cannot be kept at all)."""
     out: list[tuple[str, bool]] = []
@@ -195,7 +245,8 @@ def violations(batch: RecordBatch) -> list[str]:
     found: list[str] = []
     for kind, shape in _SHAPES.items():
         for index, record in enumerate(getattr(batch, kind)):
-            found.extend(message for message, _ in _record_problems(record, shape, f"{kind}[{index}]"))
+            if not _record_ok(record, shape):
+                found.extend(message for message, _ in _record_problems(record, shape, f"{kind}[{index}]"))
     return found
 
 
@@ -219,6 +270,9 @@ def _screen(batch: RecordBatch, *, lenient: bool) -> list[str]:
         records = getattr(batch, kind)
         kept = []
         for index, record in enumerate(records):
+            if _record_ok(record, shape):
+                kept.append(record)
+                continue
             problems = _record_problems(record, shape, f"{kind}[{index}]")
             if not problems:
                 kept.append(record)
