@@ -135,9 +135,31 @@ WINDOW: Final = 40
 _BODY: Final = {sep: r"(?=[a-z0-9_\-+/=.~]{16})" for sep in "_.-"}
 
 
-def _compile() -> tuple[dict[str, tuple[re.Pattern[str], int | None, str]], list[re.Pattern[str]]]:
+class _Lazy:
+    """A row's regex, compiled on first use: the hook handler imports this module on every tool
+    call, and most calls never meet most formats."""
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    def _re(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled
+
+    def match(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        return self._re().match(text, pos)
+
+    def search(self, text: str, pos: int = 0, endpos: int = 2**62) -> re.Match[str] | None:
+        return self._re().search(text, pos, endpos)
+
+
+def _compile() -> tuple[dict[str, tuple[_Lazy, int | None, str]], list[re.Pattern[str]]]:
     """Rows by group name, and one anchor scan per separator character."""
-    rows: dict[str, tuple[re.Pattern[str], int | None, str]] = {}
+    rows: dict[str, tuple[_Lazy, int | None, str]] = {}
     by_sep: dict[str, list[tuple[int, str]]] = {}
     more: dict[str, list[str]] = {}
     for i, (kind, anchor, pattern) in enumerate(SEPARATED):
@@ -146,7 +168,7 @@ def _compile() -> tuple[dict[str, tuple[re.Pattern[str], int | None, str]], list
         if anchor in _AFTER:
             sep_at = 0
         offset = _OFFSETS.get(anchor, sep_at)
-        rows[group] = (re.compile(pattern), offset, kind)
+        rows[group] = (_Lazy(pattern), offset, kind)
         before, after = anchor[: sep_at + 1], _AFTER.get(anchor, re.escape(anchor[sep_at + 1 :]))
         test = (f"(?<={re.escape(before)})" if len(before) > 1 else "") + (f"(?={after})" if after else "")
         if anchor == "-us":  # mailchimp's body is before the separator
@@ -223,8 +245,7 @@ CLI_FLAGS: Final = {
     "docker": re.compile(r"(?:-p|--password)(?:[ \t]+|=)" + _Q),
 }
 LITERAL_ROWS: Final = {
-    f"l{i}": (re.compile(pattern), literal, kind)
-    for i, (kind, literal, pattern) in enumerate(LITERAL_FORMATS)
+    f"l{i}": (_Lazy(pattern), literal, kind) for i, (kind, literal, pattern) in enumerate(LITERAL_FORMATS)
 }
 # Alternatives for redaction.py's `A…` scan: after the `A`, a lookbehind checks the literal.
 A_ANCHORS: Final = "".join(
