@@ -28,8 +28,9 @@ from agent_trace.config import Settings
 from agent_trace.server.app import create_app
 from agent_trace.server.context import AppContext
 from agent_trace.server.runtime import build_context
+from tests.conftest import CORPUS
 
-REAL_CLIENT = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "claude-code" / "real-client"
+REAL_CLIENT = CORPUS / "real-client"  # tests/conftest.py: AGENT_TRACE_SHARED or ../shared
 SCENARIOS = (
     "apierror-fatal",
     "basic",
