@@ -20,10 +20,10 @@ Chosen ranges (docs/configuration.md, "Input limits"):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from agent_trace.domain.records import RecordBatch
+from agent_trace.domain.records import RecordBatch, Usage
 
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_TS_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z (exclusive)
@@ -116,15 +116,7 @@ _SHAPES: dict[str, _Shape] = {
         keys=("event_id",), ids=("session_id",), instants=("ts_ms",), short=("source", "kind")
     ),
 }
-_USAGE_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_tokens",
-    "cache_5m_tokens",
-    "cache_1h_tokens",
-    "cache_read_tokens",
-    "web_search_requests",
-)
+_USAGE_FIELDS = tuple(f.name for f in fields(Usage))  # every token count, web searches too
 
 
 def id_problem(value: object) -> str | None:
