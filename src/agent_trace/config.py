@@ -66,7 +66,8 @@ class Settings:
     oidc_client_secret: str | None = None
     oidc_default_role: str = "viewer"  # role of a person provisioned at their first sign-in
     oidc_teams_claim: str | None = None  # an ID-token/userinfo claim listing the person's teams
-    # Serve a non-loopback address with auth off anyway (`serve --insecure-no-auth`).
+    # Serve a non-loopback address with auth off anyway (`serve --insecure-no-auth`;
+    # the rule: server/listeners.exposure_problem).
     insecure_no_auth: bool = False
 
     @property

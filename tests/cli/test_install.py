@@ -105,11 +105,11 @@ def test_handler_types_by_event() -> None:
     }
 
 
-def test_token_goes_into_http_headers_and_otlp_headers() -> None:
-    settings = install({}, plan(token="t0k"), {}, InstallRecord(settings_path="s", scope="user"))
-    assert settings["hooks"]["PreToolUse"][0]["hooks"][0]["headers"] == {"Authorization": "Bearer t0k"}
+def test_the_token_goes_into_no_settings_key() -> None:
+    settings = install({}, plan(), {}, InstallRecord(settings_path="s", scope="user"))
+    assert "headers" not in settings["hooks"]["PreToolUse"][0]["hooks"][0]
     env = otel_env(tier=1, protocol="grpc", endpoint="http://h:4717", token="t0k")
-    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == "Authorization=Bearer%20t0k"
+    assert "OTEL_EXPORTER_OTLP_HEADERS" not in env and "t0k" not in json.dumps(env)
 
 
 @pytest.mark.parametrize(
@@ -198,6 +198,26 @@ def test_init_then_uninstall_round_trip(user_home: Path) -> None:
     assert removed.returncode == 0, removed.stderr
     assert read(settings_file(user_home)) == USER_SETTINGS
     assert not config_path.exists()
+
+
+def test_init_token_is_never_written_into_settings_json(user_home: Path) -> None:
+    """Issue 9, problem 7: the token went 11 times into ~/.claude/settings.json (mode 0644)."""
+    assert cli(user_home, "init", "--token", "s3cr3t-token").returncode == 0
+    text = settings_file(user_home).read_text()
+    assert "s3cr3t-token" not in text
+    settings = json.loads(text)
+    helper = settings["otelHeadersHelper"]
+    assert "OTEL_EXPORTER_OTLP_HEADERS" not in settings["env"]
+    # Every hook is a command handler: it reads the token from the 0600 client config.
+    handlers = [h for groups in settings["hooks"].values() for g in groups for h in g["hooks"]]
+    assert handlers and all(h["type"] == "command" for h in handlers)
+    # The helper Claude Code runs prints the header, from the 0600 config.
+    env = {"HOME": str(user_home), "PATH": os.environ.get("PATH", "")}
+    printed = subprocess.run(helper, shell=True, env=env, capture_output=True, text=True, timeout=30)
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == {"Authorization": "Bearer s3cr3t-token"}
+    assert cli(user_home, "uninstall").returncode == 0
+    assert not settings_file(user_home).exists()
 
 
 def test_init_creates_a_settings_file_that_uninstall_removes(user_home: Path) -> None:

@@ -229,7 +229,8 @@ def test_serve_refuses_a_network_address_with_auth_off(home: Path) -> None:
     ],
 )
 def test_which_binds_are_refused(env: dict[str, str], role: str, refused: bool) -> None:
-    from agent_trace.cli.serve_cmd import insecure_bind_problem
+    from agent_trace.server.listeners import exposure_problem
+    from agent_trace.server.runtime import roles_for
 
     settings = load_settings({"HOME": "/tmp/nowhere", **env})
-    assert (insecure_bind_problem(settings, role) is not None) is refused
+    assert (exposure_problem(settings, roles_for(role)) is not None) is refused

@@ -109,6 +109,8 @@ def _local_env(
 ) -> dict[str, str]:
     env = {k: v for k, v in service_env.items() if k not in drop}
     env.update(swaps)
+    # The stack listens on 0.0.0.0; these processes run without tokens (see docker-compose.yml).
+    env["AGENT_TRACE_INSECURE_NO_AUTH"] = "true"
     env["AGENT_TRACE_HOME"] = str(home)
     env["HOME"] = str(home)
     env["PATH"] = os.environ.get("PATH", "")

@@ -20,6 +20,7 @@ class StubCollector:
         self.payloads: list[dict[str, Any]] = []
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
         self.status: int | None = None
+        self.script: list[int | None] = []  # answers for the next requests, first one first
         self.reject: set[int] = set()
         stub = self
 
@@ -32,8 +33,9 @@ class StubCollector:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 stub.requests.append((self.path, dict(self.headers), body))
-                if stub.status is not None:
-                    self._answer(stub.status, b'{"error":"forced"}')
+                status = stub.script.pop(0) if stub.script else stub.status
+                if status is not None:
+                    self._answer(status, b'{"error":"forced"}')
                     return
                 docs = [json.loads(line) for line in body.splitlines() if line.strip()]
                 rejected = [{"index": i, "message": "bad"} for i in range(len(docs)) if i in stub.reject]

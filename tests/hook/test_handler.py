@@ -316,3 +316,27 @@ def test_a_busy_session_still_sends_its_event(
     # The lines were not marked shipped: the next boundary sends them.
     process(user_home, payload("SessionEnd", repo, path))
     assert collector.payloads[1]["agent_trace"]["transcript_delta"][0]["offset"] == 0
+
+
+def test_refused_payloads_are_kept_shown_and_sent_again_by_hand(
+    user_home: Path, collector: StubCollector
+) -> None:
+    """Issue 9, problem 4, as typed: `hook-handler --flush --retry-rejected`."""
+    write_client_config(user_home, "http://127.0.0.1:9")
+    for i in range(3):
+        process(user_home, {"session_id": "s1", "hook_event_name": "PreToolUse", "tool_use_id": f"t{i}"})
+    write_client_config(user_home, collector.url)
+    collector.reject = {1}
+    env = {**os.environ, "HOME": str(user_home)}
+    flush = [sys.executable, str(HOOK_SCRIPT), "--flush", "--wait", "5"]
+    proc = subprocess.run(flush, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0 and "delivered 2, rejected 1" in proc.stderr
+    assert "--retry-rejected" in proc.stderr
+    assert [p["tool_use_id"] for p in collector.payloads] == ["t0", "t2"]
+    rejected = Spool(user_home / "at" / "spool").rejected()
+    assert len(rejected) == 1 and b'"t1"' in rejected[0].read_bytes()
+    collector.reject = set()
+    proc = subprocess.run([*flush, "--retry-rejected"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0 and "1 refused payload(s) queued again" in proc.stderr
+    assert [p["tool_use_id"] for p in collector.payloads] == ["t0", "t2", "t1"]
+    assert Spool(user_home / "at" / "spool").rejected() == []

@@ -58,7 +58,8 @@ def test_refused_payloads_are_set_aside_not_retried(tmp_path: Path, collector: S
     spool.write(b'{"n":3}')
     report = spool.deliver(collector.url + "/v1/hooks", None, deadline())
     assert report.rejected == 1 and report.remaining == 0
-    assert len(list((tmp_path / "spool" / "rejected").glob("*.json"))) == 1
+    # Both refusals are kept (the batch's named one and the 400), for `--retry-rejected`.
+    assert len(list((tmp_path / "spool" / "rejected").glob("*.json"))) == 2
 
 
 def test_bounded_work_per_call(tmp_path: Path, collector: StubCollector, monkeypatch: object) -> None:

@@ -244,3 +244,41 @@ def test_a_linguistic_database_collation_changes_no_answer(
         finally:
             runner.close()
     assert answers[0] == answers[1]
+
+
+def test_0006_repairs_out_of_range_rows(empty_db: str) -> None:
+    """Issue 9, problem 1: a store holding a year-10000 instant (accepted before the collector
+    checked ranges) is repaired by the migration; every read then works."""
+    from agent_trace.domain.records import LlmCall, ToolCall, Usage
+    from agent_trace.reports.replay import build_replay
+
+    runner = SqlAlchemyRunner(empty_db)
+    try:
+        upgrade(runner, "0005")
+        store = SqlStore(runner, empty_db)
+        year_10000 = 253_402_300_800_123
+        good = 1_767_225_600_000
+        store.write(
+            RecordBatch(
+                sessions=[Session("s1", user_id="dev", started_ms=year_10000, ended_ms=good)],
+                prompts=[Prompt("p1", "s1", ts_ms=year_10000, kind="prompt", text="keep me")],
+                llm_calls=[
+                    LlmCall("c1", "s1", ts_ms=good, usage=Usage(input_tokens=2**62), duration_ms=2**62),
+                    LlmCall("c2", "s1", ts_ms=good, usage=Usage(input_tokens=7, output_tokens=3)),
+                ],
+                tool_calls=[ToolCall("t1", "s1", started_ms=-62_135_596_900_000, duration_ms=-5)],
+            )
+        )
+        upgrade(runner)
+        store.refresh_derived()
+        detail = store.session_detail("s1")
+        assert detail is not None
+        assert detail.session["started_ms"] is None and detail.session["ended_ms"] == good
+        assert detail.prompts[0]["ts_ms"] is None and detail.prompts[0]["text"] == "keep me"
+        calls = {c["call_id"]: c for c in detail.llm_calls}
+        assert calls["c1"]["input_tokens"] == 0 and calls["c1"]["duration_ms"] is None
+        assert calls["c2"]["input_tokens"] == 7
+        assert detail.tool_calls[0]["started_ms"] is None and detail.tool_calls[0]["duration_ms"] is None
+        build_replay(detail)  # formats every instant: must not raise
+    finally:
+        runner.close()

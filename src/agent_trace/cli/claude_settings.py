@@ -73,15 +73,13 @@ class HookPlan:
     hooks_url: str
     events: tuple[str, ...]
     transport: str = "http"  # "http": COMMAND_EVENTS run the command, the rest post to hooks_url
-    token: str | None = None
 
     def handler(self, event: str) -> dict[str, Any]:
         if self.transport == "command" or event in COMMAND_EVENTS:
             return {"type": "command", "command": self.command, "timeout": COMMAND_TIMEOUT_S}
-        handler: dict[str, Any] = {"type": "http", "url": self.hooks_url, "timeout": HTTP_TIMEOUT_S}
-        if self.token:
-            handler["headers"] = {"Authorization": f"Bearer {self.token}"}
-        return handler
+        # No token in an http handler: settings files are usually world-readable. With a token,
+        # init installs command handlers, which read it from the 0600 client config.
+        return {"type": "http", "url": self.hooks_url, "timeout": HTTP_TIMEOUT_S}
 
 
 @dataclass
@@ -95,6 +93,9 @@ class InstallRecord:
     env_previous: dict[str, str | None] = field(default_factory=dict)
     env_set: dict[str, str] = field(default_factory=dict)
     hooks_urls: list[str] = field(default_factory=list)
+    # Top-level settings keys set by init (otelHeadersHelper), and what they were before.
+    keys_previous: dict[str, str | None] = field(default_factory=dict)
+    keys_set: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +106,8 @@ class InstallRecord:
             "env_previous": dict(sorted(self.env_previous.items())),
             "env_set": dict(sorted(self.env_set.items())),
             "hooks_urls": sorted(set(self.hooks_urls)),
+            "keys_previous": dict(sorted(self.keys_previous.items())),
+            "keys_set": dict(sorted(self.keys_set.items())),
         }
 
     @classmethod
@@ -129,6 +132,15 @@ class InstallRecord:
                 if isinstance(v, str)
             },
             hooks_urls=strs(data.get("hooks_urls")),
+            keys_previous={
+                str(k): (v if isinstance(v, str) else None)
+                for k, v in (data.get("keys_previous") or {}).items()
+            }
+            if isinstance(data.get("keys_previous"), dict)
+            else {},
+            keys_set={str(k): v for k, v in (data.get("keys_set") or {}).items() if isinstance(v, str)}
+            if isinstance(data.get("keys_set"), dict)
+            else {},
         )
 
 
@@ -157,9 +169,9 @@ def otel_env(
         "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
     }
-    if token:
-        # OTEL header syntax: comma-separated key=value, values percent-encoded.
-        env["OTEL_EXPORTER_OTLP_HEADERS"] = "Authorization=" + quote(f"Bearer {token}", safe="")
+    # The ingest token is never written here (settings.json is usually world-readable): Claude
+    # Code asks `otelHeadersHelper` (install_files.otel_headers_command) for the header instead.
+    del token
     if tier >= 2:
         env["OTEL_LOG_USER_PROMPTS"] = "1"
         env["OTEL_LOG_TOOL_DETAILS"] = "1"
@@ -274,8 +286,10 @@ def install(
     env: Mapping[str, str],
     record: InstallRecord,
     old_hooks_urls: Iterable[str] = (),
+    keys: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The settings with our hooks and env in place; `record` learns what was created/replaced.
+    """The settings with our hooks, env and top-level `keys` in place; `record` learns what was
+    created/replaced.
 
     Idempotent: installing the same plan again gives an equal object and leaves the record as it was.
     """
@@ -307,7 +321,27 @@ def install(
             record.env_set[key] = value
         if not current and "env" in record.created_keys:
             del out["env"]
+    keys = keys or {}
+    for key in [k for k in record.keys_set if k not in keys]:
+        _restore_key(out, key, record)
+    for key, value in keys.items():
+        if key not in record.keys_previous:
+            previous = out.get(key)
+            record.keys_previous[key] = previous if isinstance(previous, str) else None
+        out[key] = value
+        record.keys_set[key] = value
     return out
+
+
+def _restore_key(settings: dict[str, Any], key: str, record: InstallRecord) -> None:
+    ours = record.keys_set.pop(key, None)
+    previous = record.keys_previous.pop(key, None)
+    if key in settings and settings[key] != ours:
+        return  # changed by the user after init
+    if previous is None:
+        settings.pop(key, None)
+    else:
+        settings[key] = previous
 
 
 def uninstall(settings: Mapping[str, Any], record: InstallRecord | None) -> dict[str, Any]:
@@ -330,6 +364,8 @@ def uninstall(settings: Mapping[str, Any], record: InstallRecord | None) -> dict
             _restore_env_key(env, key, record)
         if not env and "env" in record.created_keys:
             del out["env"]
+    for key in list(record.keys_set):
+        _restore_key(out, key, record)
     return out
 
 

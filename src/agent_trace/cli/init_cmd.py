@@ -121,6 +121,10 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
     transport = args.hook_transport
     if transport == "auto":
         transport = "http" if _is_loopback(parts.hostname) else "command"
+    if token and transport == "http":
+        # An http handler could only send the token from settings.json (usually mode 0644);
+        # the command handler reads it from the 0600 client config.
+        transport = "command"
     otlp_endpoint = url if protocol != "grpc" else _grpc_endpoint(parts.scheme, parts.hostname, settings)
 
     project_dir = Path(args.project_dir or os.getcwd()).resolve()
@@ -149,7 +153,6 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
         hooks_url=url + client_config.HOOKS_PATH,
         events=installed_events(all_events),
         transport=transport,
-        token=token,
     )
     user = resolve_user(settings.user, env)
     desired_env = otel_env(tier=int(tier), protocol=protocol, endpoint=otlp_endpoint, token=token)
@@ -162,7 +165,8 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
             else (current or {}).get("env", {}).get("OTEL_RESOURCE_ATTRIBUTES"),
             user,
         )
-    new_settings = install(current or {}, hook_plan, desired_env, record, old_urls)
+    keys = {"otelHeadersHelper": files.otel_headers_command()} if token else {}
+    new_settings = install(current or {}, hook_plan, desired_env, record, old_urls, keys)
     settings_after = files.render(new_settings)
     if current is not None and new_settings == current:
         settings_after = current_text or settings_after  # unchanged JSON: keep the exact bytes

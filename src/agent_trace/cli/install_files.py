@@ -58,6 +58,15 @@ def hook_command() -> str:
     return "/bin/sh -c " + shlex.quote(f"exec 3<&0; {prefix}{python} <&3 3<&- >/dev/null 2>&1 &")
 
 
+def otel_headers_command() -> str:
+    """Claude Code's `otelHeadersHelper`: prints {"Authorization": "Bearer <token>"}, read from
+    the 0600 client config, so that the ingest token is never written into a settings file."""
+    import agent_trace.hook
+
+    script = Path(agent_trace.hook.__file__).resolve().parent / "__main__.py"
+    return f"{shlex.quote(sys.executable)} -I -S {shlex.quote(str(script))} --otel-headers"
+
+
 def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     """(parsed settings, original text); (None, None) when the file does not exist."""
     try:

@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--insecure-no-auth",
         action="store_true",
-        help="serve a non-loopback address with auth off (anyone who reaches it reads everything)",
+        help="serve a non-loopback address with auth off and no token (anyone who reaches it reads "
+        "everything; refused otherwise; AGENT_TRACE_INSECURE_NO_AUTH=1)",
     )
     p.add_argument("--verbose", "-v", action="store_true", help="log every request and start-up step")
 
@@ -160,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("hook-handler", help="the command Claude Code runs on a hook (payload on stdin)")
     p.add_argument("--flush", action="store_true", help="deliver everything spooled, then exit")
     p.add_argument("--wait", metavar="SECONDS", help="with --flush: first wait for running hook workers")
+    p.add_argument(
+        "--retry-rejected",
+        action="store_true",
+        help="with --flush: first queue again the payloads the collector refused (spool/rejected/)",
+    )
     p.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(
         "--quiet", "-q", action="store_true", help="with --flush: print nothing (the exit code still tells)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import tzinfo
 from typing import Any
@@ -18,6 +19,33 @@ def cli_timezone(option: str | None, setting: str | None) -> tuple[tzinfo | None
         return resolve_timezone(option, "--timezone"), option
     source = "AGENT_TRACE_TIMEZONE" if os.environ.get("AGENT_TRACE_TIMEZONE") else "timezone in config.toml"
     return resolve_timezone(setting, source), setting
+
+
+# What stored text must not send to a terminal: C0 controls but newline and tab (ESC starts the
+# sequences that write the clipboard, set the title, clear the screen), DEL, C1 controls, and the
+# bidi overrides and isolates that make text read other than it is stored.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """`text` from the store as it may be shown in a terminal: every control character and bidi
+    override written out as an escape (`\x1b`, `\u202e`), so transcript text can neither run
+    terminal commands nor disguise itself. The one home for this: every renderer of stored text
+    calls it (or `cell`)."""
+    return _UNSAFE.sub(_escaped, text) if _UNSAFE.search(text) else text
+
+
+def cell(text: str) -> Any:
+    """A table cell of stored text: terminal-safe, and never read as Rich markup (`[/red]` in a
+    prompt is text, not a style)."""
+    from rich.text import Text
+
+    return Text(terminal_safe(text))
 
 
 def money(nusd: int | None, unpriced: int = 0, calls: int = 0) -> str:
@@ -62,7 +90,7 @@ def when(ms: int | None, tz: tzinfo | None) -> str:
 def one_line(text: str | None, width: int) -> str:
     if not text:
         return ""
-    flat = " ".join(text.split())
+    flat = terminal_safe(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: max(width - 1, 1)] + "…"
 
 

@@ -24,9 +24,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if grpc_host == "127.0.0.1" and grpc_port:
             host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address
             settings = replace(settings, otel_grpc_address=f"{host}:{grpc_port}")
-    problem = insecure_bind_problem(settings, role)
-    if problem and not (args.insecure_no_auth or settings.insecure_no_auth):
-        raise CliError(f"serve: {problem}", EXIT_USAGE)
+    from agent_trace.server.listeners import exposure_problem
+    from agent_trace.server.runtime import roles_for
+
+    problem = exposure_problem(settings, roles_for(role))
+    if problem is not None:
+        if not (args.insecure_no_auth or settings.insecure_no_auth):
+            raise CliError(f"serve: {problem}", EXIT_USAGE)
+        logging.getLogger("agent_trace.server").warning(
+            "WARNING: serving on %s WITHOUT authentication (--insecure-no-auth): anyone who can reach "
+            "this address can read and write your data",
+            settings.host,
+        )
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )
@@ -36,25 +45,3 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return serve(settings, role)
     except PortsUnavailable as exc:
         raise CliError(str(exc), EXIT_PORT_IN_USE) from None
-
-
-def insecure_bind_problem(settings: Settings, role: str) -> str | None:
-    """Why serving these settings would expose every prompt to the network, or None.
-
-    Bound to loopback, only this machine can connect (and the Host check stops DNS rebinding).
-    Bound to another address with auth off, anyone who can reach it reads every session and can
-    post as anyone: refused unless `--insecure-no-auth` (or AGENT_TRACE_INSECURE_NO_AUTH=true,
-    e.g. behind a proxy that authenticates) says so explicitly."""
-    from agent_trace.server.security import is_loopback
-
-    hosts = [settings.host]
-    if role in ("all", "collector") or "collector" in role.split(","):
-        hosts.append(settings.otel_grpc_address.rpartition(":")[0] or settings.host)
-    exposed = [h for h in hosts if h and not is_loopback(h)]
-    if settings.auth or not exposed:
-        return None
-    return (
-        f"refusing to listen on {exposed[0]} with auth off: anyone who can reach it could read every "
-        "session and send data as anyone. Turn auth on (AGENT_TRACE_AUTH=on, then `agent-trace users "
-        "add`), bind 127.0.0.1, or pass --insecure-no-auth if something in front authenticates."
-    )

@@ -16,6 +16,7 @@ from agent_trace.cli.render import (
     money,
     one_line,
     project_name,
+    terminal_safe,
     tokens,
     when,
 )
@@ -52,7 +53,7 @@ class _Printer:
     def line(self, text: str, style: str | None = None, indent: int = 0) -> None:
         from rich.text import Text
 
-        self.console.print(Text(" " * indent + text, style=style or ""))
+        self.console.print(Text(" " * indent + terminal_safe(text), style=style or ""))
 
     def block(self, text: str, indent: int, style: str | None = None, max_lines: int = 12) -> None:
         lines = text.splitlines() or [""]

@@ -129,8 +129,8 @@ def _spool(cfg: client_config.ClientConfig) -> dict[str, Any]:
     if pending:
         out["oldest_ms"] = int(pending[0].name.split("-", 1)[0]) // 1_000_000
     out["running_workers"] = len(spool.running_workers())
-    rejected = cfg.spool_dir / "rejected"
-    out["rejected"] = len(list(rejected.glob("*.json"))) if rejected.is_dir() else 0
+    out["rejected"] = len(spool.rejected())
+    out["rejected_dir"] = str(spool.rejected_dir)
     out["last_log"] = None
     if count or out["rejected"]:
         # The handler's log says why payloads wait; once the spool is empty its last line
@@ -232,7 +232,8 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"            {spool['running_workers']} hook worker(s) running")
         if spool["rejected"]:
             lines.append(
-                f"            {spool['rejected']} payload(s) refused by the collector (spool/rejected/)"
+                f"            {spool['rejected']} payload(s) refused by the collector, kept in "
+                f"{spool['rejected_dir']}; send again: agent-trace hook-handler --flush --retry-rejected"
             )
         if spool.get("last_log"):
             lines.append(f"            last handler log line: {spool['last_log']}")

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from agent_trace.cli.layout import Column, fit, hidden, natural_widths, table_width
 from agent_trace.cli.render import (
+    cell,
     duration,
     make_console,
     money,
@@ -72,7 +73,7 @@ def _token_cells(t: Tally) -> list[str]:
 
 
 def _cell(text: str) -> Text:
-    return Text(text)
+    return cell(text)  # type: ignore[no-any-return]
 
 
 def _print_table(grid: Grid, title: str | None = None) -> None:
@@ -133,7 +134,7 @@ def print_period_report(report: PeriodReport, breakdown: bool, filters: Filters)
     console = make_console()
     if t.unpriced_models:
         console.print(
-            Text(f"Unpriced (no known list price): {', '.join(sorted(t.unpriced_models))}"), style="yellow"
+            cell(f"Unpriced (no known list price): {', '.join(sorted(t.unpriced_models))}"), style="yellow"
         )
     if not report.rows:
         console.print(empty_hint("usage", filters))

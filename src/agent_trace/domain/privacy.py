@@ -55,6 +55,11 @@ def apply_privacy(batch: RecordBatch, tier: int, redactor: Callable[[str], str] 
     keep_responses = tier >= 3
     for session in batch.sessions:
         session.title = _redact_opt(session.title, redactor) if keep_details else None
+        # Metadata kept at every tier, and a place for credentials: a remote URL with a token
+        # (`https://x-access-token:…@github.com/…`), a cwd named after one.
+        session.git_repo = _redact_opt(session.git_repo, redactor)
+        session.cwd = _redact_opt(session.cwd, redactor)
+        session.project = _redact_opt(session.project, redactor)
     for prompt in batch.prompts:
         prompt.text = _redact_opt(prompt.text, redactor) if keep_details else None
     for call in batch.llm_calls:
@@ -80,6 +85,7 @@ def apply_privacy(batch: RecordBatch, tier: int, redactor: Callable[[str], str] 
         subagent.description = _redact_opt(subagent.description, redactor) if keep_details else None
     for commit in batch.commits:
         commit.message = _redact_opt(commit.message, redactor) if keep_details else None
+        commit.repo = _redact_opt(commit.repo, redactor)
     for event in batch.raw_events:
         if event.payload is None:
             continue

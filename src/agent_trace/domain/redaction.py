@@ -32,6 +32,7 @@ import bisect
 import functools
 import re
 
+from agent_trace.domain import secret_formats as _formats
 from agent_trace.domain.secret_values import is_placeholder, is_reference, looks_random, plausible_value
 
 # `typing` and `dataclasses` would double this module's import time, and the hook handler pays
@@ -66,6 +67,7 @@ KINDS: Final = (
     "secret",
     "api-key",
     "token",
+    *_formats.KINDS,
 )
 _RANK: Final = {kind: i for i, kind in enumerate(KINDS)}
 
@@ -190,7 +192,9 @@ _TAIL: Final = (
 # byte after the prefix, because `re` skips a branch on its first literal without entering it:
 # the text has thousands of `k` and `h` per MB, and each costs one failed attempt.
 _LOWER_SCANS: Final = tuple(
-    re.compile(pattern.replace("<TAIL>", _TAIL), re.VERBOSE | re.ASCII)
+    re.compile(
+        pattern.replace("<TAIL>", _TAIL).replace("<K_ANCHORS>", _formats.K_ANCHORS), re.VERBOSE | re.ASCII
+    )
     for pattern in (
         r"""k(?:
             e(?:n(?<=token)(?P<kw_token>)<TAIL>
@@ -198,11 +202,16 @@ _LOWER_SCANS: Final = tuple(
                    |(?<=private[_\-.]key)|(?<=privatekey)|(?<=secret[_\-.\ ]key)|(?<=secretkey)
                    |(?<=account[_\-.]key)|(?<=accountkey)|(?<=signing[_\-.]key)|(?<=signingkey)
                    |(?<=master[_\-.]key)|(?<=masterkey)|(?<=encryption[_\-.]key)|(?<=encryptionkey)
+                   |(?<=app[_\-.]key)|(?<=appkey)|(?<=application[_\-.]key)|(?<=applicationkey)
+                   |(?<=auth[_\-.]key)|(?<=authkey)|(?<=license[_\-.]key)|(?<=licensekey)
+                   |(?<=consumer[_\-.]key)|(?<=consumerkey)|(?<=client[_\-.]key)|(?<=session[_\-.]key)
+                   |(?<=webhook[_\-.]key)|(?<=integration[_\-.]key)|(?<=routing[_\-.]key)
                  )(?P<kw_key>)<TAIL>
                |y(?<=private\ key)(?:\ block)?-----(?P<pem>))
           | -(?<=sk-)(?P<sk>)
           | _(?:live|test)_(?<=[srp]k_live_|[srp]k_test_)(?P<stripe>)
           | s(?:\.slack\.com/(?<=hooks\.slack\.com/)(?P<slack_hook>)|/(?<=webhooks/)(?P<discord_hook>))
+          <K_ANCHORS>
         )""",
         r"""w(?:(?<=passw)(?P<kw_passw>)|d(?<=pwd)(?P<kw_pwd>))<TAIL>""",
         r"""cr(?:et(?<=secret)(?P<kw_secret>)|edential(?P<kw_credential>))<TAIL>""",
@@ -397,8 +406,76 @@ def _lowered(text: str) -> str:
     return "".join(_lowered(text[i : i + _LOWER_SLICE]) for i in range(0, len(text), _LOWER_SLICE))
 
 
+def _on_format(text: str, m: re.Match[str], tag: str, out: _Out) -> None:
+    """An anchor of secret_formats.SEPARATED: its row's exact regex, from the prefix."""
+    at = m.start()
+    if tag == "cli_flag":
+        _on_cli_flag(text, at, out)
+        return
+    pattern, offset, kind = _formats.ROWS[tag]
+    if offset is None:
+        found = pattern.search(text, max(0, at - _formats.WINDOW), at + 2 * _formats.WINDOW)
+    else:
+        found = pattern.match(text, at - offset) if at >= offset else None
+    if found is not None:
+        out.append((found.start(), found.end(), kind))
+
+
+def _on_cli_flag(text: str, at: int, out: _Out) -> None:
+    """`-p…`, `-u …`, `-a …` after a command known to take a password in that flag."""
+    line_start = max(text.rfind("\n", max(0, at - 400), at) + 1, at - 400)
+    command = _formats.CLI_COMMAND.search(text, line_start, at)
+    if command is None:
+        return
+    name = command["cmd"].lower()
+    name = (
+        "mysql"
+        if name.startswith(("mysql", "mariadb"))
+        else "docker"
+        if name in ("podman", "nerdctl")
+        else name
+    )
+    flags = _formats.CLI_FLAGS.get("curl" if name == "wget" else name)
+    if flags is None or (name == "docker" and " login" not in text[command.end("cmd") : at]):
+        return
+    found = flags.match(text, at)
+    if found is None:
+        return
+    pw = found["pw"]
+    if is_reference(pw, bool(found["q"])) or is_placeholder(pw) or pw.startswith("[REDACTED"):
+        return
+    out.append((found.start("pw"), found.end("pw"), "password"))
+
+
+def _scan_formats(text: str, low: str, out: _Out) -> None:
+    for sep, scan in _FORMAT_SEARCHES:
+        if sep in _RARE_SEPARATORS and sep not in low:
+            continue  # one memchr instead of a scan
+        m = scan(low)
+        while m is not None:
+            tag = m.lastgroup
+            assert tag is not None
+            _on_format(text, m, tag, out)
+            m = scan(low, m.end())
+    for literal, pattern, kind in _formats.FOUND_BY_FIND:
+        i = text.find(literal)
+        while i >= 0:
+            found = pattern.match(text, i)
+            if found is not None:
+                out.append((found.start(), found.end(), kind))
+                i = found.end() - 1
+            i = text.find(literal, i + 1)
+
+
+_FORMAT_SEARCHES: Final = tuple(
+    (scan.pattern.lstrip("\\")[0], scan.search) for scan in _formats.SEPARATOR_SCANS
+)
+_RARE_SEPARATORS: Final = frozenset("~")
+
+
 def _scan_lower(text: str, out: _Out) -> None:
     low = _lowered(text)
+    _scan_formats(text, low, out)
     for search in _LOWER_SEARCHES:
         # `search` in a loop, not `finditer`: most scans find nothing, and for the typical
         # kilobyte-sized string the iterator's setup costs as much as the scan.
@@ -409,6 +486,8 @@ def _scan_lower(text: str, out: _Out) -> None:
             handler = _TOKEN_HANDLERS.get(tag)
             if handler is not None:
                 handler(text, m.start(), out)
+            elif tag in _formats.LITERAL_ROWS:
+                _on_literal(text, m, tag, out)
             else:
                 _on_keyword(text, low, m, tag, out)
             m = search(low, m.end())
@@ -423,7 +502,7 @@ def _scan_lower(text: str, out: _Out) -> None:
 # character precedes.
 _AWS_OR_GOOGLE: Final = re.compile(
     r"A(?:[KS]IA(?<![A-Za-z0-9]....)[A-Z0-9]{16}(?![A-Za-z0-9])(?P<aws>)"
-    r"|Iza(?<![A-Za-z0-9_\-]....)[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])(?P<gapi>))"
+    r"|Iza(?<![A-Za-z0-9_\-]....)[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])(?P<gapi>)" + _formats.A_ANCHORS + ")"
 )
 # Starts at the `J` of `eyJ` (the token starts 2 before): a scan stopping at each `J` is far
 # cheaper than one stopping at each `e`.
@@ -471,7 +550,40 @@ def _scan_original(text: str, out: _Out) -> None:
     i = text.find("A")
     if i >= 0:
         for m in _AWS_OR_GOOGLE.finditer(text, i):
-            out.append((m.start(), m.end(), "aws-access-key" if m.lastgroup == "aws" else "google-api-key"))
+            if m.lastgroup == "aws":
+                out.append((m.start(), m.end(), "aws-access-key"))
+                _aws_secret_near(text, m.start(), m.end(), out)
+            elif m.lastgroup == "gapi":
+                out.append((m.start(), m.end(), "google-api-key"))
+            else:
+                _on_literal(text, m, str(m.lastgroup), out)
+
+
+def _on_literal(text: str, m: re.Match[str], tag: str, out: _Out) -> None:
+    """An anchor of secret_formats.LITERAL_FORMATS (in the `A` or `k` scan)."""
+    pattern, literal, kind = _formats.LITERAL_ROWS[tag]
+    start = m.start() - literal.lower().index("a" if "A" in literal else "k")
+    found = pattern.match(text, start) if start >= 0 else None
+    if found is not None:
+        out.append((found.start(), found.end(), kind))
+
+
+# An AWS secret key has no prefix; bare, it is recognised beside its access key id (a
+# credentials CSV, `aws configure` output, two env lines), as 40 random base64 characters.
+_AWS_SECRET_BARE: Final = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_NEAR: Final = 240
+
+
+def _aws_secret_near(text: str, start: int, end: int, out: _Out) -> None:
+    for m in _AWS_SECRET_BARE.finditer(text, max(0, start - _AWS_NEAR), end + _AWS_NEAR):
+        value = m.group()
+        if (
+            looks_random(value, 40)
+            and any(c.isdigit() for c in value)
+            and any(c.islower() for c in value)
+            and any(c.isupper() for c in value)
+        ):
+            out.append((m.start(), m.end(), "aws-secret-key"))
 
 
 def _on_url(text: str, m: re.Match[str], out: _Out) -> None:
@@ -493,7 +605,7 @@ def _on_url(text: str, m: re.Match[str], out: _Out) -> None:
 _SHORT: Final = 256
 _SHORT_GATE: Final = re.compile(
     r"t(?=ok)|s(?:ecr|k-)|c(?=red)|p(?:ass|wd)|a(?:uth|kia|sia|iza)|k(?:ey|_live_|_test_)|h(?:ooks|f_)"
-    r"|g(?:h[pousr]_|ithub_)|x(?:ox|app)|gocspx|eyj|://"
+    r"|g(?:h[pousr]_|ithub_)|x(?:ox|app)|gocspx|eyj|://|" + _formats.GATE
 )
 _CLEAN_SHORT: Final[set[str]] = set()
 _CLEAN_SHORT_MAX: Final = 16384
@@ -513,6 +625,10 @@ def _scan(text: str) -> list[Finding]:
     _scan_lower(text, out)
     _scan_original(text, out)
     if not out:
+        if n < _SHORT:  # a value seen again and again ("file-history-snapshot")
+            if len(_CLEAN_SHORT) >= _CLEAN_SHORT_MAX:
+                _CLEAN_SHORT.clear()
+            _CLEAN_SHORT.add(text)
         return []
     return _merge(out)
 

@@ -50,6 +50,10 @@ _CAMEL_WORDS: Final = re.compile(r"[A-Z][a-z]{2,}[A-Z][a-z]{2,}")
 # labels and docs examples in code far more often than passwords. A word starts after a
 # separator or at a capital, so there is one way to split and no backtracking.
 _WORDS: Final = re.compile(r"[A-Za-z][a-z]*+(?:[-_. ][A-Za-z][a-z]*+|[A-Z][a-z]*+)*+")
+# Generated with punctuation: at least 4 digits, 4 letters and 2 symbols, never 8 letters in a row.
+_SYMBOL_SOUP: Final = re.compile(
+    r"(?=(?:[^0-9]*[0-9]){4})(?=(?:[^A-Za-z]*[A-Za-z]){4})(?=(?:[A-Za-z0-9]*[^A-Za-z0-9]){2})(?!.*[A-Za-z]{8})[\x21-\x7e]+"
+)
 _KEYWORD_IN_VALUE: Final = re.compile(r"(?i)pass|secret|token|key")
 
 
@@ -60,6 +64,8 @@ def looks_random(value: str, min_len: int) -> bool:
         return False
     if _MIXED_RUN.search(value) is not None:
         return True
+    if len(value) >= 16 and _SYMBOL_SOUP.fullmatch(value) is not None:
+        return True  # Django's `x(3k#9p@q!z8m2w$e7…`: digits and letters broken up by symbols
     if len(value) < 20 or _SAME_CASE_RUN.search(value) is not None:
         return False
     upper = sum(1 for c in value if c.isupper())

@@ -39,10 +39,15 @@ def parse_iso_ms(value: object) -> int | None:
 
 
 def ms_to_iso(ms: int | None) -> str | None:
-    """Epoch ms → `2026-02-11T20:36:45.618Z`."""
+    """Epoch ms → `2026-02-11T20:36:45.618Z`; None when not a representable instant (a read
+    must never fail on what a store holds: see domain/limits.py)."""
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    try:
+        text = datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+    except (ValueError, OverflowError, OSError, TypeError):
+        return None
+    return text + f"{ms % 1000:03d}Z"
 
 
 def unix_nano_to_ms(value: object) -> int | None:

@@ -20,7 +20,9 @@ is parsed as a decision), and a bounded time even when stdin misbehaves.
 Modes:
     (no arguments)            a hook call: payload on stdin
     --background              the same, already started in the background by the shell line
-    --flush [--wait SECONDS]  deliver everything spooled now (after waiting for running workers)
+    --flush [--wait SECONDS] [--retry-rejected]
+                              deliver everything spooled now (after waiting for running workers;
+                              after queueing again what the collector refused)
 Environment: AGENT_TRACE_HOOK_INLINE=1 does the work in the foreground (tests, debugging).
 """
 

@@ -1,7 +1,7 @@
 """The spool: every payload is written here first, then delivered oldest-first (stdlib only).
 
     $AGENT_TRACE_HOME/spool/<time_ns>-<pid>-<n>.json    one sanitised payload per file
-    $AGENT_TRACE_HOME/spool/rejected/                   payloads the collector refused (400/413)
+    $AGENT_TRACE_HOME/spool/rejected/                   payloads the collector refused for good
     $AGENT_TRACE_HOME/spool/.inflight/<pid>             a hook worker that is still running
 
 Writing first and delivering second keeps the collector's view in order (a transcript delta
@@ -14,6 +14,15 @@ Files appear by rename, so a reader never sees half a payload. Delivery holds a 
 hook calls do not send the same files at once; a call that finds it taken leaves the work to
 the holder. Each hook call delivers a bounded amount (`max_batches`); `agent-trace hook-handler
 --flush` delivers everything.
+
+The spool never wedges on one payload. A payload the collector refuses for what it is (a 4xx
+about the body: 400, 413 alone, 415, 422, or its index in a batch answer's `rejected`; also a 500,
+which the collector documents as "the store rejected these particular records") is set aside in
+rejected/ - kept, counted by `agent-trace status`, and sent again by hand with
+`agent-trace hook-handler --flush --retry-rejected` - and the payloads after it flow on. A batch
+answered 500 is split until the one payload is found. Answers about the request rather than the
+payload (401/403/421: token or address; 503 and unreachable: retry later) stop delivery and
+leave everything queued, in order.
 """
 
 from __future__ import annotations
@@ -31,7 +40,9 @@ MAX_BATCH_FILES = 500
 # Past this the oldest payloads are dropped (and logged): a collector that stays away for weeks
 # must not fill the developer's disk.
 MAX_SPOOL_BYTES = 256 * 1024 * 1024
-MAX_REJECTED_FILES = 200
+MAX_REJECTED_FILES = 1000
+# A 4xx about the payload itself: sending it again cannot help.
+PERMANENT_STATUSES = frozenset({400, 413, 415, 422})
 NDJSON = "application/x-ndjson"
 
 
@@ -223,11 +234,12 @@ class Spool:
                     refused = _rejections(answer, batch)
                     report.delivered += len(batch) - len(refused)
                     report.rejected += len(refused)
-                    report.messages += refused
+                    report.messages += [message for _, message in refused]
+                    self._set_aside([batch[index] for index, _ in refused])
                     _unlink(batch)
-                elif status == 413 and len(batch) > 1:
-                    batch_files = max(1, len(batch) // 2)
-                elif status in (400, 413):
+                elif status in (413, 500) and len(batch) > 1:
+                    batch_files = max(1, len(batch) // 2)  # find the one payload it is about
+                elif status in PERMANENT_STATUSES or status == 500:
                     # Refused for what it is, not for when it came: sending it again cannot help.
                     report.rejected += len(batch)
                     report.messages.append(f"collector answered {status}: {answer[:300]!r}")
@@ -238,8 +250,34 @@ class Spool:
             report.remaining = len(self.pending())
         return report
 
+    @property
+    def rejected_dir(self) -> Path:
+        return self.dir / "rejected"
+
+    def rejected(self) -> list[Path]:
+        """Payloads set aside, oldest first."""
+        try:
+            names = [e.name for e in os.scandir(self.rejected_dir) if e.name.endswith(".json")]
+        except OSError:
+            return []
+        return [self.rejected_dir / n for n in sorted(names)]
+
+    def retry_rejected(self) -> int:
+        """Put the payloads set aside back in the queue (in their original order: names are
+        times); returns how many. For after a collector upgrade or a fixed configuration."""
+        moved = 0
+        for path in self.rejected():
+            try:
+                os.replace(path, self.dir / path.name)
+                moved += 1
+            except OSError:
+                continue
+        return moved
+
     def _set_aside(self, batch: list[Path]) -> None:
-        rejected = self.dir / "rejected"
+        if not batch:
+            return
+        rejected = self.rejected_dir
         rejected.mkdir(exist_ok=True)
         for path in batch:
             try:
@@ -272,17 +310,18 @@ def _batch(files: list[Path], max_files: int) -> tuple[list[Path], bytes]:
     return batch, b"\n".join(lines) + b"\n"
 
 
-def _rejections(answer: bytes, batch: list[Path]) -> list[str]:
-    """The collector's per-payload refusals in a 200 answer, named by spool file."""
+def _rejections(answer: bytes, batch: list[Path]) -> list[tuple[int, str]]:
+    """The collector's per-payload refusals in a 200 answer: (index in batch, message)."""
     try:
         data = json.loads(answer) if answer else {}
     except ValueError:
         return []
-    out: list[str] = []
+    out: list[tuple[int, str]] = []
     for item in data.get("rejected") or [] if isinstance(data, dict) else []:
         index = item.get("index") if isinstance(item, dict) else None
-        name = batch[index].name if isinstance(index, int) and 0 <= index < len(batch) else "?"
-        out.append(f"collector rejected {name}: {item.get('message') if isinstance(item, dict) else item}")
+        if not (isinstance(index, int) and 0 <= index < len(batch)):
+            continue
+        out.append((index, f"collector rejected {batch[index].name}: {item.get('message')}"))
     return out
 
 

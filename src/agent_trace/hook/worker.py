@@ -327,8 +327,17 @@ def _log_report(log: HookLog, report: DeliveryReport) -> None:
 # -- `--flush` ---------------------------------------------------------------------------------
 
 
+def _print_otel_headers() -> int:
+    """`--otel-headers`: {"Authorization": "Bearer <token>"} or {} (no token configured)."""
+    cfg = client_config.load(dict(os.environ))
+    token = cfg.ingest_token if cfg is not None else None
+    sys.stdout.write(json.dumps({"Authorization": f"Bearer {token}"} if token else {}) + "\n")
+    return 0
+
+
 def command_line(args: list[str]) -> int:
-    """`agent-trace hook-handler --flush [--wait SECONDS]`: deliver the whole spool now."""
+    """`agent-trace hook-handler --flush [--wait SECONDS] [--retry-rejected]`: deliver the whole
+    spool now (after putting refused payloads back in the queue, with --retry-rejected)."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -344,9 +353,21 @@ def command_line(args: list[str]) -> int:
         help="first wait up to SECONDS for running hook workers to finish",
     )
     parser.add_argument(
+        "--retry-rejected",
+        action="store_true",
+        help="first put the payloads the collector refused (spool/rejected/) back in the queue",
+    )
+    parser.add_argument(
+        "--otel-headers",
+        action="store_true",
+        help="print the OTLP headers for Claude Code's otelHeadersHelper (the token from the client config)",
+    )
+    parser.add_argument(
         "--quiet", "-q", action="store_true", help="with --flush: print nothing (the exit code still tells)"
     )
     ns = parser.parse_args(args)
+    if ns.otel_headers:
+        return _print_otel_headers()
     if not ns.flush:
         parser.error("arguments are only for --flush; a hook call reads its payload from stdin")
     cfg = client_config.load(dict(os.environ))
@@ -358,6 +379,10 @@ def command_line(args: list[str]) -> int:
         )
         return 2
     spool = Spool(cfg.spool_dir)
+    if ns.retry_rejected:
+        moved = spool.retry_rejected()
+        if not ns.quiet:
+            print(f"agent-trace: {moved} refused payload(s) queued again", file=sys.stderr)
     waited_until = time.monotonic() + max(0.0, ns.wait)
     while spool.running_workers() and time.monotonic() < waited_until:
         time.sleep(0.05)
@@ -368,6 +393,8 @@ def command_line(args: list[str]) -> int:
         for message in report.messages:
             print(f"agent-trace: {message}", file=sys.stderr)
         line = f"agent-trace: delivered {report.delivered}, rejected {report.rejected}, {report.remaining} waiting"
+        if report.rejected:
+            line += f"; refused payloads are kept in {spool.rejected_dir} (--retry-rejected sends them again)"
         if report.error:
             line += f" ({report.error})"
         print(line, file=sys.stderr)

@@ -8,8 +8,10 @@ here, so the same record gets the same treatment whichever way it arrived.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+from agent_trace.domain.limits import repair
 from agent_trace.domain.pricing import PriceBook
 from agent_trace.domain.privacy import apply_privacy
 from agent_trace.domain.records import RecordBatch
@@ -18,6 +20,8 @@ from agent_trace.store.port import FileState, Store
 
 # Generous, but bounded: a 40 MB minified bundle read by the agent should not become a 40 MB row.
 MAX_TEXT_CHARS = 1_000_000
+
+log = logging.getLogger("agent_trace.ingest")
 
 
 def _cap(text: str | None) -> str | None:
@@ -44,7 +48,13 @@ class Writer:
         self.unpriced_models: set[str] = set()
 
     def prepare(self, batch: RecordBatch) -> RecordBatch:
-        """Price, attribute, strip and redact, in place; returns the batch for chaining."""
+        """Check ranges, price, attribute, strip and redact, in place; returns the batch."""
+        # The collector refuses out-of-range records at the edge (domain/limits.py); what other
+        # paths bring (an imported line dated year 10000) is repaired here, so no stored value
+        # can break a read or overflow a column.
+        repaired = repair(batch)
+        if repaired:
+            log.warning("%d field(s) out of range were not stored, e.g. %s", len(repaired), repaired[0])
         for call in batch.llm_calls:
             if call.speed == "normal":
                 call.speed = "standard"  # OTLP's word for what transcripts call standard

@@ -32,7 +32,15 @@ def resolve_timezone(name: str | None, source: str = "--timezone") -> tzinfo | N
         ) from None
 
 
+# Instants datetime can show in any zone (years 1..9999, a day in from each end).
+_MIN_MS = -62_135_596_800_000 + 86_400_000
+_MAX_MS = 253_402_300_800_000 - 86_400_000
+
+
 def local_datetime(ms: int, tz: tzinfo | None) -> datetime:
+    """`ms` in zone `tz` (local time when None). An instant outside datetime's range is clamped
+    to its edge: a read must never fail on what a store holds (see domain/limits.py)."""
+    ms = min(max(ms, _MIN_MS), _MAX_MS)
     return datetime.fromtimestamp(ms / 1000, tz) if tz is not None else datetime.fromtimestamp(ms / 1000)
 
 

@@ -12,6 +12,7 @@ from typing import Any, cast
 from agent_trace.config import Settings
 from agent_trace.server.app import HTTP_ROLES, create_app
 from agent_trace.server.context import AppContext
+from agent_trace.server.listeners import uvicorn_options
 from agent_trace.store.port import Store
 
 log = logging.getLogger("agent_trace.server")
@@ -100,6 +101,7 @@ async def _serve_all(ctx: AppContext, roles: list[str], sockets: dict[str, Any])
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            **uvicorn_options(),
         )
         servers.append(_Server(config))
     loop = asyncio.get_running_loop()

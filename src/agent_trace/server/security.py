@@ -4,7 +4,12 @@
   origin: nothing inline can run, whatever a transcript contains), nosniff, no framing, no
   referrer.
 - Bound to loopback (the default), only loopback host names are served: a web page cannot reach
-  the dashboard through DNS rebinding (evil.example resolving to 127.0.0.1).
+  the dashboard through DNS rebinding (evil.example resolving to 127.0.0.1). Sub-domains of
+  localhost (evil.localhost) are refused too: each is an origin of its own to a browser.
+- A state-changing request (not GET/HEAD/OPTIONS) carrying an Origin other than the server's own
+  is refused: a page on another site (or another localhost port) cannot post here, even with
+  `fetch(…, {mode: "no-cors"})`, which skips the CORS preflight. The collector applies the same
+  two checks (`cross_site_problem`) to every ingest route.
 - With AGENT_TRACE_DASHBOARD_TOKEN set, every data route needs it: `Authorization: Bearer …`, or
   (dashboard) the HttpOnly SameSite=Strict cookie the login form sets. Comparisons are
   constant-time; the cookie holds an HMAC of the token, never the token itself.
@@ -40,8 +45,8 @@ _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 def is_loopback(host: str) -> bool:
-    host = host.strip("[]")
-    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+    host = host.strip("[]").lower().rstrip(".")
+    if host in _LOOPBACK_NAMES:
         return True
     try:
         return ip_address(host).is_loopback
@@ -92,6 +97,51 @@ def _host_name(host_header: str | None) -> str:
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cross_site_problem(
+    method: str,
+    host_header: str | None,
+    origin: str | None,
+    loopback_only: bool,
+    *,
+    allowed_hosts: frozenset[str] = frozenset(),
+    fetch_site: str | None = None,
+) -> tuple[int, str, str] | None:
+    """(status, code, message) when a request must be refused as cross-site, else None.
+
+    Host: a server bound to loopback answers loopback host names (and AGENT_TRACE_ALLOWED_HOSTS)
+    only (DNS rebinding). Origin: browsers send it on every cross-origin request and on every
+    POST; a state-changing request whose Origin is not this very host (scheme aside) comes from
+    another page. Our own pages send `Origin: null` (Referrer-Policy: no-referrer), so a browser's
+    Sec-Fetch-Site decides when it is present. Non-browser clients (the hook handler, OTLP
+    exporters, curl) send neither and are unaffected.
+    """
+    host_name = _host_name(host_header)
+    if loopback_only and not (is_loopback(host_name) or host_name.lower() in allowed_hosts):
+        return (
+            421,
+            "misdirected_request",
+            "this server does not answer to that host name (AGENT_TRACE_ALLOWED_HOSTS lists the others)",
+        )
+    if method.upper() in _SAFE_METHODS:
+        return None
+    if fetch_site is not None:
+        if fetch_site.lower() in ("same-origin", "none"):
+            return None
+        return (
+            403,
+            "cross_origin",
+            f"requests from another site (Sec-Fetch-Site: {fetch_site[:20]}) are refused",
+        )
+    if origin is not None:
+        origin_host = origin.split("://", 1)[1] if "://" in origin else None
+        if origin_host is None or host_header is None or origin_host.lower() != host_header.lower():
+            return 403, "cross_origin", f"requests from another origin ({origin[:100]!r}) are refused"
+    return None
+
+
 class SecurityMiddleware:
     """Pure ASGI (streams and SSE pass straight through); see the module docstring."""
 
@@ -107,14 +157,16 @@ class SecurityMiddleware:
             return
         path = str(scope.get("path", ""))
         headers = self._security_headers(path)
-        if self.loopback_only and not self._host_allowed(_host_name(_header(scope, b"host"))):
-            await self._reject(
-                send,
-                421,
-                "misdirected_request",
-                "this server does not answer to that host name (AGENT_TRACE_ALLOWED_HOSTS lists the others)",
-                headers,
-            )
+        problem = cross_site_problem(
+            str(scope.get("method", "GET")),
+            _header(scope, b"host"),
+            _header(scope, b"origin"),
+            self.loopback_only,
+            allowed_hosts=self.allowed_hosts,
+            fetch_site=_header(scope, b"sec-fetch-site"),
+        )
+        if problem is not None:
+            await self._reject(send, *problem, headers)
             return
         if self.policy.token and not self.policy.is_open(path) and not self._authorized(scope):
             await self._unauthorized(scope, send, headers)

@@ -30,7 +30,7 @@ from agent_trace.server.context import AppContext
 from agent_trace.server.runtime import build_context
 from tests.conftest import CORPUS
 
-REAL_CLIENT = CORPUS / "real-client"  # ../shared, or AGENT_TRACE_SHARED
+REAL_CLIENT = CORPUS / "real-client"  # tests/conftest.py: AGENT_TRACE_SHARED or ../shared
 SCENARIOS = (
     "apierror-fatal",
     "basic",
@@ -76,7 +76,7 @@ def running_collector(settings: Settings) -> Iterator[tuple[TestClient, AppConte
     for service in ctx.services:
         service.start()
     try:
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             yield client, ctx
     finally:
         for service in reversed(ctx.services):

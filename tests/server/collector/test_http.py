@@ -69,9 +69,13 @@ def test_one_hook_payload_is_answered_with_an_empty_204(client: TestClient) -> N
     assert response.headers["x-agent-trace-accepted"] == "1"
 
 
-def test_a_hook_without_content_type_is_taken_as_json(client: TestClient) -> None:
-    response = client.post("/v1/hooks", content=orjson.dumps(_payload()), headers={"content-type": ""})
-    assert response.status_code == 204
+@pytest.mark.parametrize("content_type", ["", "text/plain", "application/x-www-form-urlencoded"])
+def test_a_hook_without_a_json_content_type_is_refused(client: TestClient, content_type: str) -> None:
+    # What a browser may send cross-site without a CORS preflight (issue 9, problem 2).
+    response = client.post(
+        "/v1/hooks", content=orjson.dumps(_payload()), headers={"content-type": content_type}
+    )
+    assert _error(response, 415)["field"] == "Content-Type"
 
 
 def test_an_array_of_hooks_stores_the_valid_ones_and_names_the_rest(
@@ -245,7 +249,7 @@ def test_a_full_queue_answers_503_with_retry_after(collector_settings: Settings)
     for service in ctx.services:
         service.start()
     try:
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             store.gate.clear()
             held: dict[str, int] = {}
 
@@ -279,7 +283,7 @@ def test_a_failing_store_answers_503_and_acknowledges_nothing(collector_settings
     for service in ctx.services:
         service.start()
     try:
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             response = client.post("/v1/hooks", json=_payload())
             error = _error(response, 503)
             assert "retry" in error["message"] and response.headers["retry-after"]

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from agent_trace.domain.records import BUCKET_MS, NANO_PER_USD
+from agent_trace.reports.periods import local_datetime
 from agent_trace.store.port import DAY_MS, ROLLUP_METRICS, DayTotal, Filters, Store
 
 EPOCH = date(1970, 1, 1)
@@ -18,7 +19,7 @@ ACTIVITY = ROLLUP_METRICS["activity"]
 
 
 def _offset_ms(ms: int, tz: tzinfo) -> int:
-    offset = datetime.fromtimestamp(ms / 1000, tz).utcoffset()
+    offset = local_datetime(ms, tz).utcoffset()
     return 0 if offset is None else int(offset.total_seconds() * 1000)
 
 

@@ -6,9 +6,11 @@ here, more than decoding and storing the payload. `configure` puts `CollectorEnd
 of the app for these paths only; the FastAPI routes in routes.py document them (OpenAPI) and
 delegate to the same code.
 
-Every answer that is not a success uses the one error shape (server/errors.py): 401 missing or
-wrong ingest token · 405 not POST · 413 body over the limit (after decompression) · 415 wrong
-Content-Type or Content-Encoding · 400 a body that cannot be decoded (the message names the field)
+Every answer that is not a success uses the one error shape (server/errors.py): 421 a Host that is
+not a loopback name while bound to loopback · 403 an Origin other than this host (a web page) ·
+401 missing or wrong ingest token · 405 not POST · 413 body over the limit (after decompression) · 415 wrong
+Content-Type or Content-Encoding · 400 a body that cannot be decoded, or a record outside the ranges of domain/limits.py (the
+message names the field; in a batch, the good records are stored and the bad ones named)
 · 503 + Retry-After when the ingest queue is full or the store is failing (clients retry) · 500 when
 the store rejects these particular records. A success is sent only once the records are committed.
 """
@@ -33,6 +35,7 @@ from agent_trace.server.collector.body import JSON_TYPES, NDJSON_TYPES, PROTOBUF
 from agent_trace.server.collector.decoders import DecoderUnavailable
 from agent_trace.server.collector.pipeline import CollectorPipeline, HookRecords, now_ms
 from agent_trace.server.errors import ApiError, error_body
+from agent_trace.server.security import cross_site_problem, is_loopback
 from agent_trace.sources.otlp import OtlpDecodeError
 
 log = logging.getLogger("agent_trace.collector")
@@ -61,6 +64,16 @@ _EMPTY_PROTOBUF = {
     "logs": ExportLogsServiceResponse().SerializeToString(),
     "metrics": ExportMetricsServiceResponse().SerializeToString(),
     "traces": ExportTraceServiceResponse().SerializeToString(),
+}
+_RESPONSE_TYPES: dict[str, Any] = {
+    "logs": ExportLogsServiceResponse,
+    "metrics": ExportMetricsServiceResponse,
+    "traces": ExportTraceServiceResponse,
+}
+_REJECTED_FIELD = {
+    "logs": "rejected_log_records",
+    "metrics": "rejected_data_points",
+    "traces": "rejected_spans",
 }
 _JSON = b"application/json"
 _PROTOBUF = b"application/x-protobuf"
@@ -107,6 +120,8 @@ class CollectorEndpoints:
 
     def __init__(self, pipeline: CollectorPipeline) -> None:
         self.pipeline = pipeline
+        self.allowed_hosts = frozenset(h.lower() for h in pipeline.settings.allowed_hosts)
+        self.loopback_only = is_loopback(pipeline.settings.host) or bool(self.allowed_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = PATHS[scope["path"]]
@@ -115,10 +130,22 @@ class CollectorEndpoints:
                 raise ApiError(
                     405, "method_not_allowed", f"{scope['path']}: use POST", headers={"Allow": "POST"}
                 )
+            headers = _headers(scope)
+            # The API's Host and Origin rules (server/security.py), before anything else: a web
+            # page must not be able to write here (problem 2 of issue 9).
+            problem = cross_site_problem(
+                "POST",
+                headers.get("host"),
+                headers.get("origin"),
+                self.loopback_only,
+                allowed_hosts=self.allowed_hosts,
+                fetch_site=headers.get("sec-fetch-site"),
+            )
+            if problem is not None:
+                raise ApiError(*problem)
             if kind == "noop":
                 answer = Answer(204)
             else:
-                headers = _headers(scope)
                 user = self._authorize(headers)
                 if kind == "hooks":
                     answer = await self._hooks(headers, receive, user)
@@ -135,8 +162,9 @@ class CollectorEndpoints:
 
     async def _hooks(self, headers: dict[str, str], receive: Receive, user: str | None) -> Answer:
         media = media_type(headers.get("content-type"))
-        # An http hook's POST may come without a type; anything else must be JSON.
-        if media and media not in JSON_TYPES and media not in NDJSON_TYPES and not media.endswith("+json"):
+        # JSON types only (Claude Code's http hooks send application/json): a body with no type,
+        # or text/plain, is what a browser may send cross-site without a CORS preflight.
+        if media not in JSON_TYPES and media not in NDJSON_TYPES and not media.endswith("+json"):
             raise _unsupported(media, "application/json (one payload or an array) or application/x-ndjson")
         body = await self._body(headers, receive)
         payloads, unparsable, many = hook_documents(body, ndjson=media in NDJSON_TYPES)
@@ -175,7 +203,7 @@ class CollectorEndpoints:
         pipeline = self.pipeline
         if pipeline.decoders is not None:
             try:
-                batch = await asyncio.wrap_future(
+                batch, refused = await asyncio.wrap_future(
                     pipeline.otlp_prepared(signal, content_type, body, received)
                 )
             except OtlpDecodeError as exc:
@@ -183,15 +211,17 @@ class CollectorEndpoints:
             except DecoderUnavailable as exc:
                 raise _busy(f"{exc}: retry", RETRY_AFTER_FULL_S) from None
         elif len(body) <= INLINE_DECODE_BYTES:
-            batch = _decode_otlp(pipeline, signal, content_type, body, received)
+            batch, refused = _decode_otlp(pipeline, signal, content_type, body, received)
         else:
-            batch = await run_in_threadpool(_decode_otlp, pipeline, signal, content_type, body, received)
+            batch, refused = await run_in_threadpool(
+                _decode_otlp, pipeline, signal, content_type, body, received
+            )
+        if refused and not len(batch):
+            raise ApiError(400, "invalid_record", refused[0], field=refused[0].split(":", 1)[0])
         if user is not None:
             _claim(pipeline, batch, user)
         await self._commit(lambda: pipeline.queue.submit_async(batch, prepared=True))
-        if media in PROTOBUF_TYPES:
-            return Answer(200, _EMPTY_PROTOBUF[signal], _PROTOBUF)
-        return Answer(200, b"{}", _JSON)
+        return _otlp_success(signal, media in PROTOBUF_TYPES, refused)
 
     # -- shared steps ------------------------------------------------------------------------
 
@@ -258,6 +288,26 @@ def _claim(pipeline: CollectorPipeline, batch: Any, user: str) -> None:
         raise ApiError(
             403, "forbidden", f"session {exc}: it belongs to another user; your token cannot add to it"
         ) from None
+
+
+def _otlp_success(signal: str, protobuf: bool, refused: list[str]) -> Answer:
+    """200 with an empty Export…ServiceResponse, or OTLP's partial success naming what was refused
+    (the good records of the export are stored; exporters do not retry a partial success)."""
+    if not refused:
+        if protobuf:
+            return Answer(200, _EMPTY_PROTOBUF[signal], _PROTOBUF)
+        return Answer(200, b"{}", _JSON)
+    counter = _REJECTED_FIELD[signal]
+    message = f"{len(refused)} record(s) refused: " + "; ".join(refused[:5])
+    if protobuf:
+        response = _RESPONSE_TYPES[signal]()
+        partial = response.partial_success
+        setattr(partial, counter, len(refused))
+        partial.error_message = message
+        return Answer(200, response.SerializeToString(), _PROTOBUF)
+    camel = "".join(w if i == 0 else w.capitalize() for i, w in enumerate(counter.split("_")))
+    body = {"partialSuccess": {camel: str(len(refused)), "errorMessage": message}}
+    return Answer(200, orjson.dumps(body), _JSON)
 
 
 def _unsupported(media: str, expected: str) -> ApiError:

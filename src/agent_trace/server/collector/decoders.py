@@ -36,7 +36,13 @@ from agent_trace.domain.records import RecordBatch
 
 log = logging.getLogger("agent_trace.collector")
 
-_PRELOAD = ["agent_trace.sources.otlp", "agent_trace.ingest.writer", "agent_trace.domain.pricing"]
+# forkserver_preload first: the forkserver dies with the server (kill -9 included).
+_PRELOAD = [
+    "agent_trace.server.collector.forkserver_preload",
+    "agent_trace.sources.otlp",
+    "agent_trace.ingest.writer",
+    "agent_trace.domain.pricing",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,9 @@ _worker: _WorkerState | None = None
 
 def _init_worker(setup: DecoderSetup, collector_pid: int | None = None) -> None:
     global _worker
+    from agent_trace.server.collector.forkserver_preload import die_with_parent
+
+    die_with_parent()  # with the forkserver, which dies with the server
     _worker = _WorkerState(setup)
     if collector_pid is not None:
         _exit_with(collector_pid)
@@ -106,13 +115,16 @@ def _exit_with(pid: int) -> None:
     threading.Thread(target=watch, name="agent-trace-collector-watch", daemon=True).start()
 
 
-def _decode(signal: str, content_type: str, body: bytes, received_ms: int) -> RecordBatch:
-    """In a worker: decode, normalise and prepare one export (OtlpDecodeError on a bad body)."""
+def _decode(signal: str, content_type: str, body: bytes, received_ms: int) -> tuple[RecordBatch, list[str]]:
+    """In a worker: decode, screen (domain/limits.py), normalise and prepare one export
+    (OtlpDecodeError on a bad body); returns the records and the rules refused ones broke."""
+    from agent_trace.domain.limits import drop_invalid
     from agent_trace.sources.otlp import parse_request
 
     assert _worker is not None, "the decoder worker was not initialised"
     result = parse_request(signal, content_type, body, received_ms=received_ms, correlator=_worker.correlator)
-    return _worker.writer.prepare(result.batch)
+    refused = drop_invalid(result.batch)
+    return _worker.writer.prepare(result.batch), refused
 
 
 def _ping() -> bool:
@@ -211,12 +223,14 @@ class OtlpDecoders:
                 self._pools[shard] = pool
             return pool
 
-    def submit(self, signal: str, content_type: str, body: bytes, received_ms: int) -> Future[RecordBatch]:
+    def submit(
+        self, signal: str, content_type: str, body: bytes, received_ms: int
+    ) -> Future[tuple[RecordBatch, list[str]]]:
         """Decode and prepare on the export's worker; the future raises OtlpDecodeError for a bad body,
         DecoderUnavailable when the worker died."""
         shard = session_shard(body, self.workers)
         pool = self._pool(shard)
-        outer: Future[RecordBatch] = Future()
+        outer: Future[tuple[RecordBatch, list[str]]] = Future()
         try:
             inner = pool.submit(_decode, signal, content_type, body, received_ms)
         except (BrokenProcessPool, RuntimeError) as exc:
@@ -224,7 +238,7 @@ class OtlpDecoders:
             outer.set_exception(DecoderUnavailable(f"OTLP decoder worker unavailable: {exc}"))
             return outer
 
-        def relay(done: Future[RecordBatch]) -> None:
+        def relay(done: Future[tuple[RecordBatch, list[str]]]) -> None:
             error = done.exception()
             if isinstance(error, BrokenProcessPool):
                 self._replace(shard, pool)

@@ -11,19 +11,20 @@ gzip is negotiated by gRPC itself; the message size limit is the collector's bod
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
 import grpc
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from agent_trace.ingest.queue import IngestRejected, IngestUnavailable, QueueFull
 from agent_trace.server.collector.auth import ForeignSession
 from agent_trace.server.collector.decoders import DecoderUnavailable
 from agent_trace.server.collector.pipeline import CollectorPipeline, now_ms
+from agent_trace.server.listeners import GRPC_OPTIONS
 from agent_trace.sources.otlp import OtlpDecodeError
 
 log = logging.getLogger("agent_trace.collector")
@@ -42,14 +43,20 @@ def grpc_disabled(address: str | None) -> bool:
 
 
 class _Export:
-    """The body of every Export call: auth, decode, queue, wait for the commit."""
+    """The body of every Export call: auth, decode, queue, wait for the commit.
 
-    def __init__(self, pipeline: CollectorPipeline, signal: str, response: Callable[[], Any]) -> None:
+    The request arrives as bytes and is parsed here, not by gRPC: a message gRPC cannot
+    deserialize would otherwise be answered INTERNAL, where OTLP (and our docs) promise
+    INVALID_ARGUMENT, which exporters do not retry.
+    """
+
+    def __init__(self, pipeline: CollectorPipeline, signal: str, request_type: Any, response: Any) -> None:
         self.pipeline = pipeline
         self.signal = signal
+        self.request_type = request_type
         self.response = response
 
-    def __call__(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def __call__(self, raw: bytes, context: grpc.ServicerContext) -> Any:
         metadata = dict(context.invocation_metadata() or ())
         authorization = metadata.get("authorization")
         offered = authorization if isinstance(authorization, str) else None
@@ -59,6 +66,10 @@ class _Export:
                 grpc.StatusCode.UNAUTHENTICATED,
                 "missing or wrong ingest token: send metadata `authorization: Bearer <AGENT_TRACE_INGEST_TOKEN>`",
             )
+        try:
+            request = self.request_type.FromString(raw)
+        except (DecodeError, ValueError, RuntimeError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not an OTLP {self.signal} export: {exc}")
         try:
             future = self.pipeline.otlp_message(self.signal, request, now_ms(), user)
             future.result(timeout=self.pipeline.commit_timeout_s)
@@ -76,28 +87,38 @@ class _Export:
         return self.response()
 
 
-class _Logs(logs_service_pb2_grpc.LogsServiceServicer):  # type: ignore[misc]
-    def __init__(self, pipeline: CollectorPipeline) -> None:
-        self._export = _Export(pipeline, "logs", logs_service_pb2.ExportLogsServiceResponse)
+_SERVICES = (
+    (
+        "opentelemetry.proto.collector.logs.v1.LogsService",
+        "logs",
+        logs_service_pb2.ExportLogsServiceRequest,
+        logs_service_pb2.ExportLogsServiceResponse,
+    ),
+    (
+        "opentelemetry.proto.collector.metrics.v1.MetricsService",
+        "metrics",
+        metrics_service_pb2.ExportMetricsServiceRequest,
+        metrics_service_pb2.ExportMetricsServiceResponse,
+    ),
+    (
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        "traces",
+        trace_service_pb2.ExportTraceServiceRequest,
+        trace_service_pb2.ExportTraceServiceResponse,
+    ),
+)
 
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # gRPC's method name
-        return self._export(request, context)
 
-
-class _Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):  # type: ignore[misc]
-    def __init__(self, pipeline: CollectorPipeline) -> None:
-        self._export = _Export(pipeline, "metrics", metrics_service_pb2.ExportMetricsServiceResponse)
-
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._export(request, context)
-
-
-class _Traces(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
-    def __init__(self, pipeline: CollectorPipeline) -> None:
-        self._export = _Export(pipeline, "traces", trace_service_pb2.ExportTraceServiceResponse)
-
-    def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._export(request, context)
+def _handlers(pipeline: CollectorPipeline) -> list[grpc.GenericRpcHandler]:
+    """One generic handler per OTLP service; requests stay bytes until _Export parses them."""
+    out = []
+    for service, signal, request_type, response_type in _SERVICES:
+        export = _Export(pipeline, signal, request_type, response_type)
+        method = grpc.unary_unary_rpc_method_handler(
+            export, request_deserializer=None, response_serializer=response_type.SerializeToString
+        )
+        out.append(grpc.method_handlers_generic_handler(service, {"Export": method}))
+    return out
 
 
 class OtlpGrpcService:
@@ -120,12 +141,11 @@ class OtlpGrpcService:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", 4 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
+                *GRPC_OPTIONS,  # idle connections closed, streams per connection bounded
             ],
             maximum_concurrent_rpcs=GRPC_MAX_CONCURRENT_RPCS,
         )
-        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(_Logs(self.pipeline), server)
-        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Metrics(self.pipeline), server)
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Traces(self.pipeline), server)
+        server.add_generic_rpc_handlers(_handlers(self.pipeline))
         try:
             port = server.add_insecure_port(self.address)
         except RuntimeError as exc:  # grpcio raises when the address cannot be bound

@@ -14,19 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_trace.config import Settings
+from agent_trace.domain.limits import LimitError, check, drop_invalid
 from agent_trace.domain.records import RecordBatch
+from agent_trace.hook.transcript import LineSanitizer
 from agent_trace.ingest.deltas import Delta
 from agent_trace.ingest.queue import IngestQueue
 from agent_trace.server.collector.auth import TokenCheck, UserTokenCheck
 from agent_trace.server.collector.decoders import OtlpDecoders
 from agent_trace.sources.claude_hooks import records_from_hook, transcript_deltas
 from agent_trace.sources.hook_fields import HookPayloadError
-from agent_trace.sources.otlp import OtlpCorrelator, parse_message, parse_request
+from agent_trace.sources.otlp import OtlpCorrelator, OtlpDecodeError, parse_message, parse_request
 
 # How long a request waits for its commit before answering 503 (the write may still land; the
 # client's retry then merges into the same records).
 COMMIT_TIMEOUT_S = 30.0
 PROTOBUF_CONTENT_TYPE = "application/x-protobuf"
+# Prepared OTLP records, and the rules the refused records broke (domain/limits.py).
+Screened = tuple[RecordBatch, list[str]]
 
 
 def now_ms() -> int:
@@ -66,6 +70,7 @@ class CollectorPipeline:
         self.token: TokenCheck | UserTokenCheck = user_tokens or TokenCheck(settings.ingest_token)
         self.max_body_bytes = settings.ingest_max_body_bytes
         self.commit_timeout_s = COMMIT_TIMEOUT_S
+        self._line_sanitizer = LineSanitizer(settings.privacy_tier)
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -83,8 +88,9 @@ class CollectorPipeline:
                 continue
             try:
                 batch = records_from_hook(payload, received_ms)
+                check(batch)
                 deltas = transcript_deltas(payload)
-            except HookPayloadError as exc:
+            except (HookPayloadError, LimitError) as exc:
                 out.rejected.append(HookRejection(index, str(exc)))
                 continue
             session_id = payload.get("session_id")
@@ -95,25 +101,39 @@ class CollectorPipeline:
                 )
                 continue
             out.batch.extend(batch)
-            out.deltas.extend(Delta(str(session_id), d.path, d.offset, d.text) for d in deltas)
+            out.deltas.extend(
+                Delta(str(session_id), d.path, d.offset, self._sanitize(d.text)) for d in deltas
+            )
             out.accepted += 1
         self.queue.prepare(out.batch)
         return out
 
+    def _sanitize(self, text: str) -> str:
+        """A shipped transcript delta, each line stripped to the collector's tier and redacted,
+        byte length kept (cursors count bytes). The hook handler did this already; a client
+        that did not must not get raw transcript bytes into the store, where the parser's
+        cursor keeps its carried lines (problem 3 of issue 9)."""
+        data = text.encode("utf-8")
+        lines = data.split(b"\n")
+        clean = [self._line_sanitizer(line) if line.strip() else line for line in lines]
+        return b"\n".join(clean).decode("utf-8", errors="replace")
+
     # -- OTLP --------------------------------------------------------------------------------
 
-    def otlp_batch(self, signal: str, content_type: str, body: bytes, received_ms: int) -> RecordBatch:
-        """The prepared records of an OTLP/HTTP body. Raises OtlpDecodeError."""
+    def otlp_batch(self, signal: str, content_type: str, body: bytes, received_ms: int) -> Screened:
+        """The prepared records of an OTLP/HTTP body, and the rules the refused ones broke.
+        Raises OtlpDecodeError."""
         result = parse_request(
             signal, content_type, body, received_ms=received_ms, correlator=self.correlator
         )
         # Metric points are aggregates over the same calls the logs and spans describe: they are
         # kept as raw events only (see sources/otlp.py), never as extra calls or tokens.
-        return self.queue.prepare(result.batch)
+        refused = drop_invalid(result.batch)
+        return self.queue.prepare(result.batch), refused
 
     def otlp_prepared(
         self, signal: str, content_type: str, body: bytes, received_ms: int
-    ) -> Future[RecordBatch]:
+    ) -> Future[Screened]:
         """The prepared records of an OTLP body, from a decoder worker (see decoders.py).
 
         Only with workers; the future raises OtlpDecodeError or DecoderUnavailable."""
@@ -129,11 +149,13 @@ class CollectorPipeline:
         if self.decoders is not None:
             body = message.SerializeToString()
             prepared = self.otlp_prepared(signal, PROTOBUF_CONTENT_TYPE, body, received_ms)
-            batch = prepared.result(timeout=self.commit_timeout_s)
-            if user_id is not None:
-                self.token.claim(batch, user_id)
-            return self.queue.submit(batch, prepared=True)
-        result = parse_message(signal, message, received_ms=received_ms, correlator=self.correlator)
+            batch, refused = prepared.result(timeout=self.commit_timeout_s)
+        else:
+            result = parse_message(signal, message, received_ms=received_ms, correlator=self.correlator)
+            refused = drop_invalid(result.batch)
+            batch = self.queue.prepare(result.batch)
+        if refused and not len(batch):
+            raise OtlpDecodeError(refused[0])
         if user_id is not None:
-            self.token.claim(result.batch, user_id)
-        return self.queue.submit(result.batch)
+            self.token.claim(batch, user_id)
+        return self.queue.submit(batch, prepared=True)

@@ -59,7 +59,10 @@ def utc_text(iso: str | None) -> str:
     ms = parse_iso_ms(iso)
     if ms is None:
         return iso
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):
+        return iso
 
 
 def short_id(value: Any) -> str:

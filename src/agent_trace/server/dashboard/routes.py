@@ -57,6 +57,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 # Characters one page may spend on syntax highlighting (Pygments: ~1 s per MB).
 HIGHLIGHT_BUDGET = 250_000
 MAX_BATCH = 200  # tool bodies per /tool-bodies request
+BIDI_MARKERS = {
+    code: f"⟨U+{code:04X}⟩"
+    for code in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
 
 
 class Dashboard:
@@ -93,7 +97,9 @@ class Dashboard:
         return f"/static/{name}?v={self.versions.get(name, '0')}"
 
     def render(self, template: str, **context: Any) -> str:
-        return self.env.get_template(template).render(**context)
+        # Bidi overrides and isolates from stored text (U+202E makes `exe.txt` read `txt.exe`)
+        # are shown as visible markers; the templates themselves hold none.
+        return self.env.get_template(template).render(**context).translate(BIDI_MARKERS)
 
     async def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         html = await anyio.to_thread.run_sync(lambda: self.render(template, **context))
