@@ -111,7 +111,11 @@ def test_init_accepts_the_documented_forms(tmp_path: Path, collector: str, suffi
     assert "answers as an agent-trace collector" in done.stdout
     config = _recorded(tmp_path)
     assert config["collector_url"] == collector and config["otlp_endpoint"] == collector
-    assert _hook_urls(tmp_path) == {collector + "/v1/hooks"}
+    # With a token every hook is a command handler (issue 9: no token in settings.json), which
+    # posts to the hook URL derived from the recorded base.
+    assert _hook_urls(tmp_path) == set()
+    cfg = client_config.load({"HOME": str(tmp_path), "AGENT_TRACE_HOME": str(tmp_path / ".agent-trace")})
+    assert cfg is not None and cfg.hooks_url == collector + "/v1/hooks"
     settings = json.loads((tmp_path / ".claude" / "settings.json").read_text())
     assert settings["env"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == collector
     assert settings["env"]["OTEL_RESOURCE_ATTRIBUTES"] == f"agent_trace.user={config['user']}"
@@ -121,8 +125,10 @@ def test_init_accepts_the_documented_forms(tmp_path: Path, collector: str, suffi
 
 
 def test_init_over_a_wrong_earlier_install_repairs_it(tmp_path: Path, collector: str) -> None:
-    """A config written by the old init from the documented form (`…/v1/hooks/v1/hooks` hooks)."""
-    assert agent_trace(tmp_path, "init", "--collector-url", collector, "--token", TOKEN).returncode == 0
+    """A config written by the old init from the documented form (`…/v1/hooks/v1/hooks` hooks).
+
+    Without a token, so that init writes `http` hooks (with one, every hook is a command handler)."""
+    assert agent_trace(tmp_path, "init", "--collector-url", collector).returncode == 0
     config_path = tmp_path / ".claude" / "agent-trace.json"
     config = _recorded(tmp_path)
     config["collector_url"] = collector + "/v1/hooks"
