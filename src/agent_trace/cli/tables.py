@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import tzinfo
+from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from agent_trace.cli.render import (
@@ -31,6 +33,14 @@ def _token_cells(t: Tally) -> list[str]:
         tokens(t.total_tokens),
         money(t.cost_nusd, t.unpriced_calls, t.calls),
     ]
+
+
+def print_unpriced(console: Any, reasons: dict[str, str]) -> None:
+    """One line per unpriced model: its calls count in tokens but not in cost, and why."""
+    if reasons:
+        console.print("[yellow]Unpriced calls (tokens counted, cost not):[/]")
+        for model, reason in reasons.items():
+            console.print(f"[yellow]  {escape(model)}: {escape(reason)}[/]", highlight=False)
 
 
 def print_period_report(report: PeriodReport, breakdown: bool, filters: Filters) -> None:
@@ -62,8 +72,7 @@ def print_period_report(report: PeriodReport, breakdown: bool, filters: Filters)
     t = report.totals
     table.add_row("Total", "", *_token_cells(t), f"{t.prompts:,}", f"{t.tool_calls:,}", style="bold")
     console.print(table)
-    if t.unpriced_models:
-        console.print(f"[yellow]Unpriced (no known list price): {', '.join(sorted(t.unpriced_models))}[/]")
+    print_unpriced(console, report.unpriced_reasons)
     if not report.rows:
         console.print("No usage in this range. Run `agent-trace import` first?")
 
@@ -103,6 +112,7 @@ def print_session_report(report: SessionReport, tz: tzinfo | None) -> None:
     table.add_section()
     table.add_row("Total", "", "", "", *_token_cells(totals), f"{totals.prompts:,}", f"{totals.tool_calls:,}")
     console.print(table)
+    print_unpriced(console, report.unpriced_reasons)
 
 
 def print_sessions(sessions: list[SessionSummary], tz: tzinfo | None) -> None:

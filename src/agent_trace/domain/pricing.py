@@ -31,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from agent_trace.domain.records import Usage
+from agent_trace.domain.records import NO_MODEL_LABEL, Usage
 
 PICO_PER_NANO = 1000
 _DATE_SUFFIX = re.compile(r"[-@](\d{8})$")
@@ -43,8 +43,6 @@ BUNDLED_RATES = Path(__file__).with_name("anthropic_rates.toml")
 # Web search is $10 per 1,000 requests on every Claude model (Anthropic's pricing page).
 WEB_SEARCH_USD_PER_1K = 10
 
-# How reports name the calls whose record names no model.
-NO_MODEL_LABEL = "(no model)"
 # Why a call is unpriced (shown by `import`, `report` and the API). Never a silent $0.
 UNPRICED_NO_MODEL = "the record names no model (message.model missing)"
 UNPRICED_UNKNOWN_MODEL = "no list price known for this model (add it to prices.toml)"
@@ -397,6 +395,17 @@ class PriceBook:
     ) -> ModelPricing | None:
         found = self.resolve(model, ts_ms, speed)
         return None if isinstance(found, str) else found
+
+    def explain(self, model: str, ts_ms: int | None = None) -> str:
+        """Why calls of `model` (a report's name for it: NO_MODEL_LABEL for none) are unpriced.
+
+        Reports keep calls per model, not per speed: a model that has a standard price can only
+        have unpriced calls through fast mode (see `_resolve`)."""
+        if model in ("", NO_MODEL_LABEL):
+            return UNPRICED_NO_MODEL
+        when = ts_ms if ts_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
+        found = self.resolve(model, when)
+        return found if isinstance(found, str) else UNPRICED_NO_FAST_PRICE
 
     def quote(
         self, model: str | None, ts_ms: int | None, usage: Usage, speed: str | None = None

@@ -19,6 +19,9 @@ BUCKET_MS = 15 * 60 * 1000
 
 NANO_PER_USD = 1_000_000_000
 
+# How reports name the calls whose record names no model (they are unpriced, with that reason).
+NO_MODEL_LABEL = "(no model)"
+
 PromptKind = Literal["prompt", "command", "task_notification"]
 ToolStatus = Literal["success", "error", "denied", "interrupted"]
 FileOp = Literal["read", "write"]

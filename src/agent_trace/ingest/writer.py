@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent_trace.domain.pricing import FAST, NO_MODEL_LABEL, UNPRICED_NO_FAST_PRICE, PriceBook
+from agent_trace.domain.pricing import FAST, UNPRICED_NO_FAST_PRICE, PriceBook
 from agent_trace.domain.privacy import apply_privacy
-from agent_trace.domain.records import RecordBatch
+from agent_trace.domain.records import NO_MODEL_LABEL, RecordBatch
 from agent_trace.domain.redaction import redact
 from agent_trace.store.port import FileState, Store
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agent_trace.domain.records import NO_MODEL_LABEL
 from agent_trace.store.sql import statements as st
 from agent_trace.store.sql.runner import Row, SqlRunner
 from agent_trace.store.sql.sqltext import chunks, in_params
@@ -115,8 +116,8 @@ class SqlDerived:
             s = summary[row[0]]
             if row[1]:
                 models[row[0]].append(str(row[1]))
-                if row[10]:
-                    unpriced[row[0]].append(str(row[1]))
+            if row[10]:
+                unpriced[row[0]].append(str(row[1]) if row[1] else NO_MODEL_LABEL)
             s["n_llm_calls"] += int(row[2])
             for index, name in enumerate(
                 (
