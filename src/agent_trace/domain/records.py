@@ -97,7 +97,7 @@ class Usage:
 class LlmCall:
     """One API request; streaming duplicates, copies in other files and other channels merge here."""
 
-    call_id: str  # requestId when known, else "msg:" + message.id (see `llm_call_id`)
+    call_id: str  # "msg:" + message.id when known, else requestId (see `llm_call_id`)
     session_id: str
     message_id: str | None = None
     request_id: str | None = None
@@ -119,12 +119,23 @@ class LlmCall:
     tool_use_ids: tuple[str, ...] = ()
 
 
+MESSAGE_KEY_PREFIX = "msg:"
+
+
 def llm_call_id(message_id: str | None, request_id: str | None) -> str | None:
-    """The natural key of an API request: the request id, or the message id when there is none."""
+    """The natural key of an API response: "msg:" + message.id, or the request id when the source
+    knows no message id (OTLP api_request events and llm_request spans carry only request_id).
+
+    The rule (docs/ARCHITECTURE.md "LLM call key"): two records are one call when their message
+    ids are equal, or, when one of them has no message id, when their request ids are equal.
+    So two messages that share a requestId stay two calls, and a record keyed by its request id
+    alone is resolved by the store to the call holding that request id (store/sql/call_keys.py):
+    the one with the smallest key if several do.
+    """
+    if message_id:
+        return MESSAGE_KEY_PREFIX + message_id
     if request_id:
         return request_id
-    if message_id:
-        return "msg:" + message_id
     return None
 
 
