@@ -10,7 +10,7 @@ from agent_trace.store.clickhouse.client import ClickHouseClient
 from agent_trace.store.clickhouse.events import (
     FILE_TOUCH,
     KIND_COLUMNS,
-    LIVE,
+    live,
     LLM_CALL,
     PROMPT,
     RECORD_COLUMNS,
@@ -164,10 +164,8 @@ def session_records(client: ClickHouseClient, session_id: str) -> dict[str, list
     """A session's records per kind, as the SQL store's `SELECT * … ORDER BY` dicts (one query)."""
     out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KIND_COLUMNS}
     columns = ", ".join(RECORD_COLUMNS)
-    for r in client.query(
-        f"SELECT event_type, session_id, {columns} FROM agent_events WHERE session_id = {{sid:String}} {LIVE}",
-        {"sid": session_id},
-    ):
+    head = f"event_type, session_id, {columns}"
+    for r in client.query(f"SELECT {head} FROM {live(head, 'session_id = {sid:String}')}", {"sid": session_id}):
         kind = str(r[0])
         values = dict(zip(RECORD_COLUMNS, r[2:], strict=True))
         values["session_id"] = r[1]
@@ -177,9 +175,7 @@ def session_records(client: ClickHouseClient, session_id: str) -> dict[str, list
     return out
 
 
-def _live(columns: str, where: str) -> str:
-    """A subquery of the live states (see events.LIVE) of the records `where` selects."""
-    return f"(SELECT {columns} FROM agent_events WHERE {where} {LIVE})"
+
 
 
 def summary_rows(
@@ -187,7 +183,7 @@ def summary_rows(
 ) -> tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]:
     """SqlStore._event_summary_rows, from ClickHouse: the same four row shapes."""
     params = {"sids": list(session_ids)}
-    records = _live(
+    records = live(
         "session_id, event_type, event_id, model, has_usage, input_tokens, output_tokens, cache_creation_tokens, "
         "cache_5m_tokens, cache_1h_tokens, cache_read_tokens, cost_nusd, ts_ms, kind, status, started_ms, "
         "ended_ms, is_compaction",
@@ -222,7 +218,7 @@ def first_prompts(client: ClickHouseClient, session_ids: Sequence[str]) -> list[
     """(session_id, text) of each session's first typed prompt (unknown times first, then by id)."""
     if not session_ids:
         return []
-    prompts = _live(
+    prompts = live(
         "session_id, event_type, event_id, prompt_id, ts_ms, kind, text",
         "session_id IN {sids:Array(String)} AND event_type = 'prompt'",
     )
@@ -236,7 +232,7 @@ def first_prompts(client: ClickHouseClient, session_ids: Sequence[str]) -> list[
 
 def sessions_with_prompt_text(client: ClickHouseClient, text: str) -> list[str]:
     """Sessions owning a prompt whose text contains `text` (ASCII case folded, as in SQL)."""
-    prompts = _live("session_id, event_type, event_id, text", "event_type = 'prompt'")
+    prompts = live("session_id, event_type, event_id, text", "event_type = 'prompt'")
     rows = client.query(
         f"SELECT DISTINCT session_id FROM {prompts} WHERE lower(ifNull(text, '')) LIKE {{text:String}}",
         {"text": "%" + _like_escape(ascii_lower(text)) + "%"},

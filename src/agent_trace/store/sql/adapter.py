@@ -46,6 +46,10 @@ _UPSERT_TRANSCRIPT_CURSOR = (
 class SqlStore(SqlReads, SqlDerived):
     """Store on SQLite or PostgreSQL through a SqlRunner."""
 
+    # LLM calls live in this database's llm_calls (False in the hybrid store: it settles their
+    # keys and owners itself, in ClickHouse).
+    calls_in_sql = True
+
     def __init__(self, runner: SqlRunner, url: str | None = None) -> None:
         self.runner = runner
         self.url = url
@@ -119,15 +123,16 @@ class SqlStore(SqlReads, SqlDerived):
             dirty_buckets |= self._existing_buckets(
                 "tool_calls", "tool_use_id", [r["tool_use_id"] for r in tool_rows]
             )
-            folded = self._fold_calls(resolution.folds, dirty_buckets, dirty_sessions)
-            call_keys.save(run, resolution, [(r["call_id"], r["session_id"]) for r in call_rows])
             new_dims = self._session_dims(list(known))
-            restarted = [sid for sid, dims in new_dims.items() if old_dims.get(sid, (None,) * 4)[3] != dims[3]]
-            self._settle_owners(
-                call_keys.affected_calls(run, [r["call_id"] for r in call_rows] + folded, restarted),
-                dirty_buckets,
-                dirty_sessions,
-            )
+            if self.calls_in_sql:
+                folded = self._fold_calls(resolution.folds, dirty_buckets, dirty_sessions)
+                call_keys.save(run, resolution, [(r["call_id"], r["session_id"]) for r in call_rows])
+                restarted = [s for s, dims in new_dims.items() if old_dims.get(s, (None,) * 4)[3] != dims[3]]
+                self._settle_owners(
+                    call_keys.affected_calls(run, [r["call_id"] for r in call_rows] + folded, restarted),
+                    dirty_buckets,
+                    dirty_sessions,
+                )
             for sid, dims in new_dims.items():
                 before = old_dims.get(sid)
                 if before != dims:
@@ -180,9 +185,7 @@ class SqlStore(SqlReads, SqlDerived):
             run.execute(st.UPSERT_LLM_CALL, row)
             run.execute("DELETE FROM llm_calls WHERE call_id = :k", {"k": bare})
             run.execute("UPDATE tool_calls SET call_id = :key WHERE call_id = :k", {"key": key, "k": bare})
-            holders = run.query("SELECT session_id FROM call_holders WHERE call_id = :k", {"k": bare})
-            run.execute_many(call_keys.ADD_HOLDER, [{"call_id": key, "session_id": h[0]} for h in holders])
-            run.execute("DELETE FROM call_holders WHERE call_id = :k", {"k": bare})
+            call_keys.move_holders(run, bare, key)
             merged.append(key)
         return merged
 

@@ -86,6 +86,13 @@ def save(runner: SqlRunner, resolution: Resolution, holders: Iterable[tuple[str,
     runner.execute_many(ADD_HOLDER, [{"call_id": c, "session_id": s} for c, s in sorted(set(holders))])
 
 
+def move_holders(runner: SqlRunner, bare: str, key: str) -> None:
+    """A call stored under its bare request id was merged into `key`: its holders hold `key`."""
+    holders = runner.query("SELECT session_id FROM call_holders WHERE call_id = :k", {"k": bare})
+    runner.execute_many(ADD_HOLDER, [{"call_id": key, "session_id": h[0]} for h in holders])
+    runner.execute("DELETE FROM call_holders WHERE call_id = :k", {"k": bare})
+
+
 def affected_calls(runner: SqlRunner, call_ids: Iterable[str], restarted_sessions: Iterable[str]) -> set[str]:
     """The calls whose owner may change: those written now and those held by sessions whose start
     moved (a session's start only moves earlier as more of it is read)."""
