@@ -218,6 +218,10 @@ class EventTables:
             return {}
         return self._load("session_id IN {sids:Array(String)}", {"sids": list(session_ids)})
 
+    def load_where(self, where: str) -> dict[Key, EventState]:
+        """The live records a fixed condition selects (maintenance: store/clickhouse/rekey.py)."""
+        return self._load(where, {})
+
     def tools_of_call(self, call_id: str) -> dict[Key, EventState]:
         """The live tool calls that name `call_id` as the call that asked for them."""
         return self._load("event_type = 'tool_call' AND call_id = {cid:String}", {"cid": call_id})

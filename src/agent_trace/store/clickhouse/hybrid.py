@@ -43,6 +43,7 @@ from agent_trace.store.clickhouse.events import (
     event_key,
 )
 from agent_trace.store.clickhouse.merge import MERGERS
+from agent_trace.store.clickhouse.rekey import rekey_calls
 from agent_trace.store.clickhouse.migrate import (
     check_state,
     current_version,
@@ -114,6 +115,7 @@ class HybridStore(sql.SqlStore):
         with self.runner.transaction():
             self.lock_writers()
             migrate(self.client)
+            rekey_calls(self)
 
     def events_schema(self) -> tuple[int | None, int]:
         """(applied, newest known) ClickHouse migration versions."""
@@ -198,9 +200,10 @@ class HybridStore(sql.SqlStore):
         Resolution.folds), repoint their tool calls; returns the states to cancel."""
         removed: list[EventState] = []
         for bare, key in folds:
-            gone = states.pop((LLM_CALL, bare), None)
-            if gone is None or gone.row_version == 0:
-                continue
+            gone = states.get((LLM_CALL, bare))
+            if bare == key or gone is None or gone.row_version == 0 or gone.row.get("message_id"):
+                continue  # nothing stored under the bare request id
+            del states[(LLM_CALL, bare)]
             row = {**gone.row, "call_id": key}
             target = states.get((LLM_CALL, key))
             if target is None:

@@ -68,7 +68,7 @@ def resolve(runner: SqlRunner, batch: RecordBatch) -> Resolution:
     for request_id, key in out.new_aliases.items():
         if request_id not in stored or key < stored[request_id]:
             out.aliases[request_id] = key
-        if request_id not in stored:
+        if request_id not in stored and request_id != out.aliases[request_id]:
             out.folds.append((request_id, out.aliases[request_id]))
     for call in batch.llm_calls:
         if not call.message_id and call.request_id and call.request_id in out.aliases:
