@@ -170,6 +170,7 @@ def test_the_issue_examples() -> None:
     assert book.cost_nusd("claude-opus-4-6", ms(date(2026, 2, 11)), fast, "fast") == 4_500_000_000
     # Sonnet 4 over 200k input: every token at the long-context rate.
     big = Usage(input_tokens=250_000, output_tokens=10_000)
-    assert book.cost_nusd("claude-sonnet-4-20250514", ms(date(2025, 9, 1)), big) == (
-        250_000 * 6 + 10_000 * 22_500_000 // 1_000_000
-    ) * 1000
+    assert (
+        book.cost_nusd("claude-sonnet-4-20250514", ms(date(2025, 9, 1)), big)
+        == (250_000 * 6 + 10_000 * 22_500_000 // 1_000_000) * 1000
+    )

@@ -128,7 +128,9 @@ def _otlp_call(request_id: str, reported_usd: str) -> Any:
 
 
 @pytest.mark.parametrize("otlp_first", [True, False], ids=["otlp-first", "transcript-first"])
-def test_otlp_request_id_merges_into_the_transcript_call(store: Any, tmp_path: Path, otlp_first: bool) -> None:
+def test_otlp_request_id_merges_into_the_transcript_call(
+    store: Any, tmp_path: Path, otlp_first: bool
+) -> None:
     t = Transcript(SID)
     t.prompt("go", prompt_id=uid())
     message_id, request_id = t.assistant([text_block("hello")], u=usage(10, 100))
@@ -145,7 +147,11 @@ def test_otlp_request_id_merges_into_the_transcript_call(store: Any, tmp_path: P
     detail = store.session_detail(SID)
     [call] = detail.llm_calls
     assert call["call_id"] == "msg:" + message_id
-    assert (call["request_id"], call["reported_cost_nusd"], call["duration_ms"]) == (request_id, 2_550_000, 900)
+    assert (call["request_id"], call["reported_cost_nusd"], call["duration_ms"]) == (
+        request_id,
+        2_550_000,
+        900,
+    )
 
 
 def test_a_moved_folder_changes_nothing(store: Any, tmp_path: Path) -> None:

@@ -110,7 +110,9 @@ def test_hook_deltas_ship_a_complete_last_line_and_never_parse_it_twice(store: A
 # -- class 4: calls without a usable timestamp ----------------------------------------------------
 
 
-def test_undated_calls_take_the_neighbouring_time_and_land_in_every_report(store: Any, tmp_path: Path) -> None:
+def test_undated_calls_take_the_neighbouring_time_and_land_in_every_report(
+    store: Any, tmp_path: Path
+) -> None:
     t = Transcript(uid())
     t.prompt("go", prompt_id=uid())
     t.assistant([text_block("dated")], u=usage(10, 20))

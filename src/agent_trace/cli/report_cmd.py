@@ -65,10 +65,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     store = open_read_store(settings)
     try:
         if args.kind == "session":
+            from agent_trace.reports.reconcile import reconcile
             from agent_trace.reports.usage import SessionReport
 
             report = SessionReport(_all_sessions(store, filters))
             report.unpriced_reasons = unpriced_reasons(report.unpriced_models(), settings)
+            report.reconciliation = reconcile(store.reported_calls([s.session_id for s in report.sessions]))
             if args.json:
                 _write_json(report.as_json())
             else:

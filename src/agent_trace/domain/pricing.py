@@ -298,7 +298,9 @@ def _genai_pricing(info: Any, when: datetime, fast: bool) -> ModelPricing | None
             cache_write_1h=_pico_per_token(w1 if w1 is not None else i * 2),
             cache_read=_pico_per_token(rd if rd is not None else i * Decimal("0.1")),
             web_search=int(
-                (Decimal(web if web is not None else WEB_SEARCH_USD_PER_1K) * 1_000_000_000).to_integral_value()
+                (
+                    Decimal(web if web is not None else WEB_SEARCH_USD_PER_1K) * 1_000_000_000
+                ).to_integral_value()
             ),
         )
 

@@ -57,7 +57,10 @@ class ImportSummary:
             )
         if self.stats.incomplete_tail:
             reasons.append(
-                ("half-written last lines, not yet valid JSON (read once complete)", self.stats.incomplete_tail)
+                (
+                    "half-written last lines, not yet valid JSON (read once complete)",
+                    self.stats.incomplete_tail,
+                )
             )
         if self.stats.api_errors:
             reasons.append(("API-error records (<synthetic>, never billed)", self.stats.api_errors))

@@ -74,6 +74,8 @@ LIVE = "ORDER BY session_id, event_type, event_id, row_version DESC, sign ASC LI
 def live(columns: str, where: str) -> str:
     """A subquery of the live states (see LIVE) of the records `where` selects."""
     return f"(SELECT {columns} FROM (SELECT {columns}, sign FROM agent_events WHERE {where} {LIVE}) WHERE sign = 1)"
+
+
 Dims = tuple[str, str, str]  # (project, user_id, agent) of the owning session, '' = unknown
 
 
@@ -230,7 +232,9 @@ class EventTables:
         columns = ", ".join(RECORD_COLUMNS)
         out: dict[Key, EventState] = {}
         head = "event_type, event_id, session_id, row_version, project, user_id, agent"
-        for r in self.client.query(f"SELECT {head}, {columns} FROM {live(f'{head}, {columns}', where)}", params):
+        for r in self.client.query(
+            f"SELECT {head}, {columns} FROM {live(f'{head}, {columns}', where)}", params
+        ):
             kind = str(r[0])
             values = dict(zip(RECORD_COLUMNS, r[7:], strict=True))
             values["session_id"] = str(r[2])

@@ -43,7 +43,6 @@ from agent_trace.store.clickhouse.events import (
     event_key,
 )
 from agent_trace.store.clickhouse.merge import MERGERS
-from agent_trace.store.clickhouse.rekey import rekey_calls
 from agent_trace.store.clickhouse.migrate import (
     check_state,
     current_version,
@@ -51,6 +50,7 @@ from agent_trace.store.clickhouse.migrate import (
     load_migrations,
     migrate,
 )
+from agent_trace.store.clickhouse.rekey import rekey_calls
 from agent_trace.store.port import (
     DAY_MS,
     ActivityBucket,
@@ -62,10 +62,9 @@ from agent_trace.store.port import (
     UsageBucket,
 )
 from agent_trace.store.sql import adapter as sql
-from agent_trace.store.sql import call_keys
+from agent_trace.store.sql import call_keys, sqltext
 from agent_trace.store.sql import reads as sql_reads
 from agent_trace.store.sql import rows as sql_rows
-from agent_trace.store.sql import sqltext
 from agent_trace.store.sql.runner import SqlRunner
 
 # SqlStore methods the hybrid store inherits unchanged: they touch only tables kept in SQL.
@@ -182,7 +181,9 @@ class HybridStore(sql.SqlStore):
             call_keys.save(self.runner, resolution, holders)
             restarted = [s for s in involved if _start(old_dims.get(s)) != _start(new_dims.get(s))]
             self._settle(states, stored, [k[1] for k in states if k[0] == LLM_CALL], restarted)
-            new_dims.update(self._session_dims(sorted({st.session_id for st in states.values()} - set(new_dims))))
+            new_dims.update(
+                self._session_dims(sorted({st.session_id for st in states.values()} - set(new_dims)))
+            )
             changes: list[tuple[EventState | None, EventState, Dims]] = []
             for key, state in states.items():
                 dims = _dims(new_dims.get(state.session_id))
@@ -345,6 +346,15 @@ class HybridStore(sql.SqlStore):
                 {"sid": session_id},
             ),
         )
+
+    def reported_calls(self, session_ids: Sequence[str]) -> list[dict[str, Any]]:
+        self._ensure_fresh()
+        rows = reads.reported_call_rows(
+            self.client, sorted(set(session_ids)), sql_reads.REPORTED_CALL_COLUMNS
+        )
+        out = [dict(zip(sql_reads.REPORTED_CALL_COLUMNS, r, strict=True)) for r in rows]
+        out.sort(key=lambda r: (r["session_id"], r["ts_ms"] is not None, r["ts_ms"] or 0, r["call_id"]))
+        return out
 
     def counts(self) -> dict[str, int]:
         out = {

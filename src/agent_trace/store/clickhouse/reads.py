@@ -10,12 +10,12 @@ from agent_trace.store.clickhouse.client import ClickHouseClient
 from agent_trace.store.clickhouse.events import (
     FILE_TOUCH,
     KIND_COLUMNS,
-    live,
     LLM_CALL,
     PROMPT,
     RECORD_COLUMNS,
     SUBAGENT,
     TOOL_CALL,
+    live,
 )
 from agent_trace.store.port import Filters
 from agent_trace.store.sql.sqltext import ascii_lower
@@ -165,7 +165,9 @@ def session_records(client: ClickHouseClient, session_id: str) -> dict[str, list
     out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KIND_COLUMNS}
     columns = ", ".join(RECORD_COLUMNS)
     head = f"event_type, session_id, {columns}"
-    for r in client.query(f"SELECT {head} FROM {live(head, 'session_id = {sid:String}')}", {"sid": session_id}):
+    for r in client.query(
+        f"SELECT {head} FROM {live(head, 'session_id = {sid:String}')}", {"sid": session_id}
+    ):
         kind = str(r[0])
         values = dict(zip(RECORD_COLUMNS, r[2:], strict=True))
         values["session_id"] = r[1]
@@ -173,9 +175,6 @@ def session_records(client: ClickHouseClient, session_id: str) -> dict[str, list
     for kind, rows in out.items():
         rows.sort(key=_DETAIL_ORDER[kind])
     return out
-
-
-
 
 
 def summary_rows(
@@ -212,6 +211,23 @@ def summary_rows(
         params,
     )
     return llm, prompts, tools, subagents, first_prompts(client, session_ids)
+
+
+def reported_call_rows(
+    client: ClickHouseClient, session_ids: Sequence[str], columns: Sequence[str]
+) -> list[Row]:
+    """Store.reported_calls from ClickHouse: live LLM calls with usage and a reported cost."""
+    if not session_ids:
+        return []
+    names = ", ".join(columns)
+    calls = live(
+        f"{names}, has_usage",
+        "session_id IN {sids:Array(String)} AND event_type = 'llm_call'",
+    )
+    return client.query(
+        f"SELECT {names} FROM {calls} WHERE has_usage = 1 AND reported_cost_nusd IS NOT NULL",
+        {"sids": list(session_ids)},
+    )
 
 
 def first_prompts(client: ClickHouseClient, session_ids: Sequence[str]) -> list[Row]:

@@ -197,7 +197,8 @@ class SqlStore(SqlReads, SqlDerived):
         for chunk in chunks(sorted(wanted)):
             placeholders, params = in_params("c", chunk)
             rows = self.runner.query(
-                f"SELECT call_id, session_id, bucket_ms FROM llm_calls WHERE call_id IN ({placeholders})", params
+                f"SELECT call_id, session_id, bucket_ms FROM llm_calls WHERE call_id IN ({placeholders})",
+                params,
             )
             moves = [(str(r[0]), str(r[1]), r[2]) for r in rows if wanted.get(str(r[0]), r[1]) != r[1]]
             for call_id, current, bucket in moves:
