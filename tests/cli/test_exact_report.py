@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from agent_trace.config import load_settings
-from agent_trace.domain.pricing import UNPRICED_NO_FAST_PRICE, UNPRICED_NO_MODEL, UNPRICED_UNKNOWN_MODEL, PriceBook
+from agent_trace.domain.pricing import (
+    UNPRICED_NO_FAST_PRICE,
+    UNPRICED_NO_MODEL,
+    UNPRICED_UNKNOWN_MODEL,
+    PriceBook,
+)
 from agent_trace.ingest.writer import Writer
 from agent_trace.store.factory import open_store
 from tests.cli.test_cli import cli, report
