@@ -196,3 +196,22 @@ def test_fast_mode_and_long_context_through_import(store: Any, tmp_path: Path) -
     t.write(tmp_path / "p" / f"{t.session_id}.jsonl")
     run_import(store, [tmp_path])
     assert usage_totals(store)[3] == 4_500_000_000 + 1_725_000_000
+
+
+def test_sidechain_lines_in_the_main_file_and_a_subagent_file_are_one_subagent(
+    store: Any, tmp_path: Path
+) -> None:
+    sid = uid()
+    main = Transcript(sid)
+    main.prompt("delegate", prompt_id=uid())
+    main.assistant([text_block("on it")], u=usage(10, 20))
+    sub = Transcript(sid, agent_id="a1b2c3d4e5f6a7b8c")
+    sub.prompt("the subtask")
+    sub.assistant([text_block("sub work")], u=usage(30, 40))
+    for line in sub.lines:  # pre-2.0: the sidechain lines are in the main file too, without agentId
+        main.raw({k: v for k, v in line.items() if k != "agentId"})
+    main.write(tmp_path / "p" / f"{sid}.jsonl")
+    sub.write(tmp_path / "p" / sid / "subagents" / "agent-a1b2c3d4e5f6a7b8c.jsonl")
+    run_import(store, [tmp_path])
+    (session,) = sessions(store)
+    assert (session.subagents, session.llm_calls, session.input_tokens) == (1, 2, 40)

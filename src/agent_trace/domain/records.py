@@ -19,6 +19,10 @@ BUCKET_MS = 15 * 60 * 1000
 
 NANO_PER_USD = 1_000_000_000
 
+# Subagent ids the transcript parser makes up for pre-2.0 sidechains in the main file (no agentId).
+# The same lines copied into subagents/agent-<id>.jsonl name the real id, which wins in every merge.
+SIDECHAIN_AGENT = "sidechain"
+
 # How reports name the calls whose record names no model (they are unpriced, with that reason).
 NO_MODEL_LABEL = "(no model)"
 

@@ -29,6 +29,7 @@ import orjson
 from agent_trace.domain.prompts import INTERRUPT_PREFIX, classify_prompt
 from agent_trace.domain.records import (
     AGENT_CLAUDE_CODE,
+    SIDECHAIN_AGENT,
     FileTouch,
     LlmCall,
     Prompt,
@@ -347,7 +348,7 @@ class TranscriptParser:
         if self.file.agent_hint:
             return self.file.agent_hint
         if record.get("isSidechain") is True:
-            return self.state.sidechain_agent or "sidechain"
+            return self.state.sidechain_agent or SIDECHAIN_AGENT
         return None
 
     def _note_subagent(
@@ -564,7 +565,7 @@ class TranscriptParser:
     def _start_sidechain(self, record: Mapping[str, Any]) -> None:
         """Pre-2.0.x sidechains live in the main file: each root user line starts a subagent."""
         uuid = record.get("uuid")
-        self.state.sidechain_agent = "sidechain-" + (str(uuid)[:8] if uuid else "0")
+        self.state.sidechain_agent = f"{SIDECHAIN_AGENT}-" + (str(uuid)[:8] if uuid else "0")
 
     def _tool_results(
         self,

@@ -17,6 +17,7 @@ from agent_trace.store.clickhouse.events import (
     TOOL_CALL,
     live,
 )
+from agent_trace.domain.records import SIDECHAIN_AGENT
 from agent_trace.store.port import Filters
 from agent_trace.store.sql.sqltext import ascii_lower
 
@@ -185,7 +186,7 @@ def summary_rows(
     records = live(
         "session_id, event_type, event_id, model, has_usage, input_tokens, output_tokens, cache_creation_tokens, "
         "cache_5m_tokens, cache_1h_tokens, cache_read_tokens, cost_nusd, ts_ms, kind, status, started_ms, "
-        "ended_ms, is_compaction",
+        "ended_ms, is_compaction, agent_id",
         "session_id IN {sids:Array(String)}",
     )
     llm = client.query(
@@ -207,7 +208,10 @@ def summary_rows(
     )
     subagents = client.query(
         f"SELECT session_id, count() FROM {records} WHERE event_type = 'subagent' "
-        "AND (is_compaction IS NULL OR is_compaction = 0) GROUP BY session_id",
+        "AND (is_compaction IS NULL OR is_compaction = 0) "
+        # As in SQL (store/sql/derived.py): a made-up sidechain subagent without calls of its own.
+        f"AND (NOT startsWith(ifNull(agent_id, ''), '{SIDECHAIN_AGENT}') OR (session_id, agent_id) IN "
+        f"(SELECT session_id, agent_id FROM {records} WHERE event_type = 'llm_call')) GROUP BY session_id",
         params,
     )
     return llm, prompts, tools, subagents, first_prompts(client, session_ids)

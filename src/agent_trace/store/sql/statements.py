@@ -8,6 +8,7 @@ integer arithmetic for buckets. The merge rules are the heart of "one record per
 - latest:  the newest non-null value
 - min/max: earliest start, latest end, running totals
 - longer:  the longer of two texts (a deterministic union: order of arrival does not matter)
+- agent:   latest, but a made-up sidechain agent id never replaces a real one
 - usage:   the copy of an API request with the largest token total wins, all its counts together
 
 The rule of each plain column is in the *_RULES dicts below; store/clickhouse/merge.py applies
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent_trace.domain.records import BUCKET_MS
+from agent_trace.domain.records import BUCKET_MS, SIDECHAIN_AGENT
 
 
 def _first(t: str, c: str) -> str:
@@ -48,6 +49,17 @@ def _longer(t: str, c: str) -> str:
     )
 
 
+def _agent(t: str, c: str) -> str:
+    # The newest non-null agent id, except that a made-up sidechain id (domain.records
+    # SIDECHAIN_AGENT) never replaces a real one: the main file's copy of a subagent's lines and
+    # its subagents/agent-<id>.jsonl copy then name one subagent, in any order.
+    return (
+        f"(CASE WHEN excluded.{c} IS NULL THEN {t}.{c} WHEN {t}.{c} IS NULL THEN excluded.{c} "
+        f"WHEN excluded.{c} LIKE '{SIDECHAIN_AGENT}%' AND {t}.{c} NOT LIKE '{SIDECHAIN_AGENT}%' "
+        f"THEN {t}.{c} ELSE excluded.{c} END)"
+    )
+
+
 def _bucket(expr: str) -> str:
     return f"(({expr}) - (({expr}) % {BUCKET_MS}))"
 
@@ -74,6 +86,8 @@ def _rules(table: str, rules: dict[str, str]) -> dict[str, str]:
             out[column] = _max(f"{table}.{column}", f"excluded.{column}")
         elif rule == "longer":
             out[column] = _longer(table, column)
+        elif rule == "agent":
+            out[column] = _agent(table, column)
         else:
             out[column] = rule  # a literal SQL expression
     return out
@@ -222,7 +236,7 @@ _USAGE_WINS = (
 LLM_CALL_RULES: dict[str, str] = {
     "message_id": "latest",
     "request_id": "latest",
-    "agent_id": "latest",
+    "agent_id": "agent",
     "prompt_id": "latest",
     "model": "latest",
     "reported_cost_nusd": "latest",
@@ -279,7 +293,7 @@ TOOL_CALL_COLUMNS = (
 )
 TOOL_CALL_RULES: dict[str, str] = {
     "tool_name": "latest",
-    "agent_id": "latest",
+    "agent_id": "agent",
     "prompt_id": "latest",
     "call_id": "latest",
     "duration_ms": "max",  # each channel times it separately: keep one, by rule
