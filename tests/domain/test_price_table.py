@@ -174,3 +174,25 @@ def test_the_issue_examples() -> None:
         book.cost_nusd("claude-sonnet-4-20250514", ms(date(2025, 9, 1)), big)
         == (250_000 * 6 + 10_000 * 22_500_000 // 1_000_000) * 1000
     )
+
+
+@pytest.mark.parametrize("model", ["claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-5-5"])
+def test_us_only_inference_costs_a_tenth_more_on_tokens_not_searches(book: PriceBook, model: str) -> None:
+    u = request(50_000, "1h", 3)
+    us = Usage(**{**{f: getattr(u, f) for f in u.__slots__}, "inference_geo": "us"})  # type: ignore[attr-defined]
+    inp, w5, w1, read, out = (Decimal(r) for r in STANDARD[model])
+    tokens_usd = (
+        u.input_tokens * inp + u.cache_1h_tokens * w1 + u.cache_read_tokens * read + u.output_tokens * out
+    ) / 1_000_000
+    usd = tokens_usd * Decimal("1.1") + 3 * WEB_SEARCH_PER_1K / 1000
+    expected = int((usd * 1_000_000_000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    assert book.quote(model, ms(DAYS["2026-04-01"]), us) == (expected, None)
+    global_ = Usage(**{**{f: getattr(u, f) for f in u.__slots__}, "inference_geo": "global"})  # type: ignore[attr-defined]
+    assert book.quote(model, ms(DAYS["2026-04-01"]), global_) == (expected_nusd(STANDARD[model], u), None)
+
+
+def test_an_unknown_inference_geo_is_unpriced_with_its_reason(book: PriceBook) -> None:
+    from agent_trace.domain.pricing import UNPRICED_UNKNOWN_GEO
+
+    u = Usage(input_tokens=10, inference_geo="mars")
+    assert book.quote("claude-opus-4-6", ms(DAYS["2026-04-01"]), u) == (None, UNPRICED_UNKNOWN_GEO)

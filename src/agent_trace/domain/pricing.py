@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +47,12 @@ WEB_SEARCH_USD_PER_1K = 10
 # Why a call is unpriced (shown by `import`, `report` and the API). Never a silent $0.
 UNPRICED_NO_MODEL = "the record names no model (message.model missing)"
 UNPRICED_UNKNOWN_MODEL = "no list price known for this model (add it to prices.toml)"
+# usage.inference_geo values priced at the standard rates (absent, default, not reported).
+GLOBAL_GEOS = frozenset({None, "", "global", "not_available"})
+UNPRICED_UNKNOWN_GEO = (
+    "data residency: no price multiplier known for this usage.inference_geo "
+    "(add it under [inference_geo] in prices.toml)"
+)
 UNPRICED_NO_FAST_PRICE = (
     'fast mode (speed "fast"): no fast-mode list price known for this model '
     '(add one to prices.toml with speed = "fast")'
@@ -83,21 +90,24 @@ class ModelPricing:
                 chosen = rates
         return chosen
 
-    def cost_nusd(self, usage: Usage) -> int:
+    def cost_nusd(self, usage: Usage, multiplier: Fraction = Fraction(1)) -> int:
+        """`multiplier` scales the token prices (data residency), not web searches."""
         r = self.rates_for(usage.total_input)
         # Cache writes that carry no 5m/1h split are priced at the 5-minute rate, as Claude Code does.
         write_1h = min(usage.cache_1h_tokens, usage.cache_creation_tokens)
         write_5m = usage.cache_creation_tokens - write_1h
-        pico = (
+        tokens = (
             usage.input_tokens * r.input
             + usage.output_tokens * r.output
             + write_5m * r.cache_write_5m
             + write_1h * r.cache_write_1h
             + usage.cache_read_tokens * r.cache_read
-            + usage.web_search_requests * r.web_search
         )
-        # Round half up to whole nano-dollars, once per call.
-        return (pico + PICO_PER_NANO // 2) // PICO_PER_NANO
+        # Exact: (tokens · n/d + searches) in pico-dollars, rounded half up to nano-dollars once.
+        n, d = multiplier.numerator, multiplier.denominator
+        scaled = tokens * n + usage.web_search_requests * r.web_search * d
+        unit = PICO_PER_NANO * d
+        return (scaled + unit // 2) // unit
 
 
 def _pico_per_token(usd_per_mtok: Decimal | float | int | str) -> int:
@@ -232,6 +242,30 @@ def load_bundled_rates() -> list[OverrideEntry]:
     )
 
 
+def parse_geo_multipliers(text: str, where: str) -> dict[str, Fraction]:
+    """`[inference_geo]` of a price file: usage.inference_geo value → price multiplier."""
+    try:
+        table = tomllib.loads(text).get("inference_geo", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise PriceFileError(f"{where}: not valid TOML ({exc})") from None
+    if not isinstance(table, dict):
+        raise PriceFileError(f"{where}: inference_geo must be a table of multipliers")
+    out: dict[str, Fraction] = {}
+    for geo, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str) or Decimal(str(value)) < 0:
+            raise PriceFileError(f"{where}: inference_geo.{geo} must be a non-negative number")
+        out[str(geo)] = Fraction(Decimal(str(value)))
+    return out
+
+
+def geo_multipliers(override_file: Path | None = None) -> dict[str, Fraction]:
+    """The bundled multipliers, then the override file's (which win)."""
+    out = parse_geo_multipliers(BUNDLED_RATES.read_text(encoding="utf-8"), BUNDLED_RATES.name)
+    if override_file is not None and override_file.is_file():
+        out.update(parse_geo_multipliers(override_file.read_text(encoding="utf-8"), str(override_file)))
+    return out
+
+
 def load_override_file(path: Path) -> list[OverrideEntry]:
     if not path.is_file():
         return []
@@ -323,16 +357,18 @@ class PriceBook:
         overrides: list[OverrideEntry] | None = None,
         use_genai_prices: bool = True,
         bundled: list[OverrideEntry] | None = None,
+        geo: dict[str, Fraction] | None = None,
     ) -> None:
         self._overrides = list(overrides or [])
         self._bundled = load_bundled_rates() if bundled is None else bundled
+        self._geo = geo_multipliers() if geo is None else geo
         self._use_genai = use_genai_prices
         self._cache: dict[tuple[str, int, str], ModelPricing | str] = {}
         self._models: dict[str, Any] = {}
 
     @classmethod
     def from_home(cls, override_file: Path) -> PriceBook:
-        return cls(load_override_file(override_file))
+        return cls(load_override_file(override_file), geo=geo_multipliers(override_file))
 
     def _override_for(self, model: str, day: date, speed: str) -> ModelPricing | None:
         lowered = model.lower()
@@ -416,7 +452,12 @@ class PriceBook:
         found = self.resolve(model, ts_ms, speed)
         if isinstance(found, str):
             return None, found
-        return found.cost_nusd(usage), None
+        multiplier = Fraction(1)
+        if usage.inference_geo not in GLOBAL_GEOS:
+            if usage.inference_geo not in self._geo:
+                return None, UNPRICED_UNKNOWN_GEO
+            multiplier = self._geo[usage.inference_geo]
+        return found.cost_nusd(usage, multiplier), None
 
     def cost_nusd(
         self, model: str | None, ts_ms: int | None, usage: Usage, speed: str | None = None

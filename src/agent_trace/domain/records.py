@@ -85,6 +85,9 @@ class Usage:
     cache_1h_tokens: int = 0
     cache_read_tokens: int = 0
     web_search_requests: int = 0
+    # Where inference ran (usage.inference_geo): "us" costs more (data residency). Used for
+    # pricing only, not stored.
+    inference_geo: str | None = None
 
     @property
     def total(self) -> int:

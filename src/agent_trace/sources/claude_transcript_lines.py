@@ -216,6 +216,7 @@ def parse_usage(raw: object) -> Usage | None:
         creation = one_hour + five_min
     one_hour = min(one_hour, creation)
     server = raw.get("server_tool_use")
+    geo = raw.get("inference_geo")
     return Usage(
         input_tokens=num("input_tokens"),
         output_tokens=num("output_tokens"),
@@ -224,6 +225,7 @@ def parse_usage(raw: object) -> Usage | None:
         cache_1h_tokens=one_hour,
         cache_read_tokens=num("cache_read_input_tokens"),
         web_search_requests=num("web_search_requests", server) if isinstance(server, dict) else 0,
+        inference_geo=geo if isinstance(geo, str) else None,
     )
 
 

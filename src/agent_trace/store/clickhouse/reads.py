@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agent_trace.domain.records import SIDECHAIN_AGENT
 from agent_trace.store.clickhouse.client import ClickHouseClient
 from agent_trace.store.clickhouse.events import (
     FILE_TOUCH,
@@ -17,7 +18,6 @@ from agent_trace.store.clickhouse.events import (
     TOOL_CALL,
     live,
 )
-from agent_trace.domain.records import SIDECHAIN_AGENT
 from agent_trace.store.port import Filters
 from agent_trace.store.sql.sqltext import ascii_lower
 
