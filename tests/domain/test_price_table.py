@@ -180,7 +180,7 @@ def test_the_issue_examples() -> None:
 def test_us_only_inference_costs_a_tenth_more_on_tokens_not_searches(book: PriceBook, model: str) -> None:
     u = request(50_000, "1h", 3)
     us = Usage(**{**{f: getattr(u, f) for f in u.__slots__}, "inference_geo": "us"})  # type: ignore[attr-defined]
-    inp, w5, w1, read, out = (Decimal(r) for r in STANDARD[model])
+    inp, _w5, w1, read, out = (Decimal(r) for r in STANDARD[model])
     tokens_usd = (
         u.input_tokens * inp + u.cache_1h_tokens * w1 + u.cache_read_tokens * read + u.output_tokens * out
     ) / 1_000_000
