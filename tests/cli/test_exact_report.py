@@ -72,3 +72,14 @@ def test_unpriced_reasons_and_reconciliation(home: Path, tmp_path: Path) -> None
     [unexplained] = rec["unexplained_calls"]
     assert unexplained["difference_usd"] == pytest.approx(0.0275)
     assert unexplained["call_id"].startswith("msg:")
+
+    # The API's session replay shows the same reconciliation.
+    from agent_trace.reports.replay import build_replay
+
+    store = open_store(settings)
+    try:
+        detail = store.session_detail(SID)
+        assert detail is not None
+        assert build_replay(detail).as_json()["session"]["reconciliation"] == rec
+    finally:
+        store.close()
