@@ -18,6 +18,7 @@ import orjson
 
 from agent_trace.domain.tools import WRITE_TOOLS
 from agent_trace.store.clickhouse.client import ClickHouseClient
+from agent_trace.store.clickhouse.merge import MERGERS
 from agent_trace.store.sql import statements as st
 
 PROMPT, LLM_CALL, TOOL_CALL, FILE_TOUCH, SUBAGENT = (
@@ -90,6 +91,17 @@ def event_key(kind: str, row: Mapping[str, Any]) -> str:
     if kind == FILE_TOUCH:
         return orjson.dumps([row["tool_use_id"], row["path"], row["op"]]).decode()
     return orjson.dumps([row["session_id"], row["agent_id"]]).decode()
+
+
+def merge_call_into(states: dict[Key, EventState], call: EventState, key: str) -> None:
+    """Merge an LLM call's state into the call `key` of `states` (created when absent), with the
+    merge rules: a call re-keyed (store/clickhouse/rekey.py) or folded into another (hybrid)."""
+    row = {**call.row, "call_id": key}
+    target = states.get((LLM_CALL, key))
+    if target is None:
+        states[(LLM_CALL, key)] = EventState(LLM_CALL, key, row)
+    else:
+        target.row = MERGERS[LLM_CALL](target.row, row)
 
 
 @dataclass

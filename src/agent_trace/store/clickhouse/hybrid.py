@@ -41,6 +41,7 @@ from agent_trace.store.clickhouse.events import (
     EventTables,
     Key,
     event_key,
+    merge_call_into,
 )
 from agent_trace.store.clickhouse.merge import MERGERS
 from agent_trace.store.clickhouse.migrate import (
@@ -205,12 +206,7 @@ class HybridStore(sql.SqlStore):
             if bare == key or gone is None or gone.row_version == 0 or gone.row.get("message_id"):
                 continue  # nothing stored under the bare request id
             del states[(LLM_CALL, bare)]
-            row = {**gone.row, "call_id": key}
-            target = states.get((LLM_CALL, key))
-            if target is None:
-                states[(LLM_CALL, key)] = EventState(LLM_CALL, key, row)
-            else:
-                target.row = MERGERS[LLM_CALL](target.row, row)
+            merge_call_into(states, gone, key)
             removed.append(gone)
             call_keys.move_holders(self.runner, bare, key)
             for tool_key, tool in self.events.tools_of_call(bare).items():

@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agent_trace.domain.records import MESSAGE_KEY_PREFIX
-from agent_trace.store.clickhouse.events import LLM_CALL, Dims, EventState, Key
-from agent_trace.store.clickhouse.merge import MERGERS
+from agent_trace.store.clickhouse.events import LLM_CALL, Dims, EventState, Key, merge_call_into
 from agent_trace.store.sql import call_keys
 from agent_trace.store.sql import statements as st
 from agent_trace.store.sql.sqltext import now_ms
@@ -43,12 +42,7 @@ def rekey_calls(store: HybridStore) -> None:
     tools_before: dict[Key, EventState] = {}
     for gone in sorted(old.values(), key=lambda s: s.event_id):
         new_key = MESSAGE_KEY_PREFIX + str(gone.row["message_id"])
-        row = {**gone.row, "call_id": new_key}
-        target = targets.get((LLM_CALL, new_key))
-        if target is None:
-            targets[(LLM_CALL, new_key)] = EventState(LLM_CALL, new_key, row)
-        else:
-            target.row = MERGERS[LLM_CALL](target.row, row)
+        merge_call_into(targets, gone, new_key)
         for tool_key, tool in events.tools_of_call(gone.event_id).items():
             tools_before.setdefault(tool_key, tool)
             current = tools.setdefault(

@@ -33,6 +33,7 @@ from agent_trace.store.sql.rows import (
 )
 from agent_trace.store.sql.runner import SqlRunner
 from agent_trace.store.sql.sqltext import ascii_lower, chunks, in_params, like_escape
+from agent_trace.store.sql.statements import USAGE_COLUMNS
 
 # The columns of Store.reported_calls (reports/reconcile.py reads them).
 REPORTED_CALL_COLUMNS = (
@@ -41,13 +42,7 @@ REPORTED_CALL_COLUMNS = (
     "model",
     "speed",
     "ts_ms",
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_tokens",
-    "cache_5m_tokens",
-    "cache_1h_tokens",
-    "cache_read_tokens",
-    "web_search_requests",
+    *USAGE_COLUMNS,
     "cost_nusd",
     "reported_cost_nusd",
 )
