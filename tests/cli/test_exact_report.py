@@ -80,6 +80,19 @@ def test_unpriced_reasons_and_reconciliation(home: Path, tmp_path: Path) -> None
     try:
         detail = store.session_detail(SID)
         assert detail is not None
-        assert build_replay(detail).as_json()["session"]["reconciliation"] == rec
+        replay = build_replay(detail).as_json()
+        assert replay["session"]["reconciliation"] == rec
+        # Each unpriced call says why, in the API's replay.
+        reasons = {
+            (step["model"], step["unpriced_reason"])
+            for prompt in replay["prompts"]
+            for step in prompt["steps"]
+            if step["cost_usd"] is None
+        }
+        assert reasons == {
+            ("claude-haiku-4-5-20251001", UNPRICED_NO_FAST_PRICE),
+            ("claude-imaginary-9", UNPRICED_UNKNOWN_MODEL),
+            (None, UNPRICED_NO_MODEL),
+        }
     finally:
         store.close()

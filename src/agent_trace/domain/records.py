@@ -115,6 +115,7 @@ class LlmCall:
     usage: Usage | None = None  # None when this source carries no usage (hooks)
     is_sidechain: bool = False
     cost_nusd: int | None = None  # computed at list price; None = unpriced
+    unpriced_reason: str | None = None  # why cost_nusd is None (domain.pricing UNPRICED_*)
     reported_cost_nusd: int | None = None  # Claude Code's own figure (OTLP cost_usd)
     speed: str | None = None
     stop_reason: str | None = None

@@ -55,6 +55,7 @@ class Writer:
                 call.speed = "standard"  # OTLP's word for what transcripts call standard
             if call.usage is not None and call.cost_nusd is None:
                 call.cost_nusd, reason = self.prices.quote(call.model, call.ts_ms, call.usage, call.speed)
+                call.unpriced_reason = reason
                 if reason is not None:
                     label = call.model or NO_MODEL_LABEL
                     if call.speed == FAST and reason == UNPRICED_NO_FAST_PRICE:

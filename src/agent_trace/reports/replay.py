@@ -128,6 +128,7 @@ class Step:
             "agent_id": c.get("agent_id"),
             "usage": {key: int(c.get(key) or 0) for key in TOKEN_KEYS} if c.get("has_usage") else None,
             "cost_usd": None if c.get("cost_nusd") is None else int(c["cost_nusd"]) / NANO_PER_USD,
+            "unpriced_reason": c.get("unpriced_reason") if c.get("has_usage") else None,
             "reported_cost_usd": None
             if c.get("reported_cost_nusd") is None
             else int(c["reported_cost_nusd"]) / NANO_PER_USD,

@@ -119,6 +119,7 @@ class StepView(_Model):
     agent_id: str | None
     usage: StepUsage | None
     cost_usd: float | None
+    unpriced_reason: str | None = Field(description="why cost_usd is null (no model, unknown model, …)")
     reported_cost_usd: float | None
     text: str | None = Field(description="the response text (privacy tier 3)")
     thinking: str | None = Field(description="thinking (privacy tier 3)")

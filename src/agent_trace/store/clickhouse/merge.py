@@ -141,6 +141,9 @@ def merge_llm_call(old: Row, new: Row) -> Row:
         merged["cost_nusd"] = new["cost_nusd"]
     else:
         merged["cost_nusd"] = old["cost_nusd"]
+    merged["unpriced_reason"] = (
+        None if merged["cost_nusd"] is not None else _latest(old["unpriced_reason"], new["unpriced_reason"])
+    )
     merged["ts_ms"] = _min(old["ts_ms"], new["ts_ms"])
     merged["bucket_ms"] = sql_bucket(merged["ts_ms"])
     return merged

@@ -214,6 +214,7 @@ LLM_CALL_COLUMNS = (
     "usage_total",
     "is_sidechain",
     "cost_nusd",
+    "unpriced_reason",
     "reported_cost_nusd",
     "speed",
     "stop_reason",
@@ -250,6 +251,11 @@ LLM_CALL_RULES: dict[str, str] = {
     "tool_use_ids": "longer",
 }
 _call_ts = _min("llm_calls.ts_ms", "excluded.ts_ms")
+_CALL_COST = (
+    f"(CASE WHEN {_USAGE_WINS} THEN excluded.cost_nusd "
+    "WHEN llm_calls.cost_nusd IS NULL AND excluded.usage_total = llm_calls.usage_total "
+    "THEN excluded.cost_nusd ELSE llm_calls.cost_nusd END)"
+)
 UPSERT_LLM_CALL = _upsert(
     "llm_calls",
     LLM_CALL_COLUMNS,
@@ -260,10 +266,11 @@ UPSERT_LLM_CALL = _upsert(
             for column in (*USAGE_COLUMNS, "usage_total", "is_sidechain", "has_usage")
         },
         # Cost follows the winning usage; a copy that brings a price to an unpriced call also wins.
-        "cost_nusd": (
-            f"(CASE WHEN {_USAGE_WINS} THEN excluded.cost_nusd "
-            "WHEN llm_calls.cost_nusd IS NULL AND excluded.usage_total = llm_calls.usage_total "
-            "THEN excluded.cost_nusd ELSE llm_calls.cost_nusd END)"
+        "cost_nusd": _CALL_COST,
+        # Why the merged call is unpriced: none once it has a cost, else the newest reason.
+        "unpriced_reason": (
+            f"(CASE WHEN {_CALL_COST} IS NOT NULL THEN NULL "
+            "ELSE COALESCE(excluded.unpriced_reason, llm_calls.unpriced_reason) END)"
         ),
         "ts_ms": _call_ts,
         "bucket_ms": _bucket(_call_ts),

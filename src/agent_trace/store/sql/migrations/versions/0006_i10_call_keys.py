@@ -1,4 +1,5 @@
-"""LLM calls keyed by message id; which sessions hold each call; request id → call.
+"""LLM calls keyed by message id; which sessions hold each call; request id → call; why a
+call is unpriced.
 
 Revision ID: 0006_i10
 Revises: 0005
@@ -40,6 +41,8 @@ _RENAMED = f"message_id IS NOT NULL AND call_id <> {_NEW_KEY}"
 
 
 def upgrade() -> None:
+    # Why a call is unpriced (domain.pricing UNPRICED_*), shown per call by the API.
+    op.add_column("llm_calls", sa.Column("unpriced_reason", _text()))
     op.create_table(
         "call_holders",
         sa.Column("call_id", _text(), primary_key=True),
@@ -80,6 +83,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("llm_calls", "unpriced_reason")
     op.drop_table("call_aliases")
     op.drop_index("ix_call_holders_session", table_name="call_holders")
     op.drop_table("call_holders")
