@@ -225,7 +225,7 @@ class HybridStore(sql.SqlStore):
         change session (EventTables.write cancels them under the old one)."""
         affected = call_keys.affected_calls(self.runner, call_ids, restarted)
         wanted = call_keys.owners(self.runner, affected)
-        missing = [(LLM_CALL, c) for c in sorted(affected) if (LLM_CALL, c) not in states]
+        missing = [(LLM_CALL, c) for c in sorted(wanted) if (LLM_CALL, c) not in states]
         if missing:
             loaded = self.events.states(self.events.owners(missing))
             for key, state in loaded.items():

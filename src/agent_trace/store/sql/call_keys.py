@@ -110,8 +110,10 @@ def affected_calls(runner: SqlRunner, call_ids: Iterable[str], restarted_session
 
 def owners(runner: SqlRunner, call_ids: Iterable[str]) -> dict[str, str]:
     """call key → the session that owns it: the earliest-starting holder (unknown starts last,
-    ties broken by the smaller session id)."""
+    ties broken by the smaller session id). Only calls held by two sessions or more are
+    answered: a call with one holder is stored under it already."""
     best: dict[str, tuple[bool, int, str]] = {}
+    seen: dict[str, int] = {}
     for chunk in chunks(sorted(set(call_ids))):
         placeholders, params = in_params("c", chunk)
         for call_id, session_id, started in runner.query(
@@ -120,7 +122,8 @@ def owners(runner: SqlRunner, call_ids: Iterable[str]) -> dict[str, str]:
             params,
         ):
             rank = (started is None, int(started or 0), str(session_id))
+            seen[str(call_id)] = seen.get(str(call_id), 0) + 1
             current = best.get(str(call_id))
             if current is None or rank < current:
                 best[str(call_id)] = rank
-    return {call_id: rank[2] for call_id, rank in best.items()}
+    return {call_id: rank[2] for call_id, rank in best.items() if seen[call_id] > 1}
