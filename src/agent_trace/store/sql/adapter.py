@@ -171,13 +171,20 @@ class SqlStore(SqlReads, SqlDerived):
         run = self.runner
         merged: list[str] = []
         columns = ", ".join(st.LLM_CALL_COLUMNS)
-        for bare, key in folds:
-            rows = run.query(
-                f"SELECT {columns} FROM llm_calls WHERE call_id = :k AND message_id IS NULL", {"k": bare}
-            )
-            if not rows:
-                continue
-            row = dict(zip(st.LLM_CALL_COLUMNS, rows[0], strict=True))
+        target = dict(folds)
+        found: list[dict[str, Any]] = []
+        for chunk in chunks(sorted(target)):  # one query per chunk: folds are rare, checks are not
+            placeholders, params = in_params("k", chunk)
+            found += [
+                dict(zip(st.LLM_CALL_COLUMNS, r, strict=True))
+                for r in run.query(
+                    f"SELECT {columns} FROM llm_calls WHERE call_id IN ({placeholders}) AND message_id IS NULL",
+                    params,
+                )
+            ]
+        for row in found:
+            bare = str(row["call_id"])
+            key = target[bare]
             row["call_id"] = key
             if row["bucket_ms"] is not None:
                 dirty_buckets.add(int(row["bucket_ms"]))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from agent_trace.domain.records import RecordBatch
+from agent_trace.domain.records import MESSAGE_KEY_PREFIX, RecordBatch
 from agent_trace.store.sql.runner import SqlRunner
 from agent_trace.store.sql.sqltext import chunks, in_params
 
@@ -61,15 +61,20 @@ def resolve(runner: SqlRunner, batch: RecordBatch) -> Resolution:
             best = out.new_aliases.get(call.request_id)
             if best is None or call.call_id < best:
                 out.new_aliases[call.request_id] = call.call_id
+    # Only keys that may be bare request ids are looked up: a transcript batch has none.
     bare = {c.call_id for c in batch.llm_calls if not c.message_id and c.request_id}
-    bare |= {t.call_id for t in batch.tool_calls if t.call_id and not t.call_id.startswith("msg:")}
-    stored = _lookup(runner, sorted(bare | set(out.new_aliases)))
+    bare |= {
+        t.call_id for t in batch.tool_calls if t.call_id and not t.call_id.startswith(MESSAGE_KEY_PREFIX)
+    }
+    stored = _lookup(runner, sorted(bare))
     out.aliases = dict(stored)
     for request_id, key in out.new_aliases.items():
         if request_id not in stored or key < stored[request_id]:
             out.aliases[request_id] = key
-        if request_id not in stored and request_id != out.aliases[request_id]:
-            out.folds.append((request_id, out.aliases[request_id]))
+        # A call stored under this bare request id (only possible while no alias named it) is
+        # merged into the message's call; the store checks whether there is one.
+        if request_id != key:
+            out.folds.append((request_id, key))
     for call in batch.llm_calls:
         if not call.message_id and call.request_id and call.request_id in out.aliases:
             call.call_id = out.aliases[call.request_id]
@@ -114,7 +119,18 @@ def owners(runner: SqlRunner, call_ids: Iterable[str]) -> dict[str, str]:
     answered: a call with one holder is stored under it already."""
     best: dict[str, tuple[bool, int, str]] = {}
     seen: dict[str, int] = {}
+    shared: list[str] = []
     for chunk in chunks(sorted(set(call_ids))):
+        placeholders, params = in_params("c", chunk)
+        shared += [
+            str(r[0])
+            for r in runner.query(
+                f"SELECT call_id FROM call_holders WHERE call_id IN ({placeholders}) "
+                "GROUP BY call_id HAVING COUNT(*) > 1",
+                params,
+            )
+        ]
+    for chunk in chunks(shared):
         placeholders, params = in_params("c", chunk)
         for call_id, session_id, started in runner.query(
             "SELECT h.call_id, h.session_id, s.started_ms FROM call_holders h "
