@@ -100,6 +100,28 @@ def _edge_cases(root: Path) -> None:
     (root / "-work-edge" / f"{fork}.jsonl").write_bytes(
         main.read_bytes().replace(a.session_id.encode(), fork.encode())
     )
+    # Issue 10: a resumed copy stamped later whose file sorts first (the original owns the
+    # shared calls on every backend), a fast-mode call, an undated call, a call without a
+    # model, and a last line without its newline.
+    r = Transcript("ffff" + uid()[4:], cwd="/work/edge")
+    r.clock = 5 * 3600
+    r.prompt("original", prompt_id=uid())
+    fast = usage(40, 400)
+    fast["speed"] = "fast"
+    r.assistant([text_block("fast")], fast)
+    r.assistant([text_block("undated")], usage(41, 410))
+    r.lines[-1]["timestamp"] = None
+    r.assistant([text_block("no model")], usage(42, 420))
+    del r.lines[-1]["message"]["model"]
+    resumed = Transcript("0000" + uid()[4:], cwd="/work/edge")
+    for line in r.lines:
+        resumed.raw(dict(line, sessionId=resumed.session_id, timestamp="2026-02-11T20:00:00.000Z"))
+    resumed.clock = 10 * 3600
+    resumed.prompt("resumed", prompt_id=uid())
+    resumed.assistant([text_block("own")], usage(43, 430))
+    r.write(root / "-work-edge" / f"{r.session_id}.jsonl")
+    path = resumed.write(root / "-work-edge" / f"{resumed.session_id}.jsonl")
+    path.write_bytes(path.read_bytes()[:-1])
     # Days around the European DST change (2026-03-29 01:00 UTC).
     d = Transcript(uid(), cwd="/work/dst")
     d.clock = 0

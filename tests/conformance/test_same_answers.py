@@ -92,7 +92,7 @@ def test_the_answers_cover_the_inputs(reference: Outcome) -> None:
     assert counts["subagents"] >= 1 and counts["prompts"] >= 8
     daily = answers["reports"]["all/UTC/daily"]
     assert len(daily["daily"]) >= 4 and daily["totals"]["cost_nusd"] > 0
-    assert daily["totals"]["unpriced_models"] == ["claude-made-up-1"]
+    assert daily["totals"]["unpriced_models"] == ["(no model)", "claude-made-up-1"]
     assert answers["api"]["missing"]["status"] == 404
     statuses = {v["status"] for k, v in answers["api"].items() if k != "missing"}
     assert statuses == {200}

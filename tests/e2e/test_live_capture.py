@@ -103,7 +103,7 @@ def rows(collector: Collector, sql: str, *params: object) -> list[dict[str, Any]
 
 
 LLM_COLUMNS = (
-    "call_id,model,ts_ms,agent_id,input_tokens,output_tokens,cache_creation_tokens,"
+    "call_id,request_id,model,ts_ms,agent_id,input_tokens,output_tokens,cache_creation_tokens,"
     "cache_5m_tokens,cache_1h_tokens,cache_read_tokens,cost_nusd,response_text"
 )
 
@@ -111,10 +111,11 @@ LLM_COLUMNS = (
 def assert_llm_calls_exactly_once(
     collector: Collector, session_id: str, responses: list[RecordedResponse]
 ) -> None:
-    calls = {
-        r["call_id"]: r
-        for r in rows(collector, f"select {LLM_COLUMNS} from llm_calls where session_id = ?", session_id)
-    }
+    stored = rows(collector, f"select {LLM_COLUMNS} from llm_calls where session_id = ?", session_id)
+    # Calls are keyed by message id; hooks, OTLP (request id only) and the transcript merge into
+    # one row per API call, which knows its request id.
+    calls = {r["request_id"]: r for r in stored}
+    assert len(calls) == len(stored), "one stored call per API call, no more"
     assert set(calls) == {r.request_id for r in responses}, "one stored call per API call, no more"
     prices = PriceBook()
     for response in responses:
@@ -263,8 +264,8 @@ def test_subagent_and_its_calls(world: World) -> None:
     (sub_bash,) = [t for t in tools.values() if t["tool_name"] == "Bash"]
     assert sub_bash["agent_id"] == sub["agent_id"]
     sub_ids = {r.request_id for r in responses if r.thread == f"subagent:{SUBAGENT_MARKER}"}
-    stored = rows(world.collector, "select call_id,agent_id from llm_calls where session_id = ?", sid)
-    assert {r["call_id"] for r in stored if r["agent_id"] == sub["agent_id"]} == sub_ids
+    stored = rows(world.collector, "select request_id,agent_id from llm_calls where session_id = ?", sid)
+    assert {r["request_id"] for r in stored if r["agent_id"] == sub["agent_id"]} == sub_ids
 
 
 def test_failing_tools(world: World) -> None:

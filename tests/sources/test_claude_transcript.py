@@ -306,7 +306,7 @@ def test_old_sidechain_lines_form_subagents() -> None:
         }
     )
     batch = parse(side.text()).take_batch()
-    side_call = next(c for c in batch.llm_calls if c.call_id == "req_side")
+    side_call = next(c for c in batch.llm_calls if c.call_id == "msg:msg_side")
     assert side_call.agent_id is not None and side_call.agent_id.startswith("sidechain-")
     assert len(batch.prompts) == 1
 

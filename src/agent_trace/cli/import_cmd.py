@@ -31,6 +31,8 @@ def _summary_json(summary: ImportSummary, paths: list[Path]) -> dict[str, Any]:
         "totals": after,
         "new": {key: after.get(key, 0) - before.get(key, 0) for key in after},
         "unpriced_models": summary.unpriced_models,
+        "unpriced_reasons": summary.unpriced_reasons,
+        "estimated_timestamps": summary.stats.estimated_times,
     }
 
 
@@ -58,14 +60,18 @@ def _print_summary(summary: ImportSummary, paths: list[Path]) -> None:
         print("Skipped (nothing else was lost):", file=out)
         for item in data["skipped"]:
             print(f"  {item['count']:>8,}  {item['reason']}", file=out)
-    for entry in files["unreadable"]:
-        print(f"  could not read {entry['path']}: {entry['error']}", file=out)
-    if summary.unpriced_models:
+    if summary.stats.estimated_times:
         print(
-            "Unpriced models (no list price known; add them to prices.toml): "
-            + ", ".join(summary.unpriced_models),
+            f"{summary.stats.estimated_times:,} LLM call(s) had no usable timestamp: dated from the "
+            "neighbouring lines (else the file's modification time).",
             file=out,
         )
+    for entry in files["unreadable"]:
+        print(f"  could not read {entry['path']}: {entry['error']}", file=out)
+    if summary.unpriced_reasons:
+        print("Unpriced calls (counted in tokens, not in cost):", file=out)
+        for model, reason in summary.unpriced_reasons.items():
+            print(f"  {model}: {reason}", file=out)
 
 
 class _Progress:

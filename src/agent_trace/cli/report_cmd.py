@@ -51,6 +51,16 @@ def _all_sessions(store: Any, filters: Filters) -> list[SessionSummary]:
         cursor = page.next_cursor
 
 
+def unpriced_reasons(models: set[str], settings: Settings) -> dict[str, str]:
+    """Why each unpriced model is unpriced (the price book is loaded only when one is)."""
+    if not models:
+        return {}
+    from agent_trace.domain.pricing import PriceBook
+
+    book = PriceBook.from_home(settings.price_override_file)
+    return {model: book.explain(model) for model in sorted(models)}
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from agent_trace.store.factory import open_read_store
 
@@ -66,9 +76,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     store = open_read_store(settings)
     try:
         if args.kind == "session":
+            from agent_trace.reports.reconcile import reconcile
             from agent_trace.reports.usage import SessionReport
 
             report = SessionReport(_all_sessions(store, filters))
+            report.unpriced_reasons = unpriced_reasons(report.unpriced_models(), settings)
+            report.reconciliation = reconcile(store.reported_calls([s.session_id for s in report.sessions]))
             if args.json:
                 _write_json(report.as_json())
             else:
@@ -88,6 +101,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         store.close()
+    report_p.unpriced_reasons = unpriced_reasons(report_p.totals.unpriced_models, settings)
     if args.json:
         _write_json(report_p.as_json())
     else:

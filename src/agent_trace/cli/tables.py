@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -70,6 +71,14 @@ def _token_cells(t: Tally) -> list[str]:
         tokens(t.total_tokens),
         money(t.cost_nusd, t.unpriced_calls, t.calls),
     ]
+
+
+def print_unpriced(console: Any, reasons: dict[str, str]) -> None:
+    """One line per unpriced model: its calls count in tokens but not in cost, and why."""
+    if reasons:
+        console.print(Text("Unpriced calls (tokens counted, cost not):"), style="yellow")
+        for model, reason in reasons.items():
+            console.print(cell(f"  {model}: {reason}"), style="yellow")
 
 
 def _cell(text: str) -> Text:
@@ -132,10 +141,7 @@ def print_period_report(report: PeriodReport, breakdown: bool, filters: Filters)
     grid.footer.append(Row(["Total", "", *_token_cells(t), f"{t.prompts:,}", f"{t.tool_calls:,}"], "bold"))
     _print_table(grid, f"Claude Code usage, {report.period} ({report.timezone})")
     console = make_console()
-    if t.unpriced_models:
-        console.print(
-            cell(f"Unpriced (no known list price): {', '.join(sorted(t.unpriced_models))}"), style="yellow"
-        )
+    print_unpriced(console, report.unpriced_reasons)
     if not report.rows:
         console.print(empty_hint("usage", filters))
 
@@ -176,6 +182,7 @@ def print_session_report(report: SessionReport, tz: tzinfo | None, filters: Filt
         )
     )
     _print_table(grid, "Claude Code usage by session")
+    print_unpriced(make_console(), report.unpriced_reasons)
     if not report.sessions:
         make_console().print(empty_hint("sessions", filters))
 

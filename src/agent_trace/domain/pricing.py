@@ -9,6 +9,13 @@ Money is integer nano-dollars. Rates are integer pico-dollars per token (a price
 $0.0375/MTok is 37,500 pico-dollars per token), so a call's cost is an exact integer sum rounded
 once to nano-dollars.
 
+Where the rates come from, first match wins: $AGENT_TRACE_HOME/prices.toml (the user's
+override), then the bundled table `anthropic_rates.toml` (list prices the genai-prices snapshot
+lacks, from Anthropic's published pricing page: fast mode, Sonnet 4's long-context tier), then
+genai-prices. Prices never fall back silently: a fast-mode request of a model with no known fast
+price is unpriced (with that reason), never priced at the standard rate. `PriceBook.quote` gives
+the reason of every unpriced call (`UNPRICED_*` below), which the import summary and reports show.
+
 genai-prices is used only through its bundled snapshot: agent-trace never fetches prices from
 the network (nothing leaves the machine).
 """
@@ -21,14 +28,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from agent_trace.domain.records import Usage
+from agent_trace.domain.records import NO_MODEL_LABEL, Usage
 
 PICO_PER_NANO = 1000
 _DATE_SUFFIX = re.compile(r"[-@](\d{8})$")
 SYNTHETIC_MODEL = "<synthetic>"
+FAST = "fast"
+STANDARD = "standard"
+# The bundled rate table (a data file in this package; its header names the public source).
+BUNDLED_RATES = Path(__file__).with_name("anthropic_rates.toml")
+# Web search is $10 per 1,000 requests on every Claude model (Anthropic's pricing page).
+WEB_SEARCH_USD_PER_1K = 10
+
+# Why a call is unpriced (shown by `import`, `report` and the API). Never a silent $0.
+UNPRICED_NO_MODEL = "the record names no model (message.model missing)"
+UNPRICED_UNKNOWN_MODEL = "no list price known for this model (add it to prices.toml)"
+# usage.inference_geo values priced at the standard rates (absent, default, not reported).
+GLOBAL_GEOS = frozenset({None, "", "global", "not_available"})
+UNPRICED_UNKNOWN_GEO = (
+    "data residency: no price multiplier known for this usage.inference_geo "
+    "(add it under [inference_geo] in prices.toml)"
+)
+UNPRICED_NO_FAST_PRICE = (
+    'fast mode (speed "fast"): no fast-mode list price known for this model '
+    '(add one to prices.toml with speed = "fast")'
+)
 
 
 class PriceFileError(ValueError):
@@ -50,7 +78,7 @@ class Rates:
 @dataclass(frozen=True, slots=True)
 class ModelPricing:
     model_id: str  # the price entry that matched
-    source: Literal["genai-prices", "override"]
+    source: Literal["genai-prices", "override", "bundled"]
     base: Rates
     # (threshold, rates): when total input > threshold, every token of the request uses `rates`.
     tiers: tuple[tuple[int, Rates], ...] = ()
@@ -62,21 +90,24 @@ class ModelPricing:
                 chosen = rates
         return chosen
 
-    def cost_nusd(self, usage: Usage) -> int:
+    def cost_nusd(self, usage: Usage, multiplier: Fraction = Fraction(1)) -> int:
+        """`multiplier` scales the token prices (data residency), not web searches."""
         r = self.rates_for(usage.total_input)
         # Cache writes that carry no 5m/1h split are priced at the 5-minute rate, as Claude Code does.
         write_1h = min(usage.cache_1h_tokens, usage.cache_creation_tokens)
         write_5m = usage.cache_creation_tokens - write_1h
-        pico = (
+        tokens = (
             usage.input_tokens * r.input
             + usage.output_tokens * r.output
             + write_5m * r.cache_write_5m
             + write_1h * r.cache_write_1h
             + usage.cache_read_tokens * r.cache_read
-            + usage.web_search_requests * r.web_search
         )
-        # Round half up to whole nano-dollars, once per call.
-        return (pico + PICO_PER_NANO // 2) // PICO_PER_NANO
+        # Exact: (tokens · n/d + searches) in pico-dollars, rounded half up to nano-dollars once.
+        n, d = multiplier.numerator, multiplier.denominator
+        scaled = tokens * n + usage.web_search_requests * r.web_search * d
+        unit = PICO_PER_NANO * d
+        return (scaled + unit // 2) // unit
 
 
 def _pico_per_token(usd_per_mtok: Decimal | float | int | str) -> int:
@@ -96,6 +127,15 @@ class OverrideEntry:
     model: str
     since: date | None
     pricing: ModelPricing
+    speed: str = STANDARD  # the requests these rates are for: "standard" or "fast"
+    until: date | None = None  # exclusive
+
+    def applies(self, day: date, speed: str) -> bool:
+        return (
+            self.speed == speed
+            and (self.since is None or self.since <= day)
+            and (self.until is None or day < self.until)
+        )
 
 
 def _rates_from_table(table: Mapping[str, Any], where: str, fallback_input: Any = None) -> Rates:
@@ -119,7 +159,7 @@ def _rates_from_table(table: Mapping[str, Any], where: str, fallback_input: Any 
     write_5m = number("cache_write_5m", inp * Decimal("1.25"))
     write_1h = number("cache_write_1h", inp * 2)
     read = number("cache_read", inp * Decimal("0.1"))
-    web_per_1k = number("web_search_per_1k", 10)
+    web_per_1k = number("web_search_per_1k", WEB_SEARCH_USD_PER_1K)
     return Rates(
         input=_pico_per_token(inp),
         output=_pico_per_token(out),
@@ -131,7 +171,9 @@ def _rates_from_table(table: Mapping[str, Any], where: str, fallback_input: Any 
     )
 
 
-def parse_override_text(text: str, where: str = "prices.toml") -> list[OverrideEntry]:
+def parse_override_text(
+    text: str, where: str = "prices.toml", source: Literal["override", "bundled"] = "override"
+) -> list[OverrideEntry]:
     """Parse the override file. Format (USD per million tokens)::
 
     [models."claude-opus-5-5"]
@@ -143,6 +185,9 @@ def parse_override_text(text: str, where: str = "prices.toml") -> list[OverrideE
     long_context_threshold = 200000          # optional
     long_context = { input = 8, output = 30 }  # optional, same keys
     since = 2026-01-01          # optional; use [[models."name"]] for several periods
+    until = 2026-06-01          # optional, exclusive
+    speed = "fast"              # optional: these are the rates of fast-mode requests
+    model = "claude-opus-4-6"   # optional: the model, when the table name is only a label
     """
     try:
         data = tomllib.loads(text)
@@ -167,15 +212,58 @@ def parse_override_text(text: str, where: str = "prices.toml") -> list[OverrideE
                 if not isinstance(lc, dict):
                     raise PriceFileError(f"{label}: long_context must be a table of rates")
                 tiers = ((threshold, _rates_from_table(lc, f"{label}.long_context")),)
-            since = table.get("since")
-            if since is not None and not isinstance(since, date):
-                try:
-                    since = date.fromisoformat(str(since))
-                except ValueError:
-                    raise PriceFileError(f"{label}: since must be a date like 2026-01-01") from None
-            pricing = ModelPricing(model_id=name, source="override", base=base, tiers=tiers)
-            entries.append(OverrideEntry(model=name.lower(), since=since, pricing=pricing))
+            since = _date_key(table, "since", label)
+            until = _date_key(table, "until", label)
+            speed = table.get("speed", STANDARD)
+            if speed not in (STANDARD, FAST):
+                raise PriceFileError(f'{label}: speed must be "standard" or "fast"')
+            model = table.get("model", name)
+            if not isinstance(model, str) or not model:
+                raise PriceFileError(f"{label}: model must be a model name")
+            pricing = ModelPricing(model_id=model, source=source, base=base, tiers=tiers)
+            entries.append(OverrideEntry(model.lower(), since, pricing, speed, until))
     return entries
+
+
+def _date_key(table: Mapping[str, Any], key: str, label: str) -> date | None:
+    value = table.get(key)
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise PriceFileError(f"{label}: {key} must be a date like 2026-01-01") from None
+
+
+def load_bundled_rates() -> list[OverrideEntry]:
+    """The bundled table of list prices genai-prices lacks (see anthropic_rates.toml)."""
+    return parse_override_text(
+        BUNDLED_RATES.read_text(encoding="utf-8"), where=BUNDLED_RATES.name, source="bundled"
+    )
+
+
+def parse_geo_multipliers(text: str, where: str) -> dict[str, Fraction]:
+    """`[inference_geo]` of a price file: usage.inference_geo value → price multiplier."""
+    try:
+        table = tomllib.loads(text).get("inference_geo", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise PriceFileError(f"{where}: not valid TOML ({exc})") from None
+    if not isinstance(table, dict):
+        raise PriceFileError(f"{where}: inference_geo must be a table of multipliers")
+    out: dict[str, Fraction] = {}
+    for geo, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | str) or Decimal(str(value)) < 0:
+            raise PriceFileError(f"{where}: inference_geo.{geo} must be a non-negative number")
+        out[str(geo)] = Fraction(Decimal(str(value)))
+    return out
+
+
+def geo_multipliers(override_file: Path | None = None) -> dict[str, Fraction]:
+    """The bundled multipliers, then the override file's (which win)."""
+    out = parse_geo_multipliers(BUNDLED_RATES.read_text(encoding="utf-8"), BUNDLED_RATES.name)
+    if override_file is not None and override_file.is_file():
+        out.update(parse_geo_multipliers(override_file.read_text(encoding="utf-8"), str(override_file)))
+    return out
 
 
 def load_override_file(path: Path) -> list[OverrideEntry]:
@@ -199,8 +287,14 @@ def _genai_model(model: str) -> Any:
 
 
 def _genai_pricing(info: Any, when: datetime, fast: bool) -> ModelPricing | None:
-    context = {"speed": "fast"} if fast else None
-    prices = info.get_prices(when, context)  # type: ignore[arg-type]
+    prices = info.get_prices(when, None)
+    if fast:
+        # genai-prices answers a fast request of a model without fast prices with the standard
+        # prices: that is "no fast price known", never a price.
+        fast_prices = info.get_prices(when, {"speed": FAST})
+        if fast_prices == prices:
+            return None
+        prices = fast_prices
 
     def get(key: str) -> Any:
         return prices.__dict__.get(key)
@@ -237,7 +331,11 @@ def _genai_pricing(info: Any, when: datetime, fast: bool) -> ModelPricing | None
             cache_write_5m=_pico_per_token(w5 if w5 is not None else i * Decimal("1.25")),
             cache_write_1h=_pico_per_token(w1 if w1 is not None else i * 2),
             cache_read=_pico_per_token(rd if rd is not None else i * Decimal("0.1")),
-            web_search=int((Decimal(web) * 1_000_000_000).to_integral_value()) if web is not None else 0,
+            web_search=int(
+                (
+                    Decimal(web if web is not None else WEB_SEARCH_USD_PER_1K) * 1_000_000_000
+                ).to_integral_value()
+            ),
         )
 
     thresholds = sorted(
@@ -251,27 +349,34 @@ def _genai_pricing(info: Any, when: datetime, fast: bool) -> ModelPricing | None
 
 
 class PriceBook:
-    """Resolves a model at a date to its prices, caching per (model, UTC day, speed)."""
+    """Resolves a model at a date and speed to its prices (or the reason there are none),
+    caching per (model, UTC day, speed)."""
 
-    def __init__(self, overrides: list[OverrideEntry] | None = None, use_genai_prices: bool = True) -> None:
-        self._overrides = sorted(
-            overrides or [], key=lambda e: (len(e.model), e.since or date.min), reverse=True
-        )
+    def __init__(
+        self,
+        overrides: list[OverrideEntry] | None = None,
+        use_genai_prices: bool = True,
+        bundled: list[OverrideEntry] | None = None,
+        geo: dict[str, Fraction] | None = None,
+    ) -> None:
+        self._overrides = list(overrides or [])
+        self._bundled = load_bundled_rates() if bundled is None else bundled
+        self._geo = geo_multipliers() if geo is None else geo
         self._use_genai = use_genai_prices
-        self._cache: dict[tuple[str, int, bool], ModelPricing | None] = {}
+        self._cache: dict[tuple[str, int, str], ModelPricing | str] = {}
         self._models: dict[str, Any] = {}
 
     @classmethod
     def from_home(cls, override_file: Path) -> PriceBook:
-        return cls(load_override_file(override_file))
+        return cls(load_override_file(override_file), geo=geo_multipliers(override_file))
 
-    def _override_for(self, model: str, day: date) -> ModelPricing | None:
+    def _override_for(self, model: str, day: date, speed: str) -> ModelPricing | None:
         lowered = model.lower()
         bare = strip_date_suffix(lowered)
         best: OverrideEntry | None = None
         for entry in self._overrides:
             if lowered == entry.model or bare == entry.model or lowered.startswith(entry.model):
-                if entry.since is not None and entry.since > day:
+                if not entry.applies(day, speed):
                     continue
                 if best is None or (len(entry.model), entry.since or date.min) > (
                     len(best.model),
@@ -280,28 +385,81 @@ class PriceBook:
                     best = entry
         return best.pricing if best else None
 
+    def _bundled_for(self, canonical: str, day: date, speed: str) -> ModelPricing | None:
+        for entry in self._bundled:
+            if entry.model == canonical and entry.applies(day, speed):
+                return entry.pricing
+        return None
+
+    def _genai_info(self, model: str) -> Any:
+        if not self._use_genai:
+            return None
+        if model not in self._models:
+            self._models[model] = _genai_model(model)
+        return self._models[model]
+
+    def resolve(self, model: str | None, ts_ms: int | None, speed: str | None = None) -> ModelPricing | str:
+        """The prices of a request, or why there are none (one of the UNPRICED_* reasons)."""
+        if not model or model == SYNTHETIC_MODEL:
+            return UNPRICED_NO_MODEL
+        mode = FAST if speed == FAST else STANDARD
+        day_index = (ts_ms if ts_ms is not None else 0) // 86_400_000
+        key = (model, day_index, mode)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._resolve(model, day_index, mode)
+        return found
+
+    def _resolve(self, model: str, day_index: int, mode: str) -> ModelPricing | str:
+        when = datetime.fromtimestamp(day_index * 86_400, tz=UTC)
+        pricing = self._override_for(model, when.date(), mode)
+        if pricing is not None:
+            return pricing
+        info = self._genai_info(model)
+        canonical = info.id if info is not None else strip_date_suffix(model.lower())
+        pricing = self._bundled_for(canonical, when.date(), mode)
+        if pricing is not None:
+            return pricing
+        if info is not None:
+            pricing = _genai_pricing(info, when, mode == FAST)
+            if pricing is not None:
+                return pricing
+        if mode == FAST and not isinstance(self._resolve(model, day_index, STANDARD), str):
+            return UNPRICED_NO_FAST_PRICE
+        return UNPRICED_UNKNOWN_MODEL
+
     def pricing_for(
         self, model: str | None, ts_ms: int | None, speed: str | None = None
     ) -> ModelPricing | None:
-        if not model or model == SYNTHETIC_MODEL:
-            return None
-        fast = speed == "fast"
-        day_index = (ts_ms if ts_ms is not None else 0) // 86_400_000
-        key = (model, day_index, fast)
-        if key in self._cache:
-            return self._cache[key]
-        when = datetime.fromtimestamp(day_index * 86_400, tz=UTC)
-        pricing = self._override_for(model, when.date())
-        if pricing is None and self._use_genai:
-            if model not in self._models:
-                self._models[model] = _genai_model(model)
-            info = self._models[model]
-            pricing = None if info is None else _genai_pricing(info, when, fast)
-        self._cache[key] = pricing
-        return pricing
+        found = self.resolve(model, ts_ms, speed)
+        return None if isinstance(found, str) else found
+
+    def explain(self, model: str, ts_ms: int | None = None) -> str:
+        """Why calls of `model` (a report's name for it: NO_MODEL_LABEL for none) are unpriced.
+
+        Reports keep calls per model, not per speed: a model that has a standard price can only
+        have unpriced calls through fast mode (see `_resolve`)."""
+        if model in ("", NO_MODEL_LABEL):
+            return UNPRICED_NO_MODEL
+        when = ts_ms if ts_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
+        found = self.resolve(model, when)
+        return found if isinstance(found, str) else UNPRICED_NO_FAST_PRICE
+
+    def quote(
+        self, model: str | None, ts_ms: int | None, usage: Usage, speed: str | None = None
+    ) -> tuple[int | None, str | None]:
+        """(cost in nano-dollars, None), or (None, the reason the call is unpriced)."""
+        found = self.resolve(model, ts_ms, speed)
+        if isinstance(found, str):
+            return None, found
+        multiplier = Fraction(1)
+        if usage.inference_geo not in GLOBAL_GEOS:
+            if usage.inference_geo not in self._geo:
+                return None, UNPRICED_UNKNOWN_GEO
+            multiplier = self._geo[usage.inference_geo]
+        return found.cost_nusd(usage, multiplier), None
 
     def cost_nusd(
         self, model: str | None, ts_ms: int | None, usage: Usage, speed: str | None = None
     ) -> int | None:
-        pricing = self.pricing_for(model, ts_ms, speed)
-        return None if pricing is None else pricing.cost_nusd(usage)
+        return self.quote(model, ts_ms, usage, speed)[0]

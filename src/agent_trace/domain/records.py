@@ -19,6 +19,13 @@ BUCKET_MS = 15 * 60 * 1000
 
 NANO_PER_USD = 1_000_000_000
 
+# Subagent ids the transcript parser makes up for pre-2.0 sidechains in the main file (no agentId).
+# The same lines copied into subagents/agent-<id>.jsonl name the real id, which wins in every merge.
+SIDECHAIN_AGENT = "sidechain"
+
+# How reports name the calls whose record names no model (they are unpriced, with that reason).
+NO_MODEL_LABEL = "(no model)"
+
 PromptKind = Literal["prompt", "command", "task_notification"]
 ToolStatus = Literal["success", "error", "denied", "interrupted"]
 FileOp = Literal["read", "write"]
@@ -78,6 +85,9 @@ class Usage:
     cache_1h_tokens: int = 0
     cache_read_tokens: int = 0
     web_search_requests: int = 0
+    # Where inference ran (usage.inference_geo): "us" costs more (data residency). Used for
+    # pricing only, not stored.
+    inference_geo: str | None = None
 
     @property
     def total(self) -> int:
@@ -94,7 +104,7 @@ class Usage:
 class LlmCall:
     """One API request; streaming duplicates, copies in other files and other channels merge here."""
 
-    call_id: str  # requestId when known, else "msg:" + message.id (see `llm_call_id`)
+    call_id: str  # "msg:" + message.id when known, else requestId (see `llm_call_id`)
     session_id: str
     message_id: str | None = None
     request_id: str | None = None
@@ -105,6 +115,7 @@ class LlmCall:
     usage: Usage | None = None  # None when this source carries no usage (hooks)
     is_sidechain: bool = False
     cost_nusd: int | None = None  # computed at list price; None = unpriced
+    unpriced_reason: str | None = None  # why cost_nusd is None (domain.pricing UNPRICED_*)
     reported_cost_nusd: int | None = None  # Claude Code's own figure (OTLP cost_usd)
     speed: str | None = None
     stop_reason: str | None = None
@@ -116,12 +127,23 @@ class LlmCall:
     tool_use_ids: tuple[str, ...] = ()
 
 
+MESSAGE_KEY_PREFIX = "msg:"
+
+
 def llm_call_id(message_id: str | None, request_id: str | None) -> str | None:
-    """The natural key of an API request: the request id, or the message id when there is none."""
+    """The natural key of an API response: "msg:" + message.id, or the request id when the source
+    knows no message id (OTLP api_request events and llm_request spans carry only request_id).
+
+    The rule (docs/ARCHITECTURE.md "LLM call key"): two records are one call when their message
+    ids are equal, or, when one of them has no message id, when their request ids are equal.
+    So two messages that share a requestId stay two calls, and a record keyed by its request id
+    alone is resolved by the store to the call holding that request id (store/sql/call_keys.py):
+    the one with the smallest key if several do.
+    """
+    if message_id:
+        return MESSAGE_KEY_PREFIX + message_id
     if request_id:
         return request_id
-    if message_id:
-        return "msg:" + message_id
     return None
 
 

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from agent_trace.domain.jsonl import is_complete_record
 from agent_trace.domain.prompts import COMMAND_PREFIXES, NOT_A_TURN_PREFIXES, TASK_NOTIFICATION_PREFIX
 
 TYPE_CHECKING = False  # `typing` costs the hook worker an import it does not need
@@ -287,10 +288,16 @@ def read_deltas(
         except OSError:
             continue
         cut = chunk.rfind(b"\n") + 1
+        if start + len(chunk) == size and cut < len(chunk) and is_complete_record(chunk[cut:]):
+            # The file's last line is whole JSON without its newline: ship it now (it may never
+            # get one); the newline, when it comes, ships as an empty line.
+            cut = len(chunk)
         if cut == 0:
             continue  # an unfinished line: wait until it is complete
         chunk = chunk[:cut]
-        text = b"\n".join(sanitize(line) for line in chunk[:-1].split(b"\n")) + b"\n"
+        lines = chunk.split(b"\n")
+        tail = lines.pop()  # b"" after a final newline, else the whole last record
+        text = b"".join(sanitize(line) + b"\n" for line in lines) + (sanitize(tail) if tail else b"")
         deltas.append({"path": key, "offset": start, "text": text.decode("utf-8")})
         new_offsets[key] = start + cut
         budget -= cut

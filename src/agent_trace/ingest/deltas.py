@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from agent_trace.domain.jsonl import is_complete_record
 from agent_trace.domain.records import RecordBatch
 from agent_trace.sources.claude_transcript import TranscriptParser
 from agent_trace.sources.claude_transcript_lines import ParseState, describe_path
@@ -86,7 +87,8 @@ class _Cursor:
 
 
 def _lines(data: bytes, base: int) -> Iterator[tuple[bytes, int]]:
-    """(line, file offset just past it) for each complete line; an unfinished tail is not yielded.
+    """(line, file offset just past it) for each complete line; an unfinished tail is not yielded,
+    but a tail that is one whole JSON object is complete without its newline (domain.jsonl).
 
     Split on LF only: JSON text cannot hold a raw newline, and a CR belongs to the line it ends.
     """
@@ -94,6 +96,9 @@ def _lines(data: bytes, base: int) -> Iterator[tuple[bytes, int]]:
     while True:
         cut = data.find(b"\n", start)
         if cut < 0:
+            tail = data[start:]
+            if tail and is_complete_record(tail):
+                yield tail, base + len(data)
             return
         yield data[start : cut + 1], base + cut + 1
         start = cut + 1

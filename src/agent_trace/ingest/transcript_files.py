@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 import orjson
 
+from agent_trace.domain.jsonl import is_complete_record
 from agent_trace.domain.records import RecordBatch
 from agent_trace.sources.claude_transcript import TranscriptParser
 from agent_trace.sources.claude_transcript_lines import ParseState, ParseStats, describe_path
@@ -82,7 +83,8 @@ def meta_for(path: Path) -> dict[str, object] | None:
 
 
 def lines_from(handle: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
-    """(line, end offset) for every complete line from `start`; a trailing partial line is
+    """(line, end offset) for every complete line from `start`. A last line without its newline
+    is complete when it is one whole JSON object (domain.jsonl); otherwise it is half-written and
     yielded with end offset -1 (the caller counts it as incomplete and stops there)."""
     offset = start
     pending = b""
@@ -100,14 +102,16 @@ def lines_from(handle: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
             offset += len(line)
             yield line, offset
     if pending:
-        yield pending, -1
+        yield pending, (offset + len(pending) if is_complete_record(pending) else -1)
 
 
 def parse_file(task: FileTask) -> Iterator[Chunk]:
     """The records of one file from `task.start`, in chunks; the last chunk has its FileState."""
     path = Path(task.path)
     state = ParseState.from_json(orjson.loads(task.parser_state)) if task.parser_state else None
-    parser = TranscriptParser(describe_path(task.path, meta_for(path)), state)
+    parser = TranscriptParser(
+        describe_path(task.path, meta_for(path), mtime_ms=task.mtime_ns // 1_000_000), state
+    )
     parser.start_at(task.start)
     consumed = chunk_start = task.start
     try:

@@ -47,6 +47,7 @@ class ImportSummary:
     counts_before: dict[str, int] = field(default_factory=dict)
     counts_after: dict[str, int] = field(default_factory=dict)
     unpriced_models: list[str] = field(default_factory=list)
+    unpriced_reasons: dict[str, str] = field(default_factory=dict)  # model → why it is unpriced
 
     def skipped_reasons(self) -> list[tuple[str, int]]:
         reasons: list[tuple[str, int]] = []
@@ -55,7 +56,12 @@ class ImportSummary:
                 ("malformed lines (not JSON, or a record of an unusable shape)", self.stats.malformed)
             )
         if self.stats.incomplete_tail:
-            reasons.append(("half-written last lines (read once complete)", self.stats.incomplete_tail))
+            reasons.append(
+                (
+                    "half-written last lines, not yet valid JSON (read once complete)",
+                    self.stats.incomplete_tail,
+                )
+            )
         if self.stats.api_errors:
             reasons.append(("API-error records (<synthetic>, never billed)", self.stats.api_errors))
         for kind, n in sorted(self.stats.unknown_types.items()):
@@ -168,6 +174,7 @@ class Importer:
         self.writer.refresh()
         summary.counts_after = store.counts()
         summary.unpriced_models = sorted(self.writer.unpriced_models)
+        summary.unpriced_reasons = dict(sorted(self.writer.unpriced.items()))
         summary.seconds = time.perf_counter() - started
         return summary
 

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable
 
 from agent_trace.domain.limits import repair
-from agent_trace.domain.pricing import PriceBook
+from agent_trace.domain.pricing import FAST, UNPRICED_NO_FAST_PRICE, PriceBook
 from agent_trace.domain.privacy import apply_privacy
-from agent_trace.domain.records import RecordBatch
+from agent_trace.domain.records import NO_MODEL_LABEL, RecordBatch
 from agent_trace.domain.redaction import redact
 from agent_trace.store.port import FileState, Store
 
@@ -45,7 +45,12 @@ class Writer:
         self.privacy_tier = privacy_tier
         self.default_user = default_user
         self.redactor = redactor
-        self.unpriced_models: set[str] = set()
+        # What was unpriced and why: {model (or NO_MODEL_LABEL): reason}, for the import summary.
+        self.unpriced: dict[str, str] = {}
+
+    @property
+    def unpriced_models(self) -> set[str]:
+        return set(self.unpriced)
 
     def prepare(self, batch: RecordBatch) -> RecordBatch:
         """Check ranges, price, attribute, strip and redact, in place; returns the batch."""
@@ -59,9 +64,13 @@ class Writer:
             if call.speed == "normal":
                 call.speed = "standard"  # OTLP's word for what transcripts call standard
             if call.usage is not None and call.cost_nusd is None:
-                call.cost_nusd = self.prices.cost_nusd(call.model, call.ts_ms, call.usage, call.speed)
-                if call.cost_nusd is None and call.model:
-                    self.unpriced_models.add(call.model)
+                call.cost_nusd, reason = self.prices.quote(call.model, call.ts_ms, call.usage, call.speed)
+                call.unpriced_reason = reason
+                if reason is not None:
+                    label = call.model or NO_MODEL_LABEL
+                    if call.speed == FAST and reason == UNPRICED_NO_FAST_PRICE:
+                        label += " (fast)"
+                    self.unpriced[label] = reason
         if self.default_user:
             for session in batch.sessions:
                 if session.user_id is None:

@@ -16,6 +16,7 @@ import orjson
 
 from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.reports.iso import iso_ms as ms_to_iso
+from agent_trace.reports.reconcile import reconcile
 from agent_trace.store.port import SessionDetail
 
 TOKEN_KEYS = (
@@ -127,6 +128,7 @@ class Step:
             "agent_id": c.get("agent_id"),
             "usage": {key: int(c.get(key) or 0) for key in TOKEN_KEYS} if c.get("has_usage") else None,
             "cost_usd": None if c.get("cost_nusd") is None else int(c["cost_nusd"]) / NANO_PER_USD,
+            "unpriced_reason": c.get("unpriced_reason") if c.get("has_usage") else None,
             "reported_cost_usd": None
             if c.get("reported_cost_nusd") is None
             else int(c["reported_cost_nusd"]) / NANO_PER_USD,
@@ -207,6 +209,8 @@ class Replay:
     commits: list[dict[str, Any]]
     files_read: list[str]
     files_written: list[str]
+    # Claude Code's reported cost against ours (reports/reconcile.py); None without reported costs.
+    reconciliation: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         s = self.session
@@ -237,6 +241,7 @@ class Replay:
                 "reported_cost_usd": None
                 if s.get("reported_cost_nusd") is None
                 else int(s["reported_cost_nusd"]) / NANO_PER_USD,
+                "reconciliation": self.reconciliation,
             },
             "totals": self.totals.as_json(),
             "prompts": [p.as_json() for p in self.prompts],
@@ -407,4 +412,6 @@ def build_replay(detail: SessionDetail) -> Replay:
         files_read.extend(p for p in v.files_read if p not in files_read)
         files_written.extend(p for p in v.files_written if p not in files_written)
     commits = sorted(detail.commits, key=lambda c: _ts(c, "ts_ms"))
-    return Replay(detail.session, all_views, totals, commits, files_read, files_written)
+    reported = [c for c in detail.llm_calls if c.get("has_usage") and c.get("reported_cost_nusd") is not None]
+    reconciliation = reconcile(reported).get(str(detail.session["session_id"]))
+    return Replay(detail.session, all_views, totals, commits, files_read, files_written, reconciliation)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_trace.domain.records import NANO_PER_USD
+from agent_trace.domain.records import NANO_PER_USD, NO_MODEL_LABEL
 from agent_trace.domain.timeutil import ms_to_iso
 from agent_trace.reports.periods import PERIOD_KEY, Period, period_keyer
 from agent_trace.store.port import ActivityBucket, SessionSummary, UsageBucket
@@ -64,8 +64,8 @@ class Tally:
         model = self.models.setdefault(b.model, Tally())
         model.add_usage(b, b.calls, b.cost_nusd, b.unpriced_calls)
         if b.unpriced_calls:
-            self.unpriced_models.add(b.model)
-            model.unpriced_models.add(b.model)
+            self.unpriced_models.add(b.model or NO_MODEL_LABEL)
+            model.unpriced_models.add(b.model or NO_MODEL_LABEL)
 
     @property
     def total_tokens(self) -> int:
@@ -111,12 +111,15 @@ class PeriodReport:
     rows: dict[str, Tally]
     totals: Tally
     timezone: str
+    # Why each unpriced model is unpriced (domain.pricing.PriceBook.explain), filled by the caller.
+    unpriced_reasons: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         key = PERIOD_KEY[self.period]
         return {
             self.period: [{key: label, **tally.as_json()} for label, tally in sorted(self.rows.items())],
             "totals": self.totals.as_json(),
+            "unpriced_reasons": self.unpriced_reasons,
             "timezone": self.timezone,
         }
 
@@ -159,6 +162,12 @@ def period_report(
 @dataclass
 class SessionReport:
     sessions: list[SessionSummary]
+    unpriced_reasons: dict[str, str] = field(default_factory=dict)
+    # session id → reconciliation of Claude Code's reported cost (reports.reconcile)
+    reconciliation: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def unpriced_models(self) -> set[str]:
+        return {m for s in self.sessions for m in s.unpriced_models}
 
     def as_json(self) -> dict[str, Any]:
         totals = Tally()
@@ -185,8 +194,14 @@ class SessionReport:
                 if s.reported_cost_nusd is None
                 else s.reported_cost_nusd / NANO_PER_USD,
             }
+            if s.session_id in self.reconciliation:
+                row["reconciliation"] = self.reconciliation[s.session_id]
             rows.append(row)
-        return {"sessions": rows, "totals": totals.as_json(with_breakdown=False)}
+        return {
+            "sessions": rows,
+            "totals": totals.as_json(with_breakdown=False),
+            "unpriced_reasons": self.unpriced_reasons,
+        }
 
 
 def session_tally(s: SessionSummary) -> Tally:

@@ -29,6 +29,7 @@ import orjson
 from agent_trace.domain.prompts import INTERRUPT_PREFIX, classify_prompt
 from agent_trace.domain.records import (
     AGENT_CLAUDE_CODE,
+    SIDECHAIN_AGENT,
     FileTouch,
     LlmCall,
     Prompt,
@@ -83,6 +84,10 @@ class TranscriptParser:
         # The open response's content so far, kept across take_batch: a chunk boundary inside
         # a response must not split it (the store keeps one copy of a call's text, not both).
         self._carry: tuple[str, set[str], list[str], list[str], tuple[str, ...]] | None = None
+        # Calls with no usable timestamp seen before any line that has one: dated by the next
+        # such line, else (at the end of a batch) by the file's mtime. Counted once per call.
+        self._undated: list[str] = []
+        self._estimated: set[str] = set()
         self._reset_batch()
 
     # -- batch bookkeeping -------------------------------------------------------------------
@@ -100,6 +105,9 @@ class TranscriptParser:
 
     def take_batch(self) -> RecordBatch:
         """The records accumulated since the last call; the parser keeps its ParseState."""
+        if self._undated and self.file.mtime_ms is not None:
+            self._date_undated(self.file.mtime_ms)
+        self._undated = []
         open_call = self._calls.get(self._open_call) if self._open_call else None
         if open_call is not None:
             key = open_call.call_id
@@ -264,10 +272,34 @@ class TranscriptParser:
         session = self._session(session_id)
         ts = parse_iso_ms(record.get("timestamp"))
         if ts is not None:
-            if session.started_ms is None or ts < session.started_ms:
-                session.started_ms = ts
-            if session.ended_ms is None or ts > session.ended_ms:
-                session.ended_ms = ts
+            _stretch(session, ts)
+            self._saw_time(ts)
+
+    def _saw_time(self, ts: int) -> None:
+        self.state.last_ts = ts
+        if self._undated:
+            self._date_undated(ts)
+            self._undated = []
+
+    def _date_undated(self, ts: int) -> None:
+        for key in self._undated:
+            call = self._calls.get(key)
+            if call is not None and call.ts_ms is None:
+                call.ts_ms = ts
+                _stretch(self._session(call.session_id), ts)
+
+    def _estimate_time(self, key: str, session_id: str) -> int | None:
+        """The best time for a call line with no usable timestamp (reference: none in the line):
+        the previous dated line's, else the next one's, else the file's mtime (take_batch)."""
+        if key not in self._estimated:
+            self._estimated.add(key)
+            self.stats.estimated_times += 1
+        ts = self.state.last_ts
+        if ts is None:
+            self._undated.append(key)
+            return None
+        _stretch(self._session(session_id), ts)
+        return ts
 
     def _envelope(self, record: dict[str, Any]) -> tuple[str | None, int | None]:
         """Session facts every record may carry; returns (session_id, ts_ms)."""
@@ -280,6 +312,11 @@ class TranscriptParser:
         if session_id is None:
             return None, ts
         session = self._sessions.get(session_id) or self._session(session_id)
+        self.state.has_content = True
+        if self.state.pending_title is not None:
+            if session.title is None:
+                session.title = self.state.pending_title
+            self.state.pending_title = None
         cwd = record.get("cwd")
         if isinstance(cwd, str) and cwd:
             if self.state.project is None:
@@ -288,10 +325,8 @@ class TranscriptParser:
                 session.project = self.state.project
             session.cwd = cwd
         if ts is not None:
-            if session.started_ms is None or ts < session.started_ms:
-                session.started_ms = ts
-            if session.ended_ms is None or ts > session.ended_ms:
-                session.ended_ms = ts
+            _stretch(session, ts)
+            self._saw_time(ts)
         version = record.get("version")
         if isinstance(version, str):
             session.version = version
@@ -313,7 +348,7 @@ class TranscriptParser:
         if self.file.agent_hint:
             return self.file.agent_hint
         if record.get("isSidechain") is True:
-            return self.state.sidechain_agent or "sidechain"
+            return self.state.sidechain_agent or SIDECHAIN_AGENT
         return None
 
     def _note_subagent(
@@ -366,6 +401,10 @@ class TranscriptParser:
         agent_id = self._agent_of(record)
         is_sidechain = record.get("isSidechain") is True or agent_id is not None
         usage = parse_usage(message.get("usage"))
+        if ts is None:
+            known = self._calls.get(key)
+            if known is None or known.ts_ms is None:
+                ts = self._estimate_time(key, session_id)
         prompt_id = self.state.subagent_prompt_id if agent_id else self.state.current_prompt_id
         call = self._calls.get(key)
         if call is None:
@@ -526,7 +565,7 @@ class TranscriptParser:
     def _start_sidechain(self, record: Mapping[str, Any]) -> None:
         """Pre-2.0.x sidechains live in the main file: each root user line starts a subagent."""
         uuid = record.get("uuid")
-        self.state.sidechain_agent = "sidechain-" + (str(uuid)[:8] if uuid else "0")
+        self.state.sidechain_agent = f"{SIDECHAIN_AGENT}-" + (str(uuid)[:8] if uuid else "0")
 
     def _tool_results(
         self,
@@ -628,14 +667,34 @@ class TranscriptParser:
             self._session(session_id).reported_cost_nusd = round(total * 1_000_000_000)
 
     def _on_title(self, record: dict[str, Any]) -> None:
-        session_id, _ts = self._envelope(record)
-        if session_id is None:
+        value = next(
+            (
+                v.strip()
+                for v in (record.get(k) for k in ("customTitle", "aiTitle", "title", "summary"))
+                if isinstance(v, str) and v.strip()
+            ),
+            None,
+        )
+        if record.get("type") == "summary" and not record.get("sessionId"):
+            # Older CLIs' summary lines name no session (only a leafUuid): they title the file's
+            # session once the file shows it has content, and never make a session of their own.
+            if value is not None:
+                if self.state.has_content and self.state.session_id is not None:
+                    self._session(self.state.session_id).title = value
+                else:
+                    self.state.pending_title = value
             return
-        for key in ("customTitle", "aiTitle", "title", "summary"):
-            value = record.get(key)
-            if isinstance(value, str) and value.strip():
-                self._session(session_id).title = value.strip()
-                return
+        session_id, _ts = self._envelope(record)
+        if session_id is not None and value is not None:
+            self._session(session_id).title = value
+
+
+def _stretch(holder: Session, ts: int) -> None:
+    """Widen a session's [started_ms, ended_ms] to include `ts`."""
+    if holder.started_ms is None or ts < holder.started_ms:
+        holder.started_ms = ts
+    if holder.ended_ms is None or ts > holder.ended_ms:
+        holder.ended_ms = ts
 
 
 def subagent_tool_names() -> frozenset[str]:

@@ -129,9 +129,13 @@ class TranscriptFile:
     session_hint: str | None = None
     agent_hint: str | None = None
     meta: Mapping[str, Any] | None = None
+    # The file's modification time: the last resort for a call with no usable timestamp.
+    mtime_ms: int | None = None
 
 
-def describe_path(path: str, meta: Mapping[str, Any] | None = None) -> TranscriptFile:
+def describe_path(
+    path: str, meta: Mapping[str, Any] | None = None, mtime_ms: int | None = None
+) -> TranscriptFile:
     """Classify a transcript path: main session file, subagent file, or a flat agent file."""
     parts = path.replace("\\", "/").split("/")
     name = parts[-1]
@@ -140,9 +144,9 @@ def describe_path(path: str, meta: Mapping[str, Any] | None = None) -> Transcrip
         session_hint = None
         if len(parts) >= 3 and parts[-2] == "subagents":
             session_hint = parts[-3]
-        return TranscriptFile(path, session_hint, agent_match.group("id"), meta)
+        return TranscriptFile(path, session_hint, agent_match.group("id"), meta, mtime_ms)
     stem = name[:-6] if name.endswith(".jsonl") else name
-    return TranscriptFile(path, stem if _UUIDISH.match(stem) else None, None, meta)
+    return TranscriptFile(path, stem if _UUIDISH.match(stem) else None, None, meta, mtime_ms)
 
 
 @dataclass
@@ -156,6 +160,11 @@ class ParseState:
     compactions: int = 0
     sidechain_agent: str | None = None
     subagent_prompt_id: str | None = None
+    last_ts: int | None = None  # the latest usable timestamp in file order (dates undated calls)
+    # A `summary` line without its own sessionId titles the file's session only once the file
+    # shows that session has content: a file holding nothing but summaries is no session.
+    pending_title: str | None = None
+    has_content: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,6 +184,7 @@ class ParseStats:
     malformed: int = 0
     incomplete_tail: int = 0
     api_errors: int = 0
+    estimated_times: int = 0  # calls without a usable timestamp, dated from neighbours or mtime
     unknown_types: Counter[str] = field(default_factory=Counter)
     unknown_fields: Counter[str] = field(default_factory=Counter)
 
@@ -184,6 +194,7 @@ class ParseStats:
         self.malformed += other.malformed
         self.incomplete_tail += other.incomplete_tail
         self.api_errors += other.api_errors
+        self.estimated_times += other.estimated_times
         self.unknown_types.update(other.unknown_types)
         self.unknown_fields.update(other.unknown_fields)
 
@@ -205,6 +216,7 @@ def parse_usage(raw: object) -> Usage | None:
         creation = one_hour + five_min
     one_hour = min(one_hour, creation)
     server = raw.get("server_tool_use")
+    geo = raw.get("inference_geo")
     return Usage(
         input_tokens=num("input_tokens"),
         output_tokens=num("output_tokens"),
@@ -213,6 +225,7 @@ def parse_usage(raw: object) -> Usage | None:
         cache_1h_tokens=one_hour,
         cache_read_tokens=num("cache_read_input_tokens"),
         web_search_requests=num("web_search_requests", server) if isinstance(server, dict) else 0,
+        inference_geo=geo if isinstance(geo, str) else None,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from agent_trace.domain.records import RecordBatch
 
@@ -261,6 +261,11 @@ class Store(Protocol):
     def list_sessions(self, query: SessionQuery) -> SessionPage: ...
 
     def session_detail(self, session_id: str) -> SessionDetail | None: ...
+
+    def reported_calls(self, session_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The LLM calls (with usage) of these sessions for which Claude Code reported its own
+        cost (OTLP cost_usd): call_id, session_id, model, speed, ts_ms, the usage columns,
+        cost_nusd, reported_cost_nusd; ordered by session, time, call id (reports/reconcile.py)."""
 
     def find_session_ids(self, prefix: str, limit: int = 10) -> list[str]:
         """Session ids starting with `prefix` (for commands that accept a short id)."""

@@ -119,6 +119,7 @@ class StepView(_Model):
     agent_id: str | None
     usage: StepUsage | None
     cost_usd: float | None
+    unpriced_reason: str | None = Field(description="why cost_usd is null (no model, unknown model, …)")
     reported_cost_usd: float | None
     text: str | None = Field(description="the response text (privacy tier 3)")
     thinking: str | None = Field(description="thinking (privacy tier 3)")
@@ -168,6 +169,24 @@ class GitInfo(_Model):
     files_changed: int | None
 
 
+class UnexplainedCall(_Model):
+    call_id: str
+    model: str | None
+    speed: str | None
+    reported_cost_usd: float
+    computed_cost_usd: float
+    difference_usd: float
+
+
+class Reconciliation(_Model):
+    calls_with_reported_cost: int
+    reported_cost_usd: float
+    computed_cost_usd: float
+    difference_usd: float = Field(description="reported minus computed, over the calls priced here")
+    unpriced_calls: int
+    unexplained_calls: list[UnexplainedCall]
+
+
 class ReplaySession(_Model):
     session_id: str
     agent: str | None
@@ -184,6 +203,9 @@ class ReplaySession(_Model):
     compactions: int
     git: GitInfo
     reported_cost_usd: float | None
+    reconciliation: Reconciliation | None = Field(
+        description="Claude Code's reported per-request cost (OTLP cost_usd) against ours"
+    )
 
 
 class CommitView(_Model):

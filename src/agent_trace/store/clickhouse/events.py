@@ -18,6 +18,7 @@ import orjson
 
 from agent_trace.domain.tools import WRITE_TOOLS
 from agent_trace.store.clickhouse.client import ClickHouseClient
+from agent_trace.store.clickhouse.merge import MERGERS
 from agent_trace.store.sql import statements as st
 
 PROMPT, LLM_CALL, TOOL_CALL, FILE_TOUCH, SUBAGENT = (
@@ -63,7 +64,19 @@ Key = tuple[str, str]  # (event_type, event_id)
 # pairs (v, +1) (v, -1) for every replaced state plus (newest, +1), so this equals FINAL's
 # answer, without FINAL's merge of every column of every part (measured 5-7x slower for one
 # session's records). Append to a query over agent_events (after its WHERE).
-LIVE = "ORDER BY session_id, event_type, event_id, row_version DESC, sign DESC LIMIT 1 BY session_id, event_type, event_id"
+#
+# A record that moved to another session (its owner changed, store/sql/call_keys.py) or was
+# merged into another key leaves, under its old (session, key), a state and its cancel row of the
+# same version and nothing newer: sorting `sign` ascending makes that cancel row the one kept, and
+# `live(...)` drops it. (A replaced state always has a newer version, so this never hides one.)
+LIVE = "ORDER BY session_id, event_type, event_id, row_version DESC, sign ASC LIMIT 1 BY session_id, event_type, event_id"
+
+
+def live(columns: str, where: str) -> str:
+    """A subquery of the live states (see LIVE) of the records `where` selects."""
+    return f"(SELECT {columns} FROM (SELECT {columns}, sign FROM agent_events WHERE {where} {LIVE}) WHERE sign = 1)"
+
+
 Dims = tuple[str, str, str]  # (project, user_id, agent) of the owning session, '' = unknown
 
 
@@ -78,6 +91,17 @@ def event_key(kind: str, row: Mapping[str, Any]) -> str:
     if kind == FILE_TOUCH:
         return orjson.dumps([row["tool_use_id"], row["path"], row["op"]]).decode()
     return orjson.dumps([row["session_id"], row["agent_id"]]).decode()
+
+
+def merge_call_into(states: dict[Key, EventState], call: EventState, key: str) -> None:
+    """Merge an LLM call's state into the call `key` of `states` (created when absent), with the
+    merge rules: a call re-keyed (store/clickhouse/rekey.py) or folded into another (hybrid)."""
+    row = {**call.row, "call_id": key}
+    target = states.get((LLM_CALL, key))
+    if target is None:
+        states[(LLM_CALL, key)] = EventState(LLM_CALL, key, row)
+    else:
+        target.row = MERGERS[LLM_CALL](target.row, row)
 
 
 @dataclass
@@ -179,8 +203,9 @@ class EventTables:
         out: dict[Key, str] = {}
         ids = sorted({event_id for _, event_id in wanted})
         for start in range(0, len(ids), _QUERY_CHUNK):
+            # FINAL: a record that moved has a newer row here naming its new owner.
             for kind, event_id, session_id in self.client.query(
-                "SELECT event_type, event_id, session_id FROM event_keys WHERE event_id IN {ids:Array(String)}",
+                "SELECT event_type, event_id, session_id FROM event_keys FINAL WHERE event_id IN {ids:Array(String)}",
                 {"ids": ids[start : start + _QUERY_CHUNK]},
             ):
                 key = (str(kind), str(event_id))
@@ -207,13 +232,20 @@ class EventTables:
             return {}
         return self._load("session_id IN {sids:Array(String)}", {"sids": list(session_ids)})
 
+    def load_where(self, where: str) -> dict[Key, EventState]:
+        """The live records a fixed condition selects (maintenance: store/clickhouse/rekey.py)."""
+        return self._load(where, {})
+
+    def tools_of_call(self, call_id: str) -> dict[Key, EventState]:
+        """The live tool calls that name `call_id` as the call that asked for them."""
+        return self._load("event_type = 'tool_call' AND call_id = {cid:String}", {"cid": call_id})
+
     def _load(self, where: str, params: Mapping[str, Any]) -> dict[Key, EventState]:
         columns = ", ".join(RECORD_COLUMNS)
         out: dict[Key, EventState] = {}
+        head = "event_type, event_id, session_id, row_version, project, user_id, agent"
         for r in self.client.query(
-            f"SELECT event_type, event_id, session_id, row_version, project, user_id, agent, {columns} "
-            f"FROM agent_events WHERE {where} {LIVE}",
-            params,
+            f"SELECT {head}, {columns} FROM {live(f'{head}, {columns}', where)}", params
         ):
             kind = str(r[0])
             values = dict(zip(RECORD_COLUMNS, r[7:], strict=True))
@@ -226,16 +258,25 @@ class EventTables:
     def write(
         self,
         changes: Sequence[tuple[EventState | None, EventState, Dims]],
+        removed: Sequence[EventState] = (),
     ) -> None:
         """Store new states: for each (stored state or None, new state, dims) a cancel row of the
         stored state and the new state one version up, all in one block so that the views see
         both. New keys are registered in event_keys first: should the block then fail, the next
         write finds the key, finds no state, and writes it as new (never a second live copy)."""
-        if not changes:
+        if not changes and not removed:
             return
-        new_keys = [[s.kind, s.event_id, s.session_id] for old, s, _ in changes if old is None]
+        # New keys, and keys whose owner changed (a moved record), name their session here.
+        new_keys = [
+            [s.kind, s.event_id, s.session_id]
+            for old, s, _ in changes
+            if old is None or old.session_id != s.session_id
+        ]
         self.client.insert("event_keys", ["event_type", "event_id", "session_id"], new_keys)
         rows: list[list[Any]] = []
+        for gone in removed:  # merged into another key: only its cancel row
+            assert gone.dims is not None
+            rows.append(_insert_row(gone, gone.row_version, -1, gone.dims))
         for old, new, dims in changes:
             version = 1
             if old is not None:

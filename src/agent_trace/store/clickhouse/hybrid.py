@@ -41,6 +41,7 @@ from agent_trace.store.clickhouse.events import (
     EventTables,
     Key,
     event_key,
+    merge_call_into,
 )
 from agent_trace.store.clickhouse.merge import MERGERS
 from agent_trace.store.clickhouse.migrate import (
@@ -50,6 +51,7 @@ from agent_trace.store.clickhouse.migrate import (
     load_migrations,
     migrate,
 )
+from agent_trace.store.clickhouse.rekey import rekey_calls
 from agent_trace.store.port import (
     DAY_MS,
     ActivityBucket,
@@ -61,9 +63,9 @@ from agent_trace.store.port import (
     UsageBucket,
 )
 from agent_trace.store.sql import adapter as sql
+from agent_trace.store.sql import call_keys, sqltext
 from agent_trace.store.sql import reads as sql_reads
 from agent_trace.store.sql import rows as sql_rows
-from agent_trace.store.sql import sqltext
 from agent_trace.store.sql.runner import SqlRunner
 
 # SqlStore methods the hybrid store inherits unchanged: they touch only tables kept in SQL.
@@ -119,8 +121,14 @@ def _dims(row: tuple[Any, ...] | None) -> Dims:
     return (row[0] or "", row[1] or "", row[2] or "")
 
 
+def _start(row: tuple[Any, ...] | None) -> Any:
+    return None if row is None else row[3]
+
+
 class HybridStore(sql.SqlStore):
     """Store on SQL (sessions and friends) + ClickHouse (records and rollups)."""
+
+    calls_in_sql = False
 
     def __init__(self, runner: SqlRunner, url: str | None, client: ClickHouseClient) -> None:
         super().__init__(runner, url)
@@ -140,6 +148,7 @@ class HybridStore(sql.SqlStore):
         with self.runner.transaction():
             self.lock_writers()
             migrate(self.client)
+            rekey_calls(self)
 
     def events_schema(self) -> tuple[int | None, int]:
         """(applied, newest known) ClickHouse migration versions."""
@@ -167,7 +176,6 @@ class HybridStore(sql.SqlStore):
         *,
         also_dirty: Iterable[str] = (),
     ) -> None:
-        incoming = _incoming(batch)
         raw_rows = sql_rows.clean_text_rows([sql_rows.raw_row(e) for e in batch.raw_events])
         sql_batch = RecordBatch(sessions=list(batch.sessions), commits=list(batch.commits))
         known = {s.session_id for s in batch.sessions}
@@ -176,7 +184,10 @@ class HybridStore(sql.SqlStore):
             known.add(sid)
         with self.runner.transaction():
             self.lock_writers()
-            owners = self.events.owners(key for _, key, _ in incoming)
+            resolution = call_keys.resolve(self.runner, batch)
+            incoming = _incoming(batch)
+            fold_keys = [(LLM_CALL, bare) for bare, _ in resolution.folds]
+            owners = self.events.owners([*(key for _, key, _ in incoming), *fold_keys])
             states = self.events.states(owners)
             # As the SQL store does: the sessions owning merged prompts, calls and tools change too.
             owners_touched = {states[k].session_id for k in states if k[0] in (PROMPT, LLM_CALL, TOOL_CALL)}
@@ -199,6 +210,14 @@ class HybridStore(sql.SqlStore):
                     states[key] = EventState(kind, key[1], row)
                 else:
                     current.row = MERGERS[kind](current.row, row)
+            removed = self._fold(resolution.folds, states)
+            holders = [(row["call_id"], row["session_id"]) for kind, _, row in incoming if kind == LLM_CALL]
+            call_keys.save(self.runner, resolution, holders)
+            restarted = [s for s in involved if _start(old_dims.get(s)) != _start(new_dims.get(s))]
+            self._settle(states, stored, [k[1] for k in states if k[0] == LLM_CALL], restarted)
+            new_dims.update(
+                self._session_dims(sorted({st.session_id for st in states.values()} - set(new_dims)))
+            )
             changes: list[tuple[EventState | None, EventState, Dims]] = []
             for key, state in states.items():
                 dims = _dims(new_dims.get(state.session_id))
@@ -207,9 +226,50 @@ class HybridStore(sql.SqlStore):
                     changes.append((None, state, dims))
                 elif before.row != state.row or before.dims != dims:
                     changes.append((before, state, dims))
-            self.events.write(changes)
+            self.events.write(changes, removed)
             self._write_traces(sorted(known))
             self.events.insert_raw(raw_rows)
+
+    def _fold(self, folds: Sequence[tuple[str, str]], states: dict[Key, EventState]) -> list[EventState]:
+        """Merge calls stored under a bare request id into the message's call (call_keys
+        Resolution.folds), repoint their tool calls; returns the states to cancel."""
+        removed: list[EventState] = []
+        for bare, key in folds:
+            gone = states.get((LLM_CALL, bare))
+            if bare == key or gone is None or gone.row_version == 0 or gone.row.get("message_id"):
+                continue  # nothing stored under the bare request id
+            del states[(LLM_CALL, bare)]
+            merge_call_into(states, gone, key)
+            removed.append(gone)
+            call_keys.move_holders(self.runner, bare, key)
+            for tool_key, tool in self.events.tools_of_call(bare).items():
+                current = states.setdefault(tool_key, tool)
+                current.row = {**current.row, "call_id": key}
+        return removed
+
+    def _settle(
+        self,
+        states: dict[Key, EventState],
+        stored: dict[Key, EventState],
+        call_ids: Sequence[str],
+        restarted: Sequence[str],
+    ) -> None:
+        """Give each call to its owner (store/sql/call_keys.py): the states of calls that move
+        change session (EventTables.write cancels them under the old one)."""
+        affected = call_keys.affected_calls(self.runner, call_ids, restarted)
+        wanted = call_keys.owners(self.runner, affected)
+        missing = [(LLM_CALL, c) for c in sorted(wanted) if (LLM_CALL, c) not in states]
+        if missing:
+            loaded = self.events.states(self.events.owners(missing))
+            for key, state in loaded.items():
+                states[key] = state
+                stored[key] = EventState(state.kind, state.event_id, state.row, state.row_version, state.dims)
+        for key, state in states.items():
+            if key[0] != LLM_CALL:
+                continue
+            owner = wanted.get(key[1])
+            if owner is not None and owner != state.session_id:
+                state.row = {**state.row, "session_id": owner}
 
     def _write_traces(self, session_ids: Sequence[str]) -> None:
         """Mirror the merged sessions that changed into session_traces."""
@@ -315,6 +375,15 @@ class HybridStore(sql.SqlStore):
                 {"sid": session_id},
             ),
         )
+
+    def reported_calls(self, session_ids: Sequence[str]) -> list[dict[str, Any]]:
+        self._ensure_fresh()
+        rows = reads.reported_call_rows(
+            self.client, sorted(set(session_ids)), sql_reads.REPORTED_CALL_COLUMNS
+        )
+        out = [dict(zip(sql_reads.REPORTED_CALL_COLUMNS, r, strict=True)) for r in rows]
+        out.sort(key=lambda r: (r["session_id"], r["ts_ms"] is not None, r["ts_ms"] or 0, r["call_id"]))
+        return out
 
     def counts(self) -> dict[str, int]:
         out = {

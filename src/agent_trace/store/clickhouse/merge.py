@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agent_trace.domain.records import BUCKET_MS
+from agent_trace.domain.records import BUCKET_MS, SIDECHAIN_AGENT
 from agent_trace.store.sql import statements as st
 
 Row = dict[str, Any]
@@ -66,7 +66,18 @@ def sql_bucket(ts: int | None) -> int | None:
     return ts - (remainder if ts >= 0 else -remainder)
 
 
+def _agent(old: str | None, new: str | None) -> str | None:
+    if new is None:
+        return old
+    if old is None:
+        return new
+    if new.startswith(SIDECHAIN_AGENT) and not old.startswith(SIDECHAIN_AGENT):
+        return old
+    return new
+
+
 _RULES: dict[str, Callable[[Any, Any], Any]] = {
+    "agent": _agent,
     "first": _first,
     "latest": _latest,
     "min": _min,
@@ -130,6 +141,9 @@ def merge_llm_call(old: Row, new: Row) -> Row:
         merged["cost_nusd"] = new["cost_nusd"]
     else:
         merged["cost_nusd"] = old["cost_nusd"]
+    merged["unpriced_reason"] = (
+        None if merged["cost_nusd"] is not None else _latest(old["unpriced_reason"], new["unpriced_reason"])
+    )
     merged["ts_ms"] = _min(old["ts_ms"], new["ts_ms"])
     merged["bucket_ms"] = sql_bucket(merged["ts_ms"])
     return merged

@@ -6,16 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agent_trace.domain.records import SIDECHAIN_AGENT
 from agent_trace.store.clickhouse.client import ClickHouseClient
 from agent_trace.store.clickhouse.events import (
     FILE_TOUCH,
     KIND_COLUMNS,
-    LIVE,
     LLM_CALL,
     PROMPT,
     RECORD_COLUMNS,
     SUBAGENT,
     TOOL_CALL,
+    live,
 )
 from agent_trace.store.port import Filters
 from agent_trace.store.sql.sqltext import ascii_lower
@@ -164,9 +165,9 @@ def session_records(client: ClickHouseClient, session_id: str) -> dict[str, list
     """A session's records per kind, as the SQL store's `SELECT * … ORDER BY` dicts (one query)."""
     out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KIND_COLUMNS}
     columns = ", ".join(RECORD_COLUMNS)
+    head = f"event_type, session_id, {columns}"
     for r in client.query(
-        f"SELECT event_type, session_id, {columns} FROM agent_events WHERE session_id = {{sid:String}} {LIVE}",
-        {"sid": session_id},
+        f"SELECT {head} FROM {live(head, 'session_id = {sid:String}')}", {"sid": session_id}
     ):
         kind = str(r[0])
         values = dict(zip(RECORD_COLUMNS, r[2:], strict=True))
@@ -177,20 +178,15 @@ def session_records(client: ClickHouseClient, session_id: str) -> dict[str, list
     return out
 
 
-def _live(columns: str, where: str) -> str:
-    """A subquery of the live states (see events.LIVE) of the records `where` selects."""
-    return f"(SELECT {columns} FROM agent_events WHERE {where} {LIVE})"
-
-
 def summary_rows(
     client: ClickHouseClient, session_ids: Sequence[str]
 ) -> tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]:
     """SqlStore._event_summary_rows, from ClickHouse: the same four row shapes."""
     params = {"sids": list(session_ids)}
-    records = _live(
+    records = live(
         "session_id, event_type, event_id, model, has_usage, input_tokens, output_tokens, cache_creation_tokens, "
         "cache_5m_tokens, cache_1h_tokens, cache_read_tokens, cost_nusd, ts_ms, kind, status, started_ms, "
-        "ended_ms, is_compaction",
+        "ended_ms, is_compaction, agent_id",
         "session_id IN {sids:Array(String)}",
     )
     llm = client.query(
@@ -212,17 +208,37 @@ def summary_rows(
     )
     subagents = client.query(
         f"SELECT session_id, count() FROM {records} WHERE event_type = 'subagent' "
-        "AND (is_compaction IS NULL OR is_compaction = 0) GROUP BY session_id",
+        "AND (is_compaction IS NULL OR is_compaction = 0) "
+        # As in SQL (store/sql/derived.py): a made-up sidechain subagent without calls of its own.
+        f"AND (NOT startsWith(ifNull(agent_id, ''), '{SIDECHAIN_AGENT}') OR (session_id, agent_id) IN "
+        f"(SELECT session_id, agent_id FROM {records} WHERE event_type = 'llm_call')) GROUP BY session_id",
         params,
     )
     return llm, prompts, tools, subagents, first_prompts(client, session_ids)
+
+
+def reported_call_rows(
+    client: ClickHouseClient, session_ids: Sequence[str], columns: Sequence[str]
+) -> list[Row]:
+    """Store.reported_calls from ClickHouse: live LLM calls with usage and a reported cost."""
+    if not session_ids:
+        return []
+    names = ", ".join(columns)
+    calls = live(
+        f"{names}, has_usage",
+        "session_id IN {sids:Array(String)} AND event_type = 'llm_call'",
+    )
+    return client.query(
+        f"SELECT {names} FROM {calls} WHERE has_usage = 1 AND reported_cost_nusd IS NOT NULL",
+        {"sids": list(session_ids)},
+    )
 
 
 def first_prompts(client: ClickHouseClient, session_ids: Sequence[str]) -> list[Row]:
     """(session_id, text) of each session's first typed prompt (unknown times first, then by id)."""
     if not session_ids:
         return []
-    prompts = _live(
+    prompts = live(
         "session_id, event_type, event_id, prompt_id, ts_ms, kind, text",
         "session_id IN {sids:Array(String)} AND event_type = 'prompt'",
     )
@@ -236,7 +252,7 @@ def first_prompts(client: ClickHouseClient, session_ids: Sequence[str]) -> list[
 
 def sessions_with_prompt_text(client: ClickHouseClient, text: str) -> list[str]:
     """Sessions owning a prompt whose text contains `text` (ASCII case folded, as in SQL)."""
-    prompts = _live("session_id, event_type, event_id, text", "event_type = 'prompt'")
+    prompts = live("session_id, event_type, event_id, text", "event_type = 'prompt'")
     rows = client.query(
         f"SELECT DISTINCT session_id FROM {prompts} WHERE lower(ifNull(text, '')) LIKE {{text:String}}",
         {"text": "%" + _like_escape(ascii_lower(text)) + "%"},

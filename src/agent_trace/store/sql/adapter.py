@@ -14,6 +14,7 @@ from typing import Any
 
 from agent_trace.domain.records import RecordBatch, Session, bucket_of
 from agent_trace.store.port import FileState, TranscriptCursor, UserInfo
+from agent_trace.store.sql import call_keys
 from agent_trace.store.sql import statements as st
 from agent_trace.store.sql.derived import SqlDerived
 from agent_trace.store.sql.identity import SqlIdentity
@@ -45,6 +46,10 @@ _UPSERT_TRANSCRIPT_CURSOR = (
 
 class SqlStore(SqlReads, SqlDerived, SqlIdentity):
     """Store on SQLite or PostgreSQL through a SqlRunner."""
+
+    # LLM calls live in this database's llm_calls (False in the hybrid store: it settles their
+    # keys and owners itself, in ClickHouse).
+    calls_in_sql = True
 
     def __init__(self, runner: SqlRunner, url: str | None = None) -> None:
         self.runner = runner
@@ -82,11 +87,12 @@ class SqlStore(SqlReads, SqlDerived, SqlIdentity):
                 known.add(sid)
         session_rows = clean_text_rows([session_row(s, now) for s in sessions])
         prompt_rows = clean_text_rows([prompt_row(p) for p in batch.prompts])
-        call_rows = clean_text_rows([call_row(c) for c in batch.llm_calls])
-        tool_rows = clean_text_rows([tool_row(t) for t in batch.tool_calls])
         run = self.runner
         with run.transaction():
             self.lock_writers()
+            resolution = call_keys.resolve(run, batch)
+            call_rows = clean_text_rows([call_row(c) for c in batch.llm_calls])
+            tool_rows = clean_text_rows([tool_row(t) for t in batch.tool_calls])
             dirty_buckets: set[int] = set()
             dirty_sessions: set[str] = set(known)
             old_dims = self._session_dims(list(known))
@@ -125,6 +131,15 @@ class SqlStore(SqlReads, SqlDerived, SqlIdentity):
                 "tool_calls", "tool_use_id", [r["tool_use_id"] for r in tool_rows]
             )
             new_dims = self._session_dims(list(known))
+            if self.calls_in_sql:
+                folded = self._fold_calls(resolution.folds, dirty_buckets, dirty_sessions)
+                call_keys.save(run, resolution, [(r["call_id"], r["session_id"]) for r in call_rows])
+                restarted = [s for s, dims in new_dims.items() if old_dims.get(s, (None,) * 4)[3] != dims[3]]
+                self._settle_owners(
+                    call_keys.affected_calls(run, [r["call_id"] for r in call_rows] + folded, restarted),
+                    dirty_buckets,
+                    dirty_sessions,
+                )
             for sid, dims in new_dims.items():
                 before = old_dims.get(sid)
                 if before != dims:
@@ -154,6 +169,60 @@ class SqlStore(SqlReads, SqlDerived, SqlIdentity):
                         for f in file_states
                     ],
                 )
+
+    def _fold_calls(
+        self, folds: Sequence[tuple[str, str]], dirty_buckets: set[int], dirty_sessions: set[str]
+    ) -> list[str]:
+        """Merge calls stored under a bare request id into the message's call now known to hold
+        that request id (call_keys.Resolution.folds); returns the keys merged into."""
+        run = self.runner
+        merged: list[str] = []
+        columns = ", ".join(st.LLM_CALL_COLUMNS)
+        target = dict(folds)
+        found: list[dict[str, Any]] = []
+        for chunk in chunks(sorted(target)):  # one query per chunk: folds are rare, checks are not
+            placeholders, params = in_params("k", chunk)
+            found += [
+                dict(zip(st.LLM_CALL_COLUMNS, r, strict=True))
+                for r in run.query(
+                    f"SELECT {columns} FROM llm_calls WHERE call_id IN ({placeholders}) AND message_id IS NULL",
+                    params,
+                )
+            ]
+        for row in found:
+            bare = str(row["call_id"])
+            key = target[bare]
+            row["call_id"] = key
+            if row["bucket_ms"] is not None:
+                dirty_buckets.add(int(row["bucket_ms"]))
+            dirty_sessions.add(str(row["session_id"]))
+            run.execute(st.UPSERT_LLM_CALL, row)
+            run.execute("DELETE FROM llm_calls WHERE call_id = :k", {"k": bare})
+            run.execute("UPDATE tool_calls SET call_id = :key WHERE call_id = :k", {"key": key, "k": bare})
+            call_keys.move_holders(run, bare, key)
+            merged.append(key)
+        return merged
+
+    def _settle_owners(self, call_ids: set[str], dirty_buckets: set[int], dirty_sessions: set[str]) -> None:
+        """Give each call to its owner (call_keys.owners), marking what a move changes."""
+        if not call_ids:
+            return
+        wanted = call_keys.owners(self.runner, call_ids)
+        for chunk in chunks(sorted(wanted)):
+            placeholders, params = in_params("c", chunk)
+            rows = self.runner.query(
+                f"SELECT call_id, session_id, bucket_ms FROM llm_calls WHERE call_id IN ({placeholders})",
+                params,
+            )
+            moves = [(str(r[0]), str(r[1]), r[2]) for r in rows if wanted.get(str(r[0]), r[1]) != r[1]]
+            for call_id, current, bucket in moves:
+                dirty_sessions.update((current, wanted[call_id]))
+                if bucket is not None:
+                    dirty_buckets.add(int(bucket))
+            self.runner.execute_many(
+                "UPDATE llm_calls SET session_id = :owner WHERE call_id = :call_id",
+                [{"owner": wanted[c], "call_id": c} for c, _, _ in moves],
+            )
 
     @staticmethod
     def _referenced_sessions(batch: RecordBatch) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agent_trace.domain.records import NO_MODEL_LABEL, SIDECHAIN_AGENT
 from agent_trace.store.sql import statements as st
 from agent_trace.store.sql.runner import Row, SqlRunner
 from agent_trace.store.sql.sqltext import chunks, in_params
@@ -115,8 +116,8 @@ class SqlDerived:
             s = summary[row[0]]
             if row[1]:
                 models[row[0]].append(str(row[1]))
-                if row[10]:
-                    unpriced[row[0]].append(str(row[1]))
+            if row[10]:
+                unpriced[row[0]].append(str(row[1]) if row[1] else NO_MODEL_LABEL)
             s["n_llm_calls"] += int(row[2])
             for index, name in enumerate(
                 (
@@ -194,7 +195,10 @@ class SqlDerived:
                 params,
             ),
             run.query(
-                f"SELECT session_id, COUNT(*) FROM subagents WHERE session_id IN ({placeholders}) "
+                f"SELECT session_id, COUNT(*) FROM subagents sa WHERE session_id IN ({placeholders}) "
+                # A made-up sidechain subagent whose calls all went to a real one is that one.
+                f"AND (agent_id NOT LIKE '{SIDECHAIN_AGENT}%' OR EXISTS (SELECT 1 FROM llm_calls c "
+                "WHERE c.session_id = sa.session_id AND c.agent_id = sa.agent_id)) "
                 "AND (is_compaction IS NULL OR is_compaction = 0) GROUP BY session_id",
                 params,
             ),

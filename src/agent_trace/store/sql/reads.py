@@ -32,7 +32,20 @@ from agent_trace.store.sql.rows import (
     usage_bucket,
 )
 from agent_trace.store.sql.runner import SqlRunner
-from agent_trace.store.sql.sqltext import ascii_lower, in_params, like_escape
+from agent_trace.store.sql.sqltext import ascii_lower, chunks, in_params, like_escape
+from agent_trace.store.sql.statements import USAGE_COLUMNS
+
+# The columns of Store.reported_calls (reports/reconcile.py reads them).
+REPORTED_CALL_COLUMNS = (
+    "call_id",
+    "session_id",
+    "model",
+    "speed",
+    "ts_ms",
+    *USAGE_COLUMNS,
+    "cost_nusd",
+    "reported_cost_nusd",
+)
 
 _SORTS = {
     "started": "COALESCE(s.started_ms, 0)",
@@ -370,6 +383,20 @@ class SqlReads:
     def last_change_seq(self) -> int:
         rows = self.runner.query("SELECT MAX(seq) FROM session_changes")
         return int(rows[0][0] or 0) if rows else 0
+
+    def reported_calls(self, session_ids: Sequence[str]) -> list[dict[str, Any]]:
+        self._ensure_fresh()
+        out: list[dict[str, Any]] = []
+        for chunk in chunks(sorted(set(session_ids))):
+            placeholders, params = in_params("s", chunk)
+            rows = self.runner.query(
+                f"SELECT {', '.join(REPORTED_CALL_COLUMNS)} FROM llm_calls WHERE session_id IN ({placeholders}) "
+                "AND has_usage = 1 AND reported_cost_nusd IS NOT NULL",
+                params,
+            )
+            out += [dict(zip(REPORTED_CALL_COLUMNS, r, strict=True)) for r in rows]
+        out.sort(key=lambda r: (r["session_id"], r["ts_ms"] is not None, r["ts_ms"] or 0, r["call_id"]))
+        return out
 
     def counts(self) -> dict[str, int]:
         """Rows per kind; `prompts` counts what the reports count (typed prompts and slash

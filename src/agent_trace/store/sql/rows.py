@@ -120,6 +120,7 @@ def call_row(c: LlmCall) -> dict[str, Any]:
         "usage_total": u.total if u else 0,
         "is_sidechain": int(c.is_sidechain),
         "cost_nusd": c.cost_nusd,
+        "unpriced_reason": c.unpriced_reason,
         "reported_cost_nusd": c.reported_cost_nusd,
         "speed": c.speed,
         "stop_reason": c.stop_reason,

@@ -8,6 +8,7 @@ integer arithmetic for buckets. The merge rules are the heart of "one record per
 - latest:  the newest non-null value
 - min/max: earliest start, latest end, running totals
 - longer:  the longer of two texts (a deterministic union: order of arrival does not matter)
+- agent:   latest, but a made-up sidechain agent id never replaces a real one
 - usage:   the copy of an API request with the largest token total wins, all its counts together
 
 The rule of each plain column is in the *_RULES dicts below; store/clickhouse/merge.py applies
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent_trace.domain.records import BUCKET_MS
+from agent_trace.domain.records import BUCKET_MS, SIDECHAIN_AGENT
 
 
 def _first(t: str, c: str) -> str:
@@ -48,6 +49,17 @@ def _longer(t: str, c: str) -> str:
     )
 
 
+def _agent(t: str, c: str) -> str:
+    # The newest non-null agent id, except that a made-up sidechain id (domain.records
+    # SIDECHAIN_AGENT) never replaces a real one: the main file's copy of a subagent's lines and
+    # its subagents/agent-<id>.jsonl copy then name one subagent, in any order.
+    return (
+        f"(CASE WHEN excluded.{c} IS NULL THEN {t}.{c} WHEN {t}.{c} IS NULL THEN excluded.{c} "
+        f"WHEN excluded.{c} LIKE '{SIDECHAIN_AGENT}%' AND {t}.{c} NOT LIKE '{SIDECHAIN_AGENT}%' "
+        f"THEN {t}.{c} ELSE excluded.{c} END)"
+    )
+
+
 def _bucket(expr: str) -> str:
     return f"(({expr}) - (({expr}) % {BUCKET_MS}))"
 
@@ -74,6 +86,8 @@ def _rules(table: str, rules: dict[str, str]) -> dict[str, str]:
             out[column] = _max(f"{table}.{column}", f"excluded.{column}")
         elif rule == "longer":
             out[column] = _longer(table, column)
+        elif rule == "agent":
+            out[column] = _agent(table, column)
         else:
             out[column] = rule  # a literal SQL expression
     return out
@@ -200,6 +214,7 @@ LLM_CALL_COLUMNS = (
     "usage_total",
     "is_sidechain",
     "cost_nusd",
+    "unpriced_reason",
     "reported_cost_nusd",
     "speed",
     "stop_reason",
@@ -222,7 +237,7 @@ _USAGE_WINS = (
 LLM_CALL_RULES: dict[str, str] = {
     "message_id": "latest",
     "request_id": "latest",
-    "agent_id": "latest",
+    "agent_id": "agent",
     "prompt_id": "latest",
     "model": "latest",
     "reported_cost_nusd": "latest",
@@ -236,6 +251,11 @@ LLM_CALL_RULES: dict[str, str] = {
     "tool_use_ids": "longer",
 }
 _call_ts = _min("llm_calls.ts_ms", "excluded.ts_ms")
+_CALL_COST = (
+    f"(CASE WHEN {_USAGE_WINS} THEN excluded.cost_nusd "
+    "WHEN llm_calls.cost_nusd IS NULL AND excluded.usage_total = llm_calls.usage_total "
+    "THEN excluded.cost_nusd ELSE llm_calls.cost_nusd END)"
+)
 UPSERT_LLM_CALL = _upsert(
     "llm_calls",
     LLM_CALL_COLUMNS,
@@ -246,10 +266,11 @@ UPSERT_LLM_CALL = _upsert(
             for column in (*USAGE_COLUMNS, "usage_total", "is_sidechain", "has_usage")
         },
         # Cost follows the winning usage; a copy that brings a price to an unpriced call also wins.
-        "cost_nusd": (
-            f"(CASE WHEN {_USAGE_WINS} THEN excluded.cost_nusd "
-            "WHEN llm_calls.cost_nusd IS NULL AND excluded.usage_total = llm_calls.usage_total "
-            "THEN excluded.cost_nusd ELSE llm_calls.cost_nusd END)"
+        "cost_nusd": _CALL_COST,
+        # Why the merged call is unpriced: none once it has a cost, else the newest reason.
+        "unpriced_reason": (
+            f"(CASE WHEN {_CALL_COST} IS NOT NULL THEN NULL "
+            "ELSE COALESCE(excluded.unpriced_reason, llm_calls.unpriced_reason) END)"
         ),
         "ts_ms": _call_ts,
         "bucket_ms": _bucket(_call_ts),
@@ -279,7 +300,7 @@ TOOL_CALL_COLUMNS = (
 )
 TOOL_CALL_RULES: dict[str, str] = {
     "tool_name": "latest",
-    "agent_id": "latest",
+    "agent_id": "agent",
     "prompt_id": "latest",
     "call_id": "latest",
     "duration_ms": "max",  # each channel times it separately: keep one, by rule
