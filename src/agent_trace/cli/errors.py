@@ -44,6 +44,10 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             from agent_trace.cli.status_cmd import cmd_status
 
             return cmd_status(args, settings)
+        if args.command == "budgets":
+            from agent_trace.cli.budgets_cmd import cmd_budgets
+
+            return cmd_budgets(args, settings)
         if args.command == "uninstall":
             from agent_trace.cli.uninstall_cmd import cmd_uninstall
 

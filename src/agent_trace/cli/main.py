@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="print the changes as a diff; write nothing")
 
+    from agent_trace.cli.budgets_cmd import add_parser as add_budgets_parser
+
+    add_budgets_parser(sub)
+
     p = sub.add_parser("hook-handler", help="the command Claude Code runs on a hook (payload on stdin)")
     p.add_argument("--flush", action="store_true", help="deliver everything spooled, then exit")
     p.add_argument("--wait", metavar="SECONDS", help="with --flush: first wait for running hook workers")

@@ -18,6 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from agent_trace.reports.timeline import KINDS
 from agent_trace.server.api import models, service
+from agent_trace.server.api.budgets import budget_router
 from agent_trace.server.api.cache import ChangeValidatedCache
 from agent_trace.server.api.params import (
     bad,
@@ -275,6 +276,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         )
         return _raw_json(await run(service.analytics_tools_json, store, days, cache))
 
+    router.include_router(budget_router(ctx))
     return router
 
 

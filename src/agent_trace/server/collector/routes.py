@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from agent_trace.ingest.queue import IngestQueue
+from agent_trace.server.budgets.service import budget_guard_for
 from agent_trace.server.collector.asgi import CollectorEndpoints, CollectorFastPath, Receive, Scope, Send
 from agent_trace.server.collector.pipeline import CollectorPipeline
 from agent_trace.server.context import AppContext
@@ -108,7 +109,8 @@ class _GcTuning:
 def configure(app: FastAPI, ctx: AppContext) -> None:
     pipeline = collector_for(ctx)
     app.state.collector = pipeline
-    app.add_middleware(CollectorFastPath, endpoints=CollectorEndpoints(pipeline))
+    endpoints = CollectorEndpoints(pipeline, budget_guard_for(ctx))
+    app.add_middleware(CollectorFastPath, endpoints=endpoints)
 
 
 class _Delegate(Response):
@@ -148,7 +150,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def build_router(ctx: AppContext) -> APIRouter:
-    endpoints = CollectorEndpoints(collector_for(ctx))
+    endpoints = CollectorEndpoints(collector_for(ctx), budget_guard_for(ctx))
     router = APIRouter(tags=["collector"])
 
     @router.post(

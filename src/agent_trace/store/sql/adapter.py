@@ -15,6 +15,7 @@ from typing import Any
 from agent_trace.domain.records import RecordBatch, Session, bucket_of
 from agent_trace.store.port import FileState, TranscriptCursor, UserInfo
 from agent_trace.store.sql import statements as st
+from agent_trace.store.sql.budgets import SqlBudgets
 from agent_trace.store.sql.derived import SqlDerived
 from agent_trace.store.sql.reads import SORT_KEYS, InvalidQuery, SqlReads
 from agent_trace.store.sql.rows import (
@@ -42,7 +43,7 @@ _UPSERT_TRANSCRIPT_CURSOR = (
 )
 
 
-class SqlStore(SqlReads, SqlDerived):
+class SqlStore(SqlReads, SqlDerived, SqlBudgets):
     """Store on SQLite or PostgreSQL through a SqlRunner."""
 
     def __init__(self, runner: SqlRunner, url: str | None = None) -> None:

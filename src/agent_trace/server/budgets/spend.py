@@ -1,0 +1,162 @@
+"""Spend per budget, from the same exact per-call costs as every report.
+
+Calendar periods (day, week, month) are summed by the store from its 15-minute usage rollups per
+local day of the configured time zone (`Store.daily_totals`, as `report` and the dashboard do), so
+"this month" here is the month `agent-trace report --monthly` shows. Per-session periods read the
+session's summary (its LLM calls, subagents included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+
+from agent_trace.domain.budgets import Budget
+from agent_trace.server.api.analytics import range_totals, utc_offsets
+from agent_trace.store.port import Filters, SessionQuery, SessionSummary, Store
+
+# Who is in a team. Teams (issue 15) are not on this branch yet: until their store function is
+# wired in here, a team has no members and its budgets match nobody (status says so).
+TeamMembers = Callable[[Store, str], frozenset[str]]
+
+
+def team_members(store: Store, team: str) -> frozenset[str]:
+    """The user ids of `team`; the one place budgets ask who belongs to a team."""
+    lookup = getattr(store, "team_members", None)
+    if lookup is None:
+        return frozenset()
+    return frozenset(str(u) for u in lookup(team))
+
+
+def local_zone(tz: tzinfo | None) -> tzinfo:
+    """The configured zone, or the system's (reports use the C library's local time for None)."""
+    if tz is not None:
+        return tz
+    local = datetime.now().astimezone().tzinfo
+    assert local is not None
+    return local
+
+
+def period_bounds(period: str, now_ms: int, tz: tzinfo | None, week_start: int = 0) -> tuple[int, int, str]:
+    """[start_ms, end_ms) of the calendar period holding `now_ms`, and its key (as `report` labels it)."""
+    zone = local_zone(tz)
+    today = datetime.fromtimestamp(now_ms / 1000, zone).date()
+    if period == "day":
+        first, after, key = today, today + timedelta(days=1), today.isoformat()
+    elif period == "week":
+        first = today - timedelta(days=(today.weekday() - week_start) % 7)
+        after, key = first + timedelta(days=7), first.isoformat()
+    elif period == "month":
+        first = today.replace(day=1)
+        after = (first + timedelta(days=32)).replace(day=1)
+        key = f"{first.year:04d}-{first.month:02d}"
+    else:
+        raise ValueError(f"period {period!r} has no calendar bounds")
+    return _midnight(first, zone), _midnight(after, zone), key
+
+
+def _midnight(day: date, zone: tzinfo) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
+
+
+def amount(unit: str, values: dict[str, int]) -> int:
+    """What a budget counts: nano-USD, or tokens (input + output + cache writes + cache reads)."""
+    if unit == "usd":
+        return values.get("cost_nusd", 0)
+    return (
+        values.get("input_tokens", 0)
+        + values.get("output_tokens", 0)
+        + values.get("cache_creation_tokens", 0)
+        + values.get("cache_read_tokens", 0)
+    )
+
+
+def session_amount(unit: str, s: SessionSummary) -> int:
+    if unit == "usd":
+        return s.cost_nusd
+    return s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
+
+
+def project_matches(name: str, project: str | None) -> bool:
+    """`project:NAME` names a project by full path or by its last component (like `--project`)."""
+    if not project:
+        return False
+    return project == name or project.rstrip("/").rsplit("/", 1)[-1] == name
+
+
+@dataclass
+class PeriodSpend:
+    """One calendar period's usage sums per (project, user_id)."""
+
+    start_ms: int
+    end_ms: int
+    key: str
+    groups: dict[tuple[str, ...], dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class Snapshot:
+    """Everything a budget decision needs, read in one go (the guard answers hooks from it)."""
+
+    computed_ms: int
+    budgets: list[Budget]
+    periods: dict[str, PeriodSpend]
+    members: dict[str, frozenset[str]]  # team name → user ids
+    allowed: set[str]  # sessions an admin let through
+
+    def applies(self, budget: Budget, user: str | None, project: str | None) -> bool:
+        kind, name = budget.scope_kind, budget.scope_name
+        if kind in ("all", "session"):
+            return True
+        if kind == "user":
+            return user == name
+        if kind == "team":
+            return user is not None and user in self.members.get(name, frozenset())
+        return project_matches(name, project)
+
+    def period_spent(self, budget: Budget) -> int:
+        """Spend of a calendar-period budget over its whole scope (every matching group summed)."""
+        spend = self.periods[budget.period]
+        total = 0
+        for (project, user), values in spend.groups.items():
+            if self.applies(budget, user or None, project or None):
+                total += amount(budget.unit, values)
+        return total
+
+
+def snapshot(
+    store: Store,
+    tz: tzinfo | None,
+    now_ms: int,
+    members_of: TeamMembers = team_members,
+) -> Snapshot:
+    budgets = store.budgets()
+    periods: dict[str, PeriodSpend] = {}
+    zone = local_zone(tz)
+    for period in sorted({b.period for b in budgets if b.period != "session"}):
+        start, end, key = period_bounds(period, now_ms, tz)
+        filters = Filters(since_ms=start, until_ms=end)
+        groups = range_totals(store, "usage", filters, utc_offsets(start, end, zone), ("project", "user_id"))
+        periods[period] = PeriodSpend(start, end, key, groups)
+    teams = {b.scope_name for b in budgets if b.scope_kind == "team"}
+    return Snapshot(
+        computed_ms=now_ms,
+        budgets=budgets,
+        periods=periods,
+        members={t: members_of(store, t) for t in teams},
+        allowed=store.allowed_sessions() if budgets else set(),
+    )
+
+
+def sessions(store: Store, session_ids: Iterable[str]) -> dict[str, SessionSummary]:
+    ids = tuple(dict.fromkeys(session_ids))
+    if not ids:
+        return {}
+    page = store.list_sessions(SessionQuery(session_ids=ids, limit=len(ids)))
+    return {s.session_id: s for s in page.sessions}
+
+
+def recent_sessions(store: Store, limit: int = 200) -> list[SessionSummary]:
+    """The sessions updated most recently: those a per-session budget's alerts look at."""
+    return store.list_sessions(SessionQuery(sort="-updated", limit=limit)).sessions
