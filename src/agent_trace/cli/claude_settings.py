@@ -31,11 +31,14 @@ COMMAND_TIMEOUT_S = 10
 # command handler even when the rest go to the collector over http. http handlers do not fire
 # for SessionStart at all (claude-code-data.md §2).
 COMMAND_EVENTS = frozenset({"SessionStart", "Stop", "SessionEnd"})
-# Left out unless `init --all-events`: both fire on every tool call (PostToolBatch once per
-# batch), and what they add — a tool's start a little earlier than its end, calls that were
-# denied or failed validation — reaches the collector anyway with the transcript delta at Stop.
-# Each http hook costs Claude Code a few ms of wall time and ~10 ms of CPU (docs/capture.md).
-LEAN_SKIPPED_EVENTS = frozenset({"PreToolUse", "PostToolBatch"})
+# Left out unless `init --all-events`: it fires once per tool batch, and what it adds reaches the
+# collector anyway with the transcript delta at Stop. Each http hook costs Claude Code a few ms
+# of wall time and ~10 ms of CPU (docs/capture.md). PreToolUse is installed: budgets refuse tool
+# calls through it (server/budgets/guard.py), checked at every tool call of a running session.
+LEAN_SKIPPED_EVENTS = frozenset({"PostToolBatch"})
+# Says who the developer is on every http hook, so the collector can apply per-user budgets
+# before the session's own record (from SessionStart's command hook) has arrived.
+USER_HEADER = "X-Agent-Trace-User"
 # Env keys `init` may set; status and uninstall look only at these.
 OTEL_KEYS = (
     "CLAUDE_CODE_ENABLE_TELEMETRY",
@@ -73,13 +76,19 @@ class HookPlan:
     events: tuple[str, ...]
     transport: str = "http"  # "http": COMMAND_EVENTS run the command, the rest post to hooks_url
     token: str | None = None
+    user: str | None = None
 
     def handler(self, event: str) -> dict[str, Any]:
         if self.transport == "command" or event in COMMAND_EVENTS:
             return {"type": "command", "command": self.command, "timeout": COMMAND_TIMEOUT_S}
         handler: dict[str, Any] = {"type": "http", "url": self.hooks_url, "timeout": HTTP_TIMEOUT_S}
+        headers: dict[str, str] = {}
         if self.token:
-            handler["headers"] = {"Authorization": f"Bearer {self.token}"}
+            headers["Authorization"] = f"Bearer {self.token}"
+        if self.user:
+            headers[USER_HEADER] = self.user
+        if headers:
+            handler["headers"] = headers
         return handler
 
 

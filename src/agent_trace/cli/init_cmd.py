@@ -118,6 +118,7 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
         events=installed_events(all_events),
         transport=transport,
         token=token,
+        user=settings.user or previous.get("user"),
     )
     desired_env = otel_env(tier=int(tier), protocol=protocol, endpoint=otlp_endpoint, token=token)
     new_settings = install(current or {}, hook_plan, desired_env, record, old_urls)

@@ -2,19 +2,12 @@
 
 The collector answers Claude Code's http hooks itself, so the decision is local to it: a hook
 request looks up its session, user and project in the last snapshot (spend.py), refreshed by the
-budget service about once a second, and never waits for the database. What Claude Code gets
-(its documented hook output):
+budget service about once a second, and never waits for the database. The snapshot becomes a
+state document per developer (`state_doc`), and hook/budget.py `decide` turns it into Claude
+Code's hook output: the same function the command hook handler applies to its cached copy.
 
-- UserPromptSubmit, a `block` budget spent: `{"decision": "block", "reason": …}` (the prompt is
-  refused; the reason is shown to the developer, not sent to the model).
-- PreToolUse, a `block` budget spent: `hookSpecificOutput.permissionDecision = "deny"` with the
-  reason (Claude sees it and stops using tools), plus `systemMessage` for the developer.
-- UserPromptSubmit, a `warn` budget spent (or a block budget for an allowed session):
-  `{"systemMessage": …}`: shown, the prompt runs. Tool calls are not warned one by one.
-- Nothing spent up: no body (HTTP 204), exactly as before budgets existed.
-
-When the collector cannot be reached Claude Code treats the http hook as a non-blocking error
-and goes on: budgets fail open (docs/configuration.md, "Budgets").
+When the collector cannot be reached, Claude Code treats an http hook as a non-blocking error
+and goes on: budgets fail open (docs/configuration.md, "Budgets and alerts").
 """
 
 from __future__ import annotations
@@ -25,6 +18,7 @@ from datetime import tzinfo
 from typing import Any
 
 from agent_trace.domain.budgets import Budget, exhausted, refusal_message
+from agent_trace.hook.budget import ENFORCED_EVENTS, decide
 from agent_trace.server.budgets.spend import (
     Snapshot,
     TeamMembers,
@@ -35,7 +29,6 @@ from agent_trace.server.budgets.spend import (
 )
 from agent_trace.store.port import SessionSummary, Store
 
-ENFORCED_EVENTS = ("UserPromptSubmit", "PreToolUse")
 DEFAULT_CONTACT = "ask an agent-trace admin (`agent-trace budgets set` raises it, `agent-trace budgets allow --session ID` lets this session go on)"
 
 
@@ -123,56 +116,68 @@ class BudgetGuard:
                     )
         return out
 
-    def applicable(
-        self, state: GuardState, session_id: str, user: str | None, project: str | None
-    ) -> list[BudgetStatus]:
-        snap = state.snap
-        summary = state.sessions.get(session_id)
-        if summary is not None:
-            user = user or summary.user_id
-            project = summary.project or project
-        out: list[BudgetStatus] = []
-        for budget in snap.budgets:
-            if not snap.applies(budget, user, project):
-                continue
-            if budget.period == "session":
-                spent = session_amount(budget.unit, summary) if summary is not None else 0
-                out.append(BudgetStatus(budget, session_id, session_id, spent))
-            else:
-                out.append(
-                    BudgetStatus(budget, snap.periods[budget.period].key, "", snap.period_spent(budget))
-                )
-        return out
-
     # -- the hook decision --------------------------------------------------------------------
 
-    def decide(
-        self, event: str, session_id: str, user: str | None, project: str | None
-    ) -> dict[str, Any] | None:
-        """Claude Code's hook output for this event, or None to let it run silently."""
+    def state_doc(self, user: str | None, session_id: str | None = None) -> dict[str, Any]:
+        """The spent-up budgets that can apply to `user` (hook/budget.py documents the shape).
+
+        With `session_id`, the session's stored user and project count too (the collector's own
+        http hooks); without, the document serves any session of the user (the handler's cache).
+        """
+        state = self.state
+        doc: dict[str, Any] = {"version": 1, "computed_ms": 0, "rules": [], "allowed_sessions": []}
+        if state is None:
+            return doc
+        snap = state.snap
+        doc["computed_ms"] = snap.computed_ms
+        summary = state.sessions.get(session_id) if session_id else None
+        if summary is not None and summary.user_id:
+            user = user or summary.user_id
+        rules: list[dict[str, Any]] = doc["rules"]
+        for budget in snap.budgets:
+            kind = budget.scope_kind
+            if kind in ("user", "team") and not snap.applies(budget, user, None):
+                continue
+            rule: dict[str, Any] = {"budget_id": budget.budget_id, "mode": budget.mode}
+            if budget.period == "session":
+                spent_up = [
+                    s for s in state.sessions.values()
+                    if (user is None or s.user_id in (None, user))
+                    and snap.applies(budget, user or s.user_id, s.project)
+                    and exhausted(budget, session_amount(budget.unit, s))
+                ]  # fmt: skip
+                if not spent_up:
+                    continue
+                worst = max(spent_up, key=lambda s: session_amount(budget.unit, s))
+                rule |= {"match": "sessions", "session_ids": sorted(s.session_id for s in spent_up)}
+                rule["message"] = self.message(
+                    BudgetStatus(
+                        budget, worst.session_id, worst.session_id, session_amount(budget.unit, worst)
+                    )
+                )
+            else:
+                spent = snap.period_spent(budget)
+                if not exhausted(budget, spent):
+                    continue
+                rule["message"] = self.message(
+                    BudgetStatus(budget, snap.periods[budget.period].key, "", spent)
+                )
+                if kind == "project":
+                    rule |= {"match": "project", "project": budget.scope_name}
+                else:
+                    rule["match"] = "all"
+            rules.append(rule)
+        doc["allowed_sessions"] = sorted(snap.allowed) if rules else []
+        return doc
+
+    def decide(self, event: str, session_id: str, user: str | None, cwd: str | None) -> dict[str, Any] | None:
+        """Claude Code's hook output for this http hook call, or None to let it run silently."""
         state = self.state
         if state is None or event not in ENFORCED_EVENTS or not state.snap.budgets:
             return None
-        spent_up = [s for s in self.applicable(state, session_id, user, project) if s.exhausted]
-        if not spent_up:
-            return None
-        allowed = session_id in state.snap.allowed
-        blocking = [s for s in spent_up if s.budget.mode == "block" and not allowed]
-        if blocking:
-            message = self.message(blocking[0])
-            if event == "UserPromptSubmit":
-                return {"decision": "block", "reason": message, "systemMessage": message}
-            return {
-                "systemMessage": message,
-                "hookSpecificOutput": {
-                    "hookEventName": "PreToolUse",
-                    "permissionDecision": "deny",
-                    "permissionDecisionReason": message,
-                },
-            }
-        if event == "UserPromptSubmit":
-            return {"systemMessage": " ".join(self.message(s) for s in spent_up)}
-        return None
+        summary = state.sessions.get(session_id)
+        project = (summary.project if summary is not None else None) or cwd
+        return decide(self.state_doc(user, session_id), event, session_id, project)
 
     def message(self, status: BudgetStatus) -> str:
         return refusal_message(status.budget, status.spent, status.period_key, self.contact)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
 from agent_trace.domain.budgets import Budget
+from agent_trace.hook.budget import project_matches
 from agent_trace.server.api.analytics import range_totals, utc_offsets
 from agent_trace.store.port import Filters, SessionQuery, SessionSummary, Store
 
@@ -76,13 +77,6 @@ def session_amount(unit: str, s: SessionSummary) -> int:
     if unit == "usd":
         return s.cost_nusd
     return s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
-
-
-def project_matches(name: str, project: str | None) -> bool:
-    """`project:NAME` names a project by full path or by its last component (like `--project`)."""
-    if not project:
-        return False
-    return project == name or project.rstrip("/").rsplit("/", 1)[-1] == name
 
 
 @dataclass

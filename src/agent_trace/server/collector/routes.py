@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from agent_trace.ingest.queue import IngestQueue
@@ -187,6 +188,21 @@ def build_router(ctx: AppContext) -> APIRouter:
             responses=_ERRORS,
             openapi_extra=_OTLP_BODY,
         )
+
+    guard = budget_guard_for(ctx)
+
+    @router.get(
+        "/v1/budgets/state",
+        summary="Spent-up budgets for one developer (what the command hook handler caches)",
+        description=(
+            "The budget state document of hook/budget.py for `user` (and its sessions): the rules "
+            "a hook decision applies. Same ingest token as the other collector endpoints."
+        ),
+        responses={401: _ERRORS[401]},
+    )
+    async def budget_state(request: Request, user: str | None = None) -> Response:
+        endpoints._authorize({"authorization": request.headers.get("authorization", "")})
+        return Response(orjson.dumps(guard.state_doc(user or None)), media_type="application/json")
 
     @router.post(
         "/v1/noop",

@@ -1,0 +1,216 @@
+"""Budgets enforced through Claude Code's own hooks, proven with the real CLI.
+
+A real `agent-trace serve --role collector`, `agent-trace init` in the CLI's HOME (default hook
+layout: UserPromptSubmit and PreToolUse post to the collector, which answers with a hook
+decision), the scripted fake API, and budgets set with the documented `agent-trace budgets`
+commands against the collector's database, the way an admin types them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import AGENT_TRACE, Capture, Collector
+from .support.claude_cli import CliRun
+from .support.fake_anthropic import FakeAnthropic, RecordedRequest, Scenario, Usage, turn
+from .support.scenarios import bash
+
+pytestmark = pytest.mark.e2e
+
+# One text turn with a large, exact usage: far more than the small budgets below.
+BIG = Scenario(
+    name="budget-big",
+    description="one answer with 400k input tokens",
+    prompts=("SCENARIO:budget-big Summarise the repository.",),
+    main=(turn("Here is the summary.", usage=Usage(400_000, 120)),),
+)
+# Two tool calls: the first runs; the spend of the first request reaches the session's budget
+# while the second request is answered, so the second tool call is refused by PreToolUse.
+TWO_TOOLS = Scenario(
+    name="budget-tools",
+    description="two Bash calls, then an answer",
+    prompts=("SCENARIO:budget-tools Make two files.",),
+    main=(
+        turn(bash("echo one > first.txt", "first file"), usage=Usage(400_000, 50)),
+        turn(bash("echo two > second.txt", "second file"), usage=Usage(12, 40, cache_read=400_000)),
+        turn("Done.", usage=Usage(10, 8, cache_read=400_050)),
+    ),
+)
+SCENARIOS = (BIG, TWO_TOOLS)
+
+
+def admin(collector: Collector, *args: str) -> subprocess.CompletedProcess[str]:
+    """`agent-trace <args>` as the admin runs it on the collector's machine (its database)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(collector.root),
+        "AGENT_TRACE_HOME": str(collector.home),
+    }
+    return subprocess.run([*AGENT_TRACE, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def budget_state(collector: Collector, user: str = "e2e-dev") -> dict[str, Any]:
+    with urllib.request.urlopen(f"{collector.url}/v1/budgets/state?user={user}", timeout=5) as response:
+        state: dict[str, Any] = json.loads(response.read())
+    return state
+
+
+def wait_for_rules(collector: Collector, want: bool, timeout: float = 30.0) -> dict[str, Any]:
+    """Until the collector's budget state has (or no longer has) a spent-up budget."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = budget_state(collector)
+        if bool(state["rules"]) == want:
+            return state
+        assert time.monotonic() < deadline, f"budget state never became {want}: {state}\n{collector.log()}"
+        time.sleep(0.1)
+
+
+def output_of(run: CliRun) -> str:
+    return run.stdout + run.stderr
+
+
+def prompt_requests(fake: FakeAnthropic, session_id: str | None) -> list[RecordedRequest]:
+    return [r for r in fake.requests() if r.scenario and r.session_id == session_id]
+
+
+@pytest.fixture
+def fake() -> Any:
+    with FakeAnthropic(SCENARIOS) as server:
+        yield server
+
+
+@pytest.fixture
+def world(
+    fake: FakeAnthropic, claude_binary: Path, tmp_path: Path, collector_factory: Any
+) -> tuple[Collector, Capture]:
+    collector = collector_factory()
+    capture = Capture(fake, claude_binary, tmp_path / "dev", collector.url)
+    return collector, capture
+
+
+def test_block_refuses_the_next_prompt_until_the_admin_raises_the_limit(
+    world: tuple[Collector, Capture], fake: FakeAnthropic
+) -> None:
+    collector, dev = world
+    result = admin(
+        collector, "budgets", "set", "--scope", "all", "--period", "day", "--usd", "0.05", "--mode", "block"
+    )
+    assert result.returncode == 0, result.stderr
+
+    first = dev.claude.run(BIG.prompts[0])
+    assert "Here is the summary." in first.stdout
+    assert dev.settle().returncode == 0
+    state = wait_for_rules(collector, True)
+    assert state["rules"][0]["budget_id"] == "all/day/usd"
+
+    refused = dev.claude.run(BIG.prompts[0], resume=False, check=False)
+    message = state["rules"][0]["message"]
+    assert "agent-trace budget blocked: all USD budget for this day" in output_of(refused), refused.describe()
+    assert "of $0.05" in message and "To raise it" in message
+    assert prompt_requests(fake, refused.session_id) == [], "the refused prompt reached the model"
+    listed = admin(collector, "budgets", "list")
+    assert "all/day/usd" in listed.stdout and "block" in listed.stdout
+
+    raised = admin(
+        collector, "budgets", "set", "--scope", "all", "--period", "day", "--usd", "1000", "--mode", "block"
+    )
+    assert raised.returncode == 0, raised.stderr
+    wait_for_rules(collector, False)
+    after = dev.claude.run(BIG.prompts[0], resume=False)
+    assert "Here is the summary." in after.stdout
+    assert len(prompt_requests(fake, after.session_id)) == 1
+
+
+def test_warn_shows_the_message_and_the_prompt_runs(
+    world: tuple[Collector, Capture], fake: FakeAnthropic
+) -> None:
+    collector, dev = world
+    result = admin(
+        collector, "budgets", "set", "--scope", "user:e2e-dev", "--period", "month", "--tokens", "1000"
+    )
+    assert result.returncode == 0, result.stderr
+    dev.claude.run(BIG.prompts[0])
+    assert dev.settle().returncode == 0
+    wait_for_rules(collector, True)
+
+    warned = dev.claude.run(BIG.prompts[0], resume=False)
+    assert "agent-trace budget warning: user:e2e-dev TOKENS budget for this month" in output_of(warned), (
+        warned.describe()
+    )
+    assert "Here is the summary." in warned.stdout
+    assert len(prompt_requests(fake, warned.session_id)) == 1
+
+
+def test_allow_lets_one_blocked_session_go_on(world: tuple[Collector, Capture], fake: FakeAnthropic) -> None:
+    collector, dev = world
+    assert (
+        admin(
+            collector,
+            "budgets",
+            "set",
+            "--scope",
+            "all",
+            "--period",
+            "week",
+            "--usd",
+            "0.05",
+            "--mode",
+            "block",
+        ).returncode
+        == 0
+    )
+    dev.claude.run(BIG.prompts[0])
+    assert dev.settle().returncode == 0
+    wait_for_rules(collector, True)
+    refused = dev.claude.run(BIG.prompts[0], resume=False, check=False)
+    assert "budget blocked" in output_of(refused)
+    assert dev.settle().returncode == 0
+
+    allowed = admin(collector, "budgets", "allow", "--session", str(refused.session_id))
+    assert allowed.returncode == 0, allowed.stderr
+    deadline = time.monotonic() + 30
+    while refused.session_id not in budget_state(collector)["allowed_sessions"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    resumed = dev.claude.run(BIG.prompts[0], resume=True)
+    assert "Here is the summary." in resumed.stdout
+    assert len(prompt_requests(fake, refused.session_id)) == 1
+
+
+def test_pre_tool_use_refuses_a_tool_call_inside_a_running_session(
+    world: tuple[Collector, Capture], fake: FakeAnthropic
+) -> None:
+    collector, dev = world
+    assert (
+        admin(
+            collector, "budgets", "set", "--scope", "session", "--usd", "0.05", "--mode", "block"
+        ).returncode
+        == 0
+    )
+
+    def hold_second_turn(request: RecordedRequest) -> None:
+        # The first request's spend reaches the collector live (Claude Code's OpenTelemetry
+        # export); answer the second one, whose tool call PreToolUse must refuse, only once the
+        # collector counts this running session over its budget.
+        if request.scenario == TWO_TOOLS.name and request.turn_index == 1:
+            deadline = time.monotonic() + 60
+            while request.session_id not in str(budget_state(collector)["rules"]):
+                assert time.monotonic() < deadline, collector.log()
+                time.sleep(0.1)
+
+    fake.before_answer = hold_second_turn
+    run = dev.claude.run(TWO_TOOLS.prompts[0], env={"OTEL_LOGS_EXPORT_INTERVAL": "200"})
+    assert (dev.claude.repo / "first.txt").read_text() == "one\n"
+    assert not (dev.claude.repo / "second.txt").exists(), "the refused tool call ran"
+    assert "agent-trace budget blocked: session USD budget for this session is spent" in run.stdout, (
+        run.describe()
+    )
