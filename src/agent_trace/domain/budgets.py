@@ -25,6 +25,9 @@ MODES = ("warn", "block")
 UNITS = ("usd", "tokens")
 DEFAULT_THRESHOLDS = (50, 80, 100)
 NUSD_PER_USD = 1_000_000_000
+# Limits fit a signed 64-bit column with room to spare.
+MAX_USD = 1_000_000_000
+MAX_TOKENS = 10**15
 # Reports name periods this way (reports/periods.py); budgets use the short names people type.
 REPORT_PERIOD = {"day": "daily", "week": "weekly", "month": "monthly"}
 
@@ -110,6 +113,8 @@ def parse_usd(text: str) -> int:
         raise BudgetError(f"--usd {text!r}: expected an amount like 25 or 12.50") from None
     if not value.is_finite() or value <= 0:
         raise BudgetError(f"--usd {text!r}: must be more than 0")
+    if value > MAX_USD:
+        raise BudgetError(f"--usd {text!r}: at most {MAX_USD:,}")
     nusd = value * NUSD_PER_USD
     if nusd != nusd.to_integral_value():
         raise BudgetError(f"--usd {text!r}: at most 9 decimal places")
@@ -129,6 +134,8 @@ def parse_tokens(text: str) -> int:
         raise BudgetError(f"--tokens {text!r}: expected a count like 2000000 or 2m") from None
     if not value.is_finite() or value <= 0 or value != value.to_integral_value():
         raise BudgetError(f"--tokens {text!r}: must be a whole number more than 0")
+    if value > MAX_TOKENS:
+        raise BudgetError(f"--tokens {text!r}: at most {MAX_TOKENS:,}")
     return int(value)
 
 
