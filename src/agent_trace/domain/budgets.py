@@ -187,11 +187,11 @@ def make_budget(
 
 
 def format_amount(unit: str, value: int, *, exact: bool = False) -> str:
-    """`$12.50` (cents; every digit with `exact`) or `1,234,567 tokens`."""
+    """`$12.50` (cents; every digit with `exact` or under a cent) or `1,234,567 tokens`."""
     if unit == "tokens":
         return f"{value:,} tokens"
     usd = Decimal(value) / NUSD_PER_USD
-    if exact:
+    if exact or 0 < value < NUSD_PER_USD // 100:  # under a cent: every digit, not "$0.00"
         text = format(usd.normalize(), "f")
         whole, _, frac = text.partition(".")
         return f"${whole}.{(frac + '00')[: max(2, len(frac))]}"

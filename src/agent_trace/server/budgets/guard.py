@@ -85,8 +85,9 @@ class BudgetGuard:
 
     def refresh(self, now_ms: int) -> GuardState:
         snap = snapshot(self.store, self.tz, now_ms, self.members_of)
-        per_session = any(b.period == "session" for b in snap.budgets)
-        found = {s.session_id: s for s in recent_sessions(self.store)} if per_session else {}
+        # Recent sessions: per-session spend, and the user and project of a session whose hook
+        # call does not name them.
+        found = {s.session_id: s for s in recent_sessions(self.store)} if snap.budgets else {}
         state = GuardState(snap, found)
         with self._lock:
             self._state = state
