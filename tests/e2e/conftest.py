@@ -64,7 +64,10 @@ def free_port() -> int:
 class Collector:
     """`agent-trace serve --role collector` as a user runs it, with a SQLite store of its own."""
 
-    def __init__(self, root: Path, *, tier: int = 2, port: int | None = None) -> None:
+    def __init__(
+        self, root: Path, *, tier: int = 2, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.extra_env = dict(env or {})  # more settings for the server (e.g. alert channels)
         self.root = root
         self.home = root / "agent-trace-home"
         self.tier = tier
@@ -85,6 +88,7 @@ class Collector:
             "AGENT_TRACE_PRIVACY_TIER": str(self.tier),
             "COLLECTOR_PORT": str(self.port),
             "OTEL_GRPC_ADDRESS": "off",
+            **self.extra_env,
         }
         log = (self.root / "collector.log").open("ab")
         self.proc = subprocess.Popen(
