@@ -214,3 +214,49 @@ def test_pre_tool_use_refuses_a_tool_call_inside_a_running_session(
     assert "agent-trace budget blocked: session USD budget for this session is spent" in run.stdout, (
         run.describe()
     )
+
+
+def test_command_transport_decides_from_the_cached_state(
+    fake: FakeAnthropic, claude_binary: Path, tmp_path: Path, collector_factory: Any
+) -> None:
+    """`--hook-transport command`: the handler answers from the state its workers cached."""
+    collector = collector_factory()
+    dev = Capture(fake, claude_binary, tmp_path / "dev", collector.url, transport="command")
+    settings = json.loads(dev.claude.settings_path.read_text())
+    (handler,) = settings["hooks"]["UserPromptSubmit"][0]["hooks"]
+    assert handler["type"] == "command" and handler["command"].endswith("--decide")
+    assert (
+        admin(
+            collector,
+            "budgets",
+            "set",
+            "--scope",
+            "all",
+            "--period",
+            "day",
+            "--usd",
+            "0.05",
+            "--mode",
+            "block",
+        ).returncode
+        == 0
+    )
+
+    dev.claude.run(BIG.prompts[0])
+    assert dev.settle().returncode == 0
+    wait_for_rules(collector, True)
+    assert dev.settle().returncode == 0  # --flush also refreshes the cached budget state
+    cached = json.loads((dev.agent_trace_home / "budget-state.json").read_text())
+    assert [r["budget_id"] for r in cached["rules"]] == ["all/day/usd"]
+    refused = dev.claude.run(BIG.prompts[0], resume=False, check=False)
+    assert "agent-trace budget blocked: all USD budget for this day" in output_of(refused), refused.describe()
+    assert prompt_requests(fake, refused.session_id) == []
+
+    # The collector goes away: the cached state still holds; once it is stale, budgets fail open.
+    collector.stop()
+    old = time.time() - 3600
+    os.utime(dev.agent_trace_home / "budget-state.json", (old, old))
+    opened = dev.claude.run(BIG.prompts[0], resume=False)
+    assert "Here is the summary." in opened.stdout
+    dev.wait_for_workers()
+    assert "budgets fail open" in dev.hook_log()

@@ -36,6 +36,8 @@ COMMAND_EVENTS = frozenset({"SessionStart", "Stop", "SessionEnd"})
 # of wall time and ~10 ms of CPU (docs/capture.md). PreToolUse is installed: budgets refuse tool
 # calls through it (server/budgets/guard.py), checked at every tool call of a running session.
 LEAN_SKIPPED_EVENTS = frozenset({"PostToolBatch"})
+# Events whose answer may be a budget decision (hook/budget.py ENFORCED_EVENTS).
+DECISION_EVENTS = frozenset({"UserPromptSubmit", "PreToolUse"})
 # Says who the developer is on every http hook, so the collector can apply per-user budgets
 # before the session's own record (from SessionStart's command hook) has arrived.
 USER_HEADER = "X-Agent-Trace-User"
@@ -77,8 +79,13 @@ class HookPlan:
     transport: str = "http"  # "http": COMMAND_EVENTS run the command, the rest post to hooks_url
     token: str | None = None
     user: str | None = None
+    # With transport "command": the foreground command of the events a budget may refuse
+    # (install_files.decide_command); empty = the background command for them too.
+    decide_command: str = ""
 
     def handler(self, event: str) -> dict[str, Any]:
+        if self.transport == "command" and self.decide_command and event in DECISION_EVENTS:
+            return {"type": "command", "command": self.decide_command, "timeout": COMMAND_TIMEOUT_S}
         if self.transport == "command" or event in COMMAND_EVENTS:
             return {"type": "command", "command": self.command, "timeout": COMMAND_TIMEOUT_S}
         handler: dict[str, Any] = {"type": "http", "url": self.hooks_url, "timeout": HTTP_TIMEOUT_S}

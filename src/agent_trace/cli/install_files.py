@@ -58,6 +58,19 @@ def hook_command() -> str:
     return "/bin/sh -c " + shlex.quote(f"exec 3<&0; {prefix}{python} <&3 3<&- >/dev/null 2>&1 &")
 
 
+def decide_command() -> str:
+    """The command for UserPromptSubmit and PreToolUse with `--hook-transport command`.
+
+    These two may answer with a budget decision, which Claude Code reads from the command's
+    stdout, so the handler runs in the foreground: it decides from the cached budget state
+    (hook/budget.py), prints the decision, and forks its worker for the rest (~8 ms in all).
+    """
+    import agent_trace.hook
+
+    script = Path(agent_trace.hook.__file__).resolve().parent / "__main__.py"
+    return f"{shlex.quote(sys.executable)} -I -S {shlex.quote(str(script))} --decide"
+
+
 def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     """(parsed settings, original text); (None, None) when the file does not exist."""
     try:

@@ -14,12 +14,15 @@ Either way the worker (own session, stdio on /dev/null, low priority, so neither
 wait nor its kill of a timed-out hook reaches it) does the real work under a hard deadline: git,
 transcript deltas, tier + redaction, spool, delivery (worker.py).
 
-Guarantees Claude Code relies on: exit status 0 always, nothing on stdout ever (stdout of a hook
-is parsed as a decision), and a bounded time even when stdin misbehaves.
+Guarantees Claude Code relies on: exit status 0 always, nothing on stdout (stdout of a hook is
+parsed as a decision) except a budget decision under `--decide`, and a bounded time even when
+stdin misbehaves.
 
 Modes:
     (no arguments)            a hook call: payload on stdin
     --background              the same, already started in the background by the shell line
+    --decide                  a hook call that may get a budget decision (UserPromptSubmit and
+                              PreToolUse with the command transport): print it, then as above
     --flush [--wait SECONDS]  deliver everything spooled now (after waiting for running workers)
 Environment: AGENT_TRACE_HOOK_INLINE=1 does the work in the foreground (tests, debugging).
 """
@@ -37,7 +40,8 @@ WORKER_NICENESS = 10
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     background = args[:1] == ["--background"]
-    if args and not background:
+    decide = args[:1] == ["--decide"]
+    if args and not background and not decide:
         from agent_trace.hook.worker import command_line
 
         return command_line(args)
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not data.strip():
         return 0
+    if decide:
+        _budget_decision(data)
     if os.environ.get("AGENT_TRACE_HOOK_INLINE") == "1":
         _work(data)
         return 0
@@ -79,6 +85,36 @@ def main(argv: list[str] | None = None) -> int:
         _work(data)
     finally:
         os._exit(0)
+
+
+def _budget_decision(data: bytes) -> None:
+    """`--decide` (UserPromptSubmit, PreToolUse with the command transport): print Claude Code's
+    hook decision when a cached budget state says so (hook/budget.py). Fails open: no config,
+    no state, a stale state (the worker logs why) or any error means no output."""
+    event = _event_name(data)
+    if event not in (b"UserPromptSubmit", b"PreToolUse"):
+        return
+    try:
+        import json
+
+        from agent_trace.hook import client_config
+        from agent_trace.hook.budget import decide, read_state
+
+        cfg = client_config.load(os.environ)
+        if cfg is None:
+            return
+        doc, _problem = read_state(cfg.agent_trace_home)
+        if doc is None:
+            return
+        payload = json.loads(data)
+        cwd = payload.get("cwd")
+        out = decide(
+            doc, event.decode(), str(payload.get("session_id") or ""), cwd if isinstance(cwd, str) else None
+        )
+        if out is not None:
+            os.write(1, json.dumps(out).encode())  # unbuffered: nothing left to copy into a fork
+    except BaseException:  # an observer must never break the agent
+        return
 
 
 def _lower_priority() -> None:
