@@ -79,7 +79,7 @@ def _list(store: Store, settings: Settings, *, as_json: bool) -> int:
     from agent_trace.reports.periods import resolve_timezone
     from agent_trace.server.budgets.report import budgets_report
 
-    report = budgets_report(store, resolve_timezone(settings.timezone), settings.budgets.contact)
+    report = budgets_report(store, resolve_timezone(settings.timezone))
     if as_json:
         print(json.dumps(report, indent=2))
         return 0

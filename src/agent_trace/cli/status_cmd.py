@@ -94,7 +94,7 @@ def _budgets(settings: Settings, cfg: client_config.ClientConfig | None) -> dict
 
             store = open_read_store(settings)
             try:
-                report = budgets_report(store, resolve_timezone(settings.timezone), settings.budgets.contact)
+                report = budgets_report(store, resolve_timezone(settings.timezone))
             finally:
                 store.close()
         except Exception as exc:  # status must answer even when the store cannot

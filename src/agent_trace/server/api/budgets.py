@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
-from agent_trace.domain.budgets import BudgetError, make_budget
+from agent_trace.domain.budgets import Budget, BudgetError, make_budget
 from agent_trace.reports.periods import PeriodError, resolve_timezone
 from agent_trace.server.budgets.report import budgets_report
 from agent_trace.server.context import AppContext
@@ -33,6 +33,26 @@ def _amount(body: dict[str, Any], key: str) -> str | None:
     return str(value)
 
 
+def budget_from_body(body: Any) -> Budget:
+    """The budget a PUT body (or the dashboard's form) describes; ApiError 400 names what is wrong."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_budget", "expected a JSON object")
+    thresholds = body.get("thresholds")
+    if isinstance(thresholds, list):
+        thresholds = ",".join(str(t) for t in thresholds)
+    try:
+        return make_budget(
+            str(body.get("scope") or ""),
+            str(body["period"]) if body.get("period") else None,
+            usd=_amount(body, "usd"),
+            tokens=_amount(body, "tokens"),
+            thresholds=str(thresholds) if thresholds else None,
+            mode=str(body["mode"]) if body.get("mode") else None,
+        )
+    except BudgetError as exc:
+        raise ApiError(400, "invalid_budget", str(exc)) from None
+
+
 def budget_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["budgets"])
     store = ctx.store
@@ -46,7 +66,7 @@ def budget_router(ctx: AppContext) -> APIRouter:
 
     @router.get("/budgets", summary="Budgets with their spend now, recent alerts and deliveries")
     async def list_budgets() -> Response:
-        report = await anyio.to_thread.run_sync(budgets_report, store, tz(), settings.budgets.contact)
+        report = await anyio.to_thread.run_sync(budgets_report, store, tz())
         return _json(report)
 
     @router.put(
@@ -59,20 +79,7 @@ def budget_router(ctx: AppContext) -> APIRouter:
         ),
     )
     async def put_budget(body: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
-        thresholds = body.get("thresholds")
-        if isinstance(thresholds, list):
-            thresholds = ",".join(str(t) for t in thresholds)
-        try:
-            budget = make_budget(
-                str(body.get("scope") or ""),
-                str(body["period"]) if body.get("period") else None,
-                usd=_amount(body, "usd"),
-                tokens=_amount(body, "tokens"),
-                thresholds=str(thresholds) if thresholds else None,
-                mode=str(body["mode"]) if body.get("mode") else None,
-            )
-        except BudgetError as exc:
-            raise ApiError(400, "invalid_budget", str(exc)) from None
+        budget = budget_from_body(body)
         await anyio.to_thread.run_sync(store.save_budget, budget)
         return _json(budget.to_json())
 

@@ -55,11 +55,9 @@ def delivery_json(d: AlertDelivery) -> dict[str, Any]:
     }
 
 
-def budgets_report(
-    store: Store, tz: tzinfo | None, contact: str | None = None, now_ms: int | None = None
-) -> dict[str, Any]:
+def budgets_report(store: Store, tz: tzinfo | None, now_ms: int | None = None) -> dict[str, Any]:
     now = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    guard = BudgetGuard(store, tz, contact)
+    guard = BudgetGuard(store, tz)
     statuses = current_statuses(guard, now)
     return {
         "budgets": [s.to_json() for s in statuses],

@@ -1,0 +1,114 @@
+"""The dashboard's budgets: a banner on every page for budgets at a threshold, and `/budgets`,
+the admin page (list with spend, set, remove, allow a session; recent alerts and deliveries).
+
+Forms post to this same origin only (a cross-site form cannot change a budget, token or not).
+With users and roles (issue 15) editing becomes admin-only through their policy.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from agent_trace.server.budgets.report import banner_lines
+from agent_trace.server.dashboard.client import DataClient
+from agent_trace.server.errors import ApiError
+
+if TYPE_CHECKING:
+    from agent_trace.server.dashboard.routes import Dashboard
+
+# The banner is read at most this often (every page render would otherwise recompute spend).
+BANNER_TTL_S = 5.0
+
+
+class BudgetBanner:
+    def __init__(self, client: DataClient) -> None:
+        self.client = client
+        self._lines: list[str] = []
+        self._read_at = 0.0
+
+    async def lines(self) -> list[str]:
+        if time.monotonic() - self._read_at >= BANNER_TTL_S:
+            try:
+                self._lines = banner_lines(await self.client.budgets())
+            except ApiError:
+                self._lines = []  # a page must render even when budgets cannot be read
+            self._read_at = time.monotonic()
+        return self._lines
+
+    def invalidate(self) -> None:
+        self._read_at = 0.0
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser names the page a form came from in Origin (or Referer); it must be this site."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source:
+        return True  # not a browser form (curl, tests): the token check still applies
+    return urlsplit(source).netloc == request.headers.get("host")
+
+
+def add_budget_routes(router: APIRouter, dash: Dashboard, client: DataClient) -> None:
+    banner: BudgetBanner = dash.budget_banner
+
+    async def form(request: Request) -> dict[str, str]:
+        # URL-encoded, like the login form: no multipart parser needed for a few short fields.
+        body = await request.body()
+        data = parse_qs(body[:16384].decode("utf-8", "replace"))
+        return {k: v[0].strip() for k, v in data.items() if v and v[0].strip()}
+
+    def back(error: str | None = None) -> Response:
+        banner.invalidate()
+        target = "/budgets" + (f"?error={quote(error)}" if error else "")
+        return RedirectResponse(target, status_code=303)
+
+    @router.get("/budgets")
+    async def budgets_page(request: Request) -> Response:
+        try:
+            report = await client.budgets()
+        except ApiError as exc:
+            return await dash.error_page(exc, "budgets")
+        return await dash.page(
+            "budgets.html", nav="budgets", report=report, error=request.query_params.get("error")
+        )
+
+    @router.post("/budgets")
+    async def set_budget(request: Request) -> Response:
+        if not _same_origin(request):
+            return Response("cross-site form refused", status_code=403)
+        fields = await form(request)
+        unit = fields.pop("unit", "usd")
+        amount = fields.pop("amount", "")
+        body: dict[str, Any] = {**fields, unit if unit in ("usd", "tokens") else "usd": amount or None}
+        try:
+            await client.put_budget(body)
+        except ApiError as exc:
+            return back(exc.message)
+        return back()
+
+    @router.post("/budgets/remove")
+    async def remove_budget(request: Request) -> Response:
+        if not _same_origin(request):
+            return Response("cross-site form refused", status_code=403)
+        try:
+            await client.delete_budget((await form(request)).get("id", ""))
+        except ApiError as exc:
+            return back(exc.message)
+        return back()
+
+    @router.post("/budgets/allow")
+    async def allow_session(request: Request) -> Response:
+        if not _same_origin(request):
+            return Response("cross-site form refused", status_code=403)
+        session_id = (await form(request)).get("session_id", "")
+        if not session_id:
+            return back("session id: required")
+        try:
+            await client.allow_session(session_id)
+        except ApiError as exc:
+            return back(exc.message)
+        return back()
