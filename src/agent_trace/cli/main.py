@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--events",
         choices=("lean", "all"),
-        help="all: also hook PreToolUse and PostToolBatch (live tool starts, a few ms per tool call); "
+        help="all: also hook PostToolBatch (once per tool batch, a few ms each); "
         "default: the recorded choice, else lean",
     )
     p.add_argument("--dry-run", action="store_true", help="print the changes as a diff; write nothing")
