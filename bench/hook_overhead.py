@@ -94,7 +94,12 @@ class Collector:
 
 
 def client_env(home: Path, at_home: Path) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "AGENT_TRACE_HOME": str(at_home)}
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "AGENT_TRACE_HOME": str(at_home),
+        "USER": "bench",
+    }
 
 
 def install(session: ClaudeSession, collector: Collector, at_home: Path, only: str | None = None) -> None:
@@ -246,7 +251,49 @@ def handler_latency(
             resp.read()
 
     results["http hook, one POST answered by the collector"] = timed(http_hook, n)
+
+    prompt = json.dumps({**base, "hook_event_name": "UserPromptSubmit", "prompt": "bench"})
+
+    def http_prompt() -> None:
+        req = urllib.request.Request(
+            collector.url + "/v1/hooks", data=prompt.encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            resp.read()
+
+    results["http hook, UserPromptSubmit (budget decision included)"] = timed(http_prompt, n)
+    decide = [sys.executable, "-I", "-S", str(HOOK_SCRIPT), "--decide"]
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        subprocess.run(decide, input=prompt.encode(), env=env, check=True, capture_output=True)
+        samples.append((time.perf_counter() - started) * 1000)
+        wait_idle(session.home, at_home)
+    results["command hook as Claude Code waits for it: --decide (UserPromptSubmit, command transport)"] = (
+        samples
+    )
     return results
+
+
+# Configured for the runs unless --no-budgets: every scope kind, none spent up (the sessions
+# must run), so the collector computes a decision on every UserPromptSubmit and PreToolUse.
+BENCH_BUDGETS = (
+    ("--scope", "all", "--period", "month", "--usd", "1000000", "--mode", "block"),
+    ("--scope", "user:bench", "--period", "day", "--tokens", "1000000000000", "--mode", "block"),
+    ("--scope", "project:repo", "--period", "week", "--usd", "100000"),
+    ("--scope", "team:bench", "--period", "month", "--usd", "100000", "--mode", "block"),
+    ("--scope", "session", "--usd", "10000", "--mode", "block"),
+)
+
+
+def configure_budgets(collector: Collector) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(collector.home),
+        "AGENT_TRACE_HOME": str(collector.home / "server"),
+    }
+    for args in BENCH_BUDGETS:
+        subprocess.run([*AGENT_TRACE, "budgets", "set", *args], env=env, check=True, capture_output=True)
 
 
 def table(
@@ -310,12 +357,17 @@ def main() -> int:
         choices=("hooks", "otel"),
         help="breakdown: install only the hooks, or only the OpenTelemetry env keys (implies --no-write)",
     )
+    parser.add_argument(
+        "--no-budgets", action="store_true", help="run without the budgets BENCH_BUDGETS sets"
+    )
     args = parser.parse_args()
 
     binary = install_claude_cli()
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="agent-trace-hook-bench-"))
     collector = Collector(work)
+    if not args.no_budgets:
+        configure_budgets(collector)
     try:
         with FakeAnthropic(ALL_SCENARIOS.values()) as fake:
             bare, installed, last, ids = session_runs(
@@ -325,6 +377,12 @@ def main() -> int:
             latency.update(handler_latency(last, work / "client", collector, args.samples))
         calls = sum(len(t) for t in ALL_SCENARIOS[args.scenario].threads().values())
         body = table(args.scenario, bare, installed, latency, calls, (load_before, os.getloadavg()[0]))
+        if not args.no_budgets:
+            body = (
+                f"With {len(BENCH_BUDGETS)} budgets configured (all, user, project, team, session; "
+                "none spent up), so every UserPromptSubmit and PreToolUse gets a decision computed.\n\n"
+                + body
+            )
     finally:
         collector.stop()
         shutil.rmtree(work, ignore_errors=True)
