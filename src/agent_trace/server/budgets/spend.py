@@ -8,7 +8,7 @@ session's summary (its LLM calls, subagents included).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -98,6 +98,8 @@ class Snapshot:
     periods: dict[str, PeriodSpend]
     members: dict[str, frozenset[str]]  # team name → user ids
     allowed: set[str]  # sessions an admin let through
+    # period_spent per budget id: summed once per snapshot, not on every hook call.
+    _spent: dict[str, int] = field(default_factory=dict, repr=False)
 
     def applies(self, budget: Budget, user: str | None, project: str | None) -> bool:
         kind, name = budget.scope_kind, budget.scope_name
@@ -111,11 +113,15 @@ class Snapshot:
 
     def period_spent(self, budget: Budget) -> int:
         """Spend of a calendar-period budget over its whole scope (every matching group summed)."""
+        known = self._spent.get(budget.budget_id)
+        if known is not None:
+            return known
         spend = self.periods[budget.period]
         total = 0
         for (project, user), values in spend.groups.items():
             if self.applies(budget, user or None, project or None):
                 total += amount(budget.unit, values)
+        self._spent[budget.budget_id] = total
         return total
 
 
@@ -143,14 +149,11 @@ def snapshot(
     )
 
 
-def sessions(store: Store, session_ids: Iterable[str]) -> dict[str, SessionSummary]:
-    ids = tuple(dict.fromkeys(session_ids))
-    if not ids:
-        return {}
-    page = store.list_sessions(SessionQuery(session_ids=ids, limit=len(ids)))
-    return {s.session_id: s for s in page.sessions}
+# How many of the most recently updated sessions the snapshot holds: per-session budgets and
+# their alerts see these (a live session is among them: every record it sends updates it).
+RECENT_SESSIONS = 500
 
 
-def recent_sessions(store: Store, limit: int = 200) -> list[SessionSummary]:
-    """The sessions updated most recently: those a per-session budget's alerts look at."""
+def recent_sessions(store: Store, limit: int = RECENT_SESSIONS) -> list[SessionSummary]:
+    """The sessions updated most recently: those per-session budgets look at."""
     return store.list_sessions(SessionQuery(sort="-updated", limit=limit)).sessions
