@@ -243,25 +243,19 @@ def handler_latency(
         {**base, "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_use_id": "toolu_bench"}
     )
 
-    def http_hook() -> None:
-        req = urllib.request.Request(
-            collector.url + "/v1/hooks", data=post.encode(), headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            resp.read()
+    def http_hook(body: str) -> Callable[[], None]:
+        def post_once() -> None:
+            req = urllib.request.Request(
+                collector.url + "/v1/hooks", data=body.encode(), headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                resp.read()
 
-    results["http hook, one POST answered by the collector"] = timed(http_hook, n)
+        return post_once
 
     prompt = json.dumps({**base, "hook_event_name": "UserPromptSubmit", "prompt": "bench"})
-
-    def http_prompt() -> None:
-        req = urllib.request.Request(
-            collector.url + "/v1/hooks", data=prompt.encode(), headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            resp.read()
-
-    results["http hook, UserPromptSubmit (budget decision included)"] = timed(http_prompt, n)
+    results["http hook, one POST answered by the collector"] = timed(http_hook(post), n)
+    results["http hook, UserPromptSubmit (budget decision included)"] = timed(http_hook(prompt), n)
     decide = [sys.executable, "-I", "-S", str(HOOK_SCRIPT), "--decide"]
     samples = []
     for _ in range(n):

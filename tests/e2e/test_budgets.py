@@ -57,6 +57,19 @@ def admin(collector: Collector, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*AGENT_TRACE, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+def set_budget(collector: Collector, *args: str) -> None:
+    """`agent-trace budgets set ARGS` on the collector's machine; it must succeed."""
+    result = admin(collector, "budgets", "set", *args)
+    assert result.returncode == 0, result.stderr
+
+
+def spend_up(dev: Capture, collector: Collector) -> None:
+    """One session larger than the small budgets, delivered, and counted by the collector."""
+    assert "Here is the summary." in dev.claude.run(BIG.prompts[0]).stdout
+    assert dev.settle().returncode == 0
+    wait_for_rules(collector, True)
+
+
 def budget_state(collector: Collector, user: str = "e2e-dev") -> dict[str, Any]:
     with urllib.request.urlopen(f"{collector.url}/v1/budgets/state?user={user}", timeout=5) as response:
         state: dict[str, Any] = json.loads(response.read())
@@ -101,15 +114,9 @@ def test_block_refuses_the_next_prompt_until_the_admin_raises_the_limit(
     world: tuple[Collector, Capture], fake: FakeAnthropic
 ) -> None:
     collector, dev = world
-    result = admin(
-        collector, "budgets", "set", "--scope", "all", "--period", "day", "--usd", "0.05", "--mode", "block"
-    )
-    assert result.returncode == 0, result.stderr
-
-    first = dev.claude.run(BIG.prompts[0])
-    assert "Here is the summary." in first.stdout
-    assert dev.settle().returncode == 0
-    state = wait_for_rules(collector, True)
+    set_budget(collector, "--scope", "all", "--period", "day", "--usd", "0.05", "--mode", "block")
+    spend_up(dev, collector)  # the first session runs
+    state = budget_state(collector)
     assert state["rules"][0]["budget_id"] == "all/day/usd"
 
     refused = dev.claude.run(BIG.prompts[0], resume=False, check=False)
@@ -120,10 +127,7 @@ def test_block_refuses_the_next_prompt_until_the_admin_raises_the_limit(
     listed = admin(collector, "budgets", "list")
     assert "all/day/usd" in listed.stdout and "block" in listed.stdout
 
-    raised = admin(
-        collector, "budgets", "set", "--scope", "all", "--period", "day", "--usd", "1000", "--mode", "block"
-    )
-    assert raised.returncode == 0, raised.stderr
+    set_budget(collector, "--scope", "all", "--period", "day", "--usd", "1000", "--mode", "block")
     wait_for_rules(collector, False)
     after = dev.claude.run(BIG.prompts[0], resume=False)
     assert "Here is the summary." in after.stdout
@@ -134,13 +138,8 @@ def test_warn_shows_the_message_and_the_prompt_runs(
     world: tuple[Collector, Capture], fake: FakeAnthropic
 ) -> None:
     collector, dev = world
-    result = admin(
-        collector, "budgets", "set", "--scope", "user:e2e-dev", "--period", "month", "--tokens", "1000"
-    )
-    assert result.returncode == 0, result.stderr
-    dev.claude.run(BIG.prompts[0])
-    assert dev.settle().returncode == 0
-    wait_for_rules(collector, True)
+    set_budget(collector, "--scope", "user:e2e-dev", "--period", "month", "--tokens", "1000")
+    spend_up(dev, collector)
 
     warned = dev.claude.run(BIG.prompts[0], resume=False)
     assert "agent-trace budget warning: user:e2e-dev TOKENS budget for this month" in output_of(warned), (
@@ -152,25 +151,8 @@ def test_warn_shows_the_message_and_the_prompt_runs(
 
 def test_allow_lets_one_blocked_session_go_on(world: tuple[Collector, Capture], fake: FakeAnthropic) -> None:
     collector, dev = world
-    assert (
-        admin(
-            collector,
-            "budgets",
-            "set",
-            "--scope",
-            "all",
-            "--period",
-            "week",
-            "--usd",
-            "0.05",
-            "--mode",
-            "block",
-        ).returncode
-        == 0
-    )
-    dev.claude.run(BIG.prompts[0])
-    assert dev.settle().returncode == 0
-    wait_for_rules(collector, True)
+    set_budget(collector, "--scope", "all", "--period", "week", "--usd", "0.05", "--mode", "block")
+    spend_up(dev, collector)
     refused = dev.claude.run(BIG.prompts[0], resume=False, check=False)
     assert "budget blocked" in output_of(refused)
     assert dev.settle().returncode == 0
@@ -190,12 +172,7 @@ def test_pre_tool_use_refuses_a_tool_call_inside_a_running_session(
     world: tuple[Collector, Capture], fake: FakeAnthropic
 ) -> None:
     collector, dev = world
-    assert (
-        admin(
-            collector, "budgets", "set", "--scope", "session", "--usd", "0.05", "--mode", "block"
-        ).returncode
-        == 0
-    )
+    set_budget(collector, "--scope", "session", "--usd", "0.05", "--mode", "block")
 
     def hold_second_turn(request: RecordedRequest) -> None:
         # The first request's spend reaches the collector live (Claude Code's OpenTelemetry
@@ -225,26 +202,9 @@ def test_command_transport_decides_from_the_cached_state(
     settings = json.loads(dev.claude.settings_path.read_text())
     (handler,) = settings["hooks"]["UserPromptSubmit"][0]["hooks"]
     assert handler["type"] == "command" and handler["command"].endswith("--decide")
-    assert (
-        admin(
-            collector,
-            "budgets",
-            "set",
-            "--scope",
-            "all",
-            "--period",
-            "day",
-            "--usd",
-            "0.05",
-            "--mode",
-            "block",
-        ).returncode
-        == 0
-    )
+    set_budget(collector, "--scope", "all", "--period", "day", "--usd", "0.05", "--mode", "block")
 
-    dev.claude.run(BIG.prompts[0])
-    assert dev.settle().returncode == 0
-    wait_for_rules(collector, True)
+    spend_up(dev, collector)
     assert dev.settle().returncode == 0  # --flush also refreshes the cached budget state
     cached = json.loads((dev.agent_trace_home / "budget-state.json").read_text())
     assert [r["budget_id"] for r in cached["rules"]] == ["all/day/usd"]
@@ -254,6 +214,10 @@ def test_command_transport_decides_from_the_cached_state(
 
     # The collector goes away: the cached state still holds; once it is stale, budgets fail open.
     collector.stop()
+    again = dev.claude.run(BIG.prompts[0], resume=False, check=False)
+    assert "agent-trace budget blocked" in output_of(again) and prompt_requests(fake, again.session_id) == []
+    dev.wait_for_workers()
+    assert "keeping the cached state" in dev.hook_log()
     old = time.time() - 3600
     os.utime(dev.agent_trace_home / "budget-state.json", (old, old))
     opened = dev.claude.run(BIG.prompts[0], resume=False)

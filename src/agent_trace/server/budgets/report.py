@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from datetime import tzinfo
 from typing import Any
 
@@ -27,32 +28,11 @@ def current_statuses(guard: BudgetGuard, now_ms: int) -> list[BudgetStatus]:
     return [by_budget.get(b.budget_id) or BudgetStatus(b, "", "", 0) for b in state.snap.budgets]
 
 
-def alert_json(a: BudgetAlert) -> dict[str, Any]:
-    return {
-        "budget_id": a.budget_id,
-        "period_key": a.period_key,
-        "session_id": a.subject or None,
-        "threshold": a.threshold,
-        "spent_raw": a.spent,
-        "limit_raw": a.limit,
-        "message": a.message,
-        "crossed_ms": a.crossed_ms,
-    }
-
-
-def delivery_json(d: AlertDelivery) -> dict[str, Any]:
-    return {
-        "budget_id": d.budget_id,
-        "period_key": d.period_key,
-        "session_id": d.subject or None,
-        "threshold": d.threshold,
-        "channel": d.channel,
-        "status": d.status,
-        "attempts": d.attempts,
-        "last_error": d.last_error,
-        "next_attempt_ms": d.next_attempt_ms,
-        "updated_ms": d.updated_ms,
-    }
+def _row_json(row: BudgetAlert | AlertDelivery) -> dict[str, Any]:
+    """An alert or delivery as JSON: its fields, with `subject` named `session_id` (None if '')."""
+    data = asdict(row)
+    data["session_id"] = data.pop("subject") or None
+    return data
 
 
 def budgets_report(store: Store, tz: tzinfo | None, now_ms: int | None = None) -> dict[str, Any]:
@@ -61,8 +41,8 @@ def budgets_report(store: Store, tz: tzinfo | None, now_ms: int | None = None) -
     statuses = current_statuses(guard, now)
     return {
         "budgets": [s.to_json() for s in statuses],
-        "alerts": [alert_json(a) for a in store.budget_alerts(since_ms=now - RECENT_ALERT_MS, limit=50)],
-        "deliveries": [delivery_json(d) for d in store.alert_deliveries(limit=50)],
+        "alerts": [_row_json(a) for a in store.budget_alerts(since_ms=now - RECENT_ALERT_MS, limit=50)],
+        "deliveries": [_row_json(d) for d in store.alert_deliveries(limit=50)],
         "allowed_sessions": sorted(store.allowed_sessions()),
     }
 

@@ -8,7 +8,8 @@ With users and roles (issue 15) editing becomes admin-only through their policy.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Request
@@ -55,16 +56,20 @@ def _same_origin(request: Request) -> bool:
 def add_budget_routes(router: APIRouter, dash: Dashboard, client: DataClient) -> None:
     banner: BudgetBanner = dash.budget_banner
 
-    async def form(request: Request) -> dict[str, str]:
-        # URL-encoded, like the login form: no multipart parser needed for a few short fields.
+    async def act(request: Request, action: Callable[[dict[str, str]], Awaitable[object]]) -> Response:
+        """A form post: same origin only; its URL-encoded fields (no multipart parser needed,
+        like the login form) to `action`; back to /budgets, with the API's error if any."""
+        if not _same_origin(request):
+            return Response("cross-site form refused", status_code=403)
         body = await request.body()
         data = parse_qs(body[:16384].decode("utf-8", "replace"))
-        return {k: v[0].strip() for k, v in data.items() if v and v[0].strip()}
-
-    def back(error: str | None = None) -> Response:
+        fields = {k: v[0].strip() for k, v in data.items() if v and v[0].strip()}
         banner.invalidate()
-        target = "/budgets" + (f"?error={quote(error)}" if error else "")
-        return RedirectResponse(target, status_code=303)
+        try:
+            await action(fields)
+        except ApiError as exc:
+            return RedirectResponse(f"/budgets?error={quote(exc.message)}", status_code=303)
+        return RedirectResponse("/budgets", status_code=303)
 
     @router.get("/budgets")
     async def budgets_page(request: Request) -> Response:
@@ -76,39 +81,27 @@ def add_budget_routes(router: APIRouter, dash: Dashboard, client: DataClient) ->
             "budgets.html", nav="budgets", report=report, error=request.query_params.get("error")
         )
 
+    async def put(fields: dict[str, str]) -> None:
+        unit = fields.pop("unit", "usd")
+        amount = fields.pop("amount", None)
+        await client.put_budget({**fields, unit if unit in ("usd", "tokens") else "usd": amount})
+
+    async def remove(fields: dict[str, str]) -> None:
+        await client.delete_budget(fields.get("id", ""))
+
+    async def allow(fields: dict[str, str]) -> None:
+        if not fields.get("session_id"):
+            raise ApiError(400, "invalid_parameter", "session id: required", "session_id")
+        await client.allow_session(fields["session_id"])
+
     @router.post("/budgets")
     async def set_budget(request: Request) -> Response:
-        if not _same_origin(request):
-            return Response("cross-site form refused", status_code=403)
-        fields = await form(request)
-        unit = fields.pop("unit", "usd")
-        amount = fields.pop("amount", "")
-        body: dict[str, Any] = {**fields, unit if unit in ("usd", "tokens") else "usd": amount or None}
-        try:
-            await client.put_budget(body)
-        except ApiError as exc:
-            return back(exc.message)
-        return back()
+        return await act(request, put)
 
     @router.post("/budgets/remove")
     async def remove_budget(request: Request) -> Response:
-        if not _same_origin(request):
-            return Response("cross-site form refused", status_code=403)
-        try:
-            await client.delete_budget((await form(request)).get("id", ""))
-        except ApiError as exc:
-            return back(exc.message)
-        return back()
+        return await act(request, remove)
 
     @router.post("/budgets/allow")
     async def allow_session(request: Request) -> Response:
-        if not _same_origin(request):
-            return Response("cross-site form refused", status_code=403)
-        session_id = (await form(request)).get("session_id", "")
-        if not session_id:
-            return back("session id: required")
-        try:
-            await client.allow_session(session_id)
-        except ApiError as exc:
-            return back(exc.message)
-        return back()
+        return await act(request, allow)

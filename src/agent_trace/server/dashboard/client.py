@@ -172,17 +172,22 @@ class HttpDataClient:
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout_s)
 
     async def _get(self, path: str, params: Any) -> dict[str, Any]:
+        return await self._send("GET", path, None, params) or {}
+
+    async def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, params: Any = None
+    ) -> dict[str, Any] | None:
         import httpx
 
         try:
-            response = await self._client.get(path, params=params)
+            response = await self._client.request(method, path, params=params, json=body)
         except httpx.HTTPError as exc:
             raise ApiError(
                 503, "unavailable", f"the API at {self.base_url} did not answer ({type(exc).__name__})"
             ) from None
         if response.status_code >= 400:
             raise _api_error(response.status_code, response.content)
-        data: dict[str, Any] = orjson.loads(response.content)
+        data: dict[str, Any] | None = orjson.loads(response.content) if response.content else None
         return data
 
     async def sessions(self, params: Params, session_ids: list[str] | None = None) -> dict[str, Any]:
@@ -231,19 +236,6 @@ class HttpDataClient:
             raise ApiError(
                 503, "unavailable", f"the API's stream at {self.base_url} broke off ({type(exc).__name__})"
             ) from None
-
-    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any] | None:
-        import httpx
-
-        try:
-            response = await self._client.request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            raise ApiError(
-                503, "unavailable", f"the API at {self.base_url} did not answer ({type(exc).__name__})"
-            ) from None
-        if response.status_code >= 400:
-            raise _api_error(response.status_code, response.content)
-        return orjson.loads(response.content) if response.content else None
 
     async def budgets(self) -> dict[str, Any]:
         return await self._get("/v1/budgets", None)
