@@ -168,6 +168,19 @@ def test_allow_lets_one_blocked_session_go_on(world: tuple[Collector, Capture], 
     assert len(prompt_requests(fake, refused.session_id)) == 1
 
 
+def test_http_hooks_fail_open_when_the_collector_is_down(
+    world: tuple[Collector, Capture], fake: FakeAnthropic
+) -> None:
+    collector, dev = world
+    set_budget(collector, "--scope", "all", "--period", "month", "--usd", "0.05", "--mode", "block")
+    spend_up(dev, collector)
+    assert "budget blocked" in output_of(dev.claude.run(BIG.prompts[0], resume=False, check=False))
+    collector.stop()  # Claude Code's http hook now fails: a non-blocking error, the prompt runs
+    opened = dev.claude.run(BIG.prompts[0], resume=False)
+    assert "Here is the summary." in opened.stdout
+    assert len(prompt_requests(fake, opened.session_id)) == 1
+
+
 def test_pre_tool_use_refuses_a_tool_call_inside_a_running_session(
     world: tuple[Collector, Capture], fake: FakeAnthropic
 ) -> None:
