@@ -206,3 +206,15 @@ def test_collector_answers_hooks_with_the_decision(settings: Settings) -> None:
         ]
         many = client.post("/v1/hooks", json=[payload])  # a batch from the handler's spool: never a decision
         assert many.status_code == 200 and set(many.json()) == {"accepted", "rejected"}
+
+
+def test_an_idle_store_is_not_summed_again(spend: Any) -> None:
+    spend.save_budget(make_budget("all", "month", usd="1"))
+    guard = BudgetGuard(spend, BERLIN)
+    first = guard.refresh(NOW).snap
+    second = guard.refresh(NOW + 1_000).snap
+    assert second.periods["month"] is first.periods["month"]  # nothing written: reused
+    spend.write(RecordBatch(llm_calls=[_call("c9", "s-bob", "2026-03-29T11:30:00Z", 7)]))
+    third = guard.refresh(NOW + 2_000).snap
+    assert third.periods["month"] is not first.periods["month"]
+    assert third.period_spent(third.budgets[0]) == first.period_spent(first.budgets[0]) + 7

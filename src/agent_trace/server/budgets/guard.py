@@ -84,7 +84,8 @@ class BudgetGuard:
     # -- refresh (the budget service's thread) ------------------------------------------------
 
     def refresh(self, now_ms: int) -> GuardState:
-        snap = snapshot(self.store, self.tz, now_ms, self.members_of)
+        previous = self.state
+        snap = snapshot(self.store, self.tz, now_ms, self.members_of, previous.snap if previous else None)
         # Recent sessions: per-session spend, and the user and project of a session whose hook
         # call does not name them.
         found = {s.session_id: s for s in recent_sessions(self.store)} if snap.budgets else {}

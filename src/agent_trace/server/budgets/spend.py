@@ -98,6 +98,7 @@ class Snapshot:
     periods: dict[str, PeriodSpend]
     members: dict[str, frozenset[str]]  # team name → user ids
     allowed: set[str]  # sessions an admin let through
+    seq: int = 0  # the store's last change when the spend was read
     # period_spent per budget id: summed once per snapshot, not on every hook call.
     _spent: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -130,12 +131,21 @@ def snapshot(
     tz: tzinfo | None,
     now_ms: int,
     members_of: TeamMembers = team_members,
+    previous: Snapshot | None = None,
 ) -> Snapshot:
+    """Budgets and their spend now. A period whose sums cannot have changed since `previous`
+    (no store change, same period) is reused, so an idle collector does not re-sum a month of
+    rollups every second."""
+    seq = store.last_change_seq()
     budgets = store.budgets()
     periods: dict[str, PeriodSpend] = {}
     zone = local_zone(tz)
     for period in sorted({b.period for b in budgets if b.period != "session"}):
         start, end, key = period_bounds(period, now_ms, tz)
+        known = previous.periods.get(period) if previous is not None and previous.seq == seq else None
+        if known is not None and (known.start_ms, known.end_ms) == (start, end):
+            periods[period] = known
+            continue
         filters = Filters(since_ms=start, until_ms=end)
         groups = range_totals(store, "usage", filters, utc_offsets(start, end, zone), ("project", "user_id"))
         periods[period] = PeriodSpend(start, end, key, groups)
@@ -146,6 +156,7 @@ def snapshot(
         periods=periods,
         members={t: members_of(store, t) for t in teams},
         allowed=store.allowed_sessions() if budgets else set(),
+        seq=seq,
     )
 
 
