@@ -121,9 +121,40 @@ def test_decide_prints_the_decision_and_still_delivers(user_home: Path, collecto
         time.sleep(0.02)
     wait_for_workers(user_home)
     assert [p["hook_event_name"] for p in collector.payloads] == ["UserPromptSubmit"]
-    # The worker refreshed the cache from the collector (which has nothing spent up).
-    assert json.loads((user_home / "at" / "budget-state.json").read_text())["rules"] == []
+    # The worker refreshed the cache from the collector, which has nothing spent up: no file.
     assert any(path.startswith("/v1/budgets/state") for path, _h, _b in collector.requests)
+    assert not (user_home / "at" / "budget-state.json").exists()
+
+
+def test_the_installed_line_decides_only_while_a_state_file_exists(
+    user_home: Path, collector: StubCollector
+) -> None:
+    from agent_trace.cli.install_files import decide_command
+
+    write_client_config(user_home, collector.url, hook_transport="command")
+    line = decide_command(user_home / "at")
+    env = {"HOME": str(user_home), "PATH": os.environ.get("PATH", "")}
+
+    def run(payload: dict[str, Any]) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            line, shell=True, input=json.dumps(payload).encode(), env=env, capture_output=True, timeout=30
+        )
+
+    quiet = run(PROMPT)  # no state file: the background line, nothing on stdout
+    assert (quiet.returncode, quiet.stdout) == (0, b"")
+    wait_for_workers(user_home)
+    collector.budget_state = doc(BLOCK)  # the collector now has a spent-up budget
+    assert run({**PROMPT, "hook_event_name": "PostToolUse"}).stdout == b""
+    wait_for_workers(user_home)  # that worker cached the state
+    assert read_state(user_home / "at")[0] == doc(BLOCK)
+    refused = run(PROMPT)
+    assert json.loads(refused.stdout) == {"decision": "block", "reason": BLOCK["message"]}
+    wait_for_workers(user_home)
+    assert [p["hook_event_name"] for p in collector.payloads] == [
+        "UserPromptSubmit",
+        "PostToolUse",
+        "UserPromptSubmit",
+    ]
 
 
 def test_decide_is_silent_without_a_usable_state(user_home: Path, collector: StubCollector) -> None:

@@ -119,7 +119,7 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
         transport=transport,
         token=token,
         user=settings.user or previous.get("user"),
-        decide_command=files.decide_command(),
+        decide_command=files.decide_command(settings.home),
     )
     desired_env = otel_env(tier=int(tier), protocol=protocol, endpoint=otlp_endpoint, token=token)
     new_settings = install(current or {}, hook_plan, desired_env, record, old_urls)

@@ -22,7 +22,8 @@ Modes:
     (no arguments)            a hook call: payload on stdin
     --background              the same, already started in the background by the shell line
     --decide                  a hook call that may get a budget decision (UserPromptSubmit and
-                              PreToolUse with the command transport): print it, then as above
+                              PreToolUse with the command transport, run by the installed line
+                              only while a budget state file exists): print it, then as above
     --flush [--wait SECONDS]  deliver everything spooled now (after waiting for running workers)
 Environment: AGENT_TRACE_HOOK_INLINE=1 does the work in the foreground (tests, debugging).
 """

@@ -247,7 +247,14 @@ def refresh_budget_state(cfg: ClientConfig, log: HookLog, deadline: float) -> No
         else:
             log(f"budget state: collector unreachable ({exc}); keeping the cached state ({int(age)} s old)")
         return
-    write_state(cfg.agent_trace_home, doc)
+    if doc.get("rules"):
+        write_state(cfg.agent_trace_home, doc)
+    else:
+        # Nothing spent up: no file, so the installed shell line skips the foreground decision.
+        try:
+            os.unlink(cfg.agent_trace_home / STATE_NAME)
+        except FileNotFoundError:
+            pass
 
 
 def _enrich_at_boundary(
