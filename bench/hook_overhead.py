@@ -256,16 +256,32 @@ def handler_latency(
     prompt = json.dumps({**base, "hook_event_name": "UserPromptSubmit", "prompt": "bench"})
     results["http hook, one POST answered by the collector"] = timed(http_hook(post), n)
     results["http hook, UserPromptSubmit (budget decision included)"] = timed(http_hook(prompt), n)
-    decide = [sys.executable, "-I", "-S", str(HOOK_SCRIPT), "--decide"]
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        subprocess.run(decide, input=prompt.encode(), env=env, check=True, capture_output=True)
-        samples.append((time.perf_counter() - started) * 1000)
-        wait_idle(session.home, at_home)
-    results["command hook as Claude Code waits for it: --decide (UserPromptSubmit, command transport)"] = (
-        samples
-    )
+    # The command transport's line for UserPromptSubmit/PreToolUse: the background line while
+    # nothing is spent up (no state file), the foreground --decide while something is.
+    from agent_trace.cli.install_files import decide_command
+    from agent_trace.hook.budget import write_state
+
+    decide_line = decide_command(at_home)
+    spent_up = {"version": 1, "rules": [{"budget_id": "all/day/usd", "mode": "warn", "match": "project",
+                                         "project": "elsewhere", "message": "bench"}]}  # fmt: skip
+    for label, state in (("nothing spent up", None), ("a budget spent up: --decide", spent_up)):
+        samples = []
+        for _ in range(n):
+            if state is None:
+                (at_home / "budget-state.json").unlink(missing_ok=True)
+            else:
+                write_state(at_home, state)  # each time: the last worker removed it (nothing is spent up)
+            started = time.perf_counter()
+            subprocess.run(
+                ["/bin/sh", "-c", decide_line],
+                input=prompt.encode(),
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            samples.append((time.perf_counter() - started) * 1000)
+            wait_idle(session.home, at_home)
+        results[f"command transport, UserPromptSubmit line ({label})"] = samples
     return results
 
 
