@@ -21,7 +21,7 @@ import pytest
 from .conftest import AGENT_TRACE, Capture, Collector
 from .support.claude_cli import CliRun
 from .support.fake_anthropic import FakeAnthropic, RecordedRequest, Scenario, Usage, turn
-from .support.scenarios import bash
+from .support.scenarios import agent, bash
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,26 @@ TWO_TOOLS = Scenario(
         turn("Done.", usage=Usage(10, 8, cache_read=400_050)),
     ),
 )
-SCENARIOS = (BIG, TWO_TOOLS)
+# The same inside a foreground subagent: its first request's spend puts the session over its
+# budget, so its second tool call is refused.
+SUB_MARKER = "SUBTASK:budget-two-files"
+SUBAGENT_TOOLS = Scenario(
+    name="budget-subagent",
+    description="a subagent with two Bash calls",
+    prompts=("SCENARIO:budget-subagent Delegate making two files.",),
+    main=(
+        turn(agent(f"{SUB_MARKER} Make two files with Bash.", "Make two files"), usage=Usage(20, 30)),
+        turn("The subagent is done.", usage=Usage(10, 8)),
+    ),
+    subagents={
+        SUB_MARKER: (
+            turn(bash("echo one > sub1.txt", "first file"), usage=Usage(400_000, 50)),
+            turn(bash("echo two > sub2.txt", "second file"), usage=Usage(12, 40, cache_read=400_000)),
+            turn("Stopped by a budget.", usage=Usage(10, 8, cache_read=400_050)),
+        )
+    },
+)
+SCENARIOS = (BIG, TWO_TOOLS, SUBAGENT_TOOLS)
 
 
 def admin(collector: Collector, *args: str) -> subprocess.CompletedProcess[str]:
@@ -187,20 +206,40 @@ def test_pre_tool_use_refuses_a_tool_call_inside_a_running_session(
     collector, dev = world
     set_budget(collector, "--scope", "session", "--usd", "0.05", "--mode", "block")
 
-    def hold_second_turn(request: RecordedRequest) -> None:
-        # The first request's spend reaches the collector live (Claude Code's OpenTelemetry
-        # export); answer the second one, whose tool call PreToolUse must refuse, only once the
-        # collector counts this running session over its budget.
-        if request.scenario == TWO_TOOLS.name and request.turn_index == 1:
+    # The second request's tool call must be refused: it is answered once the first request's
+    # spend (sent live by Claude Code's OpenTelemetry export) puts the running session over.
+    fake.before_answer = hold_until_over_budget(collector, TWO_TOOLS.name, "main", 1)
+    run = dev.claude.run(TWO_TOOLS.prompts[0], env={"OTEL_LOGS_EXPORT_INTERVAL": "200"})
+    assert (dev.claude.repo / "first.txt").read_text() == "one\n"
+    assert not (dev.claude.repo / "second.txt").exists(), "the refused tool call ran"
+    assert "agent-trace budget blocked: session USD budget for this session is spent" in run.stdout, (
+        run.describe()
+    )
+
+
+def hold_until_over_budget(collector: Collector, scenario: str, thread: str, turn_index: int) -> Any:
+    """A fake-API hook: answer that request only once the collector counts its session over a
+    per-session budget (the spend of the earlier requests arrives live, by OpenTelemetry)."""
+
+    def hold(request: RecordedRequest) -> None:
+        if request.scenario == scenario and request.thread == thread and request.turn_index == turn_index:
             deadline = time.monotonic() + 60
             while request.session_id not in str(budget_state(collector)["rules"]):
                 assert time.monotonic() < deadline, collector.log()
                 time.sleep(0.1)
 
-    fake.before_answer = hold_second_turn
-    run = dev.claude.run(TWO_TOOLS.prompts[0], env={"OTEL_LOGS_EXPORT_INTERVAL": "200"})
-    assert (dev.claude.repo / "first.txt").read_text() == "one\n"
-    assert not (dev.claude.repo / "second.txt").exists(), "the refused tool call ran"
+    return hold
+
+
+def test_a_subagent_counts_and_is_stopped_as_it_runs(
+    world: tuple[Collector, Capture], fake: FakeAnthropic
+) -> None:
+    collector, dev = world
+    set_budget(collector, "--scope", "session", "--usd", "0.05", "--mode", "block")
+    fake.before_answer = hold_until_over_budget(collector, SUBAGENT_TOOLS.name, f"subagent:{SUB_MARKER}", 1)
+    run = dev.claude.run(SUBAGENT_TOOLS.prompts[0], env={"OTEL_LOGS_EXPORT_INTERVAL": "200"})
+    assert (dev.claude.repo / "sub1.txt").read_text() == "one\n"
+    assert not (dev.claude.repo / "sub2.txt").exists(), "the subagent's refused tool call ran"
     assert "agent-trace budget blocked: session USD budget for this session is spent" in run.stdout, (
         run.describe()
     )
