@@ -108,11 +108,10 @@ def _budgets(settings: Settings, cfg: client_config.ClientConfig | None) -> dict
         }
     if cfg is None:
         return {"source": None, "count": None, "lines": []}
-    from urllib.parse import quote
-
+    from agent_trace.hook.budget import state_url
     from agent_trace.hook.transport import TransportError, request
 
-    url = cfg.collector_url + "/v1/budgets/state" + (f"?user={quote(cfg.user, safe='')}" if cfg.user else "")
+    url = state_url(cfg.collector_url, cfg.user)
     try:
         status, body = request("GET", url, None, HEALTH_TIMEOUT_S, token=cfg.ingest_token)
         doc = json.loads(body) if status == 200 else {}

@@ -19,17 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-SCOPE_KINDS = ("all", "user", "team", "project", "session")
+from agent_trace.domain.records import NANO_PER_USD
+
 PERIODS = ("day", "week", "month", "session")
 MODES = ("warn", "block")
-UNITS = ("usd", "tokens")
 DEFAULT_THRESHOLDS = (50, 80, 100)
-NUSD_PER_USD = 1_000_000_000
+
 # Limits fit a signed 64-bit column with room to spare.
 MAX_USD = 1_000_000_000
 MAX_TOKENS = 10**15
-# Reports name periods this way (reports/periods.py); budgets use the short names people type.
-REPORT_PERIOD = {"day": "daily", "week": "weekly", "month": "monthly"}
 
 
 class BudgetError(ValueError):
@@ -115,7 +113,7 @@ def parse_usd(text: str) -> int:
         raise BudgetError(f"--usd {text!r}: must be more than 0")
     if value > MAX_USD:
         raise BudgetError(f"--usd {text!r}: at most {MAX_USD:,}")
-    nusd = value * NUSD_PER_USD
+    nusd = value * NANO_PER_USD
     if nusd != nusd.to_integral_value():
         raise BudgetError(f"--usd {text!r}: at most 9 decimal places")
     return int(nusd)
@@ -190,8 +188,8 @@ def format_amount(unit: str, value: int, *, exact: bool = False) -> str:
     """`$12.50` (cents; every digit with `exact` or under a cent) or `1,234,567 tokens`."""
     if unit == "tokens":
         return f"{value:,} tokens"
-    usd = Decimal(value) / NUSD_PER_USD
-    if exact or 0 < value < NUSD_PER_USD // 100:  # under a cent: every digit, not "$0.00"
+    usd = Decimal(value) / NANO_PER_USD
+    if exact or 0 < value < NANO_PER_USD // 100:  # under a cent: every digit, not "$0.00"
         text = format(usd.normalize(), "f")
         whole, _, frac = text.partition(".")
         return f"${whole}.{(frac + '00')[: max(2, len(frac))]}"
@@ -230,8 +228,6 @@ def refusal_message(budget: Budget, spent: int, period_key: str, contact: str) -
 
 
 # -- alerts ------------------------------------------------------------------------------------
-
-CHANNELS = ("webhook", "slack", "email")
 
 
 @dataclass(frozen=True, slots=True)

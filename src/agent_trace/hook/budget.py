@@ -38,6 +38,15 @@ STALE_AFTER_S = 900
 ENFORCED_EVENTS = ("UserPromptSubmit", "PreToolUse")
 
 
+def state_url(collector_url: str, user: str | None) -> str:
+    """Where the collector serves the state document for one developer."""
+    if not user:
+        return collector_url.rstrip("/") + "/v1/budgets/state"
+    from urllib.parse import quote
+
+    return collector_url.rstrip("/") + "/v1/budgets/state?user=" + quote(user, safe="")
+
+
 def project_matches(name: str, project: str | None) -> bool:
     """`project:NAME` names a project by full path or by its last folder (like `--project`)."""
     if not project:

@@ -219,12 +219,10 @@ def refresh_budget_state(cfg: ClientConfig, log: HookLog, deadline: float) -> No
     Unreachable collector: the cached state is kept until it is STALE_AFTER_S old, then budgets
     fail open; both are logged here, since the foreground must stay silent and fast.
     """
-    from urllib.parse import quote
-
-    from agent_trace.hook.budget import STALE_AFTER_S, STATE_NAME, write_state
+    from agent_trace.hook.budget import STALE_AFTER_S, STATE_NAME, state_url, write_state
     from agent_trace.hook.transport import TransportError, request
 
-    url = cfg.collector_url + "/v1/budgets/state" + (f"?user={quote(cfg.user, safe='')}" if cfg.user else "")
+    url = state_url(cfg.collector_url, cfg.user)
     timeout = max(0.1, min(BUDGET_STATE_TIMEOUT_S, deadline - time.monotonic() - 0.2))
     try:
         status, body = request("GET", url, None, timeout, token=cfg.ingest_token)
