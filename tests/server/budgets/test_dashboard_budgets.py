@@ -68,3 +68,45 @@ def test_no_banner_without_budgets(settings: Settings, sqlite_store: Any) -> Non
     with make_client(settings, sqlite_store, "dashboard") as dash:
         assert "budget-banner" not in dash.get("/").text
         assert "No budgets yet" in dash.get("/budgets").text
+
+
+def test_a_dashboard_reading_the_api_over_http(settings: Settings, sqlite_store: Any) -> None:
+    """The same page and forms through HttpDataClient (DASHBOARD_API_BASE_URL)."""
+    from agent_trace.server.context import AppContext
+    from tests.server.collector.live import live_server
+
+    _spent(sqlite_store, 4_000_000_000)
+    ctx = AppContext(settings=settings, store=sqlite_store)
+    with (
+        live_server(ctx, "api") as api_url,
+        make_client(settings, sqlite_store, "dashboard", dashboard_api_base_url=api_url) as dash,
+    ):
+        origin = {"Origin": "http://127.0.0.1"}
+        form = {
+            "scope": "project:api",
+            "period": "week",
+            "amount": "2m",
+            "unit": "tokens",
+            "mode": "warn",
+        }
+        assert dash.post("/budgets", data=form, headers=origin, follow_redirects=False).status_code == 303
+        page = dash.get("/budgets").text
+        assert "project:api/week/tokens" in page and "2,000,000 tokens" in page
+        bad = dash.post("/budgets", data={**form, "amount": "-1"}, headers=origin, follow_redirects=False)
+        assert "error=" in bad.headers["location"] and "must%20be" in bad.headers["location"]
+        assert dash.post("/budgets/allow", data={"session_id": "s1"}, headers=origin).status_code == 200
+        assert sqlite_store.allowed_sessions() == {"s1"}
+        removed = dash.post(
+            "/budgets/remove",
+            data={"id": "project:api/week/tokens"},
+            headers=origin,
+            follow_redirects=False,
+        )
+        assert removed.status_code == 303 and sqlite_store.budgets() == []
+        missing = dash.post(
+            "/budgets/remove",
+            data={"id": "project:api/week/tokens"},
+            headers=origin,
+            follow_redirects=False,
+        )
+        assert "no%20budget" in missing.headers["location"]
