@@ -210,11 +210,19 @@ def test_collector_answers_hooks_with_the_decision(settings: Settings) -> None:
 
 def test_an_idle_store_is_not_summed_again(spend: Any) -> None:
     spend.save_budget(make_budget("all", "month", usd="1"))
+    spend.save_budget(make_budget("all", "day", usd="1"))
     guard = BudgetGuard(spend, BERLIN)
-    first = guard.refresh(NOW).snap
-    second = guard.refresh(NOW + 1_000).snap
-    assert second.periods["month"] is first.periods["month"]  # nothing written: reused
+    state = guard.refresh(NOW)
+    first = state.snap
+    again = guard.refresh(NOW + 1_000)
+    assert again.snap.periods["month"] is first.periods["month"]  # nothing written: reused
+    assert again.sessions is state.sessions
     spend.write(RecordBatch(llm_calls=[_call("c9", "s-bob", "2026-03-29T11:30:00Z", 7)]))
-    third = guard.refresh(NOW + 2_000).snap
-    assert third.periods["month"] is not first.periods["month"]
-    assert third.period_spent(third.budgets[0]) == first.period_spent(first.budgets[0]) + 7
+    third = guard.refresh(NOW + 2_000)
+    assert third.snap.periods["month"] is not first.periods["month"]
+    by_id = {b.budget_id: b for b in third.snap.budgets}
+    assert third.snap.period_spent(by_id["all/month/usd"]) == 73_132
+    assert third.snap.period_spent(by_id["all/day/usd"]) == 3_127
+    # Only the changed session was read again, and it carries the new call.
+    assert third.sessions["s-bob"].cost_nusd == state.sessions["s-bob"].cost_nusd + 7
+    assert third.sessions["s-ana"] is state.sessions["s-ana"]

@@ -20,6 +20,7 @@ from typing import Any
 from agent_trace.domain.budgets import Budget, exhausted, refusal_message
 from agent_trace.hook.budget import ENFORCED_EVENTS, decide
 from agent_trace.server.budgets.spend import (
+    RECENT_SESSIONS,
     Snapshot,
     TeamMembers,
     recent_sessions,
@@ -27,8 +28,10 @@ from agent_trace.server.budgets.spend import (
     snapshot,
     team_members,
 )
-from agent_trace.store.port import SessionSummary, Store
+from agent_trace.store.port import SessionQuery, SessionSummary, Store
 
+# Session changes read per refresh; more than this since the last one: read the recent sessions afresh.
+CHANGES_PER_REFRESH = 1000
 DEFAULT_CONTACT = "ask an agent-trace admin (`agent-trace budgets set` raises it, `agent-trace budgets allow --session ID` lets this session go on)"
 
 
@@ -88,11 +91,31 @@ class BudgetGuard:
         snap = snapshot(self.store, self.tz, now_ms, self.members_of, previous.snap if previous else None)
         # Recent sessions: per-session spend, and the user and project of a session whose hook
         # call does not name them.
-        found = {s.session_id: s for s in recent_sessions(self.store)} if snap.budgets else {}
+        found = self._sessions(previous, snap.seq) if snap.budgets else {}
         state = GuardState(snap, found)
         with self._lock:
             self._state = state
         return state
+
+    def _sessions(self, previous: GuardState | None, seq: int) -> dict[str, SessionSummary]:
+        """The recent sessions: the previous ones updated with those changed since (one small
+        read while sessions run), or all of them afresh."""
+        if previous is None or not previous.sessions:
+            return {s.session_id: s for s in recent_sessions(self.store)}
+        if previous.snap.seq == seq:
+            return previous.sessions
+        changes = self.store.changes_since(previous.snap.seq, CHANGES_PER_REFRESH)
+        if len(changes) >= CHANGES_PER_REFRESH:
+            return {s.session_id: s for s in recent_sessions(self.store)}
+        ids = tuple(dict.fromkeys(c.session_id for c in changes))
+        merged = dict(previous.sessions)
+        if ids:
+            page = self.store.list_sessions(SessionQuery(session_ids=ids, limit=len(ids)))
+            merged.update((s.session_id, s) for s in page.sessions)
+        if len(merged) > RECENT_SESSIONS:
+            newest = sorted(merged.values(), key=lambda s: s.updated_ms, reverse=True)[:RECENT_SESSIONS]
+            merged = {s.session_id: s for s in newest}
+        return merged
 
     @property
     def state(self) -> GuardState | None:

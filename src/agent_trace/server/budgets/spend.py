@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from agent_trace.domain.budgets import Budget
 from agent_trace.hook.budget import project_matches
-from agent_trace.server.api.analytics import range_totals, utc_offsets
+from agent_trace.server.api.analytics import utc_offsets
 from agent_trace.store.port import Filters, SessionQuery, SessionSummary, Store
 
 # Who is in a team. Teams (issue 15) are not on this branch yet: until their store function is
@@ -139,16 +139,16 @@ def snapshot(
     seq = store.last_change_seq()
     budgets = store.budgets()
     periods: dict[str, PeriodSpend] = {}
-    zone = local_zone(tz)
-    for period in sorted({b.period for b in budgets if b.period != "session"}):
-        start, end, key = period_bounds(period, now_ms, tz)
+    wanted = {
+        p: period_bounds(p, now_ms, tz) for p in sorted({b.period for b in budgets if b.period != "session"})
+    }
+    for period, (start, end, _key) in wanted.items():
         known = previous.periods.get(period) if previous is not None and previous.seq == seq else None
         if known is not None and (known.start_ms, known.end_ms) == (start, end):
             periods[period] = known
-            continue
-        filters = Filters(since_ms=start, until_ms=end)
-        groups = range_totals(store, "usage", filters, utc_offsets(start, end, zone), ("project", "user_id"))
-        periods[period] = PeriodSpend(start, end, key, groups)
+    missing = {p: bounds for p, bounds in wanted.items() if p not in periods}
+    if missing:
+        periods.update(_period_sums(store, local_zone(tz), missing))
     teams = {b.scope_name for b in budgets if b.scope_kind == "team"}
     return Snapshot(
         computed_ms=now_ms,
@@ -158,6 +158,33 @@ def snapshot(
         allowed=store.allowed_sessions() if budgets else set(),
         seq=seq,
     )
+
+
+def _period_sums(
+    store: Store, zone: tzinfo, wanted: dict[str, tuple[int, int, str]]
+) -> dict[str, PeriodSpend]:
+    """Day, week and month from ONE store query: usage per local day and (project, user) over
+    the span of all of them, summed here into each period (days never straddle a period)."""
+    since = min(start for start, _end, _key in wanted.values())
+    until = max(end for _start, end, _key in wanted.values())
+    offsets = utc_offsets(since, until, zone)
+    rows = store.daily_totals(
+        "usage", Filters(since_ms=since, until_ms=until), offsets, ("project", "user_id")
+    )
+    out = {p: PeriodSpend(start, end, key) for p, (start, end, key) in wanted.items()}
+    bounds = {p: (_local_day(start, zone), _local_day(end, zone)) for p, (start, end, _key) in wanted.items()}
+    for row in rows:
+        for period, (first, after) in bounds.items():
+            if first <= row.day < after:
+                into = out[period].groups.setdefault(row.key, {})
+                for name, value in row.values.items():
+                    into[name] = into.get(name, 0) + value
+    return out
+
+
+def _local_day(ms: int, zone: tzinfo) -> int:
+    """The local day of an instant, numbered as `Store.daily_totals` numbers days."""
+    return (datetime.fromtimestamp(ms / 1000, zone).date() - date(1970, 1, 1)).days
 
 
 # How many of the most recently updated sessions the snapshot holds: per-session budgets and
