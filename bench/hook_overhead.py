@@ -87,6 +87,11 @@ class Collector:
                 time.sleep(0.1)
         raise RuntimeError("collector did not start; see collector.log")
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the collector process so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -380,13 +385,19 @@ def main() -> int:
         configure_budgets(collector)
     try:
         with FakeAnthropic(ALL_SCENARIOS.values()) as fake:
+            cpu_before = collector.cpu_s()
             bare, installed, last, ids = session_runs(
                 args.scenario, args.pairs, collector, fake, binary, work
             )
+            cpu_per_session = (collector.cpu_s() - cpu_before) / (args.pairs + 1)
             latency = claude_hook_timings(collector, ids)
             latency.update(handler_latency(last, work / "client", collector, args.samples))
         calls = sum(len(t) for t in ALL_SCENARIOS[args.scenario].threads().values())
         body = table(args.scenario, bare, installed, latency, calls, (load_before, os.getloadavg()[0]))
+        body += (
+            f"\nThe collector's CPU (hooks, OpenTelemetry, writes{', budget snapshots' if not args.no_budgets else ''}): "
+            f"{cpu_per_session * 1000:.0f} ms per installed session (user + system time of its process).\n"
+        )
         if not args.no_budgets:
             body = (
                 f"With {len(BENCH_BUDGETS)} budgets configured (all, user, project, team, session; "
