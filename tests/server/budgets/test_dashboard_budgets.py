@@ -43,10 +43,15 @@ def test_banner_on_every_page_and_the_admin_page(settings: Settings, sqlite_stor
         bad = dash.post("/budgets", data={"scope": "nobody", "amount": "1", "unit": "usd"}, headers=origin, follow_redirects=True)  # fmt: skip
         assert bad.status_code == 200 and "scope &#39;nobody&#39;: expected all" in bad.text
 
-        evil = dash.post(
-            "/budgets/remove", data={"id": "all/month/usd"}, headers={"Origin": "https://evil.example"}
-        )
-        assert evil.status_code == 403 and len(sqlite_store.budgets()) == 2
+        hostile = [
+            {"Origin": "https://evil.example"},
+            {"Origin": "null"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1"},
+        ]
+        for headers in hostile:
+            evil = dash.post("/budgets/remove", data={"id": "all/month/usd"}, headers=headers)
+            assert evil.status_code == 403 and len(sqlite_store.budgets()) == 2
         assert (
             dash.post(
                 "/budgets/remove", data={"id": "all/month/usd"}, headers=origin, follow_redirects=False

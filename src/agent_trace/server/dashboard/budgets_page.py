@@ -46,11 +46,16 @@ class BudgetBanner:
 
 
 def _same_origin(request: Request) -> bool:
-    """A browser names the page a form came from in Origin (or Referer); it must be this site."""
+    """Is this form post from one of our own pages? Browsers say so in Sec-Fetch-Site; older
+    ones name the page's origin (our pages send `Origin: null`: their referrer policy is
+    no-referrer, so without Sec-Fetch-Site a null origin cannot be told from a hostile one)."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
     source = request.headers.get("origin") or request.headers.get("referer")
     if not source:
         return True  # not a browser form (curl, tests): the token check still applies
-    return urlsplit(source).netloc == request.headers.get("host")
+    return source != "null" and urlsplit(source).netloc == request.headers.get("host")
 
 
 def add_budget_routes(router: APIRouter, dash: Dashboard, client: DataClient) -> None:
