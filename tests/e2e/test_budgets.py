@@ -114,6 +114,12 @@ def prompt_requests(fake: FakeAnthropic, session_id: str | None) -> list[Recorde
     return [r for r in fake.requests() if r.scenario and r.session_id == session_id]
 
 
+def assert_ran(fake: FakeAnthropic, run: CliRun) -> None:
+    """The prompt reached the model once and its answer is in the CLI's output."""
+    assert "Here is the summary." in run.stdout, run.describe()
+    assert len(prompt_requests(fake, run.session_id)) == 1
+
+
 @pytest.fixture
 def fake() -> Any:
     with FakeAnthropic(SCENARIOS) as server:
@@ -148,9 +154,7 @@ def test_block_refuses_the_next_prompt_until_the_admin_raises_the_limit(
 
     set_budget(collector, "--scope", "all", "--period", "day", "--usd", "1000", "--mode", "block")
     wait_for_rules(collector, False)
-    after = dev.claude.run(BIG.prompts[0], resume=False)
-    assert "Here is the summary." in after.stdout
-    assert len(prompt_requests(fake, after.session_id)) == 1
+    assert_ran(fake, dev.claude.run(BIG.prompts[0], resume=False))
 
 
 def test_warn_shows_the_message_and_the_prompt_runs(
@@ -164,8 +168,7 @@ def test_warn_shows_the_message_and_the_prompt_runs(
     assert "agent-trace budget warning: user:e2e-dev TOKENS budget for this month" in output_of(warned), (
         warned.describe()
     )
-    assert "Here is the summary." in warned.stdout
-    assert len(prompt_requests(fake, warned.session_id)) == 1
+    assert_ran(fake, warned)
 
 
 def test_allow_lets_one_blocked_session_go_on(world: tuple[Collector, Capture], fake: FakeAnthropic) -> None:
@@ -182,9 +185,7 @@ def test_allow_lets_one_blocked_session_go_on(world: tuple[Collector, Capture], 
     while refused.session_id not in budget_state(collector)["allowed_sessions"]:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    resumed = dev.claude.run(BIG.prompts[0], resume=True)
-    assert "Here is the summary." in resumed.stdout
-    assert len(prompt_requests(fake, refused.session_id)) == 1
+    assert_ran(fake, dev.claude.run(BIG.prompts[0], resume=True))  # the refused session, resumed
 
 
 def test_http_hooks_fail_open_when_the_collector_is_down(
@@ -195,9 +196,7 @@ def test_http_hooks_fail_open_when_the_collector_is_down(
     spend_up(dev, collector)
     assert "budget blocked" in output_of(dev.claude.run(BIG.prompts[0], resume=False, check=False))
     collector.stop()  # Claude Code's http hook now fails: a non-blocking error, the prompt runs
-    opened = dev.claude.run(BIG.prompts[0], resume=False)
-    assert "Here is the summary." in opened.stdout
-    assert len(prompt_requests(fake, opened.session_id)) == 1
+    assert_ran(fake, dev.claude.run(BIG.prompts[0], resume=False))
 
 
 def test_pre_tool_use_refuses_a_tool_call_inside_a_running_session(
@@ -272,7 +271,6 @@ def test_command_transport_decides_from_the_cached_state(
     assert "keeping the cached state" in dev.hook_log()
     old = time.time() - 3600
     os.utime(dev.agent_trace_home / "budget-state.json", (old, old))
-    opened = dev.claude.run(BIG.prompts[0], resume=False)
-    assert "Here is the summary." in opened.stdout
+    assert_ran(fake, dev.claude.run(BIG.prompts[0], resume=False))
     dev.wait_for_workers()
     assert "budgets fail open" in dev.hook_log()
