@@ -87,6 +87,11 @@ class Collector:
                 time.sleep(0.1)
         raise RuntimeError("collector did not start; see collector.log")
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the collector process so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -94,7 +99,12 @@ class Collector:
 
 
 def client_env(home: Path, at_home: Path) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "AGENT_TRACE_HOME": str(at_home)}
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "AGENT_TRACE_HOME": str(at_home),
+        "USER": "bench",
+    }
 
 
 def install(session: ClaudeSession, collector: Collector, at_home: Path, only: str | None = None) -> None:
@@ -238,15 +248,67 @@ def handler_latency(
         {**base, "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_use_id": "toolu_bench"}
     )
 
-    def http_hook() -> None:
-        req = urllib.request.Request(
-            collector.url + "/v1/hooks", data=post.encode(), headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            resp.read()
+    def http_hook(body: str) -> Callable[[], None]:
+        def post_once() -> None:
+            req = urllib.request.Request(
+                collector.url + "/v1/hooks", data=body.encode(), headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                resp.read()
 
-    results["http hook, one POST answered by the collector"] = timed(http_hook, n)
+        return post_once
+
+    prompt = json.dumps({**base, "hook_event_name": "UserPromptSubmit", "prompt": "bench"})
+    results["http hook, one POST answered by the collector"] = timed(http_hook(post), n)
+    results["http hook, UserPromptSubmit (budget decision included)"] = timed(http_hook(prompt), n)
+    # The command transport's line for UserPromptSubmit/PreToolUse: the background line while
+    # nothing is spent up (no state file), the foreground --decide while something is.
+    from agent_trace.cli.install_files import decide_command
+    from agent_trace.hook.budget import write_state
+
+    decide_line = decide_command(at_home)
+    spent_up = {"version": 1, "rules": [{"budget_id": "all/day/usd", "mode": "warn", "match": "project",
+                                         "project": "elsewhere", "message": "bench"}]}  # fmt: skip
+    for label, state in (("nothing spent up", None), ("a budget spent up: --decide", spent_up)):
+        samples = []
+        for _ in range(n):
+            if state is None:
+                (at_home / "budget-state.json").unlink(missing_ok=True)
+            else:
+                write_state(at_home, state)  # each time: the last worker removed it (nothing is spent up)
+            started = time.perf_counter()
+            subprocess.run(
+                ["/bin/sh", "-c", decide_line],
+                input=prompt.encode(),
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            samples.append((time.perf_counter() - started) * 1000)
+            wait_idle(session.home, at_home)
+        results[f"command transport, UserPromptSubmit line ({label})"] = samples
     return results
+
+
+# Configured for the runs unless --no-budgets: every scope kind, none spent up (the sessions
+# must run), so the collector computes a decision on every UserPromptSubmit and PreToolUse.
+BENCH_BUDGETS = (
+    ("--scope", "all", "--period", "month", "--usd", "1000000", "--mode", "block"),
+    ("--scope", "user:bench", "--period", "day", "--tokens", "1000000000000", "--mode", "block"),
+    ("--scope", "project:repo", "--period", "week", "--usd", "100000"),
+    ("--scope", "team:bench", "--period", "month", "--usd", "100000", "--mode", "block"),
+    ("--scope", "session", "--usd", "10000", "--mode", "block"),
+)
+
+
+def configure_budgets(collector: Collector) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(collector.home),
+        "AGENT_TRACE_HOME": str(collector.home / "server"),
+    }
+    for args in BENCH_BUDGETS:
+        subprocess.run([*AGENT_TRACE, "budgets", "set", *args], env=env, check=True, capture_output=True)
 
 
 def table(
@@ -310,21 +372,38 @@ def main() -> int:
         choices=("hooks", "otel"),
         help="breakdown: install only the hooks, or only the OpenTelemetry env keys (implies --no-write)",
     )
+    parser.add_argument(
+        "--no-budgets", action="store_true", help="run without the budgets BENCH_BUDGETS sets"
+    )
     args = parser.parse_args()
 
     binary = install_claude_cli()
     load_before = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="agent-trace-hook-bench-"))
     collector = Collector(work)
+    if not args.no_budgets:
+        configure_budgets(collector)
     try:
         with FakeAnthropic(ALL_SCENARIOS.values()) as fake:
+            cpu_before = collector.cpu_s()
             bare, installed, last, ids = session_runs(
                 args.scenario, args.pairs, collector, fake, binary, work
             )
+            cpu_per_session = (collector.cpu_s() - cpu_before) / (args.pairs + 1)
             latency = claude_hook_timings(collector, ids)
             latency.update(handler_latency(last, work / "client", collector, args.samples))
         calls = sum(len(t) for t in ALL_SCENARIOS[args.scenario].threads().values())
         body = table(args.scenario, bare, installed, latency, calls, (load_before, os.getloadavg()[0]))
+        body += (
+            f"\nThe collector's CPU (hooks, OpenTelemetry, writes{', budget snapshots' if not args.no_budgets else ''}): "
+            f"{cpu_per_session * 1000:.0f} ms per installed session (user + system time of its process).\n"
+        )
+        if not args.no_budgets:
+            body = (
+                f"With {len(BENCH_BUDGETS)} budgets configured (all, user, project, team, session; "
+                "none spent up), so every UserPromptSubmit and PreToolUse gets a decision computed.\n\n"
+                + body
+            )
     finally:
         collector.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -23,6 +23,25 @@ DEFAULT_INGEST_BATCH_RECORDS = 20_000
 VALID_ROLES = ("all", "collector", "api", "dashboard")
 
 
+@dataclass(frozen=True)
+class BudgetSettings:
+    """Budgets and their alerts (docs/configuration.md, "Budgets and alerts")."""
+
+    webhook_url: str | None = None  # generic JSON body
+    slack_webhook_url: str | None = None  # Slack-compatible `{"text": …}` body
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    email_from: str = "agent-trace@localhost"
+    email_to: tuple[str, ...] = ()
+    retry_base_s: float = 10.0  # first retry after this, then doubling
+    max_attempts: int = 6
+    contact: str | None = None  # who can raise a budget, named in every refusal
+    refresh_s: float = 1.0  # how often the collector re-reads spend for the hook decision
+
+
 class ConfigError(ValueError):
     """A setting has a value agent-trace cannot use; the message names the setting and the rule."""
 
@@ -69,6 +88,7 @@ class Settings:
     # Serve a non-loopback address with auth off anyway (`serve --insecure-no-auth`;
     # the rule: server/listeners.exposure_problem).
     insecure_no_auth: bool = False
+    budgets: BudgetSettings = field(default_factory=BudgetSettings)
 
     @property
     def price_override_file(self) -> Path:
@@ -269,6 +289,45 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         ingest_workers=_workers(env, file_cfg),
         **_identity(env, file_cfg),
+        budgets=_budget_settings(env, file_cfg),
+    )
+
+
+def _budget_settings(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> BudgetSettings:
+    def text(name: str, key: str) -> str | None:
+        return _str(env, file_cfg, (name,), key)
+
+    def seconds(name: str, key: str, default: float) -> float:
+        raw = env.get(name) or file_cfg.get(key)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = float(str(raw))
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r}: must be a number of seconds") from None
+        if not 0 < value <= 86_400:
+            raise ConfigError(f"{name}={raw!r}: must be more than 0 and at most 86400")
+        return value
+
+    starttls = text("AGENT_TRACE_SMTP_STARTTLS", "smtp_starttls")
+    recipients = text("AGENT_TRACE_ALERT_EMAIL_TO", "alert_email_to") or ""
+    attempts = _int(env, file_cfg, ("AGENT_TRACE_ALERT_MAX_ATTEMPTS",), "alert_max_attempts", 6)
+    if not 1 <= attempts <= 100:
+        raise ConfigError(f"AGENT_TRACE_ALERT_MAX_ATTEMPTS={attempts}: must be between 1 and 100")
+    return BudgetSettings(
+        webhook_url=text("AGENT_TRACE_ALERT_WEBHOOK_URL", "alert_webhook_url"),
+        slack_webhook_url=text("AGENT_TRACE_ALERT_SLACK_WEBHOOK_URL", "alert_slack_webhook_url"),
+        smtp_host=text("AGENT_TRACE_SMTP_HOST", "smtp_host"),
+        smtp_port=_int(env, file_cfg, ("AGENT_TRACE_SMTP_PORT",), "smtp_port", 25),
+        smtp_user=text("AGENT_TRACE_SMTP_USER", "smtp_user"),
+        smtp_password=text("AGENT_TRACE_SMTP_PASSWORD", "smtp_password"),
+        smtp_starttls=_bool(starttls, "AGENT_TRACE_SMTP_STARTTLS") if starttls else False,
+        email_from=text("AGENT_TRACE_ALERT_EMAIL_FROM", "alert_email_from") or "agent-trace@localhost",
+        email_to=tuple(a.strip() for a in recipients.split(",") if a.strip()),
+        retry_base_s=seconds("AGENT_TRACE_ALERT_RETRY_SECONDS", "alert_retry_seconds", 10.0),
+        max_attempts=attempts,
+        contact=text("AGENT_TRACE_BUDGET_CONTACT", "budget_contact"),
+        refresh_s=seconds("AGENT_TRACE_BUDGET_REFRESH_SECONDS", "budget_refresh_seconds", 1.0),
     )
 
 

@@ -112,6 +112,21 @@ def test_the_token_goes_into_no_settings_key() -> None:
     assert "OTEL_EXPORTER_OTLP_HEADERS" not in env and "t0k" not in json.dumps(env)
 
 
+def test_budget_events_decide_in_the_foreground_with_the_command_transport() -> None:
+    remote = install(
+        {}, plan(transport="command", decide_command="py __main__.py --decide"), {},
+        InstallRecord(settings_path="s", scope="user"),
+    )  # fmt: skip
+    commands = {e: groups[0]["hooks"][0]["command"] for e, groups in remote["hooks"].items()}
+    assert commands.pop("UserPromptSubmit") == commands.pop("PreToolUse") == "py __main__.py --decide"
+    assert set(commands.values()) == {plan().command}
+    local = install(
+        {}, plan(decide_command="py --decide", user="ana"), {}, InstallRecord(settings_path="s", scope="user")
+    )
+    (handler,) = local["hooks"]["UserPromptSubmit"][0]["hooks"]
+    assert handler["type"] == "http" and handler["headers"] == {"X-Agent-Trace-User": "ana"}
+
+
 @pytest.mark.parametrize(
     ("tier", "content_keys"),
     [

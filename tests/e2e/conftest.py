@@ -72,6 +72,7 @@ class Collector:
     def __init__(
         self, root: Path, *, tier: int = 2, port: int | None = None, env: dict[str, str] | None = None
     ) -> None:
+        self.extra_env = dict(env or {})  # more settings for the server (e.g. alert channels)
         self.root = root
         self.extra_env = env or {}  # e.g. AGENT_TRACE_AUTH=on
         self.home = root / "agent-trace-home"

@@ -22,6 +22,12 @@ class StubCollector:
         self.status: int | None = None
         self.script: list[int | None] = []  # answers for the next requests, first one first
         self.reject: set[int] = set()
+        self.budget_state: dict[str, Any] = {
+            "version": 1,
+            "computed_ms": 0,
+            "rules": [],
+            "allowed_sessions": [],
+        }
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,6 +50,10 @@ class StubCollector:
                 self._answer(200, json.dumps(answer).encode())
 
             def do_GET(self) -> None:
+                stub.requests.append((self.path, dict(self.headers), b""))
+                if self.path.startswith("/v1/budgets/state"):
+                    self._answer(200, json.dumps(stub.budget_state).encode())
+                    return
                 self._answer(200, b'{"status":"ok","version":"test","database":"ok"}')
 
             def _answer(self, status: int, body: bytes) -> None:

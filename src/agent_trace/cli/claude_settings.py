@@ -31,11 +31,16 @@ COMMAND_TIMEOUT_S = 10
 # command handler even when the rest go to the collector over http. http handlers do not fire
 # for SessionStart at all (claude-code-data.md §2).
 COMMAND_EVENTS = frozenset({"SessionStart", "Stop", "SessionEnd"})
-# Left out unless `init --all-events`: both fire on every tool call (PostToolBatch once per
-# batch), and what they add — a tool's start a little earlier than its end, calls that were
-# denied or failed validation — reaches the collector anyway with the transcript delta at Stop.
-# Each http hook costs Claude Code a few ms of wall time and ~10 ms of CPU (docs/capture.md).
-LEAN_SKIPPED_EVENTS = frozenset({"PreToolUse", "PostToolBatch"})
+# Left out unless `init --all-events`: it fires once per tool batch, and what it adds reaches the
+# collector anyway with the transcript delta at Stop. Each http hook costs Claude Code a few ms
+# of wall time and ~10 ms of CPU (docs/capture.md). PreToolUse is installed: budgets refuse tool
+# calls through it (server/budgets/guard.py), checked at every tool call of a running session.
+LEAN_SKIPPED_EVENTS = frozenset({"PostToolBatch"})
+# Events whose answer may be a budget decision (hook/budget.py ENFORCED_EVENTS).
+DECISION_EVENTS = frozenset({"UserPromptSubmit", "PreToolUse"})
+# Says who the developer is on every http hook, so the collector can apply per-user budgets
+# before the session's own record (from SessionStart's command hook) has arrived.
+USER_HEADER = "X-Agent-Trace-User"
 # Env keys `init` may set; status and uninstall look only at these.
 OTEL_KEYS = (
     "CLAUDE_CODE_ENABLE_TELEMETRY",
@@ -73,13 +78,23 @@ class HookPlan:
     hooks_url: str
     events: tuple[str, ...]
     transport: str = "http"  # "http": COMMAND_EVENTS run the command, the rest post to hooks_url
+    user: str | None = None
+    # With transport "command": the foreground command of the events a budget may refuse
+    # (install_files.decide_command); empty = the background command for them too.
+    decide_command: str = ""
 
     def handler(self, event: str) -> dict[str, Any]:
+        if self.transport == "command" and self.decide_command and event in DECISION_EVENTS:
+            return {"type": "command", "command": self.decide_command, "timeout": COMMAND_TIMEOUT_S}
         if self.transport == "command" or event in COMMAND_EVENTS:
             return {"type": "command", "command": self.command, "timeout": COMMAND_TIMEOUT_S}
         # No token in an http handler: settings files are usually world-readable. With a token,
-        # init installs command handlers, which read it from the 0600 client config.
-        return {"type": "http", "url": self.hooks_url, "timeout": HTTP_TIMEOUT_S}
+        # init installs command handlers, which read it from the 0600 client config. The user
+        # is no secret: it lets the collector's budget decision know whose spend counts.
+        handler: dict[str, Any] = {"type": "http", "url": self.hooks_url, "timeout": HTTP_TIMEOUT_S}
+        if self.user:
+            handler["headers"] = {USER_HEADER: self.user}
+        return handler
 
 
 @dataclass

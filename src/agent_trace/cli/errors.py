@@ -85,6 +85,7 @@ COMMANDS = {
     "users": ("agent_trace.cli.users_cmd", "cmd_users"),
     "teams": ("agent_trace.cli.users_cmd", "cmd_teams"),
     "audit": ("agent_trace.cli.audit_cmd", "cmd_audit"),
+    "budgets": ("agent_trace.cli.budgets_cmd", "cmd_budgets"),
 }
 
 

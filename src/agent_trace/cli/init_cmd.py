@@ -148,13 +148,15 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
             old_urls.append(client_config.collector_base_url(recorded) + client_config.HOOKS_PATH)
         except ValueError:
             pass
+    user = resolve_user(settings.user, env) or previous.get("user")
     hook_plan = HookPlan(
         command=files.hook_command(),
         hooks_url=url + client_config.HOOKS_PATH,
         events=installed_events(all_events),
         transport=transport,
+        user=user,
+        decide_command=files.decide_command(settings.home),
     )
-    user = resolve_user(settings.user, env)
     desired_env = otel_env(tier=int(tier), protocol=protocol, endpoint=otlp_endpoint, token=token)
     if user:
         # Telemetry names the same developer as the hooks: agent_trace.user, added to any

@@ -45,17 +45,40 @@ def hook_command() -> str:
     Code's process group before Python even starts; where they are missing, the handler does
     both itself. `-I -S`: this interpreter, isolated, without the site-packages scan.
     """
-    import shutil
+    # Wrapped in /bin/sh: the redirections are POSIX, whatever shell Claude Code hands this to.
+    return "/bin/sh -c " + shlex.quote(_background_line())
 
+
+def _script() -> Path:
     import agent_trace.hook
 
-    script = Path(agent_trace.hook.__file__).resolve().parent / "__main__.py"
-    python = f"{shlex.quote(sys.executable)} -I -S {shlex.quote(str(script))} --background"
+    return Path(agent_trace.hook.__file__).resolve().parent / "__main__.py"
+
+
+def _background_line() -> str:
+    import shutil
+
+    python = f"{shlex.quote(sys.executable)} -I -S {shlex.quote(str(_script()))} --background"
     nice = shutil.which("nice")
     setsid = shutil.which("setsid")
     prefix = (f"{shlex.quote(nice)} -n 10 " if nice else "") + (f"{shlex.quote(setsid)} " if setsid else "")
-    # Wrapped in /bin/sh: the redirections are POSIX, whatever shell Claude Code hands this to.
-    return "/bin/sh -c " + shlex.quote(f"exec 3<&0; {prefix}{python} <&3 3<&- >/dev/null 2>&1 &")
+    return f"exec 3<&0; {prefix}{python} <&3 3<&- >/dev/null 2>&1 &"
+
+
+def decide_command(agent_trace_home: Path) -> str:
+    """The command for UserPromptSubmit and PreToolUse with `--hook-transport command`.
+
+    These two may answer with a budget decision, which Claude Code reads from the command's
+    stdout. The worker keeps `budget-state.json` in the agent-trace home only while a budget is
+    spent up, so the shell line checks for it first: absent (the usual case), it is the
+    background line of every other hook (~2 ms); present, the handler runs in the foreground
+    (`--decide`: decide from the cached state, print, fork the worker; ~10 ms). The home is the
+    one the handler uses: $AGENT_TRACE_HOME in the hook's environment, else the recorded one.
+    """
+    home = "".join("\\" + c if c in '\\"$`}' else c for c in str(agent_trace_home))  # inside "${…:-…}"
+    state = '"${AGENT_TRACE_HOME:-' + home + '}/budget-state.json"'
+    decide = f"{shlex.quote(sys.executable)} -I -S {shlex.quote(str(_script()))} --decide"
+    return "/bin/sh -c " + shlex.quote(f"if [ -e {state} ]; then exec {decide}; fi; {_background_line()}")
 
 
 def otel_headers_command() -> str:

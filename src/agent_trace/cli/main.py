@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--events",
         choices=("lean", "all"),
-        help="all: also hook PreToolUse and PostToolBatch (live tool starts, a few ms per tool call); "
+        help="all: also hook PostToolBatch (once per tool batch, a few ms each); "
         "default: the recorded choice, else lean",
     )
     p.add_argument("--dry-run", action="store_true", help="print the changes as a diff; write nothing")
@@ -157,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     users_cmd.add_parsers(sub)
     audit_cmd.add_parsers(sub)
+    from agent_trace.cli.budgets_cmd import add_parser as add_budgets_parser
+
+    add_budgets_parser(sub)
 
     p = sub.add_parser("hook-handler", help="the command Claude Code runs on a hook (payload on stdin)")
     p.add_argument("--flush", action="store_true", help="deliver everything spooled, then exit")

@@ -23,6 +23,7 @@ from typing import Any
 
 from agent_trace.cli import install_files as files
 from agent_trace.cli.claude_settings import OTEL_KEYS, SettingsError, installed_events, our_handlers
+from agent_trace.cli.collector_probe import TIMEOUT_S as PROBE_TIMEOUT_S
 from agent_trace.cli.collector_probe import Probe, probe_collector
 from agent_trace.config import Settings
 from agent_trace.hook import client_config
@@ -79,6 +80,7 @@ def gather(settings: Settings, env: dict[str, str], project_dir: Path) -> dict[s
         report["collector"] = probe.as_json()
         report["spool"] = _spool(cfg)
     report["last_event"] = _last_event(settings)
+    report["budgets"] = _budgets(settings, cfg)
     report["problems"] = _problems(report, probe)
     return report
 
@@ -104,6 +106,46 @@ def _problems(report: dict[str, Any], probe: Probe | None) -> list[dict[str, str
     if probe is not None and not probe.ok:
         out.append({"problem": f"the collector {probe.url} {probe.problem}", "fix": probe.fix or ""})
     return out
+
+
+def _budgets(settings: Settings, cfg: client_config.ClientConfig | None) -> dict[str, Any]:
+    """Budgets at or past a threshold: from the local store when there is one (the collector's
+    machine), else the spent-up ones the collector reports for this developer."""
+    sqlite = settings.sqlite_path
+    if sqlite is None or sqlite.is_file():
+        try:
+            from agent_trace.reports.periods import resolve_timezone
+            from agent_trace.server.budgets.report import banner_lines, budgets_report
+            from agent_trace.store.factory import open_read_store
+
+            store = open_read_store(settings)
+            try:
+                report = budgets_report(store, resolve_timezone(settings.timezone))
+            finally:
+                store.close()
+        except Exception as exc:  # status must answer even when the store cannot
+            return {"source": _where(settings), "error": f"{type(exc).__name__}: {exc}"}
+        failed = [d for d in report["deliveries"] if d["status"] == "failed"]
+        return {
+            "source": _where(settings),
+            "count": len(report["budgets"]),
+            "lines": banner_lines(report),
+            "failed_deliveries": len(failed),
+        }
+    if cfg is None:
+        return {"source": None, "count": None, "lines": []}
+    from agent_trace.hook.budget import state_url
+    from agent_trace.hook.transport import TransportError, request
+
+    url = state_url(cfg.collector_url, cfg.user)
+    try:
+        status, body = request("GET", url, None, PROBE_TIMEOUT_S, token=cfg.ingest_token)
+        doc = json.loads(body) if status == 200 else {}
+    except (TransportError, ValueError) as exc:
+        return {"source": cfg.collector_url, "error": str(exc)}
+    rules = doc.get("rules") if isinstance(doc, dict) else None
+    lines = [str(r.get("message")) for r in rules or [] if isinstance(r, dict)]
+    return {"source": cfg.collector_url, "count": None, "lines": lines}
 
 
 def _command_ok(command: object) -> bool | None:
@@ -247,6 +289,18 @@ def render(report: dict[str, Any]) -> str:
         )
     else:
         lines.append(f"last event  none yet (store {last['source']})")
+    budgets = report.get("budgets") or {}
+    if budgets.get("error"):
+        lines.append(f"budgets     unknown: {budgets['error']}")
+    elif budgets.get("lines"):
+        for i, line in enumerate(budgets["lines"]):
+            lines.append(f"{'budgets' if i == 0 else '':<12}{line}")
+    elif budgets.get("count"):
+        lines.append(f"budgets     {budgets['count']} budget(s), none at a threshold")
+    if budgets.get("failed_deliveries"):
+        lines.append(
+            f"            ! {budgets['failed_deliveries']} alert delivery(ies) failed (agent-trace budgets list)"
+        )
     problems = report.get("problems") or []
     if problems:
         lines.append("")

@@ -14,8 +14,9 @@ Either way the worker (own session, stdio on /dev/null, low priority, so neither
 wait nor its kill of a timed-out hook reaches it) does the real work under a hard deadline: git,
 transcript deltas, tier + redaction, spool, delivery (worker.py).
 
-Guarantees Claude Code relies on: exit status 0 always, nothing on stdout ever (stdout of a hook
-is parsed as a decision), and a bounded time even when stdin misbehaves.
+Guarantees Claude Code relies on: exit status 0 always, nothing on stdout (stdout of a hook is
+parsed as a decision) except a budget decision under `--decide`, and a bounded time even when
+stdin misbehaves.
 
 Modes:
     (no arguments)            a hook call: payload on stdin
@@ -23,6 +24,9 @@ Modes:
     --flush [--wait SECONDS] [--retry-rejected]
                               deliver everything spooled now (after waiting for running workers;
                               after queueing again what the collector refused)
+    --decide                  a hook call that may get a budget decision (UserPromptSubmit and
+                              PreToolUse with the command transport, run by the installed line
+                              only while a budget state file exists): print it, then as above
 Environment: AGENT_TRACE_HOOK_INLINE=1 does the work in the foreground (tests, debugging).
 """
 
@@ -39,7 +43,8 @@ WORKER_NICENESS = 10
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     background = args[:1] == ["--background"]
-    if args and not background:
+    decide = args[:1] == ["--decide"]
+    if args and not background and not decide:
         from agent_trace.hook.worker import command_line
 
         return command_line(args)
@@ -54,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not data.strip():
         return 0
+    if decide:
+        _budget_decision(data)
     if os.environ.get("AGENT_TRACE_HOOK_INLINE") == "1":
         _work(data)
         return 0
@@ -81,6 +88,36 @@ def main(argv: list[str] | None = None) -> int:
         _work(data)
     finally:
         os._exit(0)
+
+
+def _budget_decision(data: bytes) -> None:
+    """`--decide` (UserPromptSubmit, PreToolUse with the command transport): print Claude Code's
+    hook decision when a cached budget state says so (hook/budget.py). Fails open: no config,
+    no state, a stale state (the worker logs why) or any error means no output."""
+    event = _event_name(data)
+    if event not in (b"UserPromptSubmit", b"PreToolUse"):
+        return
+    try:
+        import json
+
+        from agent_trace.hook import client_config
+        from agent_trace.hook.budget import decide, read_state
+
+        cfg = client_config.load(os.environ)
+        if cfg is None:
+            return
+        doc, _problem = read_state(cfg.agent_trace_home)
+        if doc is None:
+            return
+        payload = json.loads(data)
+        cwd = payload.get("cwd")
+        out = decide(
+            doc, event.decode(), str(payload.get("session_id") or ""), cwd if isinstance(cwd, str) else None
+        )
+        if out is not None:
+            os.write(1, json.dumps(out).encode())  # unbuffered: nothing left to copy into a fork
+    except BaseException:  # an observer must never break the agent
+        return
 
 
 def _lower_priority() -> None:

@@ -207,6 +207,54 @@ def process(
         cfg.hooks_url, cfg.ingest_token, deadline - 0.5, max_batches=BATCHES_PER_CALL, lock_wait_s=LOCK_WAIT_S
     )
     _log_report(log, report)
+    if cfg.hook_transport == "command":
+        refresh_budget_state(cfg, log, deadline)
+
+
+# The collector's answer for the budget state must come quickly; a slow one is tried next time.
+BUDGET_STATE_TIMEOUT_S = 2.0
+
+
+def refresh_budget_state(cfg: ClientConfig, log: HookLog, deadline: float) -> None:
+    """Cache the collector's budget state for the foreground `--decide` (hook/budget.py).
+
+    Unreachable collector: the cached state is kept until it is STALE_AFTER_S old, then budgets
+    fail open; both are logged here, since the foreground must stay silent and fast.
+    """
+    from agent_trace.hook.budget import STALE_AFTER_S, STATE_NAME, state_url, write_state
+    from agent_trace.hook.transport import TransportError, request
+
+    url = state_url(cfg.collector_url, cfg.user)
+    timeout = max(0.1, min(BUDGET_STATE_TIMEOUT_S, deadline - time.monotonic() - 0.2))
+    try:
+        status, body = request("GET", url, None, timeout, token=cfg.ingest_token)
+        if status != 200:
+            raise TransportError(f"HTTP {status}")
+        doc = json.loads(body)
+        if not isinstance(doc, dict):
+            raise ValueError("not an object")
+    except (TransportError, ValueError) as exc:
+        try:
+            age = time.time() - os.stat(cfg.agent_trace_home / STATE_NAME).st_mtime
+        except OSError:
+            age = None
+        if age is None:
+            log(f"budget state: collector unreachable ({exc}); no cached state, budgets fail open")
+        elif age > STALE_AFTER_S:
+            log(
+                f"budget state: collector unreachable ({exc}); cached state {int(age)} s old, budgets fail open"
+            )
+        else:
+            log(f"budget state: collector unreachable ({exc}); keeping the cached state ({int(age)} s old)")
+        return
+    if doc.get("rules"):
+        write_state(cfg.agent_trace_home, doc)
+    else:
+        # Nothing spent up: no file, so the installed shell line skips the foreground decision.
+        try:
+            os.unlink(cfg.agent_trace_home / STATE_NAME)
+        except FileNotFoundError:
+            pass
 
 
 def _enrich_at_boundary(
@@ -389,6 +437,8 @@ def command_line(args: list[str]) -> int:
     report = spool.deliver(
         cfg.hooks_url, cfg.ingest_token, time.monotonic() + 300.0, max_batches=None, lock_wait_s=60.0
     )
+    if cfg.hook_transport == "command":
+        refresh_budget_state(cfg, HookLog(cfg.log_file), time.monotonic() + 5.0)
     if not ns.quiet:
         for message in report.messages:
             print(f"agent-trace: {message}", file=sys.stderr)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from agent_trace.domain.budgets import AlertDelivery, Budget, BudgetAlert
 from agent_trace.domain.records import RecordBatch
 
 
@@ -281,6 +282,32 @@ class Store(Protocol):
         """Instance-wide settings (e.g. `instance_id`)."""
 
     def set_instance_setting(self, key: str, value: str) -> None: ...
+
+    # -- budgets (store/sql/budgets.py documents the once-only rules) --
+
+    def budgets(self) -> list[Budget]: ...
+
+    def save_budget(self, budget: Budget) -> None:
+        """Insert or replace the budget with this scope, period and unit."""
+
+    def delete_budget(self, budget_id: str) -> bool: ...
+
+    def record_alert(self, alert: BudgetAlert, channels: Sequence[str]) -> bool:
+        """Store a crossed threshold and a pending delivery per channel; False if already recorded."""
+
+    def budget_alerts(self, since_ms: int = 0, limit: int = 200) -> list[BudgetAlert]: ...
+
+    def alert_deliveries(self, limit: int = 200) -> list[AlertDelivery]: ...
+
+    def claim_deliveries(self, now: int, limit: int = 20) -> list[tuple[AlertDelivery, BudgetAlert]]:
+        """Deliveries due now, each claimed by this call so no other process sends it."""
+
+    def finish_delivery(self, delivery: AlertDelivery) -> None: ...
+
+    def allow_session(self, session_id: str) -> None:
+        """Let a session run past blocking budgets (`agent-trace budgets allow`)."""
+
+    def allowed_sessions(self) -> set[str]: ...
 
     def counts(self) -> dict[str, int]:
         """Row counts per record kind (status, tests)."""

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -408,6 +408,9 @@ class FakeAnthropic:
         self._responses: list[RecordedResponse] = []
         # Attempts per (session, scenario, thread, turn), so scripted failures hit only the first tries.
         self._attempts: dict[tuple[str, str | None, str, int], int] = {}
+        # Called with each scripted Messages request before it is answered (tests use it to
+        # wait for something the agent's earlier turns caused, e.g. spend reaching a budget).
+        self.before_answer: Callable[[RecordedRequest], None] | None = None
         for scenario in scenarios:
             self.add_scenario(scenario)
         self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
@@ -701,6 +704,8 @@ def _make_handler(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             req = fake._record_request(
                 **common, scenario=plan.scenario, thread=plan.thread, turn_index=plan.turn_index, cwd=cwd
             )
+            if fake.before_answer is not None:
+                fake.before_answer(req)
             self._answer(req, plan, cwd)
 
         def _answer(self, req: RecordedRequest, plan: _Plan, cwd: str | None) -> None:

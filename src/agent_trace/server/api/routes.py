@@ -19,6 +19,7 @@ from fastapi.responses import Response, StreamingResponse
 from agent_trace.reports.timeline import KINDS
 from agent_trace.server.access import principal_of, visible_rows
 from agent_trace.server.api import models, service
+from agent_trace.server.api.budgets import budget_router
 from agent_trace.server.api.cache import ChangeValidatedCache
 from agent_trace.server.api.params import (
     bad,
@@ -291,6 +292,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     from agent_trace.server.api.identity_routes import add_identity_routes
 
     add_identity_routes(router, ctx)
+    router.include_router(budget_router(ctx))
     return router
 
 

@@ -30,6 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.concurrency import run_in_threadpool
 
 from agent_trace.ingest.queue import IngestRejected, IngestUnavailable, QueueFull
+from agent_trace.server.budgets.guard import BudgetGuard
 from agent_trace.server.collector.auth import ForeignSession
 from agent_trace.server.collector.body import JSON_TYPES, NDJSON_TYPES, PROTOBUF_TYPES, media_type, read_body
 from agent_trace.server.collector.decoders import DecoderUnavailable
@@ -118,10 +119,11 @@ async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
 class CollectorEndpoints:
     """The ASGI app answering the collector's paths (see PATHS)."""
 
-    def __init__(self, pipeline: CollectorPipeline) -> None:
+    def __init__(self, pipeline: CollectorPipeline, guard: BudgetGuard | None = None) -> None:
         self.pipeline = pipeline
         self.allowed_hosts = frozenset(h.lower() for h in pipeline.settings.allowed_hosts)
         self.loopback_only = is_loopback(pipeline.settings.host) or bool(self.allowed_hosts)
+        self.guard = guard  # budgets: answers UserPromptSubmit / PreToolUse with a decision
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = PATHS[scope["path"]]
@@ -185,13 +187,37 @@ class CollectorEndpoints:
         await self._commit(lambda: pipeline.queue.submit_async(parsed.batch, parsed.deltas, prepared=True))
         accepted = [(b"x-agent-trace-accepted", str(parsed.accepted).encode())]
         if not many:
-            # Claude Code reads a JSON body of an http hook as a hook decision: answer with none.
+            # Claude Code reads a JSON body of an http hook as a hook decision: none, unless a
+            # budget has one (server/budgets/guard.py).
+            decision = self._budget_decision(payloads[0], headers, user) if self.guard is not None else None
+            if decision is not None:
+                return Answer(200, orjson.dumps(decision), _JSON, accepted)
             return Answer(204, headers=accepted)
         answer = {
             "accepted": parsed.accepted,
             "rejected": [{"index": r.index, "message": r.message} for r in parsed.rejected],
         }
         return Answer(200, orjson.dumps(answer), _JSON, accepted)
+
+    def _budget_decision(
+        self, payload: Any, headers: dict[str, str], token_user: str | None
+    ) -> dict[str, Any] | None:
+        assert self.guard is not None
+        if not isinstance(payload, dict):
+            return None
+        enrichment = payload.get("agent_trace")
+        # Auth on: the token's owner is whose spend counts (a payload cannot claim another user).
+        user = (
+            token_user
+            or headers.get("x-agent-trace-user")
+            or (enrichment.get("user") if isinstance(enrichment, dict) else None)
+        )
+        return self.guard.decide(
+            str(payload.get("hook_event_name") or ""),
+            str(payload.get("session_id") or ""),
+            user if isinstance(user, str) and user else None,
+            payload.get("cwd") if isinstance(payload.get("cwd"), str) else None,
+        )
 
     async def _otlp(self, signal: str, headers: dict[str, str], receive: Receive, user: str | None) -> Answer:
         content_type = headers.get("content-type") or ""

@@ -14,9 +14,11 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from agent_trace.ingest.queue import IngestQueue
+from agent_trace.server.budgets.service import budget_guard_for
 from agent_trace.server.collector.asgi import CollectorEndpoints, CollectorFastPath, Receive, Scope, Send
 from agent_trace.server.collector.pipeline import CollectorPipeline
 from agent_trace.server.context import AppContext
@@ -119,7 +121,8 @@ class _GcTuning:
 def configure(app: FastAPI, ctx: AppContext) -> None:
     pipeline = collector_for(ctx)
     app.state.collector = pipeline
-    app.add_middleware(CollectorFastPath, endpoints=CollectorEndpoints(pipeline))
+    endpoints = CollectorEndpoints(pipeline, budget_guard_for(ctx))
+    app.add_middleware(CollectorFastPath, endpoints=endpoints)
 
 
 class _Delegate(Response):
@@ -159,7 +162,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def build_router(ctx: AppContext) -> APIRouter:
-    endpoints = CollectorEndpoints(collector_for(ctx))
+    endpoints = CollectorEndpoints(collector_for(ctx), budget_guard_for(ctx))
     router = APIRouter(tags=["collector"])
 
     @router.post(
@@ -196,6 +199,21 @@ def build_router(ctx: AppContext) -> APIRouter:
             responses=_ERRORS,
             openapi_extra=_OTLP_BODY,
         )
+
+    guard = budget_guard_for(ctx)
+
+    @router.get(
+        "/v1/budgets/state",
+        summary="Spent-up budgets for one developer (what the command hook handler caches)",
+        description=(
+            "The budget state document of hook/budget.py for `user` (and its sessions): the rules "
+            "a hook decision applies. Same ingest token as the other collector endpoints."
+        ),
+        responses={401: _ERRORS[401]},
+    )
+    async def budget_state(request: Request, user: str | None = None) -> Response:
+        endpoints._authorize({"authorization": request.headers.get("authorization", "")})
+        return Response(orjson.dumps(guard.state_doc(user or None)), media_type="application/json")
 
     @router.post(
         "/v1/noop",

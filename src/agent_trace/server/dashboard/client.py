@@ -56,6 +56,15 @@ class DataClient(Protocol):
         self, params: Params, session_ids: list[str] | None, last_event_id: str | None
     ) -> AsyncIterator[LiveEvent]: ...
 
+    # Budgets (the API's /v1/budgets shapes).
+    async def budgets(self) -> dict[str, Any]: ...
+
+    async def put_budget(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def delete_budget(self, budget_id: str) -> None: ...
+
+    async def allow_session(self, session_id: str) -> None: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -124,6 +133,30 @@ class InProcessDataClient:
                 if message.strip():
                     yield parse_sse(message.split("\n")) or LiveEvent(None, None)
 
+    async def budgets(self) -> dict[str, Any]:
+        from agent_trace.reports.periods import PeriodError, resolve_timezone
+        from agent_trace.server.budgets.report import budgets_report
+
+        try:
+            tz = resolve_timezone(self.default_tz)
+        except PeriodError:
+            tz = None
+        return await anyio.to_thread.run_sync(budgets_report, self.store, tz)
+
+    async def put_budget(self, body: dict[str, Any]) -> dict[str, Any]:
+        from agent_trace.server.api.budgets import budget_from_body
+
+        budget = budget_from_body(body)
+        await anyio.to_thread.run_sync(self.store.save_budget, budget)
+        return budget.to_json()
+
+    async def delete_budget(self, budget_id: str) -> None:
+        if not await anyio.to_thread.run_sync(self.store.delete_budget, budget_id):
+            raise ApiError(404, "not_found", f"no budget {budget_id!r}")
+
+    async def allow_session(self, session_id: str) -> None:
+        await anyio.to_thread.run_sync(self.store.allow_session, session_id)
+
     async def aclose(self) -> None:
         await self.hub.close()
 
@@ -139,17 +172,22 @@ class HttpDataClient:
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout_s)
 
     async def _get(self, path: str, params: Any) -> dict[str, Any]:
+        return await self._send("GET", path, None, params) or {}
+
+    async def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, params: Any = None
+    ) -> dict[str, Any] | None:
         import httpx
 
         try:
-            response = await self._client.get(path, params=params)
+            response = await self._client.request(method, path, params=params, json=body)
         except httpx.HTTPError as exc:
             raise ApiError(
                 503, "unavailable", f"the API at {self.base_url} did not answer ({type(exc).__name__})"
             ) from None
         if response.status_code >= 400:
             raise _api_error(response.status_code, response.content)
-        data: dict[str, Any] = orjson.loads(response.content)
+        data: dict[str, Any] | None = orjson.loads(response.content) if response.content else None
         return data
 
     async def sessions(self, params: Params, session_ids: list[str] | None = None) -> dict[str, Any]:
@@ -198,6 +236,20 @@ class HttpDataClient:
             raise ApiError(
                 503, "unavailable", f"the API's stream at {self.base_url} broke off ({type(exc).__name__})"
             ) from None
+
+    async def budgets(self) -> dict[str, Any]:
+        return await self._get("/v1/budgets", None)
+
+    async def put_budget(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._send("PUT", "/v1/budgets", body) or {}
+
+    async def delete_budget(self, budget_id: str) -> None:
+        from urllib.parse import quote
+
+        await self._send("DELETE", f"/v1/budgets/{quote(budget_id, safe='/:')}", None)
+
+    async def allow_session(self, session_id: str) -> None:
+        await self._send("POST", "/v1/budgets/allow", {"session_id": session_id})
 
     async def aclose(self) -> None:
         await self._client.aclose()

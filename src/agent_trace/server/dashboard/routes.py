@@ -30,6 +30,7 @@ from agent_trace.server.api.params import parse_last_event_id, parse_session_que
 from agent_trace.server.api.stream import StreamConfig, sse_comment, sse_event
 from agent_trace.server.context import AppContext
 from agent_trace.server.dashboard import pages
+from agent_trace.server.dashboard.budgets_page import BudgetBanner, add_budget_routes
 from agent_trace.server.dashboard.client import DataClient, make_client
 from agent_trace.server.dashboard.formatting import FILTERS, sort_value
 from agent_trace.server.dashboard.highlight import HighlightCache, Highlighter, stylesheet
@@ -89,6 +90,7 @@ class Dashboard:
         self.highlight_cache = HighlightCache()
         # Auth on: (login page, login submit, logout) from identity_pages.py.
         self.identity_handlers: tuple[Callable[[Request], Awaitable[Response]], ...] = ()
+        self.budget_banner = BudgetBanner(client)
 
     def builder(self, budget: int | None = HIGHLIGHT_BUDGET) -> ReplayViewBuilder:
         return ReplayViewBuilder(Highlighter(self.highlight_cache, budget))
@@ -102,6 +104,7 @@ class Dashboard:
         return self.env.get_template(template).render(**context).translate(BIDI_MARKERS)
 
     async def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("budget_banner", await self.budget_banner.lines())
         html = await anyio.to_thread.run_sync(lambda: self.render(template, **context))
         return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
@@ -144,6 +147,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     dash = Dashboard(ctx, client)
     ctx.parts["dashboard"] = dash
     router = APIRouter(include_in_schema=False)
+    add_budget_routes(router, dash, client)
 
     @router.get("/static/highlight.css")
     async def highlight_css() -> Response:

@@ -82,6 +82,17 @@ SQL_ONLY_METHODS = frozenset(
         "set_instance_setting",
         "has_pending_refresh",
         "lock_writers",
+        # Budgets (store/sql/budgets.py): small transactional tables, kept in SQL.
+        "budgets",
+        "save_budget",
+        "delete_budget",
+        "record_alert",
+        "budget_alerts",
+        "alert_deliveries",
+        "claim_deliveries",
+        "finish_delivery",
+        "allow_session",
+        "allowed_sessions",
         "list_sessions",  # through the _prompt_text_match / _first_prompt_sql hooks below
         # Identity (store/sql/identity.py): accounts, teams, tokens, login sessions, the audit
         # log and sessions.user_id, all in PostgreSQL.

@@ -16,6 +16,7 @@ from agent_trace.domain.records import RecordBatch, Session, bucket_of
 from agent_trace.store.port import FileState, TranscriptCursor, UserInfo
 from agent_trace.store.sql import call_keys
 from agent_trace.store.sql import statements as st
+from agent_trace.store.sql.budgets import SqlBudgets
 from agent_trace.store.sql.derived import SqlDerived
 from agent_trace.store.sql.identity import SqlIdentity
 from agent_trace.store.sql.reads import SORT_KEYS, InvalidQuery, SqlReads
@@ -44,7 +45,7 @@ _UPSERT_TRANSCRIPT_CURSOR = (
 )
 
 
-class SqlStore(SqlReads, SqlDerived, SqlIdentity):
+class SqlStore(SqlReads, SqlDerived, SqlIdentity, SqlBudgets):
     """Store on SQLite or PostgreSQL through a SqlRunner."""
 
     # LLM calls live in this database's llm_calls (False in the hybrid store: it settles their
