@@ -16,7 +16,18 @@ from agent_trace.server.errors import ApiError
 from agent_trace.store.port import Filters, SessionQuery
 
 # The orders every Store backend supports for list_sessions (see SessionQuery.sort).
-SORT_KEYS = ("started", "updated", "activity", "cost", "tokens", "prompts", "tool_calls")
+SORT_KEYS = (
+    "started",
+    "updated",
+    "activity",
+    "cost",
+    "tokens",
+    "prompts",
+    "tool_calls",
+    "duration",
+    "user",
+    "repo",
+)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

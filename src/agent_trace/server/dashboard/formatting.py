@@ -16,6 +16,7 @@ SORT_FIELDS = {
     "tokens": "total_tokens",
     "prompts": "prompts",
     "tool_calls": "tool_calls",
+    "duration": "duration_ms",
 }
 
 
@@ -81,10 +82,28 @@ def one_line(value: Any, width: int = 160) -> str:
 def sort_value(row: dict[str, Any], sort: str) -> int:
     """A number the browser can order live-inserted rows by (matching the list's sort)."""
     name = SORT_FIELDS.get(sort.lstrip("+-"), "started_at")
+    if sort.lstrip("+-") in ("user", "repo"):
+        return 0  # a text order: live rows of a page sorted this way are replaced, not placed
     value = row.get(name)
     if isinstance(value, str):
         return parse_iso_ms(value) or 0
     return int(value or 0)
+
+
+def plural(value: Any, word: str, many: str | None = None) -> str:
+    """`1 prompt`, `2 prompts`, `1,204 tool calls` (`many` for irregular plurals)."""
+    n = int(value or 0)
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def rel_path(path: Any, root: Any) -> str:
+    """A path under the project root, relative to it (`src/app.py`); anything else unchanged.
+    Shown where space is short; the full path stays in the title and what copy buttons copy."""
+    text = str(path or "")
+    base = str(root or "").rstrip("/")
+    if base and text.startswith(base + "/") and len(text) > len(base) + 1:
+        return text[len(base) + 1 :]
+    return text
 
 
 def pct(value: Any) -> str:
@@ -101,4 +120,6 @@ FILTERS = {
     "path_quote": path_quote,
     "one_line": one_line,
     "pct": pct,
+    "plural": plural,
+    "rel_path": rel_path,
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
@@ -32,7 +33,10 @@ from agent_trace.server.dashboard import pages
 from agent_trace.server.dashboard.client import DataClient, make_client
 from agent_trace.server.dashboard.formatting import FILTERS, sort_value
 from agent_trace.server.dashboard.highlight import HighlightCache, Highlighter, stylesheet
+from agent_trace.server.dashboard.markdown import Markdown
 from agent_trace.server.dashboard.replay_view import CHUNK, PromptCard, ReplayViewBuilder, ToolNode
+from agent_trace.server.dashboard.session_filter import SessionFilter, filter_prompts
+from agent_trace.server.dashboard.session_filter import choices as session_choices
 from agent_trace.server.errors import ApiError, error_body
 from agent_trace.server.heap import settle_heap
 from agent_trace.server.security import (
@@ -77,9 +81,12 @@ class Dashboard:
         self.versions["highlight.css"] = _digest(self.highlight_css.encode())
         self.env.globals.update(static=self.static_url, sort_value=sort_value, auth_enabled=self.auth_enabled)
         self.highlight_cache = HighlightCache()
+        self.markdown = Markdown()
 
-    def builder(self, budget: int | None = HIGHLIGHT_BUDGET) -> ReplayViewBuilder:
-        return ReplayViewBuilder(Highlighter(self.highlight_cache, budget))
+    def builder(self, replay: dict[str, Any], budget: int | None = HIGHLIGHT_BUDGET) -> ReplayViewBuilder:
+        """A view builder for one render of `replay` (paths shown relative to its project)."""
+        root = (replay.get("session") or {}).get("project")
+        return ReplayViewBuilder(Highlighter(self.highlight_cache, budget, self.markdown), root)
 
     def static_url(self, name: str) -> str:
         return f"/static/{name}?v={self.versions.get(name, '0')}"
@@ -155,6 +162,42 @@ def build_router(ctx: AppContext) -> APIRouter:
         ids = [r["session_id"] for r in found["sessions"] if str(r["session_id"]).startswith(prefix)]
         return str(ids[0]) if len(ids) == 1 else None
 
+    async def _choices() -> dict[str, list[str]]:
+        """Values for the filter pickers: the projects, users and models of the last year."""
+        today = date.today()
+        try:
+            cost = await client.cost_daily(
+                {"since": (today - timedelta(days=364)).isoformat(), "until": today.isoformat()}
+            )
+        except ApiError:
+            return {}
+        return {
+            key: sorted({str(r[key]) for r in cost.get(f"by_{key}") or [] if r.get(key)})
+            for key in ("project", "user", "model")
+        }
+
+    async def _data_range(params: dict[str, str]) -> tuple[str, str]:
+        """The cost page's default range: today back to the first day with data, at most a year
+        (a fixed "last 30 days" showed an empty or nearly empty page for older data)."""
+        today = date.today()
+        since = today - timedelta(days=29)
+        filters = {k: v for k, v in params.items() if k in FILTER_KEYS and k not in ("since", "until")}
+        try:
+            oldest = await client.sessions(
+                {
+                    **filters,
+                    "since": (today - timedelta(days=364)).isoformat(),
+                    "sort": "started",
+                    "limit": "1",
+                }
+            )
+        except ApiError:
+            return since.isoformat(), today.isoformat()
+        first = next((r["started_at"][:10] for r in oldest["sessions"] if r.get("started_at")), None)
+        if first and first < since.isoformat():
+            return first, today.isoformat()
+        return since.isoformat(), today.isoformat()
+
     @router.get("/")
     @router.get("/sessions")
     async def sessions_page(request: Request) -> HTMLResponse:
@@ -187,10 +230,23 @@ def build_router(ctx: AppContext) -> APIRouter:
             first_page=not params.get("cursor"),
             live_url="/live/sessions" + (f"?{live_query}" if live_query else ""),
             sort_links=pages.sort_links(params, sort),
+            choices=await _choices(),
+        )
+
+    def _replay_cards(replay: dict[str, Any], f: SessionFilter) -> list[PromptCard]:
+        builder = dash.builder(replay)
+        if f.active:
+            return builder.filtered_cards(filter_prompts(replay, f))
+        return builder.cards(replay)
+
+    def _session_filter(request: Request) -> SessionFilter:
+        q = request.query_params
+        return SessionFilter(
+            q.get("tool", "").strip(), q.get("failed", "") in ("1", "on", "true"), q.get("model", "").strip()
         )
 
     @router.get("/sessions/{session_id}")
-    async def replay_page(session_id: str) -> Response:
+    async def replay_page(session_id: str, request: Request) -> Response:
         try:
             replay = await client.session(session_id)
         except ApiError as exc:
@@ -198,18 +254,30 @@ def build_router(ctx: AppContext) -> APIRouter:
             if full:
                 return RedirectResponse(f"/sessions/{quote(full, safe='')}", status_code=303)
             return await dash.error_page(exc, "sessions")
-        cards = await anyio.to_thread.run_sync(dash.builder().cards, replay)
-        return await dash.page("replay.html", nav="sessions", replay=replay, cards=cards, sid=session_id)
+        f = _session_filter(request)
+        cards = await anyio.to_thread.run_sync(_replay_cards, replay, f)
+        return await dash.page(
+            "replay.html",
+            nav="sessions",
+            replay=replay,
+            cards=cards,
+            sid=session_id,
+            filter=f,
+            choices=session_choices(replay),
+            query=request.url.query,
+        )
 
     @router.get("/sessions/{session_id}/live")
-    async def replay_fragment(session_id: str) -> Response:
+    async def replay_fragment(session_id: str, request: Request) -> Response:
         """Head and cards, for the script to merge when the session changes."""
         try:
             replay = await client.session(session_id)
         except ApiError as exc:
             return Response(status_code=exc.status, headers=NO_STORE)
-        cards = await anyio.to_thread.run_sync(dash.builder().cards, replay)
-        return await dash.page("_replay_live.html", replay=replay, cards=cards, sid=session_id)
+        cards = await anyio.to_thread.run_sync(_replay_cards, replay, _session_filter(request))
+        return await dash.page(
+            "_replay_live.html", replay=replay, cards=cards, sid=session_id, query=request.url.query
+        )
 
     @router.get("/sessions/{session_id}/cards/{index}")
     async def card_fragment(session_id: str, index: int, request: Request) -> Response:
@@ -227,7 +295,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         prompt = prompts[index]
 
         def build() -> PromptCard:
-            builder = dash.builder()
+            builder = dash.builder(replay)
             builder.size_for(prompt)
             if start_text is None:
                 return builder.card(index, prompt, True, True)
@@ -237,7 +305,7 @@ def build_router(ctx: AppContext) -> APIRouter:
 
         card = await anyio.to_thread.run_sync(build)
         template = "_card_body.html" if start_text is None else "_card_chunk.html"
-        return await dash.page(template, card=card, sid=session_id)
+        return await dash.page(template, card=card, sid=session_id, root=replay["session"].get("project"))
 
     @router.get("/sessions/{session_id}/tools/{tool_use_id}")
     async def tool_page(session_id: str, tool_use_id: str, request: Request) -> Response:
@@ -264,8 +332,8 @@ def build_router(ctx: AppContext) -> APIRouter:
 
         def build() -> ToolNode:
             if part:
-                return dash.builder().tool_body(found)
-            return dash.builder(budget=None).tool(found, True)
+                return dash.builder(replay).tool_body(found)
+            return dash.builder(replay, budget=None).tool(found, True)
 
         node = await anyio.to_thread.run_sync(build)
         if part:
@@ -283,7 +351,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             return Response(status_code=exc.status, headers=NO_STORE)
 
         def build() -> list[ToolNode]:
-            builder = dash.builder()
+            builder = dash.builder(replay)
             found = (pages.find_tool(replay, tool_use_id) for tool_use_id in ids)
             return [builder.tool_body(tool) for tool in found if tool is not None]
 
@@ -293,18 +361,26 @@ def build_router(ctx: AppContext) -> APIRouter:
     @router.get("/cost")
     async def cost_page(request: Request) -> HTMLResponse:
         params = _query(request, ("since", "until", "project", "user", "agent", "model"))
+        if "since" not in params and "until" not in params:
+            params["since"], params["until"] = await _data_range(params)
         tz = _tz_from(request, ctx.settings.timezone)
         if tz:
             params["tz"] = tz
+        choices = await _choices()
         try:
             cost = await client.cost_daily(params)
             tools_params = {k: v for k, v in params.items() if k != "model"}
             tools = await client.tools(tools_params)
+            top = await client.sessions(
+                {**{k: v for k, v in params.items() if k != "tz"}, "sort": "-cost", "limit": "15"}
+            )
         except ApiError as exc:
             if exc.status >= 500:
                 return await dash.error_page(exc, "cost")
-            return await dash.page("cost.html", 400, nav="cost", params=params, error=exc, view=None)
-        view = await anyio.to_thread.run_sync(pages.cost_view, cost, tools)
+            return await dash.page(
+                "cost.html", 400, nav="cost", params=params, error=exc, view=None, choices=choices
+            )
+        view = await anyio.to_thread.run_sync(pages.cost_view, cost, tools, top["sessions"])
         return await dash.page(
             "cost.html",
             nav="cost",
@@ -313,6 +389,8 @@ def build_router(ctx: AppContext) -> APIRouter:
             view=view,
             explicit_tz=bool(request.query_params.get("tz")),
             presets=pages.presets(params),
+            cols=pages.RANKED_COLUMNS,
+            choices=choices,
         )
 
     @router.get("/live/sessions")
