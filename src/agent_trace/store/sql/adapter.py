@@ -30,6 +30,7 @@ from agent_trace.store.sql.rows import (
     user_rows,
 )
 from agent_trace.store.sql.runner import SqlRunner
+from agent_trace.store.sql.search import SqlSearch
 from agent_trace.store.sql.sqltext import chunks, in_params, now_ms
 
 __all__ = ["SORT_KEYS", "InvalidQuery", "SqlStore"]
@@ -42,7 +43,7 @@ _UPSERT_TRANSCRIPT_CURSOR = (
 )
 
 
-class SqlStore(SqlReads, SqlDerived):
+class SqlStore(SqlReads, SqlDerived, SqlSearch):
     """Store on SQLite or PostgreSQL through a SqlRunner."""
 
     def __init__(self, runner: SqlRunner, url: str | None = None) -> None:
