@@ -56,10 +56,10 @@ class Served:
     corpus_loaded: bool
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "agent_trace.cli.main", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=300,

@@ -128,7 +128,7 @@ def test_keyboard(served: Served, watched: Watched) -> None:
     page.keyboard.press("Escape")
     assert not page.locator("#keys").is_visible()
     page.keyboard.press("/")
-    page.wait_for_url(re.compile(r"#search"))
+    page.wait_for_url(re.compile(r"/search$"))
     assert page.evaluate("document.activeElement.id") == "q"
 
 

@@ -75,3 +75,21 @@ def snippet(text: str, terms: list[list[str]], width: int = 160) -> str | None:
     out.append(window[at:])
     flat = " ".join("".join(out).split())
     return ("…" if start > 0 else "") + flat + ("…" if end < len(text) else "")
+
+
+def split_marks(marked: str) -> tuple[str, list[list[int]]]:
+    """A snippet with MARK_START/MARK_END → (plain text, [[start, end), …] of the matches)."""
+    plain: list[str] = []
+    marks: list[list[int]] = []
+    at = 0
+    start = None
+    for ch in marked:
+        if ch == MARK_START:
+            start = at
+        elif ch == MARK_END and start is not None:
+            marks.append([start, at])
+            start = None
+        else:
+            plain.append(ch)
+            at += 1
+    return "".join(plain), marks

@@ -24,6 +24,7 @@ from agent_trace.server.api.params import (
     parse_breakdown,
     parse_day_range,
     parse_last_event_id,
+    parse_search_query,
     parse_session_query,
 )
 from agent_trace.server.api.stream import ChangeHub, StreamConfig, session_events
@@ -223,6 +224,45 @@ def build_router(ctx: AppContext) -> APIRouter:
         if unknown:
             raise bad("kind", f"{', '.join(unknown)}: must be one of {', '.join(KINDS)}")
         return _json(await run(service.session_timeline, store, session_id.strip(), frozenset(kinds) or None))
+
+    @router.get(
+        "/search",
+        response_model=models.SearchResults,
+        responses=ERRORS,
+        tags=["sessions"],
+        summary="Full-text search over prompts, tool calls (input, output, error) and responses",
+    )
+    async def search(
+        q: Annotated[
+            str | None,
+            Query(
+                description="words; each whitespace-separated term is a phrase of its words, all "
+                "terms must match, the last also as a prefix"
+            ),
+        ] = None,
+        kind: Annotated[
+            str | None, Query(description="prompt, tool_call, response (comma-separated)")
+        ] = None,
+        since: Since = None,
+        until: Until = None,
+        tz: Tz = None,
+        project: Project = None,
+        user: User = None,
+        agent: Agent = None,
+        limit: Annotated[str | None, Query(description="hits, 1–200 (default 50)")] = None,
+    ) -> Response:
+        params = _params(
+            q=q,
+            kind=kind,
+            since=since,
+            until=until,
+            tz=tz,
+            project=project,
+            user=user,
+            agent=agent,
+            limit=limit,
+        )
+        return _json(await run(service.search, store, parse_search_query(params, default_tz)))
 
     @router.get(
         "/analytics/cost/daily",

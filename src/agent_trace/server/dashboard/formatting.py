@@ -1,10 +1,13 @@
-"""Jinja filters: numbers, money, durations, ids (pure; all return plain text, escaped by Jinja)."""
+"""Jinja filters: numbers, money, durations, ids, paths (pure; plain text, escaped by Jinja,
+except `marked`, which escapes its pieces itself)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+
+from markupsafe import Markup, escape
 
 from agent_trace.domain.timeutil import parse_iso_ms
 
@@ -106,6 +109,21 @@ def rel_path(path: Any, root: Any) -> str:
     return text
 
 
+def marked(text: Any, marks: Any) -> Markup:
+    """A search snippet with its matches in <mark>: every piece escaped first (the one filter
+    here that returns markup)."""
+    value = str(text or "")
+    out: list[Markup] = []
+    at = 0
+    for start, end in marks or []:
+        if start < at or end > len(value):
+            continue
+        out.append(escape(value[at:start]) + Markup("<mark>") + escape(value[start:end]) + Markup("</mark>"))
+        at = end
+    out.append(escape(value[at:]))
+    return Markup("").join(out)
+
+
 def pct(value: Any) -> str:
     return f"{float(value or 0) * 100:.1f}%"
 
@@ -122,4 +140,5 @@ FILTERS = {
     "pct": pct,
     "plural": plural,
     "rel_path": rel_path,
+    "marked": marked,
 }

@@ -186,7 +186,8 @@ class ReplayViewBuilder:
             card.items, card.more_from, card.remaining = self.items(prompt, 0, CHUNK)
         return card
 
-    def cards(self, replay: dict[str, Any]) -> list[PromptCard]:
+    def cards(self, replay: dict[str, Any], open_index: int | None = None) -> list[PromptCard]:
+        """`open_index`: a card to render open as well (a link to a prompt or tool call in it)."""
         prompts = replay.get("prompts", [])
         # One serialisation per prompt gives both its revision and the page's size.
         dumps = [orjson.dumps(p) for p in prompts]
@@ -195,7 +196,7 @@ class ReplayViewBuilder:
         budget = INLINE_BUDGET
         cards = []
         for index, prompt in enumerate(prompts):
-            is_open = len(prompts) <= OPEN_ALL_UP_TO or index == last
+            is_open = len(prompts) <= OPEN_ALL_UP_TO or index in (last, open_index)
             weight = min(sum(w for _, _, w in _raw_items(prompt)), CHUNK)
             render = weight <= budget or is_open
             if render:

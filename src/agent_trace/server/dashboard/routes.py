@@ -37,6 +37,7 @@ from agent_trace.server.dashboard.markdown import Markdown
 from agent_trace.server.dashboard.replay_view import CHUNK, PromptCard, ReplayViewBuilder, ToolNode
 from agent_trace.server.dashboard.session_filter import SessionFilter, filter_prompts
 from agent_trace.server.dashboard.session_filter import choices as session_choices
+from agent_trace.server.dashboard.timeline_view import waterfall
 from agent_trace.server.errors import ApiError, error_body
 from agent_trace.server.heap import settle_heap
 from agent_trace.server.security import (
@@ -59,6 +60,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 # Characters one page may spend on syntax highlighting (Pygments: ~1 s per MB).
 HIGHLIGHT_BUDGET = 250_000
 MAX_BATCH = 200  # tool bodies per /tool-bodies request
+SEARCH_LIMIT = 100  # hits on the search page
 
 
 class Dashboard:
@@ -233,11 +235,13 @@ def build_router(ctx: AppContext) -> APIRouter:
             choices=await _choices(),
         )
 
-    def _replay_cards(replay: dict[str, Any], f: SessionFilter) -> list[PromptCard]:
+    def _replay_cards(
+        replay: dict[str, Any], f: SessionFilter, open_index: int | None = None
+    ) -> list[PromptCard]:
         builder = dash.builder(replay)
         if f.active:
             return builder.filtered_cards(filter_prompts(replay, f))
-        return builder.cards(replay)
+        return builder.cards(replay, open_index)
 
     def _session_filter(request: Request) -> SessionFilter:
         q = request.query_params
@@ -255,7 +259,10 @@ def build_router(ctx: AppContext) -> APIRouter:
                 return RedirectResponse(f"/sessions/{quote(full, safe='')}", status_code=303)
             return await dash.error_page(exc, "sessions")
         f = _session_filter(request)
-        cards = await anyio.to_thread.run_sync(_replay_cards, replay, f)
+        opened = request.query_params.get("open", "")
+        cards = await anyio.to_thread.run_sync(
+            _replay_cards, replay, f, int(opened) if opened.isdigit() else None
+        )
         return await dash.page(
             "replay.html",
             nav="sessions",
@@ -265,6 +272,70 @@ def build_router(ctx: AppContext) -> APIRouter:
             filter=f,
             choices=session_choices(replay),
             query=request.url.query,
+        )
+
+    @router.get("/sessions/{session_id}/prompts/{prompt_id}")
+    async def prompt_link(session_id: str, prompt_id: str, request: Request) -> Response:
+        """A prompt by id (search results link here) → its card on the replay; `?tool=` → that
+        tool call, with its card rendered open so the anchor exists."""
+        try:
+            replay = await client.session(session_id)
+        except ApiError as exc:
+            return await dash.error_page(exc, "sessions")
+        ids = [p.get("prompt_id") for p in replay.get("prompts", [])]
+        if prompt_id not in ids:
+            missing = ApiError(404, "not_found", f"prompt_id: no prompt {prompt_id[:80]!r} in this session")
+            return await dash.error_page(missing, "sessions")
+        index = ids.index(prompt_id)
+        base = f"/sessions/{quote(session_id, safe='')}"
+        tool = request.query_params.get("tool", "")
+        if tool:
+            return RedirectResponse(f"{base}?open={index}#t-{quote(tool, safe='')}", status_code=303)
+        return RedirectResponse(f"{base}?open={index}#p{index}", status_code=303)
+
+    @router.get("/sessions/{session_id}/timeline")
+    async def timeline_page(session_id: str, request: Request) -> Response:
+        try:
+            events = await client.timeline(session_id)
+            rows = (await client.sessions({"limit": "1"}, [session_id]))["sessions"]
+        except ApiError as exc:
+            return await dash.error_page(exc, "sessions")
+        if not rows:
+            return await dash.error_page(
+                ApiError(404, "not_found", "session_id: no such session"), "sessions"
+            )
+        q = request.query_params
+        lo, hi = q.get("from_ms", ""), q.get("to_ms", "")
+        window = (int(lo), int(hi) if hi.isdigit() else 2**62) if lo.isdigit() else None
+        chart = await anyio.to_thread.run_sync(waterfall, session_id, events["events"], window)
+        return await dash.page(
+            "timeline.html", nav="sessions", row=rows[0], sid=session_id, chart=chart, window=window
+        )
+
+    @router.get("/search")
+    async def search_page(request: Request) -> HTMLResponse:
+        params = _query(request, ("q", "kind", "project", "user", "since", "until"))
+        tz = _tz_from(request, ctx.settings.timezone)
+        if tz:
+            params["tz"] = tz
+        result = None
+        error = None
+        if params.get("q"):
+            try:
+                result = await client.search({**params, "limit": str(SEARCH_LIMIT)})
+            except ApiError as exc:
+                if exc.status >= 500:
+                    return await dash.error_page(exc, "search")
+                error = exc
+        return await dash.page(
+            "search.html",
+            400 if error else 200,
+            nav="search",
+            params=params,
+            result=result,
+            error=error,
+            limit=SEARCH_LIMIT,
+            choices=await _choices(),
         )
 
     @router.get("/sessions/{session_id}/live")

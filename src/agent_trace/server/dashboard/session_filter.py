@@ -35,14 +35,16 @@ class SessionFilter:
         return not self.model or step.get("model") == self.model
 
 
-def _tools(tools: list[Node], f: SessionFilter) -> list[Node]:
+def _tools(tools: list[Node], f: SessionFilter, step_ok: bool) -> list[Node]:
+    """The tool calls that match, and Agent calls with a match inside their subagent (kept as
+    the way to it). `step_ok`: the LLM call that made these calls passes the model filter."""
     kept = []
     for tool in tools:
         sub = tool.get("subagent")
         inner = _agent(sub, f) if sub else None
-        if f.tool_matches(tool) and (not f.model or inner is not None or sub is None):
+        if step_ok and f.tool_matches(tool):
             kept.append({**tool, "subagent": inner} if sub else tool)
-        elif inner is not None:  # the Agent call stays as the way to what matched inside it
+        elif inner is not None:
             kept.append({**tool, "subagent": inner})
     return kept
 
@@ -51,12 +53,13 @@ def _agent(node: Node, f: SessionFilter) -> Node | None:
     """`node` (a prompt or a subagent) pruned to what matches, None when nothing does."""
     steps = []
     for step in node.get("steps", []):
-        tools = _tools(step.get("tools", []), f)
-        if f.step_matches(step) and (tools or not f.filters_tools):
+        ok = f.step_matches(step)
+        tools = _tools(step.get("tools", []), f, ok)
+        if ok and (tools or not f.filters_tools):
             steps.append({**step, "tools": tools})
-        elif tools:  # a subagent's match under a step of another model
+        elif tools:  # a subagent's match under a call that does not match itself
             steps.append({**step, "tools": tools, "text": None, "thinking": None})
-    loose = [] if f.model else _tools(node.get("tools", []), f)
+    loose = _tools(node.get("tools", []), f, not f.model)  # no LLM call known: no model either
     subagents = [s for s in (_agent(sub, f) for sub in node.get("subagents", [])) if s is not None]
     if not (steps or loose or subagents):
         return None

@@ -138,6 +138,7 @@
       pendingG = false;
       if (ev.key === "s") { location.href = "/"; return; }
       if (ev.key === "c") { location.href = "/cost"; return; }
+      if (ev.key === "f") { location.href = "/search"; return; }
     }
     switch (ev.key) {
       case "j": move(1); break;
@@ -150,7 +151,7 @@
       case "e": toggleTools(); break;
       case "/": {
         const q = $("#q");
-        if (q) { q.focus(); q.select(); } else { location.href = "/#search"; }
+        if (q) { q.focus(); q.select(); } else { location.href = "/search"; }
         break;
       }
       case "?": toggleHelp(); break;
@@ -403,7 +404,17 @@
   window.addEventListener("pagehide", () => { if (page === "replay") saveOpen(); });
 
   if (page === "sessions") startSessionsLive();
+  // A link to one tool call (#t-<id>, from search): open it, and scroll to it once it has a body.
+  function openLinked() {
+    if (!location.hash.startsWith("#t-")) return;
+    const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (!(target instanceof HTMLDetailsElement)) return;
+    for (let d = target; d; d = d.parentElement && d.parentElement.closest("details")) d.open = true;
+    target.classList.add("linked");
+    target.scrollIntoView({ block: "start" });
+  }
   if (page === "replay") {
+    openLinked();
     restoreOpen();
     wireCards(document);
     startReplayLive();
