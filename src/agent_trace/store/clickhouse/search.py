@@ -1,11 +1,12 @@
 """Full-text search on ClickHouse (the hybrid store's records), behind the same Store.search.
 
-Candidates: live record states whose lower-cased text has every whole word of the query as a
-token (`hasToken`, which the tokenbf_v1 skip index of migration 0003 answers granule by
-granule) and the last word as a prefix. Then Python keeps the records where each term occurs as
-a phrase (domain/search_text.snippet finds it, and cuts the snippet), as the SQL backends'
-phrase queries do. Score: occurrences of the words per log-length of the text (a plain tf score;
-ClickHouse has no bm25).
+Per kind, two queries: the best-scoring records with a state whose lower-cased text has every
+whole word of the query as a token (`hasToken`, which the tokenbf_v1 skip index of migration
+0003 answers granule by granule) and the last word as a substring; then the live states of just
+those records. Python keeps the ones whose live text has each term as a phrase
+(domain/search_text.matches_all), as the SQL backends' phrase queries do, and cuts the snippet.
+Score: occurrences of the words per log-length of the text (a plain tf score; ClickHouse has no
+bm25), among the most recent SCORED matches.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ SEARCH_DOC = (
 )
 # Candidates read per kind for each hit wanted: some fail the phrase check in Python.
 OVERFETCH = 4
+# Scoring reads every candidate's whole text: a word in half the records would cost seconds, so
+# only the most recent SCORED matching states are scored (the SQL engines rank every match).
+SCORED = 5_000
 
 KINDS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "prompt": (PROMPT, "prompt_id", [("prompt", "text")]),
@@ -70,20 +74,31 @@ def search(client: ClickHouseClient, query: SearchQuery) -> list[SearchHit]:
     for kind, (event_type, key, fields) in KINDS.items():
         if kind not in query.kinds:
             continue
+        # 1. The best-scoring records with a state that matches (the skip index narrows the scan).
+        ranked = client.query(
+            f"SELECT event_id, max(score) AS s FROM (SELECT event_id, {score} AS score FROM agent_events "
+            f"WHERE event_type = '{event_type}' AND {' AND '.join(where)} "
+            f"ORDER BY timestamp DESC LIMIT {SCORED}) GROUP BY event_id ORDER BY s DESC LIMIT {{limit:UInt32}}",
+            params,
+        )
+        if not ranked:
+            continue
+        scores = {str(r[0]): float(r[1]) for r in ranked}
+        # 2. Their live states, kept if they still match: an old state's text must not find a
+        # record whose text has changed since.
         texts = ", ".join(f"substring(ifNull({col}, ''), 1, {SNIPPET_SOURCE_CHARS})" for _, col in fields)
         agent = "NULL" if kind == "prompt" else "agent_id"
         tool = "tool_name" if kind == "tool_call" else "NULL"
-        match = " AND ".join(where)
-        # The live state of every record that ever matched, kept if it still matches: an old
-        # state's text must not find a record whose text has since changed.
         rows = client.query(
-            f"SELECT {key}, session_id, prompt_id, {time}, {tool}, {agent}, score, {texts} FROM ("
-            f"SELECT *, {score} AS score FROM agent_events WHERE event_type = '{event_type}' AND event_id IN "
-            f"(SELECT event_id FROM agent_events WHERE event_type = '{event_type}' AND {match}) {LIVE}) "
-            f"WHERE sign = 1 AND {match} ORDER BY score DESC LIMIT {{limit:UInt32}}",
-            params,
+            f"SELECT {key}, session_id, prompt_id, {time}, {tool}, {agent}, event_id, sign, {texts} "
+            f"FROM agent_events WHERE event_type = '{event_type}' AND event_id IN {{ids:Array(String)}} {LIVE}",
+            {"ids": list(scores)},
         )
-        kept = [tuple(r) for r in rows if matches_all([str(t or "") for t in r[7:]], terms)]
+        kept = [
+            (*r[:6], scores[str(r[6])], *r[8:])
+            for r in rows
+            if int(r[7]) == 1 and matches_all([str(t or "") for t in r[8:]], terms)
+        ]
         hits.extend(hits_from_rows(kind, kept, terms, fields))
     hits.sort(key=lambda h: -h.score)
     return hits[: query.limit]
