@@ -5,12 +5,16 @@ Playwright evaluates it through the DevTools protocol)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.support.claude_cli import _locked, default_cache_dir
+from tests.e2e.support.claude_cli import (
+    CliInstallError,
+    NpmNotFoundError,
+    _locked,
+    default_cache_dir,
+    npm_install,
+)
 
 AXE_VERSION = "4.14.1"
 SERIOUS = ("serious", "critical")
@@ -25,28 +29,13 @@ def install_axe(version: str = AXE_VERSION, timeout: float = 300.0) -> Path:
     prefix = default_cache_dir() / f"axe-core-{version}"
     script = prefix / "node_modules" / "axe-core" / "axe.min.js"
     with _locked(default_cache_dir() / f".axe-core-{version}.lock"):
-        if script.is_file():
-            return script
-        npm = shutil.which("npm")
-        if npm is None:
-            raise AxeUnavailable("npm is not on PATH")
-        shutil.rmtree(prefix, ignore_errors=True)
-        prefix.mkdir(parents=True)
-        cmd = [
-            npm,
-            "install",
-            "--prefix",
-            str(prefix),
-            "--no-audit",
-            "--no-fund",
-            "--save-exact",
-            f"axe-core@{version}",
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        if proc.returncode != 0 or not script.is_file():
-            raise AxeUnavailable(
-                f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-            )
+        if not script.is_file():
+            try:
+                npm_install(prefix, f"axe-core@{version}", timeout)
+            except (NpmNotFoundError, CliInstallError) as exc:
+                raise AxeUnavailable(str(exc)) from exc
+        if not script.is_file():
+            raise AxeUnavailable(f"npm installed axe-core@{version} but {script} is missing")
         return script
 
 
