@@ -213,6 +213,8 @@ def test_search_finds_a_written_path_and_links_to_the_tool_call(
 def test_list_filters_offer_values(served: Served, watched: Watched, extra: Extra) -> None:
     page = watched.page
     page.goto(served.dashboard + "/")
+    page.focus("input[name=user]")  # the lists load when a filter box is first used
+    page.wait_for_selector("body[data-choices=loaded]")
     users = page.locator("#choices-user option").evaluate_all("os => os.map(o => o.value)")
     assert LONG_USER in users and "dev" in users
     assert "claude-haiku-4-5" in page.locator("#choices-model option").evaluate_all(

@@ -73,6 +73,8 @@ def test_finds_paths_commands_errors_prompts_and_responses(store: Any) -> None:
     assert _found(store, "pytest -k") == {("tool_call", "t2", "input")}
     assert _found(store, "expected 10.05") == {("tool_call", "t2", "error")}
     assert _found(store, "CheckoutServ") == {("response", "c1", "response")}  # a prefix
+    assert _found(store, "src/cart_tot") == {("tool_call", "t1", "input")}  # the last word, as a prefix
+    assert _found(store, "cart_totals.p") == set()  # but not one shorter than 3 characters
     assert _found(store, "rounding") >= {("prompt", "p1", "prompt"), ("prompt", "p2", "prompt")}
     assert _found(store, "rounding checkout") == {("prompt", "p1", "prompt")}  # every term
     assert _found(store, "total checkout") == {("prompt", "p1", "prompt")}  # terms in any order

@@ -3,7 +3,9 @@
 Every backend indexes the same words: runs of letters and digits (`src/app_main.py` is `src`,
 `app`, `main`, `py`), lower-cased. A query is whitespace-separated terms; each term is a phrase
 of its words (so `app_main.py` finds exactly that sequence) and every term must match; the last
-term also matches as a prefix (`AuthServ` finds `AuthService`). The snippet around the first
+term's last word also matches as a prefix when it has PREFIX_MIN characters or more (`AuthServ`
+finds `AuthService`; `app.py` does not expand `py` to every word starting with it, which would
+cost a scan of half the index). The snippet around the first
 match is cut here, the same way for every backend, with the matches between MARK_START and
 MARK_END (control characters no stored text keeps; the dashboard escapes, then marks them).
 """
@@ -16,6 +18,7 @@ MARK_START = "\x02"
 MARK_END = "\x03"
 MAX_TERMS = 8
 MAX_WORDS = 16  # per term
+PREFIX_MIN = 3
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -29,6 +32,11 @@ def query_terms(query: str) -> list[list[str]]:
     return [t for t in terms if t][:MAX_TERMS]
 
 
+def prefix_last(terms: list[list[str]]) -> bool:
+    """Whether the query's last word is matched as a prefix."""
+    return bool(terms) and len(terms[-1][-1]) >= PREFIX_MIN
+
+
 def _term_pattern(term: list[str], prefix: bool) -> str:
     sep = r"[\W_]+"
     body = sep.join(re.escape(w) for w in term)
@@ -37,7 +45,8 @@ def _term_pattern(term: list[str], prefix: bool) -> str:
 
 
 def _patterns(terms: list[list[str]]) -> list[re.Pattern[str]]:
-    return [re.compile(_term_pattern(t, i == len(terms) - 1), re.IGNORECASE) for i, t in enumerate(terms)]
+    last = len(terms) - 1 if prefix_last(terms) else -1
+    return [re.compile(_term_pattern(t, i == last), re.IGNORECASE) for i, t in enumerate(terms)]
 
 
 def matches_all(texts: list[str], terms: list[list[str]]) -> bool:

@@ -10,7 +10,16 @@ from urllib.parse import quote, urlencode
 from agent_trace.server.dashboard.charts import Chart, Meter, meters, stacked, top_series
 from agent_trace.server.dashboard.formatting import money, number, pct, short_tokens
 
-__all__ = ["RANKED_COLUMNS", "Charts", "CostView", "cost_view", "find_tool", "presets", "sort_links"]
+__all__ = [
+    "RANKED_COLUMNS",
+    "Charts",
+    "CostView",
+    "choices_from",
+    "cost_view",
+    "find_tool",
+    "presets",
+    "sort_links",
+]
 
 SORTABLE = (
     ("started", "start"),
@@ -73,6 +82,14 @@ def find_tool(replay: dict[str, Any], tool_use_id: str) -> dict[str, Any] | None
         if found:
             return found
     return None
+
+
+def choices_from(cost: dict[str, Any]) -> dict[str, list[str]]:
+    """Filter values (projects, users, models) from a cost/daily answer's totals."""
+    return {
+        key: sorted({str(r[key]) for r in cost.get(f"by_{key}") or [] if r.get(key)})
+        for key in ("project", "user", "model")
+    }
 
 
 def presets(params: dict[str, str]) -> list[tuple[str, str]]:

@@ -173,10 +173,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             )
         except ApiError:
             return {}
-        return {
-            key: sorted({str(r[key]) for r in cost.get(f"by_{key}") or [] if r.get(key)})
-            for key in ("project", "user", "model")
-        }
+        return pages.choices_from(cost)
 
     async def _data_range(params: dict[str, str]) -> tuple[str, str]:
         """The cost page's default range: today back to the first day with data, at most a year
@@ -232,8 +229,13 @@ def build_router(ctx: AppContext) -> APIRouter:
             first_page=not params.get("cursor"),
             live_url="/live/sessions" + (f"?{live_query}" if live_query else ""),
             sort_links=pages.sort_links(params, sort),
-            choices=await _choices(),
+            choices={},  # filled on first use (/filter-choices): a year's totals cost a query
         )
+
+    @router.get("/filter-choices")
+    async def filter_choices() -> Response:
+        """The filter boxes' value lists (datalists), fetched when a filter box is first used."""
+        return await dash.page("_choices.html", choices=await _choices())
 
     def _replay_cards(
         replay: dict[str, Any], f: SessionFilter, open_index: int | None = None
@@ -335,7 +337,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             result=result,
             error=error,
             limit=SEARCH_LIMIT,
-            choices=await _choices(),
+            choices={},
         )
 
     @router.get("/sessions/{session_id}/live")
@@ -437,7 +439,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         tz = _tz_from(request, ctx.settings.timezone)
         if tz:
             params["tz"] = tz
-        choices = await _choices()
+        choices: dict[str, list[str]] = {}
         try:
             cost = await client.cost_daily(params)
             tools_params = {k: v for k, v in params.items() if k != "model"}
@@ -452,6 +454,7 @@ def build_router(ctx: AppContext) -> APIRouter:
                 "cost.html", 400, nav="cost", params=params, error=exc, view=None, choices=choices
             )
         view = await anyio.to_thread.run_sync(pages.cost_view, cost, tools, top["sessions"])
+        choices = pages.choices_from(cost)
         return await dash.page(
             "cost.html",
             nav="cost",

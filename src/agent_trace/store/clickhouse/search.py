@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_trace.domain.search_text import matches_all, query_terms
+from agent_trace.domain.search_text import matches_all, prefix_last, query_terms
 from agent_trace.store.clickhouse.client import ClickHouseClient
 from agent_trace.store.clickhouse.events import LIVE, LLM_CALL, PROMPT, TOOL_CALL
 from agent_trace.store.port import SearchHit, SearchQuery
@@ -46,11 +46,12 @@ def search(client: ClickHouseClient, query: SearchQuery) -> list[SearchHit]:
     if not terms:
         return []
     words = [w for term in terms for w in term]
-    whole, prefix = words[:-1], words[-1]
+    whole, prefix = (words[:-1], words[-1]) if prefix_last(terms) else (words, "")
     params: dict[str, Any] = {"prefix": prefix, "limit": query.limit * OVERFETCH}
     where = [f"hasToken({SEARCH_DOC}, {{w{i}:String}})" for i in range(len(whole))]
     params.update({f"w{i}": w for i, w in enumerate(whole)})
-    where.append(f"position({SEARCH_DOC}, {{prefix:String}}) > 0")
+    if prefix:
+        where.append(f"position({SEARCH_DOC}, {{prefix:String}}) > 0")
     f = query.filters
     time = "coalesce(ts_ms, started_ms, ended_ms)"
     if f.since_ms is not None:
@@ -68,8 +69,10 @@ def search(client: ClickHouseClient, query: SearchQuery) -> list[SearchHit]:
         if value:
             where.append(f"{column} = {{{name}:String}}")
             params[name] = value
-    score = " + ".join(f"countSubstrings({SEARCH_DOC}, {{w{i}:String}})" for i in range(len(whole)))
-    score = f"({score or '0'} + countSubstrings({SEARCH_DOC}, {{prefix:String}})) / log2(length({SEARCH_DOC}) + 2)"
+    counted = [f"countSubstrings({SEARCH_DOC}, {{w{i}:String}})" for i in range(len(whole))]
+    if prefix:
+        counted.append(f"countSubstrings({SEARCH_DOC}, {{prefix:String}})")
+    score = f"({' + '.join(counted)}) / log2(length({SEARCH_DOC}) + 2)"
     hits: list[SearchHit] = []
     for kind, (event_type, key, fields) in KINDS.items():
         if kind not in query.kinds:

@@ -1,7 +1,8 @@
 """Full-text search on the SQL store: SQLite FTS5 or PostgreSQL tsvector (migration 0006_i13).
 
 One query per record kind (prompts, tool calls, responses), each ranked by its engine (FTS5
-bm25, PostgreSQL ts_rank) and cut at the limit; the answers are merged by score. Snippets are
+bm25 over the most recent RANKED matches, PostgreSQL ts_rank) and cut at the limit; the answers
+are merged by score. Snippets are
 cut in Python (domain/search_text.py), so they look alike on every backend.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agent_trace.domain.search_text import query_terms, snippet
+from agent_trace.domain.search_text import prefix_last, query_terms, snippet
 from agent_trace.store.port import Filters, SearchHit, SearchQuery
 from agent_trace.store.sql.runner import SqlRunner
 
@@ -33,17 +34,25 @@ KINDS: dict[str, tuple[str, str, str, str, list[tuple[str, str]]]] = {
 }
 
 
+# Ranking reads each match's statistics; a word in half the records would cost seconds. SQLite
+# ranks the most recent RANKED matches (the index walks them newest first and stops there), as
+# ClickHouse does; PostgreSQL ranks every match.
+RANKED = 5_000
+
+
 def fts5_match(terms: list[list[str]]) -> str:
     """FTS5 query: each term a quoted phrase of its words (words are letters and digits only,
-    so nothing in them is FTS5 syntax), all required, the last one a prefix."""
+    so nothing in them is FTS5 syntax), all required, the last word maybe a prefix."""
     parts = ['"' + " ".join(t) + '"' for t in terms]
-    parts[-1] += "*"
+    if prefix_last(terms):
+        parts[-1] += "*"
     return " AND ".join(parts)
 
 
 def pg_tsquery(terms: list[list[str]]) -> str:
     parts = [" <-> ".join(t) for t in terms]
-    parts[-1] += ":*"
+    if prefix_last(terms):
+        parts[-1] += ":*"
     return " & ".join(f"({p})" for p in parts)
 
 
@@ -125,9 +134,14 @@ class SqlSearch:
         if self.dialect == "sqlite":
             fts = f"{table}_fts"
             params["match"] = fts5_match(terms)
+            filtered = f" JOIN {table} t ON t.rowid = {fts}.rowid{join}" if extra else ""
+            window = (
+                f"SELECT {fts}.rowid AS rid, bm25({fts}) AS score FROM {fts}{filtered} "
+                f"WHERE {fts} MATCH :match{extra} ORDER BY {fts}.rowid DESC LIMIT {RANKED}"
+            )
             sql = (
-                f"SELECT {head}, -bm25({fts}), {texts} FROM {fts} JOIN {table} t ON t.rowid = {fts}.rowid{join} "
-                f"WHERE {fts} MATCH :match{extra} ORDER BY bm25({fts}) LIMIT :limit"
+                f"SELECT {head}, -w.score, {texts} FROM ({window}) w JOIN {table} t ON t.rowid = w.rid "
+                f"ORDER BY w.score LIMIT :limit"
             )
         else:
             params["tsq"] = pg_tsquery(terms)

@@ -167,6 +167,25 @@
     if (copy) copyFrom(copy);
   });
 
+  // ---- filter value lists: fetched when a filter box is first used --------------------------
+  let choicesLoaded = false;
+  document.addEventListener("focusin", async (ev) => {
+    const input = ev.target;
+    if (choicesLoaded || !(input instanceof HTMLInputElement) || !input.getAttribute("list")) return;
+    if (!$("datalist[data-lazy-choices]")) return;
+    choicesLoaded = true;
+    try {
+      const doc = parse(await fetchHtml("/filter-choices"));
+      for (const list of $$("datalist", doc)) {
+        const mine = document.getElementById(list.id);
+        if (mine) mine.replaceChildren(...list.childNodes);
+      }
+      document.body.dataset.choices = "loaded";
+    } catch (err) {
+      choicesLoaded = false;  // try again on the next focus
+    }
+  });
+
   // ---- copy buttons ----------------------------------------------------------------------
   // data-copy holds the text (a session id, a command, a full path); data-copy-code copies the
   // code block beside the button, without its line numbers.
