@@ -207,7 +207,7 @@ def test_search_finds_a_written_path_and_links_to_the_tool_call(
     assert page.locator(f"li.hit[data-id='{extra.failed_tool}']").count() == 1
     page.locator(f"li.hit[data-id='{extra.failed_tool}'] a.hit-link", has_text="in its prompt").click()
     page.wait_for_url(re.compile(rf"#t-{extra.failed_tool}$"))
-    assert page.locator(f"details#t-{extra.failed_tool}").evaluate("d => d.open")
+    assert page.locator(f"details.tool[data-tool-use-id='{extra.failed_tool}']").evaluate("d => d.open")
 
 
 def test_list_filters_offer_values(served: Served, watched: Watched, extra: Extra) -> None:
@@ -327,7 +327,7 @@ def test_copy_permalinks_and_back(served: Served, browser: Any, extra: Extra) ->
         cards = page.locator("#cards article[data-index]")
         assert page.locator("#cards article[data-index] > a.perma").count() == cards.count()
         tools = page.locator("details.tool")
-        assert page.locator("details.tool > .tool-tools a.perma[href*='/tools/']").count() == tools.count()
+        assert page.locator("details.tool .tool-tools a.perma[href*='/tools/']").count() == tools.count()
         # Open state survives leaving and coming Back.
         page.locator(f"details.tool[data-tool-use-id='{extra.write_tool}'] > summary").click()
         bash.locator("a.perma[href*='/tools/']").click()
@@ -405,7 +405,7 @@ def test_timeline_shows_parallel_calls_gaps_and_links(served: Served, watched: W
     watched.shot("timeline")
     page.locator(f"#waterfall a[href*='tool={b}']").click()
     page.wait_for_url(re.compile(rf"/sessions/{extra.rich}\?open=\d+#t-{b}$"))
-    assert page.locator(f"details#t-{b}").evaluate("d => d.open")
+    assert page.locator(f"details.tool[data-tool-use-id='{b}']").evaluate("d => d.open")
 
 
 def test_filters_inside_a_session(served: Served, watched: Watched, extra: Extra) -> None:

@@ -423,15 +423,18 @@
   window.addEventListener("pagehide", () => { if (page === "replay") saveOpen(); });
 
   if (page === "sessions") startSessionsLive();
-  // A link to one tool call (#t-<id>, from search): open it, and scroll to it once it has a body.
+  // A link to one tool call (#t-<tool_use_id>, from search and the timeline): open it and its
+  // ancestors, and scroll to it. (No id attribute per tool call: 2,000 of them are 90 kB.)
   function openLinked() {
     if (!location.hash.startsWith("#t-")) return;
-    const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
-    if (!(target instanceof HTMLDetailsElement)) return;
+    const wanted = decodeURIComponent(location.hash.slice(3));
+    const target = $$("details.tool").find((d) => d.dataset.toolUseId === wanted);
+    if (!target) return;
     for (let d = target; d; d = d.parentElement && d.parentElement.closest("details")) d.open = true;
     target.classList.add("linked");
     target.scrollIntoView({ block: "start" });
   }
+  window.addEventListener("hashchange", openLinked);
   if (page === "replay") {
     openLinked();
     restoreOpen();
