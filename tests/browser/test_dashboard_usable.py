@@ -175,6 +175,13 @@ def test_pages_fit_the_screen(served: Served, browser: Any, extra: Extra, width:
                 assert LONG_USER in page.inner_text("#sessions")
             assert _page_width(page) <= width, f"{name} at {width}px is {_page_width(page)}px wide"
             Watched(page).shot(f"{name}-{width}px", full_page=name != "replay")
+        if width == 390 and served.corpus_loaded:
+            # Real sessions: long paths, wide stats lines, big numbers.
+            page.goto(served.dashboard + "/?q=spotter&limit=100")
+            for href in [a.get_attribute("href") for a in page.locator("td.sid a").all()]:
+                for path in (str(href), f"{href}/timeline"):
+                    page.goto(served.dashboard + path)
+                    assert _page_width(page) <= width, f"{path} at {width}px is {_page_width(page)}px wide"
         if width == 390:
             # On a phone the user and the cost of a row are on screen, not pushed off it.
             row = page.goto(served.dashboard + "/") and page.locator(f"tr[data-session-id='{extra.rich}']")
@@ -233,7 +240,8 @@ def test_cost_page_defaults_to_the_data_and_labels_everything(
     page.goto(served.dashboard + "/cost")
     assert page.inner_text(".cost-head .big >> nth=0") == wide_total  # every dollar in view
     sessions = page.locator(".ranked", has_text="top sessions by spend")
-    assert sessions.locator(f"a[href='/sessions/{extra.rich}']").count() == 1
+    links = sessions.locator("tbody td.label a[href^='/sessions/']")
+    assert 1 <= links.count() <= 15  # the priciest sessions, each linked to its replay
     tools = page.locator(".ranked", has_text="top tools")
     assert tools.locator("thead th").all_inner_texts() == ["tool", "share", "calls", "failed", "failure rate"]
     for label in page.locator("figure.chart svg.wide text.tick").all_text_contents():
