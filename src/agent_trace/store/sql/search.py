@@ -1,7 +1,7 @@
 """Full-text search on the SQL store: SQLite FTS5 or PostgreSQL tsvector (migration 0006_i13).
 
 One query per record kind (prompts, tool calls, responses), each ranked by its engine (FTS5
-bm25 over the most recent RANKED matches, PostgreSQL ts_rank) and cut at the limit; the answers
+bm25, PostgreSQL ts_rank) over the most recent RANKED matches and cut at the limit; the answers
 are merged by score. Snippets are
 cut in Python (domain/search_text.py), so they look alike on every backend.
 """
@@ -34,9 +34,10 @@ KINDS: dict[str, tuple[str, str, str, str, list[tuple[str, str]]]] = {
 }
 
 
-# Ranking reads each match's statistics; a word in half the records would cost seconds. SQLite
-# ranks the most recent RANKED matches (the index walks them newest first and stops there), as
-# ClickHouse does; PostgreSQL ranks every match.
+# Ranking reads each match's statistics (PostgreSQL: its whole tsvector); a word in a third of
+# the records would cost seconds. Every backend ranks the most recent RANKED matches: SQLite's
+# index walks them newest first and stops there; PostgreSQL sorts the matches by time (a small
+# column) and ranks those; ClickHouse likewise.
 RANKED = 5_000
 
 
@@ -145,9 +146,13 @@ class SqlSearch:
             )
         else:
             params["tsq"] = pg_tsquery(terms)
+            window = (
+                f"SELECT t.{key} AS k FROM {table} t{join} WHERE t.search_doc @@ to_tsquery('simple', :tsq)"
+                f"{extra} ORDER BY {time_expr} DESC NULLS LAST LIMIT {RANKED}"
+            )
             sql = (
-                f"SELECT {head}, ts_rank(t.search_doc, q.tsq), {texts} FROM {table} t{join}, "
-                f"to_tsquery('simple', :tsq) AS q(tsq) WHERE t.search_doc @@ q.tsq{extra} "
+                f"SELECT {head}, ts_rank(t.search_doc, q.tsq), {texts} FROM ({window}) w "
+                f"JOIN {table} t ON t.{key} = w.k, to_tsquery('simple', :tsq) AS q(tsq) "
                 f"ORDER BY 7 DESC LIMIT :limit"
             )
         return hits_from_rows(kind, self.runner.query(sql, params), terms, fields)
