@@ -450,6 +450,10 @@ def test_sorting_the_list(served: Served, watched: Watched, extra: Extra, column
     if column == "duration":
         ids = page.locator("#sessions tbody tr.row").evaluate_all("rs => rs.map(r => r.dataset.sessionId)")
         assert ids.index(extra.rich) < ids.index(extra.tier2)  # 15 minutes before a few seconds
-    else:
+    elif column == "user":
         shown = [v for v in values if v != "–"]
         assert shown == sorted(shown, reverse=True), values
+    else:
+        # By repo, else project path: each repo's sessions together, in one run.
+        runs = [v for i, v in enumerate(values) if i == 0 or values[i - 1] != v]
+        assert len(runs) == len(set(runs)), values
