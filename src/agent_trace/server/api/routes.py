@@ -112,7 +112,8 @@ def build_router(ctx: AppContext) -> APIRouter:
         sort: Annotated[
             str | None,
             Query(
-                description="started | updated | activity | cost | tokens | prompts | tool_calls; "
+                description="started | updated | activity | cost | tokens | prompts | tool_calls | duration | "
+                "user | repo; "
                 "'-' prefix = descending (default -started)"
             ),
         ] = None,
