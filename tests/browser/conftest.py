@@ -95,6 +95,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "USER": "dev",
         "TZ": "UTC",
     }
+    if os.environ.get("PYTHONPATH"):  # e.g. to run these tests against another checkout's src/
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     ports = {role: free_port() for role in ("api", "dashboard", "inproc", "collector")}
     api_url = f"http://127.0.0.1:{ports['api']}"
     served = Served(
