@@ -370,6 +370,19 @@ def test_axe_finds_no_serious_violations(
         violations = serious_violations(page, axe_script)
         if violations:
             found[name] = violations
+    if served.corpus_loaded:  # real sessions: Markdown tables, long outputs, subagents
+        page.goto(served.dashboard + "/?q=spotter&limit=5")
+        for href in [a.get_attribute("href") for a in page.locator("td.sid a").all()]:
+            page.goto(served.dashboard + str(href))
+            page.evaluate("for (const d of document.querySelectorAll('details.card-details')) d.open = true")
+            page.wait_for_selector("details.card-details[data-lazy]", state="detached")
+            page.evaluate(
+                "for (const d of [...document.querySelectorAll('details.tool')].slice(0, 60)) d.open = true"
+            )
+            page.wait_for_selector("details.tool[open][data-lazy]", state="detached")
+            violations = serious_violations(page, axe_script)
+            if violations:
+                found[str(href)] = violations
     assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
 
 
