@@ -14,6 +14,7 @@ Also prints the build's write rate, since indexing text is paid for at write tim
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -60,7 +61,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--pg", default="postgresql://127.0.0.1:5432/postgres")
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--keep", action="store_true", help="keep the store (PostgreSQL database, files)")
     args = parser.parse_args()
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     plan = Plan(
@@ -106,6 +107,8 @@ def main() -> int:
     finally:
         if pg_name and not args.keep:
             _drop(args.pg, pg_name)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     print()
     print(
         f"Store.search on {args.backend}, {args.records:,} records; {args.runs} runs per query after a warm-up (ms)"
