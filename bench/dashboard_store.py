@@ -221,7 +221,13 @@ def _session_batch(
                     ended_ms=call_ts + 450,
                     duration_ms=400,
                     status="error" if failed else "success",
-                    error="Exit code 1" if failed else None,
+                    # Errors name a test and a value, as real failures do: what full-text search finds.
+                    error=(
+                        f"Exit code 1\nFAILED tests/test_{rng.choice(WORDS)}.py - AssertionError: "
+                        f"expected {rng.randrange(1_000_000):06d}"
+                    )
+                    if failed
+                    else None,
                     input_json=inp,
                     output_text=out,
                 )
@@ -260,10 +266,12 @@ def _record_counts(plan: Plan) -> Iterator[int]:
     yield from counts
 
 
-def build(db_url: str, plan: Plan) -> None:
-    settings = load_settings(
-        {"AGENT_TRACE_DATABASE_URL": db_url, "HOME": str(REPO), "AGENT_TRACE_HOME": str(REPO)}
-    )
+def build(db_url: str, plan: Plan, events_url: str | None = None) -> None:
+    """Write the plan's records into the store at `db_url` (+ ClickHouse at `events_url`)."""
+    env = {"AGENT_TRACE_DATABASE_URL": db_url, "HOME": str(REPO), "AGENT_TRACE_HOME": str(REPO)}
+    if events_url:
+        env["AGENT_TRACE_EVENTS_URL"] = events_url
+    settings = load_settings(env)
     store = open_store(settings)
     rng = random.Random(42)
     batch = RecordBatch()
@@ -289,11 +297,12 @@ def build(db_url: str, plan: Plan) -> None:
     store.close()
 
 
-def shape_matches(db_url: str, plan: Plan) -> bool:
+def shape_matches(db_url: str, plan: Plan, events_url: str | None = None) -> bool:
     try:
-        settings = load_settings(
-            {"AGENT_TRACE_DATABASE_URL": db_url, "HOME": str(REPO), "AGENT_TRACE_HOME": str(REPO)}
-        )
+        env = {"AGENT_TRACE_DATABASE_URL": db_url, "HOME": str(REPO), "AGENT_TRACE_HOME": str(REPO)}
+        if events_url:
+            env["AGENT_TRACE_EVENTS_URL"] = events_url
+        settings = load_settings(env)
         store = open_store(settings)
         counts = store.counts()
         big = store.list_sessions(SessionQuery(limit=1, session_ids=(plan.big_session,))).sessions
@@ -306,3 +315,28 @@ def shape_matches(db_url: str, plan: Plan) -> bool:
         and bool(big)
         and big[0].tool_calls == BIG_TOOLS
     )
+
+
+# Full-text searches the benches time (bench/dashboard.py over HTTP, bench/search.py per backend):
+# (label, query). `ERROR_QUERY` is filled from the store (a value one failed call really has).
+SEARCHES = (
+    ("a file path", "infra/src/billing/chart.py"),
+    ("a command", "pytest -q tests/test_parser.py"),
+    ("one common word", "migration"),
+)
+
+
+def error_query(db_url: str, events_url: str | None = None) -> str:
+    """`expected NNNNNN` of one stored failure (found through the store's own search)."""
+    from agent_trace.store.port import SearchQuery
+
+    env = {"AGENT_TRACE_DATABASE_URL": db_url, "HOME": str(REPO), "AGENT_TRACE_HOME": str(REPO)}
+    if events_url:
+        env["AGENT_TRACE_EVENTS_URL"] = events_url
+    store = open_store(load_settings(env))
+    try:
+        hits = store.search(SearchQuery("AssertionError expected", kinds=frozenset({"tool_call"}), limit=1))
+    finally:
+        store.close()
+    words = hits[0].snippet.replace("\x02", "").replace("\x03", "").split() if hits else []
+    return "expected " + (words[-1] if words else "000000")

@@ -56,10 +56,10 @@ class Served:
     corpus_loaded: bool
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "agent_trace.cli.main", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=300,
@@ -95,6 +95,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "USER": "dev",
         "TZ": "UTC",
     }
+    if os.environ.get("PYTHONPATH"):  # e.g. to run these tests against another checkout's src/
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     ports = {role: free_port() for role in ("api", "dashboard", "inproc", "collector")}
     api_url = f"http://127.0.0.1:{ports['api']}"
     served = Served(

@@ -128,7 +128,7 @@ def test_keyboard(served: Served, watched: Watched) -> None:
     page.keyboard.press("Escape")
     assert not page.locator("#keys").is_visible()
     page.keyboard.press("/")
-    page.wait_for_url(re.compile(r"#search"))
+    page.wait_for_url(re.compile(r"/search$"))
     assert page.evaluate("document.activeElement.id") == "q"
 
 
@@ -139,8 +139,8 @@ def test_cost_page(served: Served, watched: Watched) -> None:
     page.wait_for_selector(".cost-head[data-tz='Europe/Berlin']")
     assert page.locator("figure.chart").count() == 5
     assert page.locator("figure.chart svg rect").count() > 0
-    assert page.locator(".ranked").count() == 4
-    assert "claude-opus-4-6" in page.inner_text(".ranked >> nth=2")
+    assert page.locator(".ranked").count() == 5  # sessions, projects, users, models, tools
+    assert "claude-opus-4-6" in page.inner_text(".ranked >> nth=3")
     watched.shot("cost")
 
 

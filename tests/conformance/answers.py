@@ -22,7 +22,7 @@ from agent_trace.reports.timeline import build_timeline
 from agent_trace.reports.usage import SessionReport, period_report
 from agent_trace.server.app import create_app
 from agent_trace.server.context import AppContext
-from agent_trace.store.port import Filters, SessionQuery
+from agent_trace.store.port import Filters, SearchQuery, SessionQuery
 
 VOLATILE = frozenset({"updated_ms", "updated_at", "received_ms", "changed_ms", "active"})
 ZONES = ("UTC", "Asia/Tokyo", "America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata")
@@ -103,6 +103,13 @@ def store_answers(store: Any) -> dict[str, Any]:
         out[f"list/{sort}"] = pages
     for text in ("parser", "TEST", "hello", "%", "zzz-nothing"):
         out[f"search/{text}"] = store.list_sessions(SessionQuery(text=text, limit=100)).sessions
+    # Full-text search: the same records, fields and snippets on every backend (scores differ
+    # by engine - bm25, ts_rank, ClickHouse's tf - so the order is compared as a set).
+    for text in ("edge/b.py", "look around", "print", "thinking", "unpric", "b.p", "zzz-nothing"):
+        found = store.search(SearchQuery(text, limit=200))
+        out[f"fts/{text}"] = sorted((h.kind, h.session_id, h.ref_id, h.field, h.snippet) for h in found)
+    user_only = store.search(SearchQuery("look", Filters(user="alice"), limit=200))
+    out["fts/user"] = sorted((h.kind, h.ref_id) for h in user_only)
     out["only"] = store.list_sessions(SessionQuery(session_ids=tuple(ids[:3]), limit=10)).sessions
     offsets = [(0, 3_600_000), (1_774_746_000_000, 7_200_000)]  # Berlin: CET, then CEST from 2026-03-29
     for rollup, dims in (

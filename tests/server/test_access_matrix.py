@@ -116,7 +116,10 @@ def test_every_route_declares_what_it_needs(world: Any) -> None:
 def _concrete(path: str, owner: str) -> tuple[str, dict[str, str]]:
     sid = f"sess-{owner}-0000"
     concrete = (
-        path.replace("{session_id}", sid).replace("{index}", "0").replace("{tool_use_id}", f"t-{owner}")
+        path.replace("{session_id}", sid)
+        .replace("{index}", "0")
+        .replace("{tool_use_id}", f"t-{owner}")
+        .replace("{prompt_id}", f"p-{owner}")
     )
     if path == "/static":
         concrete = "/static/app.css"
@@ -125,6 +128,8 @@ def _concrete(path: str, owner: str) -> tuple[str, dict[str, str]]:
         params["session_id"] = sid
     if path.endswith("/tool-bodies"):
         params["ids"] = f"t-{owner}"
+    if path in ("/v1/search", "/search"):
+        params["q"] = "please"  # every owner's prompt: "please fix SECRET_<owner>"
     if path in (
         "/v1/analytics/team",
         "/v1/analytics/team.csv",
@@ -193,6 +198,8 @@ _CONTENT_ROUTES = {
     "/v1/sessions/stream",
     "/v1/sessions/{session_id}",
     "/v1/timeline",
+    "/v1/search",
+    "/search",
     "/",
     "/sessions",
     "/live/sessions",
@@ -224,6 +231,8 @@ def test_access_matrix(world: Any, role: str, asker: str) -> None:
             allowed, must_show = _expect(
                 need, asker, owner if need is Need.SESSION else None, cache, built.tokens
             )
+            if path.endswith("/prompts/{prompt_id}") and 200 in allowed:
+                allowed = allowed | {303}  # a prompt's permalink redirects to its card
             where = f"{role} {asker} GET {concrete} ({case})"
             assert status in allowed, f"{where}: {status} not in {allowed}: {body[:300]}"
             for o in OWNERS:

@@ -5,6 +5,8 @@ Standard library only at run time: the hook handler imports the prefixes (hook/t
 
 from __future__ import annotations
 
+import re
+
 TYPE_CHECKING = False  # `typing` and the record types cost the hook handler import time
 if TYPE_CHECKING:
     from agent_trace.domain.records import PromptKind
@@ -45,3 +47,20 @@ def classify_prompt(text: str) -> PromptKind | None:
 def counts_as_human_prompt(kind: str | None) -> bool:
     """Reports count what people asked: typed prompts and slash commands, not task notifications."""
     return kind in ("prompt", "command")
+
+
+_NOTIFICATION_FIELD = re.compile(r"<([a-z][a-z-]{0,40})>(.*?)</\1>", re.S)
+
+
+def task_notification(text: str | None) -> dict[str, str] | None:
+    """The fields of a background task's `<task-notification>` (task-id, status, summary,
+    output-file, …) plus `note`, the text after it; None when `text` is not one."""
+    if not text or not text.lstrip().startswith(TASK_NOTIFICATION_PREFIX):
+        return None
+    body, _, after = text.partition("</task-notification>")
+    fields = {
+        name: value.strip()
+        for name, value in _NOTIFICATION_FIELD.findall(body.split(TASK_NOTIFICATION_PREFIX, 1)[1])
+    }
+    fields["note"] = after.strip()
+    return fields

@@ -44,6 +44,17 @@ def _tool_input(text: Any) -> Any:
         return text
 
 
+def _tool_duration(t: dict[str, Any]) -> int | None:
+    """The tool's reported duration, else from its call to its result (transcripts carry both
+    times but a duration only for some tools)."""
+    if t.get("duration_ms") is not None:
+        return _int(t["duration_ms"])
+    started, ended = t.get("started_ms"), t.get("ended_ms")
+    if started is None or ended is None:
+        return None
+    return max(_int(ended) - _int(started), 0)
+
+
 def build_timeline(detail: SessionDetail) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     for p in detail.prompts:
@@ -92,7 +103,7 @@ def build_timeline(detail: SessionDetail) -> list[dict[str, Any]]:
                 name=name,
                 detail=_preview(key_input(name, _tool_input(t.get("input_json")))),
                 status=t.get("status"),
-                duration_ms=t.get("duration_ms"),
+                duration_ms=_tool_duration(t),
             )
         )
     for s in detail.subagents:

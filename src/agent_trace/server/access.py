@@ -68,6 +68,10 @@ ROUTE_NEEDS: dict[str, dict[str, Need]] = {
         "/v1/sessions/stream": Need.LIST,
         "/v1/sessions/{session_id}": Need.SESSION,
         "/v1/timeline": Need.SESSION,
+        "/v1/search": Need.LIST,
+        "/v1/budgets": Need.ADMIN,
+        "/v1/budgets/allow": Need.ADMIN,
+        "/v1/budgets/{budget_id:path}": Need.ADMIN,
         "/v1/analytics/cost/daily": Need.AGGREGATE,
         "/v1/analytics/tools": Need.AGGREGATE,
         "/v1/analytics/team": Need.AGGREGATE,
@@ -96,6 +100,13 @@ ROUTE_NEEDS: dict[str, dict[str, Need]] = {
         "/sessions/{session_id}/cards/{index}": Need.SESSION,
         "/sessions/{session_id}/tools/{tool_use_id}": Need.SESSION,
         "/sessions/{session_id}/tool-bodies": Need.SESSION,
+        "/sessions/{session_id}/timeline": Need.SESSION,
+        "/sessions/{session_id}/prompts/{prompt_id}": Need.SESSION,
+        "/search": Need.LIST,
+        "/filter-choices": Need.AGGREGATE,
+        "/budgets": Need.ADMIN,
+        "/budgets/remove": Need.ADMIN,
+        "/budgets/allow": Need.ADMIN,
         "/cost": Need.AGGREGATE,
         "/cost.csv": Need.AGGREGATE,
         "/tools.csv": Need.AGGREGATE,
@@ -180,6 +191,13 @@ def visible_rows(
             continue
         out.append(shown)
     return out
+
+
+def visible_hits(principal: Principal, result: dict[str, Any]) -> dict[str, Any]:
+    """A full-text search answer as `principal` may see it: hits in sessions whose content they
+    may not read are dropped (a snippet is content, and its presence tells what a prompt said)."""
+    hits = [h for h in result.get("hits") or [] if may_read_content(principal, h.get("user"))]
+    return {**result, "hits": hits}
 
 
 class Auditor:

@@ -138,6 +138,33 @@ class SessionQuery:
     session_ids: tuple[str, ...] = ()
 
 
+SEARCH_KINDS = ("prompt", "tool_call", "response")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """Full-text search (domain/search_text.py says what a term matches)."""
+
+    text: str
+    filters: Filters = field(default_factory=Filters)  # time = the record's; model is ignored
+    kinds: frozenset[str] = frozenset(SEARCH_KINDS)
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    kind: str  # prompt | tool_call | response (an LLM call's text)
+    session_id: str
+    ref_id: str  # prompt_id, tool_use_id or call_id
+    prompt_id: str | None
+    field: str  # prompt | input | output | error | response: where the snippet is from
+    snippet: str  # search_text.MARK_START/MARK_END around the matches
+    score: float  # higher is better; comparable within one answer only
+    ts_ms: int | None = None
+    tool_name: str | None = None
+    agent_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class SessionPage:
     sessions: list[SessionSummary]
@@ -270,6 +297,10 @@ class Store(Protocol):
 
     def find_session_ids(self, prefix: str, limit: int = 10) -> list[str]:
         """Session ids starting with `prefix` (for commands that accept a short id)."""
+
+    def search(self, query: SearchQuery) -> list[SearchHit]:
+        """Records whose stored (redacted) text matches every term, best first: prompts, tool
+        calls (input, output, error) and, where the tier kept them, responses."""
 
     def changes_since(self, seq: int, limit: int = 1000) -> list[Change]: ...
 

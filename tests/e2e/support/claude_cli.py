@@ -96,6 +96,28 @@ def _find_binary(prefix: Path, version: str) -> Path | None:
     return None
 
 
+def npm_install(prefix: Path, spec: str, timeout: float) -> str:
+    """`npm install spec` into a fresh `prefix` (emptied first); npm's output. Raises
+    NpmNotFoundError without npm and CliInstallError (with npm's output) on failure. Callers
+    hold the prefix's lock (`_locked`)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise NpmNotFoundError("npm is not on PATH; install Node.js/npm to install " + spec)
+    shutil.rmtree(prefix, ignore_errors=True)
+    prefix.mkdir(parents=True)
+    cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--save-exact", spec]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise CliInstallError(
+            f"{' '.join(cmd)} timed out after {timeout}s\n{_text(exc.stdout)}\n{_text(exc.stderr)}"
+        ) from exc
+    output = f"$ {' '.join(cmd)}\nexit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    if proc.returncode != 0:
+        raise CliInstallError(output)
+    return output
+
+
 def install_claude_cli(
     version: str = CLAUDE_CODE_VERSION, cache_dir: Path | None = None, *, timeout: float = 900.0
 ) -> Path:
@@ -110,32 +132,7 @@ def install_claude_cli(
             binary = _find_binary(prefix, version)
             if binary is not None:
                 return binary
-        npm = shutil.which("npm")
-        if npm is None:
-            raise NpmNotFoundError("npm is not on PATH; install Node.js/npm to run the real Claude Code CLI")
-        shutil.rmtree(prefix, ignore_errors=True)
-        prefix.mkdir(parents=True)
-        cmd = [
-            npm,
-            "install",
-            "--prefix",
-            str(prefix),
-            "--no-audit",
-            "--no-fund",
-            "--save-exact",
-            f"{CLAUDE_CODE_PACKAGE}@{version}",
-        ]
-        try:
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise CliInstallError(
-                f"{' '.join(cmd)} timed out after {timeout}s\n{_text(exc.stdout)}\n{_text(exc.stderr)}"
-            ) from exc
-        output = f"$ {' '.join(cmd)}\nexit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-        if proc.returncode != 0:
-            raise CliInstallError(output)
+        output = npm_install(prefix, f"{CLAUDE_CODE_PACKAGE}@{version}", timeout)
         binary = _find_binary(prefix, version)
         if binary is None:
             raise CliInstallError(

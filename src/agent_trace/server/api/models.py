@@ -249,6 +249,28 @@ class Timeline(_Model):
     events: list[TimelineEvent]
 
 
+class SearchHit(_Model):
+    kind: str = Field(description="prompt | tool_call | response")
+    session_id: str
+    id: str = Field(description="prompt id, tool_use_id or LLM call id")
+    prompt_id: str | None
+    agent_id: str | None = Field(description="the subagent that made the call, if any")
+    tool_name: str | None
+    field: str = Field(description="where the snippet is from: prompt | input | output | error | response")
+    ts: str | None
+    snippet: str = Field(description="text around the first match (\u2026 where cut)")
+    marks: list[list[int]] = Field(description="[start, end) character ranges of the matches in `snippet`")
+    score: float = Field(description="relevance, higher first; comparable within one answer")
+    session_title: str | None
+    project: str | None
+    user: str | None
+
+
+class SearchResults(_Model):
+    query: str
+    hits: list[SearchHit]
+
+
 class Activity(_Model):
     prompts: int
     tool_calls: int

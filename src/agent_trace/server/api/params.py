@@ -12,11 +12,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from agent_trace.domain.search_text import query_terms
 from agent_trace.server.errors import ApiError
-from agent_trace.store.port import Filters, SessionQuery
+from agent_trace.store.port import SEARCH_KINDS, Filters, SearchQuery, SessionQuery
 
 # The orders every Store backend supports for list_sessions (see SessionQuery.sort).
-SORT_KEYS = ("started", "updated", "activity", "cost", "tokens", "prompts", "tool_calls")
+SORT_KEYS = (
+    "started",
+    "updated",
+    "activity",
+    "cost",
+    "tokens",
+    "prompts",
+    "tool_calls",
+    "duration",
+    "user",
+    "repo",
+)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -164,6 +176,27 @@ def parse_session_query(
             session_ids=parse_session_ids(session_ids),
         ),
         tz_name,
+    )
+
+
+SEARCH_MAX_LIMIT = 200
+
+
+def parse_search_query(params: Mapping[str, str], default_tz: str | None) -> SearchQuery:
+    """`q` (required, at most 500 characters), `kind` (comma-separated), filters, `limit`."""
+    tz, _ = parse_tz(params.get("tz"), default_tz)
+    text = _text(params, "q", max_len=500)
+    if not text or not query_terms(text):
+        raise bad("q", "required: words to search for (letters or digits)")
+    kinds = {k.strip() for k in params.get("kind", "").split(",") if k.strip()} or set(SEARCH_KINDS)
+    unknown = sorted(kinds - set(SEARCH_KINDS))
+    if unknown:
+        raise bad("kind", f"{', '.join(unknown)}: must be among {', '.join(SEARCH_KINDS)}")
+    return SearchQuery(
+        text=text,
+        filters=parse_filters({k: v for k, v in params.items() if k != "model"}, tz),
+        kinds=frozenset(kinds),
+        limit=parse_limit(params.get("limit"), default=50, maximum=SEARCH_MAX_LIMIT),
     )
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from agent_trace.reports.timeline import KINDS
-from agent_trace.server.access import principal_of, visible_rows
+from agent_trace.server.access import principal_of, visible_hits, visible_rows
 from agent_trace.server.api import models, service
 from agent_trace.server.api.budgets import budget_router
 from agent_trace.server.api.cache import ChangeValidatedCache
@@ -26,6 +26,7 @@ from agent_trace.server.api.params import (
     parse_breakdown,
     parse_day_range,
     parse_last_event_id,
+    parse_search_query,
     parse_session_query,
 )
 from agent_trace.server.api.stream import ChangeHub, StreamConfig, session_events
@@ -118,7 +119,8 @@ def build_router(ctx: AppContext) -> APIRouter:
         sort: Annotated[
             str | None,
             Query(
-                description="started | updated | activity | cost | tokens | prompts | tool_calls; "
+                description="started | updated | activity | cost | tokens | prompts | tool_calls | duration | "
+                "user | repo; "
                 "'-' prefix = descending (default -started)"
             ),
         ] = None,
@@ -237,6 +239,47 @@ def build_router(ctx: AppContext) -> APIRouter:
         if unknown:
             raise bad("kind", f"{', '.join(unknown)}: must be one of {', '.join(KINDS)}")
         return _json(await run(service.session_timeline, store, session_id.strip(), frozenset(kinds) or None))
+
+    @router.get(
+        "/search",
+        response_model=models.SearchResults,
+        responses=ERRORS,
+        tags=["sessions"],
+        summary="Full-text search over prompts, tool calls (input, output, error) and responses",
+    )
+    async def search(
+        request: Request,
+        q: Annotated[
+            str | None,
+            Query(
+                description="words; each whitespace-separated term is a phrase of its words, all "
+                "terms must match, the last also as a prefix"
+            ),
+        ] = None,
+        kind: Annotated[
+            str | None, Query(description="prompt, tool_call, response (comma-separated)")
+        ] = None,
+        since: Since = None,
+        until: Until = None,
+        tz: Tz = None,
+        project: Project = None,
+        user: User = None,
+        agent: Agent = None,
+        limit: Annotated[str | None, Query(description="hits, 1–200 (default 50)")] = None,
+    ) -> Response:
+        params = _params(
+            q=q,
+            kind=kind,
+            since=since,
+            until=until,
+            tz=tz,
+            project=project,
+            user=user,
+            agent=agent,
+            limit=limit,
+        )
+        found = await run(service.search, store, parse_search_query(params, default_tz))
+        return _json(visible_hits(principal_of(request), found))
 
     @router.get(
         "/analytics/cost/daily",

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from agent_trace.domain.records import NANO_PER_USD
+from agent_trace.domain.search_text import split_marks
 from agent_trace.domain.timeutil import ms_to_iso
 from agent_trace.reports.replay import build_replay
 from agent_trace.reports.timeline import build_timeline
@@ -20,7 +21,7 @@ from agent_trace.server.api.analytics import cost_daily, tool_stats
 from agent_trace.server.api.cache import ChangeValidatedCache
 from agent_trace.server.api.params import DayRange, SessionListParams
 from agent_trace.server.errors import ApiError
-from agent_trace.store.port import SessionQuery, SessionSummary, Store
+from agent_trace.store.port import SearchQuery, SessionQuery, SessionSummary, Store
 
 # A session with activity this recent and no end is shown as live.
 ACTIVE_WINDOW_MS = 10 * 60 * 1000
@@ -197,3 +198,39 @@ def analytics_tools(
 ) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(analytics_tools_json(store, days, cache))
     return data
+
+
+def search(store: Store, query: SearchQuery) -> dict[str, Any]:
+    """Full-text hits, best first, each with its session's title, project and user, and the
+    snippet as plain text plus the [start, end) character ranges of the matches."""
+    hits = store.search(query)
+    ids = tuple(dict.fromkeys(h.session_id for h in hits))
+    sessions: dict[str, SessionSummary] = {}
+    if ids:
+        page = store.list_sessions(SessionQuery(session_ids=ids, limit=len(ids)))
+        sessions = {s.session_id: s for s in page.sessions}
+    out = []
+    for h in hits:
+        text, marks = split_marks(h.snippet)
+        s = sessions.get(h.session_id)
+        out.append(
+            {
+                "kind": h.kind,
+                "session_id": h.session_id,
+                "id": h.ref_id,
+                "prompt_id": h.prompt_id,
+                "agent_id": h.agent_id,
+                "tool_name": h.tool_name,
+                "field": h.field,
+                "ts": ms_to_iso(h.ts_ms),
+                "snippet": text,
+                "marks": marks,
+                "score": h.score,
+                "session_title": None
+                if s is None
+                else (s.title or s.first_prompt or "")[:FIRST_PROMPT_CHARS],
+                "project": None if s is None else s.project,
+                "user": None if s is None else s.user_id,
+            }
+        )
+    return {"query": query.text, "hits": out}

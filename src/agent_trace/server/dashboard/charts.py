@@ -47,15 +47,21 @@ class Chart:
     empty: bool = True
 
 
-def nice_max(value: float) -> float:
+def nice_scale(value: float, integer: bool = False, ticks: int = 4) -> tuple[float, float]:
+    """(axis top, tick step): a 1-2-5 step giving at most `ticks` intervals, so every tick lands
+    on a round number (counts: whole numbers only, never a "2" drawn at 2.5)."""
     if value <= 0:
-        return 1.0
-    exp = math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        candidate = step * 10**exp
-        if candidate >= value:
-            return float(candidate)
-    return float(10 ** (exp + 1))
+        return 1.0, 1.0
+    raw = value / ticks
+    exp = math.floor(math.log10(raw))
+    step = 10.0**exp
+    for factor in (1, 2, 5, 10):
+        step = factor * 10.0**exp
+        if step >= raw:
+            break
+    if integer:
+        step = max(1.0, round(step))
+    return math.ceil(value / step - 1e-9) * step, step
 
 
 def stacked(
@@ -65,6 +71,8 @@ def stacked(
     width: int = 1200,
     height: int = 240,
     left: int = 64,
+    integer: bool = False,
+    x_labels: int = 10,
 ) -> Chart:
     """Bars per label, stacked by series (in order, bottom first). The viewBox is sized near
     the width it is shown at, so its 11-unit labels read as ~11 px text."""
@@ -72,7 +80,7 @@ def stacked(
     chart = Chart(width, height, top, height - bottom, left)
     n = len(labels)
     totals = [sum(values[i] for _, values in series) for i in range(n)]
-    peak = nice_max(max(totals, default=0.0))
+    peak, step = nice_scale(max(totals, default=0.0), integer)
     chart.empty = not any(totals)
     plot_h = height - top - bottom
     slot = (width - left - right) / max(n, 1)
@@ -99,9 +107,10 @@ def stacked(
                 f"{label}: {fmt(totals[i])}",
             )
         )
-    for fraction in (0.0, 0.5, 1.0):
-        chart.y_ticks.append(Tick(round(height - bottom - fraction * plot_h, 2), fmt(peak * fraction)))
-    every = max(1, math.ceil(n / 10))
+    for k in range(round(peak / step) + 1):
+        value = k * step
+        chart.y_ticks.append(Tick(round(height - bottom - value / peak * plot_h, 2), fmt(value)))
+    every = max(1, math.ceil(n / x_labels))
     for i in range(0, n, every):
         chart.x_ticks.append(
             Tick(round(left + (i + 0.5) * slot, 2), labels[i][5:] if len(labels[i]) == 10 else labels[i])

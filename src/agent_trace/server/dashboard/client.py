@@ -26,6 +26,7 @@ from agent_trace.server.api.params import (
     parse_breakdown,
     parse_day_range,
     parse_last_event_id,
+    parse_search_query,
     parse_session_query,
 )
 from agent_trace.server.api.stream import ChangeHub, StreamConfig, session_events
@@ -51,6 +52,10 @@ class DataClient(Protocol):
     async def cost_daily(self, params: Params) -> dict[str, Any]: ...
 
     async def tools(self, params: Params) -> dict[str, Any]: ...
+
+    async def search(self, params: Params) -> dict[str, Any]: ...
+
+    async def timeline(self, session_id: str) -> dict[str, Any]: ...
 
     def live(
         self, params: Params, session_ids: list[str] | None, last_event_id: str | None
@@ -118,6 +123,13 @@ class InProcessDataClient:
     async def tools(self, params: Params) -> dict[str, Any]:
         days = parse_day_range(params, self.default_tz)
         return await anyio.to_thread.run_sync(service.analytics_tools, self.store, days, self.cache)
+
+    async def search(self, params: Params) -> dict[str, Any]:
+        query = parse_search_query(params, self.default_tz)
+        return await anyio.to_thread.run_sync(service.search, self.store, query)
+
+    async def timeline(self, session_id: str) -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(service.session_timeline, self.store, session_id, None)
 
     async def live(
         self, params: Params, session_ids: list[str] | None, last_event_id: str | None
@@ -205,6 +217,12 @@ class HttpDataClient:
 
     async def tools(self, params: Params) -> dict[str, Any]:
         return await self._get("/v1/analytics/tools", dict(params))
+
+    async def search(self, params: Params) -> dict[str, Any]:
+        return await self._get("/v1/search", dict(params))
+
+    async def timeline(self, session_id: str) -> dict[str, Any]:
+        return await self._get("/v1/timeline", {"session_id": session_id})
 
     async def live(
         self, params: Params, session_ids: list[str] | None, last_event_id: str | None

@@ -1,10 +1,13 @@
-"""Jinja filters: numbers, money, durations, ids (pure; all return plain text, escaped by Jinja)."""
+"""Jinja filters: numbers, money, durations, ids, paths (pure; plain text, escaped by Jinja,
+except `marked`, which escapes its pieces itself)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+
+from markupsafe import Markup, escape
 
 from agent_trace.domain.timeutil import parse_iso_ms
 
@@ -16,6 +19,7 @@ SORT_FIELDS = {
     "tokens": "total_tokens",
     "prompts": "prompts",
     "tool_calls": "tool_calls",
+    "duration": "duration_ms",
 }
 
 
@@ -84,10 +88,43 @@ def one_line(value: Any, width: int = 160) -> str:
 def sort_value(row: dict[str, Any], sort: str) -> int:
     """A number the browser can order live-inserted rows by (matching the list's sort)."""
     name = SORT_FIELDS.get(sort.lstrip("+-"), "started_at")
+    if sort.lstrip("+-") in ("user", "repo"):
+        return 0  # a text order: live rows of a page sorted this way are replaced, not placed
     value = row.get(name)
     if isinstance(value, str):
         return parse_iso_ms(value) or 0
     return int(value or 0)
+
+
+def plural(value: Any, word: str, many: str | None = None) -> str:
+    """`1 prompt`, `2 prompts`, `1,204 tool calls` (`many` for irregular plurals)."""
+    n = int(value or 0)
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def rel_path(path: Any, root: Any) -> str:
+    """A path under the project root, relative to it (`src/app.py`); anything else unchanged.
+    Shown where space is short; the full path stays in the title and what copy buttons copy."""
+    text = str(path or "")
+    base = str(root or "").rstrip("/")
+    if base and text.startswith(base + "/") and len(text) > len(base) + 1:
+        return text[len(base) + 1 :]
+    return text
+
+
+def marked(text: Any, marks: Any) -> Markup:
+    """A search snippet with its matches in <mark>: every piece escaped first (the one filter
+    here that returns markup)."""
+    value = str(text or "")
+    out: list[Markup] = []
+    at = 0
+    for start, end in marks or []:
+        if start < at or end > len(value):
+            continue
+        out.append(escape(value[at:start]) + Markup("<mark>") + escape(value[start:end]) + Markup("</mark>"))
+        at = end
+    out.append(escape(value[at:]))
+    return Markup("").join(out)
 
 
 def pct(value: Any) -> str:
@@ -104,4 +141,7 @@ FILTERS = {
     "path_quote": path_quote,
     "one_line": one_line,
     "pct": pct,
+    "plural": plural,
+    "rel_path": rel_path,
+    "marked": marked,
 }

@@ -2,8 +2,8 @@
 
 Everything that comes from a transcript is untrusted. The only HTML this module produces is
 Pygments' output (which escapes its input, and uses CSS classes, never inline styles) and text
-passed through `markupsafe.escape` first; nothing is ever linkified, so a `javascript:` URL in a
-response stays text. Highlighting is capped by size: a megabyte of minified JS is shown as plain
+passed through `markupsafe.escape` first, and model prose rendered by markdown.py (raw HTML off,
+unsafe link schemes dropped). Highlighting is capped by size: a megabyte of minified JS is shown as plain
 escaped text rather than stalling the page.
 """
 
@@ -22,11 +22,13 @@ from pygments.lexer import Lexer
 from pygments.lexers import DiffLexer, TextLexer, get_lexer_by_name, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
+from agent_trace.server.dashboard.markdown import Markdown
+
 HIGHLIGHT_MAX_CHARS = 60_000
 CSS_CLASS = "hl"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
 _INLINE_CODE = re.compile(r"`([^`\n]{1,400})`")
+_HL_OPEN = '<div class="hl" tabindex="0">'
 _NUMBERED_LINE = re.compile(r"^ *(\d+)(?:→|\t)(.*)$")
 
 
@@ -69,9 +71,12 @@ class Highlighter:
     free): past it, code is shown as plain escaped text, so one page of huge files cannot take
     seconds to build. The tool call's own page highlights without a budget."""
 
-    def __init__(self, cache: HighlightCache | None = None, budget: int | None = None) -> None:
+    def __init__(
+        self, cache: HighlightCache | None = None, budget: int | None = None, markdown: Markdown | None = None
+    ) -> None:
         self.cache = cache or HighlightCache()
         self.budget = budget
+        self._markdown = markdown
 
     def code(self, text: str, lexer: Lexer | None, first_line: int = 0) -> Markup:
         """Highlighted `<div class="hl"><pre>…`; `first_line` > 0 adds line numbers from it."""
@@ -90,7 +95,8 @@ class Highlighter:
             linenos="inline" if first_line else False,
             linenostart=max(first_line, 1),
         )
-        html = Markup(pygments_highlight(text, lexer, formatter))
+        # Scrollable, so reachable by keyboard (tabindex) like every other scroll area.
+        html = Markup(pygments_highlight(text, lexer, formatter).replace('<div class="hl">', _HL_OPEN, 1))
         self.cache.put(key, html)
         return html
 
@@ -121,21 +127,19 @@ class Highlighter:
         body = "\n".join(m.group(2) for m in parsed if m) + "\n"
         return self.code(body, lexer_for_filename(path, body), first_line=max(first, 1))
 
-    def markdownish(self, text: str) -> Markup:
-        """Model prose: fenced code blocks highlighted; the rest escaped (inline `code` kept)."""
-        out: list[Markup] = []
-        at = 0
-        for match in _FENCE.finditer(text):
-            out.append(_prose(text[at : match.start()]))
-            language = match.group(2) or None
-            out.append(self.by_language(match.group(3), language))
-            at = match.end()
-        out.append(_prose(text[at:]))
-        return Markup("").join(out)
+    def markdown(self, text: str) -> Markup:
+        """Model prose rendered as Markdown (raw HTML off), fenced code highlighted."""
+        if self._markdown is None:
+            self._markdown = Markdown()
+        return self._markdown.render(text, self)
+
+    def prose(self, text: str) -> Markup:
+        """What a person typed: kept as typed (escaped, line breaks kept), inline `code` marked."""
+        return _prose(text)
 
 
 def _plain(text: str) -> Markup:
-    return Markup('<div class="hl"><pre>') + escape(text) + Markup("</pre></div>")
+    return Markup('<div class="hl" tabindex="0"><pre>') + escape(text) + Markup("</pre></div>")
 
 
 def _prose(text: str) -> Markup:

@@ -5,15 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from agent_trace.server.dashboard.charts import Chart, Meter, meters, stacked, top_series
 from agent_trace.server.dashboard.formatting import money, number, pct, short_tokens
 
-__all__ = ["CostView", "cost_view", "find_tool", "presets", "sort_links"]
+__all__ = [
+    "RANKED_COLUMNS",
+    "Charts",
+    "CostView",
+    "choices_from",
+    "cost_view",
+    "find_tool",
+    "presets",
+    "sort_links",
+]
 
 SORTABLE = (
     ("started", "start"),
+    ("user", "user"),
+    ("repo", "repo"),
+    ("duration", "duration"),
     ("tokens", "tokens"),
     ("cost", "cost"),
     ("prompts", "prompts"),
@@ -72,6 +84,14 @@ def find_tool(replay: dict[str, Any], tool_use_id: str) -> dict[str, Any] | None
     return None
 
 
+def choices_from(cost: dict[str, Any]) -> dict[str, list[str]]:
+    """Filter values (projects, users, models) from a cost/daily answer's totals."""
+    return {
+        key: sorted({str(r[key]) for r in cost.get(f"by_{key}") or [] if r.get(key)})
+        for key in ("project", "user", "model")
+    }
+
+
 def presets(params: dict[str, str]) -> list[tuple[str, str]]:
     """Quick ranges ending today (label, href), keeping the other filters."""
     base = {k: v for k, v in params.items() if k not in ("since", "until", "tz")}
@@ -86,20 +106,38 @@ def presets(params: dict[str, str]) -> list[tuple[str, str]]:
 
 
 @dataclass
+class Charts:
+    """One chart drawn twice: wide, and narrow for phones (CSS shows one), so tick labels read
+    at ~11 px on either instead of shrinking to 3 px in a scaled-down wide drawing."""
+
+    wide: Chart
+    narrow: Chart
+
+
+@dataclass
 class CostView:
     totals: dict[str, Any]
     timezone: str
     since: str
     until: str
-    spend: Chart
-    tokens: Chart
-    sessions: Chart
-    prompts: Chart
-    tool_calls: Chart
+    spend: Charts
+    tokens: Charts
+    sessions: Charts
+    prompts: Charts
+    tool_calls: Charts
     projects: list[Meter]
     users: list[Meter]
     models: list[Meter]
     tools: list[Meter]
+    top_sessions: list[Meter]
+
+
+# Column headings of each ranked table: the label, the bar, the value, then each `extra`.
+RANKED_COLUMNS = {
+    "cost": ("cost", "tokens", "LLM calls"),
+    "tools": ("calls", "failed", "failure rate"),
+    "sessions": ("cost", "tokens", "prompts"),
+}
 
 
 def money_tick(value: float) -> str:
@@ -128,7 +166,7 @@ def _ranked(rows: list[dict[str, Any]], key: str) -> list[Meter]:
                 money(r.get("cost_usd"), r.get("unpriced_calls", 0)),
                 {
                     "tokens": short_tokens(r.get("total_tokens")),
-                    "calls": number(r.get("llm_calls")),
+                    "LLM calls": number(r.get("llm_calls")),
                     "title": str(r[key]),
                 },
             )
@@ -137,7 +175,42 @@ def _ranked(rows: list[dict[str, Any]], key: str) -> list[Meter]:
     )
 
 
-def cost_view(cost: dict[str, Any], tools: dict[str, Any]) -> CostView:
+def _charts(
+    labels: list[str],
+    series: list[tuple[str, list[float]]],
+    fmt: Any,
+    integer: bool = False,
+    small: bool = False,
+) -> Charts:
+    wide = (420, 150, 44) if small else (1200, 240, 64)
+    return Charts(
+        stacked(labels, series, fmt, *wide, integer=integer, x_labels=6 if small else 10),
+        stacked(labels, series, fmt, 360, 200, 52, integer=integer, x_labels=4),
+    )
+
+
+def _session_meters(rows: list[dict[str, Any]]) -> list[Meter]:
+    ranked = [r for r in rows if (r.get("cost_usd") or 0) > 0]
+    return meters(
+        [
+            (
+                str(r.get("title") or r.get("first_prompt") or r["session_id"])[:80],
+                _cost(r),
+                money(r.get("cost_usd"), r.get("unpriced_calls", 0)),
+                {
+                    "tokens": short_tokens(r.get("total_tokens")),
+                    "prompts": number(r.get("prompts")),
+                    "title": f"{r['session_id']} · {r.get('user') or ''} · {r.get('project') or ''}",
+                    "href": "/sessions/" + quote(str(r["session_id"]), safe=""),
+                },
+            )
+            for r in ranked
+        ],
+        limit=15,
+    )
+
+
+def cost_view(cost: dict[str, Any], tools: dict[str, Any], sessions: list[dict[str, Any]]) -> CostView:
     days = cost["days"]
     labels = [d["date"] for d in days]
     token_series = [
@@ -147,17 +220,15 @@ def cost_view(cost: dict[str, Any], tools: dict[str, Any]) -> CostView:
         ("cache read", [float(d["cache_read_tokens"]) for d in days]),
     ]
 
-    def counts(name: str) -> Chart:
-        return stacked(
-            labels, [(name, [float(d[name]) for d in days])], number, width=420, height=150, left=44
-        )
+    def counts(name: str) -> Charts:
+        return _charts(labels, [(name, [float(d[name]) for d in days])], number, integer=True, small=True)
 
     tool_rows = [
         (
             str(t["tool_name"]) or "(unknown)",
             float(t["calls"]),
             number(t["calls"]),
-            {"errors": number(t["errors"]), "error_rate": pct(t["error_rate"])},
+            {"failed": number(t["errors"]), "failure rate": pct(t["error_rate"])},
         )
         for t in tools["tools"]
     ]
@@ -166,8 +237,8 @@ def cost_view(cost: dict[str, Any], tools: dict[str, Any]) -> CostView:
         timezone=cost["timezone"],
         since=cost["since"],
         until=cost["until"],
-        spend=stacked(labels, top_series(days, "by_model", "model", _cost), money_tick),
-        tokens=stacked(labels, token_series, short_tokens),
+        spend=_charts(labels, top_series(days, "by_model", "model", _cost), money_tick),
+        tokens=_charts(labels, token_series, short_tokens),
         sessions=counts("sessions"),
         prompts=counts("prompts"),
         tool_calls=counts("tool_calls"),
@@ -175,4 +246,5 @@ def cost_view(cost: dict[str, Any], tools: dict[str, Any]) -> CostView:
         users=_ranked(cost["by_user"], "user"),
         models=_ranked(cost["by_model"], "model"),
         tools=meters(tool_rows, limit=15),
+        top_sessions=_session_meters(sessions),
     )

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from markupsafe import Markup
 
+from agent_trace.domain.prompts import task_notification
 from agent_trace.server.dashboard.highlight import Highlighter
 from agent_trace.server.dashboard.toolviews import ToolCard, ToolViewBuilder
 
@@ -70,6 +71,9 @@ class PromptCard:
     more_from: int | None = None  # the next item to fetch with "show more"
     remaining: int = 0  # tool views not yet shown
     models: list[str] = field(default_factory=list)
+    # LLM calls ran but not one word of theirs was kept: the privacy tier dropped the responses.
+    responses_dropped: bool = False
+    notification: dict[str, str] | None = None  # a background task's report, parsed
 
 
 def _weight(tool: dict[str, Any]) -> int:
@@ -101,9 +105,9 @@ def _rev(prompt: dict[str, Any]) -> str:
 class ReplayViewBuilder:
     """Builds one page (or fragment); make one per request (it carries a highlight budget)."""
 
-    def __init__(self, highlighter: Highlighter) -> None:
+    def __init__(self, highlighter: Highlighter, root: str | None = None) -> None:
         self.hl = highlighter
-        self.tools = ToolViewBuilder(highlighter)
+        self.tools = ToolViewBuilder(highlighter, root)
         self.lazy_tools = False
 
     def size_for(self, data: Any) -> None:
@@ -133,7 +137,7 @@ class ReplayViewBuilder:
         text = step.get("text")
         shown = None
         if text and text != response:
-            shown = self.hl.markdownish(str(text))
+            shown = self.hl.markdown(str(text))
         return StepNode(step, shown, step.get("thinking"), [self.tool(t) for t in step.get("tools", [])])
 
     def items(self, prompt: dict[str, Any], start: int, budget: int) -> tuple[list[Item], int | None, int]:
@@ -170,15 +174,20 @@ class ReplayViewBuilder:
             rev=rev or _rev(prompt),
             is_open=is_open,
             tool_views=sum(w for _, _, w in raw),
-            text=self.hl.markdownish(str(text)) if text else None,
-            response=self.hl.markdownish(str(response)) if response else None,
+            text=self.hl.prose(str(text)) if text else None,
+            response=self.hl.markdown(str(response)) if response else None,
             models=sorted({str(s["model"]) for s in prompt.get("steps", []) if s.get("model")}),
+            responses_dropped=bool(prompt.get("steps"))
+            and not response
+            and not any(s.get("text") or s.get("thinking") for s in prompt.get("steps", [])),
+            notification=task_notification(str(text)) if prompt.get("kind") == "task_notification" else None,
         )
         if render:
             card.items, card.more_from, card.remaining = self.items(prompt, 0, CHUNK)
         return card
 
-    def cards(self, replay: dict[str, Any]) -> list[PromptCard]:
+    def cards(self, replay: dict[str, Any], open_index: int | None = None) -> list[PromptCard]:
+        """`open_index`: a card to render open as well (a link to a prompt or tool call in it)."""
         prompts = replay.get("prompts", [])
         # One serialisation per prompt gives both its revision and the page's size.
         dumps = [orjson.dumps(p) for p in prompts]
@@ -187,11 +196,22 @@ class ReplayViewBuilder:
         budget = INLINE_BUDGET
         cards = []
         for index, prompt in enumerate(prompts):
-            is_open = len(prompts) <= OPEN_ALL_UP_TO or index == last
+            is_open = len(prompts) <= OPEN_ALL_UP_TO or index in (last, open_index)
             weight = min(sum(w for _, _, w in _raw_items(prompt)), CHUNK)
             render = weight <= budget or is_open
             if render:
                 budget -= weight
             rev = hashlib.sha1(dumps[index], usedforsecurity=False).hexdigest()[:16]
             cards.append(self.card(index, prompt, is_open, render, rev))
+        return cards
+
+    def filtered_cards(self, pairs: list[tuple[int, dict[str, Any]]]) -> list[PromptCard]:
+        """Cards of a filtered replay ((index, pruned prompt) pairs): every one open and whole,
+        since their "show more" and lazy fragments would fetch the unfiltered prompt."""
+        self.lazy_tools = sum(len(orjson.dumps(p)) for _, p in pairs) > INLINE_BODY_BYTES
+        cards = []
+        for index, prompt in pairs:
+            card = self.card(index, prompt, True, False)
+            card.items, card.more_from, card.remaining = self.items(prompt, 0, len(orjson.dumps(prompt)))
+            cards.append(card)
         return cards

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
@@ -25,7 +26,14 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent_trace.server.access import current_csrf, current_principal, principal_of, visible_rows
+from agent_trace.domain.access import ANONYMOUS, redact_session_row
+from agent_trace.server.access import (
+    current_csrf,
+    current_principal,
+    principal_of,
+    visible_hits,
+    visible_rows,
+)
 from agent_trace.server.api.params import parse_last_event_id, parse_session_query
 from agent_trace.server.api.stream import StreamConfig, sse_comment, sse_event
 from agent_trace.server.context import AppContext
@@ -35,7 +43,11 @@ from agent_trace.server.dashboard.client import DataClient, make_client
 from agent_trace.server.dashboard.formatting import FILTERS, sort_value
 from agent_trace.server.dashboard.highlight import HighlightCache, Highlighter, stylesheet
 from agent_trace.server.dashboard.identity_pages import add_identity_pages, safe_next
+from agent_trace.server.dashboard.markdown import Markdown
 from agent_trace.server.dashboard.replay_view import CHUNK, PromptCard, ReplayViewBuilder, ToolNode
+from agent_trace.server.dashboard.session_filter import SessionFilter, filter_prompts
+from agent_trace.server.dashboard.session_filter import choices as session_choices
+from agent_trace.server.dashboard.timeline_view import waterfall
 from agent_trace.server.errors import ApiError, error_body
 from agent_trace.server.heap import settle_heap
 from agent_trace.server.security import (
@@ -62,6 +74,7 @@ BIDI_MARKERS = {
     code: f"⟨U+{code:04X}⟩"
     for code in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 }
+SEARCH_LIMIT = 100  # hits on the search page
 
 
 class Dashboard:
@@ -91,9 +104,12 @@ class Dashboard:
         # Auth on: (login page, login submit, logout) from identity_pages.py.
         self.identity_handlers: tuple[Callable[[Request], Awaitable[Response]], ...] = ()
         self.budget_banner = BudgetBanner(client)
+        self.markdown = Markdown()
 
-    def builder(self, budget: int | None = HIGHLIGHT_BUDGET) -> ReplayViewBuilder:
-        return ReplayViewBuilder(Highlighter(self.highlight_cache, budget))
+    def builder(self, replay: dict[str, Any], budget: int | None = HIGHLIGHT_BUDGET) -> ReplayViewBuilder:
+        """A view builder for one render of `replay` (paths shown relative to its project)."""
+        root = (replay.get("session") or {}).get("project")
+        return ReplayViewBuilder(Highlighter(self.highlight_cache, budget, self.markdown), root)
 
     def static_url(self, name: str) -> str:
         return f"/static/{name}?v={self.versions.get(name, '0')}"
@@ -166,6 +182,39 @@ def build_router(ctx: AppContext) -> APIRouter:
         ids = [r["session_id"] for r in found["sessions"] if str(r["session_id"]).startswith(prefix)]
         return str(ids[0]) if len(ids) == 1 else None
 
+    async def _choices() -> dict[str, list[str]]:
+        """Values for the filter pickers: the projects, users and models of the last year."""
+        today = date.today()
+        try:
+            cost = await client.cost_daily(
+                {"since": (today - timedelta(days=364)).isoformat(), "until": today.isoformat()}
+            )
+        except ApiError:
+            return {}
+        return pages.choices_from(cost)
+
+    async def _data_range(params: dict[str, str]) -> tuple[str, str]:
+        """The cost page's default range: today back to the first day with data, at most a year
+        (a fixed "last 30 days" showed an empty or nearly empty page for older data)."""
+        today = date.today()
+        since = today - timedelta(days=29)
+        filters = {k: v for k, v in params.items() if k in FILTER_KEYS and k not in ("since", "until")}
+        try:
+            oldest = await client.sessions(
+                {
+                    **filters,
+                    "since": (today - timedelta(days=364)).isoformat(),
+                    "sort": "started",
+                    "limit": "1",
+                }
+            )
+        except ApiError:
+            return since.isoformat(), today.isoformat()
+        first = next((r["started_at"][:10] for r in oldest["sessions"] if r.get("started_at")), None)
+        if first and first < since.isoformat():
+            return first, today.isoformat()
+        return since.isoformat(), today.isoformat()
+
     @router.get("/")
     @router.get("/sessions")
     async def sessions_page(request: Request) -> HTMLResponse:
@@ -201,10 +250,30 @@ def build_router(ctx: AppContext) -> APIRouter:
             first_page=not params.get("cursor"),
             live_url="/live/sessions" + (f"?{live_query}" if live_query else ""),
             sort_links=pages.sort_links(params, sort),
+            choices={},  # filled on first use (/filter-choices): a year's totals cost a query
+        )
+
+    @router.get("/filter-choices")
+    async def filter_choices() -> Response:
+        """The filter boxes' value lists (datalists), fetched when a filter box is first used."""
+        return await dash.page("_choices.html", choices=await _choices())
+
+    def _replay_cards(
+        replay: dict[str, Any], f: SessionFilter, open_index: int | None = None
+    ) -> list[PromptCard]:
+        builder = dash.builder(replay)
+        if f.active:
+            return builder.filtered_cards(filter_prompts(replay, f))
+        return builder.cards(replay, open_index)
+
+    def _session_filter(request: Request) -> SessionFilter:
+        q = request.query_params
+        return SessionFilter(
+            q.get("tool", "").strip(), q.get("failed", "") in ("1", "on", "true"), q.get("model", "").strip()
         )
 
     @router.get("/sessions/{session_id}")
-    async def replay_page(session_id: str) -> Response:
+    async def replay_page(session_id: str, request: Request) -> Response:
         try:
             replay = await client.session(session_id)
         except ApiError as exc:
@@ -212,18 +281,98 @@ def build_router(ctx: AppContext) -> APIRouter:
             if full:
                 return RedirectResponse(f"/sessions/{quote(full, safe='')}", status_code=303)
             return await dash.error_page(exc, "sessions")
-        cards = await anyio.to_thread.run_sync(dash.builder().cards, replay)
-        return await dash.page("replay.html", nav="sessions", replay=replay, cards=cards, sid=session_id)
+        f = _session_filter(request)
+        opened = request.query_params.get("open", "")
+        cards = await anyio.to_thread.run_sync(
+            _replay_cards, replay, f, int(opened) if opened.isdigit() else None
+        )
+        return await dash.page(
+            "replay.html",
+            nav="sessions",
+            replay=replay,
+            cards=cards,
+            sid=session_id,
+            filter=f,
+            choices=session_choices(replay),
+            query=request.url.query,
+        )
+
+    @router.get("/sessions/{session_id}/prompts/{prompt_id}")
+    async def prompt_link(session_id: str, prompt_id: str, request: Request) -> Response:
+        """A prompt by id (search results link here) → its card on the replay; `?tool=` → that
+        tool call, with its card rendered open so the anchor exists."""
+        try:
+            replay = await client.session(session_id)
+        except ApiError as exc:
+            return await dash.error_page(exc, "sessions")
+        ids = [p.get("prompt_id") for p in replay.get("prompts", [])]
+        if prompt_id not in ids:
+            missing = ApiError(404, "not_found", f"prompt_id: no prompt {prompt_id[:80]!r} in this session")
+            return await dash.error_page(missing, "sessions")
+        index = ids.index(prompt_id)
+        base = f"/sessions/{quote(session_id, safe='')}"
+        tool = request.query_params.get("tool", "")
+        if tool:
+            return RedirectResponse(f"{base}?open={index}#t-{quote(tool, safe='')}", status_code=303)
+        return RedirectResponse(f"{base}?open={index}#p{index}", status_code=303)
+
+    @router.get("/sessions/{session_id}/timeline")
+    async def timeline_page(session_id: str, request: Request) -> Response:
+        try:
+            events = await client.timeline(session_id)
+            rows = (await client.sessions({"limit": "1"}, [session_id]))["sessions"]
+        except ApiError as exc:
+            return await dash.error_page(exc, "sessions")
+        if not rows:
+            return await dash.error_page(
+                ApiError(404, "not_found", "session_id: no such session"), "sessions"
+            )
+        q = request.query_params
+        lo, hi = q.get("from_ms", ""), q.get("to_ms", "")
+        window = (int(lo), int(hi) if hi.isdigit() else 2**62) if lo.isdigit() else None
+        chart = await anyio.to_thread.run_sync(waterfall, session_id, events["events"], window)
+        return await dash.page(
+            "timeline.html", nav="sessions", row=rows[0], sid=session_id, chart=chart, window=window
+        )
+
+    @router.get("/search")
+    async def search_page(request: Request) -> HTMLResponse:
+        params = _query(request, ("q", "kind", "project", "user", "since", "until"))
+        tz = _tz_from(request, ctx.settings.timezone)
+        if tz:
+            params["tz"] = tz
+        result = None
+        error = None
+        if params.get("q"):
+            try:
+                found = await client.search({**params, "limit": str(SEARCH_LIMIT)})
+                result = visible_hits(principal_of(request), found)
+            except ApiError as exc:
+                if exc.status >= 500:
+                    return await dash.error_page(exc, "search")
+                error = exc
+        return await dash.page(
+            "search.html",
+            400 if error else 200,
+            nav="search",
+            params=params,
+            result=result,
+            error=error,
+            limit=SEARCH_LIMIT,
+            choices={},
+        )
 
     @router.get("/sessions/{session_id}/live")
-    async def replay_fragment(session_id: str) -> Response:
+    async def replay_fragment(session_id: str, request: Request) -> Response:
         """Head and cards, for the script to merge when the session changes."""
         try:
             replay = await client.session(session_id)
         except ApiError as exc:
             return Response(status_code=exc.status, headers=NO_STORE)
-        cards = await anyio.to_thread.run_sync(dash.builder().cards, replay)
-        return await dash.page("_replay_live.html", replay=replay, cards=cards, sid=session_id)
+        cards = await anyio.to_thread.run_sync(_replay_cards, replay, _session_filter(request))
+        return await dash.page(
+            "_replay_live.html", replay=replay, cards=cards, sid=session_id, query=request.url.query
+        )
 
     @router.get("/sessions/{session_id}/cards/{index}")
     async def card_fragment(session_id: str, index: int, request: Request) -> Response:
@@ -241,7 +390,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         prompt = prompts[index]
 
         def build() -> PromptCard:
-            builder = dash.builder()
+            builder = dash.builder(replay)
             builder.size_for(prompt)
             if start_text is None:
                 return builder.card(index, prompt, True, True)
@@ -251,7 +400,7 @@ def build_router(ctx: AppContext) -> APIRouter:
 
         card = await anyio.to_thread.run_sync(build)
         template = "_card_body.html" if start_text is None else "_card_chunk.html"
-        return await dash.page(template, card=card, sid=session_id)
+        return await dash.page(template, card=card, sid=session_id, root=replay["session"].get("project"))
 
     @router.get("/sessions/{session_id}/tools/{tool_use_id}")
     async def tool_page(session_id: str, tool_use_id: str, request: Request) -> Response:
@@ -278,8 +427,8 @@ def build_router(ctx: AppContext) -> APIRouter:
 
         def build() -> ToolNode:
             if part:
-                return dash.builder().tool_body(found)
-            return dash.builder(budget=None).tool(found, True)
+                return dash.builder(replay).tool_body(found)
+            return dash.builder(replay, budget=None).tool(found, True)
 
         node = await anyio.to_thread.run_sync(build)
         if part:
@@ -297,7 +446,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             return Response(status_code=exc.status, headers=NO_STORE)
 
         def build() -> list[ToolNode]:
-            builder = dash.builder()
+            builder = dash.builder(replay)
             found = (pages.find_tool(replay, tool_use_id) for tool_use_id in ids)
             return [builder.tool_body(tool) for tool in found if tool is not None]
 
@@ -307,18 +456,32 @@ def build_router(ctx: AppContext) -> APIRouter:
     @router.get("/cost")
     async def cost_page(request: Request) -> HTMLResponse:
         params = _query(request, ("since", "until", "project", "user", "agent", "model"))
+        if "since" not in params and "until" not in params:
+            params["since"], params["until"] = await _data_range(params)
         tz = _tz_from(request, ctx.settings.timezone)
         if tz:
             params["tz"] = tz
+        choices: dict[str, list[str]] = {}
         try:
             cost = await client.cost_daily(params)
             tools_params = {k: v for k, v in params.items() if k != "model"}
             tools = await client.tools(tools_params)
+            top = await client.sessions(
+                {**{k: v for k, v in params.items() if k != "tz"}, "sort": "-cost", "limit": "15"}
+            )
         except ApiError as exc:
             if exc.status >= 500:
                 return await dash.error_page(exc, "cost")
-            return await dash.page("cost.html", 400, nav="cost", params=params, error=exc, view=None)
-        view = await anyio.to_thread.run_sync(pages.cost_view, cost, tools)
+            return await dash.page(
+                "cost.html", 400, nav="cost", params=params, error=exc, view=None, choices=choices
+            )
+        # Spend is an aggregate page (any role may see it), but a session's title is its first
+        # prompt: content. With accounts, the ranking names sessions by id and project only.
+        top_rows = top["sessions"]
+        if ctx.settings.auth:
+            top_rows = [redact_session_row(ANONYMOUS, row) for row in top_rows]
+        view = await anyio.to_thread.run_sync(pages.cost_view, cost, tools, top_rows)
+        choices = pages.choices_from(cost)
         return await dash.page(
             "cost.html",
             nav="cost",
@@ -327,6 +490,8 @@ def build_router(ctx: AppContext) -> APIRouter:
             view=view,
             explicit_tz=bool(request.query_params.get("tz")),
             presets=pages.presets(params),
+            cols=pages.RANKED_COLUMNS,
+            choices=choices,
         )
 
     @router.get("/live/sessions")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_trace.reports.tool_summary import key_input
+from agent_trace.server.dashboard.formatting import rel_path
 from agent_trace.server.dashboard.highlight import Highlighter, json_text, strip_ansi
 
 # Beyond this, a view shows the start of a text and links to the tool call's own page.
@@ -72,6 +73,8 @@ class ToolCard:
     subagent: dict[str, Any] | None = None
     mcp_server: str | None = None
     mcp_tool: str | None = None
+    full_title: str = ""  # the title before paths were made relative to the project root
+    copy_text: str = ""  # what the tool's copy button copies: the command or the full path
 
 
 def _cut(text: str, full: bool) -> tuple[str, int]:
@@ -93,8 +96,19 @@ def _str(value: Any) -> str | None:
 
 
 class ToolViewBuilder:
-    def __init__(self, highlighter: Highlighter) -> None:
+    def __init__(self, highlighter: Highlighter, root: str | None = None) -> None:
         self.hl = highlighter
+        self.root = root  # the session's project directory: paths under it are shown relative
+
+    def _finish(self, card: ToolCard, args: dict[str, Any]) -> ToolCard:
+        card.full_title = card.title
+        card.title = rel_path(card.title, self.root)
+        path = args.get("file_path") or args.get("notebook_path") or args.get("path")
+        if card.name == "Bash":
+            card.copy_text = _str(args.get("command")) or ""
+        elif isinstance(path, str):
+            card.copy_text = path
+        return card
 
     def build(self, tool: dict[str, Any], full: bool = False, body: bool = True) -> ToolCard:
         """The card; with `body` False only its summary line (the body is fetched later)."""
@@ -120,7 +134,7 @@ class ToolViewBuilder:
             if name.startswith("mcp__"):
                 server, _, tool_name = name[len("mcp__") :].partition("__")
                 card.mcp_server, card.mcp_tool = server or "?", tool_name or "?"
-            return card
+            return self._finish(card, args)
         if inp is None:
             card.sections.append(Section("input", "note", "input not stored at this privacy tier"))
         views = {
@@ -146,7 +160,7 @@ class ToolViewBuilder:
             view = self._generic
         view(card, args, tool, full)
         self._error(card, tool, full)
-        return card
+        return self._finish(card, args)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -324,11 +338,11 @@ class ToolViewBuilder:
         prompt = _str(args.get("prompt"))
         if prompt:
             shown, dropped = _cut(prompt, full)
-            card.sections.append(Section("prompt", "prose", self.hl.markdownish(shown), "", dropped))
+            card.sections.append(Section("prompt", "prose", self.hl.markdown(shown), "", dropped))
         output = _str(tool.get("output"))
         if output and not card.failed:
             shown, dropped = _cut(output, full)
-            card.sections.append(Section("report", "prose", self.hl.markdownish(shown), "output", dropped))
+            card.sections.append(Section("report", "prose", self.hl.markdown(shown), "output", dropped))
 
     def _webfetch(self, card: ToolCard, args: dict[str, Any], tool: dict[str, Any], full: bool) -> None:
         card.family = "web"
@@ -342,7 +356,7 @@ class ToolViewBuilder:
         output = _str(tool.get("output"))
         if output and not card.failed:
             shown, dropped = _cut(output, full)
-            card.sections.append(Section("result", "prose", self.hl.markdownish(shown), "output", dropped))
+            card.sections.append(Section("result", "prose", self.hl.markdown(shown), "output", dropped))
 
     def _websearch(self, card: ToolCard, args: dict[str, Any], tool: dict[str, Any], full: bool) -> None:
         card.family = "web"
@@ -357,7 +371,7 @@ class ToolViewBuilder:
         output = _str(tool.get("output"))
         if output and not card.failed:
             shown, dropped = _cut(output, full)
-            card.sections.append(Section("results", "prose", self.hl.markdownish(shown), "output", dropped))
+            card.sections.append(Section("results", "prose", self.hl.markdown(shown), "output", dropped))
 
     def _todowrite(self, card: ToolCard, args: dict[str, Any], tool: dict[str, Any], full: bool) -> None:
         card.family = "todo"
@@ -375,7 +389,7 @@ class ToolViewBuilder:
         plan = _str(args.get("plan")) or ""
         card.title = plan.split("\n", 1)[0]
         shown, dropped = _cut(plan, full)
-        card.sections.append(Section("plan", "prose", self.hl.markdownish(shown), "", dropped))
+        card.sections.append(Section("plan", "prose", self.hl.markdown(shown), "", dropped))
         self._output(card, tool, full, "result")
 
     def _mcp(self, card: ToolCard, args: Any, tool: dict[str, Any], full: bool) -> None:

@@ -28,6 +28,7 @@ import orjson
 
 from agent_trace.domain.records import RecordBatch, Session
 from agent_trace.store.clickhouse import reads
+from agent_trace.store.clickhouse import search as ch_search
 from agent_trace.store.clickhouse.client import ClickHouseClient
 from agent_trace.store.clickhouse.events import (
     FILE_TOUCH,
@@ -58,6 +59,8 @@ from agent_trace.store.port import (
     DayTotal,
     FileState,
     Filters,
+    SearchHit,
+    SearchQuery,
     SessionDetail,
     ToolBucket,
     UsageBucket,
@@ -367,6 +370,9 @@ class HybridStore(sql.SqlStore):
             return "s.session_id = ANY(CAST(:prompt_matches AS TEXT[]))"
         params["prompt_matches"] = orjson.dumps(matches).decode()
         return "s.session_id IN (SELECT value FROM json_each(:prompt_matches))"
+
+    def search(self, query: SearchQuery) -> list[SearchHit]:
+        return ch_search.search(self.client, query)
 
     def session_detail(self, session_id: str) -> SessionDetail | None:
         self._ensure_fresh()

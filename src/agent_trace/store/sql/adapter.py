@@ -33,6 +33,7 @@ from agent_trace.store.sql.rows import (
     user_rows,
 )
 from agent_trace.store.sql.runner import SqlRunner
+from agent_trace.store.sql.search import SqlSearch
 from agent_trace.store.sql.sqltext import chunks, in_params, now_ms
 
 __all__ = ["SORT_KEYS", "InvalidQuery", "SqlStore"]
@@ -45,7 +46,7 @@ _UPSERT_TRANSCRIPT_CURSOR = (
 )
 
 
-class SqlStore(SqlReads, SqlDerived, SqlIdentity, SqlBudgets):
+class SqlStore(SqlReads, SqlDerived, SqlIdentity, SqlBudgets, SqlSearch):
     """Store on SQLite or PostgreSQL through a SqlRunner."""
 
     # LLM calls live in this database's llm_calls (False in the hybrid store: it settles their

@@ -55,7 +55,15 @@ _SORTS = {
     "tokens": "(s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens)",
     "prompts": "s.n_prompts",
     "tool_calls": "s.n_tool_calls",
+    # Wall time as the session list shows it: from the start to the latest known moment.
+    "duration": (
+        "(COALESCE(CASE WHEN s.ended_ms > COALESCE(s.last_activity_ms, 0) THEN s.ended_ms "
+        "ELSE s.last_activity_ms END, s.started_ms, 0) - COALESCE(s.started_ms, 0))"
+    ),
+    "user": "COALESCE(s.user_id, '')",
+    "repo": "COALESCE(s.git_repo, s.project, '')",
 }
+_TEXT_SORTS = frozenset({"user", "repo"})
 
 SORT_KEYS = tuple(_SORTS)
 
@@ -282,7 +290,7 @@ class SqlReads:
         if query.cursor:
             try:
                 value, cursor_sid = orjson.loads(base64.urlsafe_b64decode(query.cursor.encode()))
-                value = int(value)
+                value = str(value) if sort_name in _TEXT_SORTS else int(value)
                 cursor_sid = str(cursor_sid)
             except (ValueError, TypeError, orjson.JSONDecodeError):
                 raise InvalidQuery("cursor: not a cursor this API returned") from None
@@ -304,7 +312,8 @@ class SqlReads:
         next_cursor = None
         if more and rows:
             last = rows[-1]
-            token = orjson.dumps([int(last[29] or 0), last[0]])
+            sort_value = str(last[29] or "") if sort_name in _TEXT_SORTS else int(last[29] or 0)
+            token = orjson.dumps([sort_value, last[0]])
             next_cursor = base64.urlsafe_b64encode(token).decode()
         return SessionPage(sessions, next_cursor)
 

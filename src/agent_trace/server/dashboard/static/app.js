@@ -104,7 +104,8 @@
         batch.map((t) => encodeURIComponent(t.dataset.toolUseId)).join(",");
       try {
         const doc = parse(await fetchHtml(url));
-        const bodies = new Map($$("template[data-for]", doc.body).map((t) => [t.dataset.for, t]));
+        // A fragment that starts with <template> has it parsed into <head>: search the document.
+        const bodies = new Map($$("template[data-for]", doc).map((t) => [t.dataset.for, t]));
         for (const details of batch) {
           const tpl = bodies.get(details.dataset.toolUseId);
           if (!tpl) continue;
@@ -137,6 +138,7 @@
       pendingG = false;
       if (ev.key === "s") { location.href = "/"; return; }
       if (ev.key === "c") { location.href = "/cost"; return; }
+      if (ev.key === "f") { location.href = "/search"; return; }
     }
     switch (ev.key) {
       case "j": move(1); break;
@@ -149,7 +151,7 @@
       case "e": toggleTools(); break;
       case "/": {
         const q = $("#q");
-        if (q) { q.focus(); q.select(); } else { location.href = "/#search"; }
+        if (q) { q.focus(); q.select(); } else { location.href = "/search"; }
         break;
       }
       case "?": toggleHelp(); break;
@@ -161,7 +163,51 @@
   document.addEventListener("click", (ev) => {
     const help = ev.target.closest("[data-action=help]");
     if (help) toggleHelp();
+    const copy = ev.target.closest("button.copy");
+    if (copy) copyFrom(copy);
   });
+
+  // ---- filter value lists: fetched when a filter box is first used --------------------------
+  let choicesLoaded = false;
+  document.addEventListener("focusin", async (ev) => {
+    const input = ev.target;
+    if (choicesLoaded || !(input instanceof HTMLInputElement) || !input.getAttribute("list")) return;
+    if (!$("datalist[data-lazy-choices]")) return;
+    choicesLoaded = true;
+    try {
+      const doc = parse(await fetchHtml("/filter-choices"));
+      for (const list of $$("datalist", doc)) {
+        const mine = document.getElementById(list.id);
+        if (mine) mine.replaceChildren(...list.childNodes);
+      }
+      document.body.dataset.choices = "loaded";
+    } catch (err) {
+      choicesLoaded = false;  // try again on the next focus
+    }
+  });
+
+  // ---- copy buttons ----------------------------------------------------------------------
+  // data-copy holds the text (a session id, a command, a full path); data-copy-code copies the
+  // code block beside the button, without its line numbers.
+  function copyText(button) {
+    if (button.dataset.copy !== undefined) return button.dataset.copy;
+    const box = button.closest(".code-block, .sec");
+    const pre = box && $(".hl pre, pre", box);
+    if (!pre) return "";
+    const clone = pre.cloneNode(true);
+    for (const n of $$(".linenos", clone)) n.remove();
+    return clone.textContent;
+  }
+  async function copyFrom(button) {
+    const label = button.textContent;
+    try {
+      await navigator.clipboard.writeText(copyText(button));
+      button.textContent = "copied";
+    } catch (err) {
+      button.textContent = "copy failed";
+    }
+    setTimeout(() => { button.textContent = label; }, 1200);
+  }
   if (location.hash === "#search" && $("#q")) $("#q").focus();
 
   // ---- sessions: live rows ---------------------------------------------------------------
@@ -196,7 +242,8 @@
         if (existing.classList.contains("selected")) row.classList.add("selected");
         existing.replaceWith(row);
       } else {
-        if (!firstPage) return;
+        // A text order (user, repo) has no number to place a new row by: it shows on reload.
+        if (!firstPage || /^[-+]?(user|repo)$/.test(sort)) return;
         const value = Number(data.sort);
         const before = $$("tr.row", body).find((r) => {
           const other = Number(r.dataset.sort);
@@ -288,8 +335,8 @@
       current.replaceWith(newHead);
     }
     const cardsBox = $("#cards");
-    const fresh = $$("#cards article.card", doc.body);
-    const old = new Map($$("article.card", cardsBox).map((c) => [c.dataset.index, c]));
+    const fresh = $$("#cards article[data-index]", doc.body);
+    const old = new Map($$("article[data-index]", cardsBox).map((c) => [c.dataset.index, c]));
     const selectedIndex = (selected() || {}).dataset ? selected().dataset.index : null;
     for (const card of fresh) {
       const was = old.get(card.dataset.index);
@@ -336,8 +383,61 @@
     source.addEventListener("session", run);
   }
 
+  // ---- replay: what was open survives Back and reload -----------------------------------
+  // Pages are no-store (never from the back/forward cache), so the open cards and tool calls are
+  // kept per page in sessionStorage and opened again when the page is drawn.
+  const stateKey = "open:" + location.pathname + location.search;
+  function saveOpen() {
+    const cards = $$("#cards article[data-index] > details").filter((d) => d.open).map((d) => d.parentElement.dataset.index);
+    const tools = $$("details.tool[open]").map((d) => d.dataset.toolUseId);
+    try { sessionStorage.setItem(stateKey, JSON.stringify({ cards, tools, y: window.scrollY })); } catch (e) { /* full */ }
+  }
+  function restoreOpen() {
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(stateKey) || "null"); } catch (e) { saved = null; }
+    if (!saved) return;
+    const cards = new Set(saved.cards || []);
+    for (const card of $$("#cards article[data-index]")) {
+      const details = $(":scope > details", card);
+      if (details && cards.has(card.dataset.index)) details.open = true;
+    }
+    const tools = new Set(saved.tools || []);
+    let observer = null;
+    const reopen = () => {
+      for (const d of $$("details.tool")) {
+        if (!tools.has(d.dataset.toolUseId)) continue;
+        tools.delete(d.dataset.toolUseId);
+        d.open = true;
+      }
+      if (!tools.size && observer) observer.disconnect();
+    };
+    reopen();
+    // Tool calls inside cards that load lazily open once their card's body arrives.
+    if (tools.size && $("#cards")) {
+      observer = new MutationObserver(reopen);
+      observer.observe($("#cards"), { childList: true, subtree: true });
+    }
+    if (!location.hash && saved.y) window.scrollTo(0, saved.y);
+  }
+  document.addEventListener("toggle", () => { if (page === "replay") saveOpen(); }, true);
+  window.addEventListener("pagehide", () => { if (page === "replay") saveOpen(); });
+
   if (page === "sessions") startSessionsLive();
+  // A link to one tool call (#t-<tool_use_id>, from search and the timeline): open it and its
+  // ancestors, and scroll to it. (No id attribute per tool call: 2,000 of them are 90 kB.)
+  function openLinked() {
+    if (!location.hash.startsWith("#t-")) return;
+    const wanted = decodeURIComponent(location.hash.slice(3));
+    const target = $$("details.tool").find((d) => d.dataset.toolUseId === wanted);
+    if (!target) return;
+    for (let d = target; d; d = d.parentElement && d.parentElement.closest("details")) d.open = true;
+    target.classList.add("linked");
+    target.scrollIntoView({ block: "start" });
+  }
+  window.addEventListener("hashchange", openLinked);
   if (page === "replay") {
+    openLinked();
+    restoreOpen();
     wireCards(document);
     startReplayLive();
   }

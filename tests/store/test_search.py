@@ -1,0 +1,124 @@
+"""Full-text search (Store.search) on every backend: what it finds, where, ranked how, and that
+only stored - tiered and redacted - text is searchable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent_trace.domain.privacy import apply_privacy
+from agent_trace.domain.records import LlmCall, Prompt, RecordBatch, Session, ToolCall
+from agent_trace.domain.search_text import MARK_END, MARK_START, query_terms, snippet
+from agent_trace.store.port import Filters, SearchQuery
+
+T0 = 1_770_000_000_000
+SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+
+def _batch(tier: int) -> RecordBatch:
+    batch = RecordBatch(
+        sessions=[
+            Session("s1", project="/home/dev/shop", user_id="alice", started_ms=T0),
+            Session("s2", project="/home/dev/blog", user_id="bob", started_ms=T0 + 1000),
+        ],
+        prompts=[
+            Prompt("p1", "s1", ts_ms=T0, kind="prompt", text="Fix the checkout total rounding"),
+            Prompt("p2", "s2", ts_ms=T0 + 1000, kind="prompt", text="Write a post about rounding errors"),
+        ],
+        tool_calls=[
+            ToolCall(
+                "t1",
+                "s1",
+                tool_name="Write",
+                prompt_id="p1",
+                started_ms=T0 + 10,
+                status="success",
+                input_json='{"file_path": "/home/dev/shop/src/cart_totals.py", "content": "x = 1"}',
+                output_text="File created",
+            ),
+            ToolCall(
+                "t2",
+                "s1",
+                tool_name="Bash",
+                prompt_id="p1",
+                started_ms=T0 + 20,
+                status="error",
+                input_json='{"command": "pytest tests/test_cart.py -k rounding"}',
+                error="AssertionError: expected 10.05 got 10.04",
+                output_text=f"export TOKEN={SECRET}",
+            ),
+        ],
+        llm_calls=[
+            LlmCall(
+                "c1",
+                "s1",
+                prompt_id="p1",
+                ts_ms=T0 + 30,
+                model="claude-opus-4-6",
+                response_text="The CheckoutService now rounds half-even.",
+            )
+        ],
+    )
+    apply_privacy(batch, tier)
+    return batch
+
+
+def _found(store: Any, text: str, **kw: Any) -> set[tuple[str, str, str]]:
+    return {(h.kind, h.ref_id, h.field) for h in store.search(SearchQuery(text, **kw))}
+
+
+def test_finds_paths_commands_errors_prompts_and_responses(store: Any) -> None:
+    store.write(_batch(3))
+    assert _found(store, "src/cart_totals.py") == {("tool_call", "t1", "input")}
+    assert _found(store, "cart_totals") == {("tool_call", "t1", "input")}
+    assert _found(store, "pytest -k") == {("tool_call", "t2", "input")}
+    assert _found(store, "expected 10.05") == {("tool_call", "t2", "error")}
+    assert _found(store, "CheckoutServ") == {("response", "c1", "response")}  # a prefix
+    assert _found(store, "src/cart_tot") == {("tool_call", "t1", "input")}  # the last word, as a prefix
+    assert _found(store, "cart_totals.p") == set()  # but not one shorter than 3 characters
+    assert _found(store, "rounding") >= {("prompt", "p1", "prompt"), ("prompt", "p2", "prompt")}
+    assert _found(store, "rounding checkout") == {("prompt", "p1", "prompt")}  # every term
+    assert _found(store, "total checkout") == {("prompt", "p1", "prompt")}  # terms in any order
+    assert _found(store, "totals checkout") == set()  # whole words (only the last is a prefix)
+    assert _found(store, "total checkout rounding nothing-like-this") == set()
+    assert _found(store, "   ") == set()
+    hit = store.search(SearchQuery("10.05"))[0]
+    assert (hit.session_id, hit.prompt_id, hit.tool_name) == ("s1", "p1", "Bash")
+    assert hit.snippet == f"AssertionError: expected {MARK_START}10.05{MARK_END} got 10.04"
+
+
+def test_filters_and_kinds(store: Any) -> None:
+    store.write(_batch(3))
+    assert _found(store, "rounding", filters=Filters(user="bob")) == {("prompt", "p2", "prompt")}
+    assert _found(store, "rounding", filters=Filters(project="shop")) == {
+        ("prompt", "p1", "prompt"),
+        ("tool_call", "t2", "input"),
+    }
+    assert _found(store, "rounding", filters=Filters(since_ms=T0 + 500)) == {("prompt", "p2", "prompt")}
+    assert _found(store, "rounding", kinds=frozenset({"tool_call"})) == {("tool_call", "t2", "input")}
+    assert len(store.search(SearchQuery("rounding", limit=1))) == 1
+
+
+def test_only_what_the_tier_kept_and_never_a_secret(store: Any) -> None:
+    store.write(_batch(2))
+    assert _found(store, "CheckoutService") == set()  # tier 2 keeps no responses
+    assert _found(store, SECRET) == set()
+    assert _found(store, "export TOKEN") == {("tool_call", "t2", "output")}  # the rest is searchable
+
+
+def test_a_merged_record_is_found_by_its_new_text_only(store: Any) -> None:
+    store.write(_batch(3))
+    later = RecordBatch(
+        tool_calls=[ToolCall("t1", "s1", tool_name="Write", output_text="File rewritten entirely")]
+    )
+    store.write(later)
+    assert ("tool_call", "t1", "output") in _found(store, "rewritten entirely")
+    assert _found(store, "File created") == set()
+
+
+def test_terms_and_snippets() -> None:
+    assert query_terms("src/app.py  Auth") == [["src", "app", "py"], ["auth"]]
+    assert query_terms("!!! ...") == []
+    text = "a" * 300 + " see src/app.py here"
+    cut = snippet(text, query_terms("app.py"))
+    assert cut is not None and cut.startswith("…") and f"{MARK_START}app.py{MARK_END}" in cut
+    assert snippet("happy path", query_terms("app")) is None  # words, not substrings
