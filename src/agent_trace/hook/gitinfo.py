@@ -18,6 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from agent_trace.domain.provenance import normalize_remote
+
 TYPE_CHECKING = False  # `typing` costs the hook worker an import it does not need
 if TYPE_CHECKING:
     from typing import Any
@@ -30,7 +32,6 @@ MAX_UNTRACKED_FILE_BYTES = 2_000_000
 PER_CALL_TIMEOUT_S = 3.0
 
 _SHORTSTAT = re.compile(r"(\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?")
-_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$")
 
 
 class GitError(Exception):
@@ -65,25 +66,6 @@ class Git:
         if proc.returncode not in ok_codes:
             raise GitError(f"git {args[0]} exited {proc.returncode}")
         return proc.stdout.decode("utf-8", errors="replace")
-
-
-def normalize_remote(url: str) -> str:
-    """`git@github.com:acme/app.git`, `https://tok@github.com/acme/app` → `github.com/acme/app`.
-
-    Credentials in a remote URL must never leave the machine, and one repository should have one
-    name whichever protocol a developer cloned it with.
-    """
-    url = url.strip()
-    if "://" in url:
-        rest = url.split("://", 1)[1]
-        hostport, _, path = rest.partition("/")
-        host = hostport.rsplit("@", 1)[-1].split(":", 1)[0]
-        name = f"{host}/{path}" if host else "/" + path
-    else:
-        scp = _SCP_LIKE.match(url)
-        name = f"{scp.group(1)}/{scp.group(2)}" if scp and not url.startswith("/") else url
-    name = name.rstrip("/")
-    return name[:-4] if name.endswith(".git") else name
 
 
 def repo_state(git: Git) -> dict[str, Any] | None:

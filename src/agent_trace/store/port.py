@@ -123,6 +123,9 @@ class SessionSummary:
     reported_cost_nusd: int | None = None
     unpriced_models: tuple[str, ...] = ()
     first_prompt: str | None = None
+    outcome: str | None = None  # shipped | committed | no-commit | spun (domain.outcomes)
+    outcome_score: int | None = None
+    commits: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,7 @@ class SessionDetail:
     file_touches: list[dict[str, object]]
     subagents: list[dict[str, object]]
     commits: list[dict[str, object]]
+    pull_requests: list[dict[str, object]] = field(default_factory=list)  # those holding its commits
 
 
 # Rollups `daily_totals` can sum, with the dimensions each may be grouped by and the metric

@@ -258,3 +258,27 @@ def record_counts(client: ClickHouseClient) -> dict[str, int]:
         "subagents": by_kind.get(SUBAGENT, 0),
         "raw_events": int(raw[0][0]) if raw else 0,
     }
+
+
+def outcome_inputs(
+    client: ClickHouseClient, session_ids: Sequence[str]
+) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
+    """SqlOutcomes._outcome_inputs from ClickHouse: the fields the outcome rules read (one query)."""
+    from agent_trace.store.sql.outcomes import LLM_FIELDS, PROMPT_FIELDS, TOOL_FIELDS
+
+    fields = {PROMPT: PROMPT_FIELDS, LLM_CALL: LLM_FIELDS, TOOL_CALL: TOOL_FIELDS}
+    columns = list(dict.fromkeys(c for f in fields.values() for c in f if c != "session_id"))
+    out: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]] = {
+        sid: ([], [], []) for sid in session_ids
+    }
+    records = _live(
+        "event_type, session_id, " + ", ".join(columns),
+        "session_id IN {sids:Array(String)} AND event_type IN ('prompt', 'llm_call', 'tool_call')",
+    )
+    slot = {PROMPT: 0, LLM_CALL: 1, TOOL_CALL: 2}
+    for r in client.query(f"SELECT * FROM {records}", {"sids": list(session_ids)}):
+        kind = str(r[0])
+        values = dict(zip(columns, r[2:], strict=True))
+        values["session_id"] = r[1]
+        out[str(r[1])][slot[kind]].append({c: values[c] for c in fields[kind]})
+    return out

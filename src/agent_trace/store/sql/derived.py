@@ -160,6 +160,10 @@ class SqlDerived:
             "first_prompt = :first_prompt WHERE session_id = :sid",
             list(summary.values()),
         )
+        self._refresh_outcomes(session_ids)
+
+    def _refresh_outcomes(self, session_ids: Sequence[str]) -> None:
+        """Commit links and session outcomes (store.sql.outcomes.SqlOutcomes)."""
 
     def _event_summary_rows(
         self, session_ids: Sequence[str]

@@ -281,7 +281,8 @@ class SqlReads:
         direction = "DESC" if descending else "ASC"
         params["limit"] = query.limit + 1
         rows = self.runner.query(
-            f"SELECT {SESSION_SUMMARY_FIELDS}, {sort_expr}, {self._first_prompt_sql()} "
+            f"SELECT {SESSION_SUMMARY_FIELDS}, {sort_expr}, {self._first_prompt_sql()}, "
+            "s.outcome_label, s.outcome_score, s.n_commits "
             f"FROM sessions s{where_sql} ORDER BY {sort_expr} {direction}, s.session_id {direction} LIMIT :limit",
             params,
         )
@@ -306,6 +307,14 @@ class SqlReads:
         """SQL for the text of session `s`'s first typed prompt: a summary column (migration
         0005), kept by the refresh of derived data like the counts beside it."""
         return "s.first_prompt"
+
+    def _session_pull_requests(self, session_id: str) -> list[dict[str, Any]]:
+        """The pull/merge requests holding the session's commits (linked by store.sql.outcomes)."""
+        return self._dict_rows(
+            "SELECT * FROM pull_requests WHERE pr_id IN (SELECT pr_id FROM commits WHERE session_id = :sid) "
+            "ORDER BY number, pr_id",
+            {"sid": session_id},
+        )
 
     def session_detail(self, session_id: str) -> SessionDetail | None:
         self._ensure_fresh()
@@ -336,6 +345,7 @@ class SqlReads:
             commits=self._dict_rows(
                 "SELECT * FROM commits WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, sha", params
             ),
+            pull_requests=self._session_pull_requests(session_id),
         )
 
     def _dict_rows(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,219 @@
+"""Commit provenance: which commit a session (and which prompt in it) produced, and how many of a
+commit's added lines the agent wrote. Pure and standard-library only: the hook worker imports
+`line_key` and `parse_log_patch` to describe commits on the developer's machine.
+
+Rules (docs/outcomes.md):
+- A line's key is the first 16 hex digits of sha256 of the line without its line ending. Only
+  keys leave the developer's machine, never the added code itself.
+- Agent-authored share: an added line of a commit counts as the agent's when the same line
+  (same key) appears in the content a Write, or the `new_string` an Edit / MultiEdit edit, of the
+  session wrote to the same file (the tool's absolute path ends with the commit's repository-
+  relative path) before the commit was made. Lines are matched as a multiset: a line the agent
+  wrote once counts once, however often the commit adds it. Exact lines, not time windows.
+- Link to a prompt: an agent's commit is the one made inside a Bash tool call running `git
+  commit` (the commit time falls within the call, with one second of slack because git stores
+  whole seconds); the call's prompt is the commit's prompt. Any other commit made during the
+  session (a person's, between prompts) belongs to the latest prompt before it.
+- `Co-Authored-By: Claude` in the message is kept as a signal; nothing requires it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+
+KEY_HEX = 16
+MAX_KEYS_PER_COMMIT = 20_000  # past this the keys are cut (agent_lines then counts those only)
+AGENT_WRITE_TOOLS = ("Write", "Edit", "MultiEdit")
+GIT_COMMIT_RE = re.compile(r"(?:^|[\s;&|(])git(?:\s+-[cC]\s+\S+)*\s+commit\b")
+_CO_AUTHOR_RE = re.compile(r"^co-authored-by:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+CLOCK_SLACK_MS = 1_000
+_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$")
+
+
+def normalize_remote(url: str) -> str:
+    """`git@github.com:acme/app.git`, `https://tok@github.com/acme/app` → `github.com/acme/app`.
+
+    Credentials in a remote URL must never leave the machine, and one repository should have one
+    name whichever protocol a developer cloned it with.
+    """
+    url = url.strip()
+    if "://" in url:
+        rest = url.split("://", 1)[1]
+        hostport, _, path = rest.partition("/")
+        host = hostport.rsplit("@", 1)[-1].split(":", 1)[0]
+        name = f"{host}/{path}" if host else "/" + path
+    else:
+        scp = _SCP_LIKE.match(url)
+        name = f"{scp.group(1)}/{scp.group(2)}" if scp and not url.startswith("/") else url
+    name = name.rstrip("/")
+    return name[:-4] if name.endswith(".git") else name
+
+
+def line_key(line: str) -> str:
+    """The key of one line (its text without the line ending)."""
+    return hashlib.sha256(line.rstrip("\r\n").encode("utf-8", "surrogatepass")).hexdigest()[:KEY_HEX]
+
+
+def text_keys(text: str) -> list[str]:
+    """Keys of every line of a text as a file would hold it (a final newline ends, not adds, a line)."""
+    if not text:
+        return []
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line_key(line) for line in lines]
+
+
+def co_authors(message: str | None) -> list[str]:
+    """The `Co-Authored-By:` trailers of a commit message."""
+    return [m.strip() for m in _CO_AUTHOR_RE.findall(message or "")]
+
+
+def co_authored_by_agent(message: str | None) -> bool:
+    """Claude Code's own trailer (`Co-Authored-By: Claude … <noreply@anthropic.com>`)."""
+    return any("claude" in a.lower() or "anthropic.com" in a.lower() for a in co_authors(message))
+
+
+def is_git_commit(command: str | None) -> bool:
+    """Does a shell command run `git commit` (possibly after `git add … &&`)?"""
+    return bool(command) and GIT_COMMIT_RE.search(str(command)) is not None
+
+
+def parse_log_patch(text: str) -> dict[str, dict[str, object]]:
+    """`git log -p --format=%x1e%H …` output → {sha: {"files": {path: [keys of added lines]},
+    "added": n, "removed": n}}. Binary files count no lines; renames name the new path."""
+    out: dict[str, dict[str, object]] = {}
+    for record in text.split("\x1e")[1:]:
+        header, _, body = record.partition("\n")
+        sha = header.split("\x1f", 1)[0].strip()
+        if not sha:
+            continue
+        files: dict[str, list[str]] = {}
+        added = removed = 0
+        current: list[str] | None = None
+        in_hunk = False
+        for line in body.split("\n"):
+            if line.startswith("diff --git "):
+                current, in_hunk = None, False
+            elif not in_hunk and line.startswith("+++ "):
+                path = line[4:]
+                # "+++ /dev/null" is a deletion: its removed lines count, no file gets keys.
+                current = files.setdefault(path[2:], []) if path.startswith("b/") else None
+            elif line.startswith("@@"):
+                in_hunk = True
+            elif in_hunk and line.startswith("+"):
+                added += 1
+                if current is not None and len(current) < MAX_KEYS_PER_COMMIT:
+                    current.append(line_key(line[1:]))
+            elif in_hunk and line.startswith("-"):
+                removed += 1
+        out[sha] = {"files": files, "added": added, "removed": removed}
+    return out
+
+
+def _tool_input(row: dict[str, object]) -> dict[str, object]:
+    raw = row.get("input_json")
+    if not isinstance(raw, str) or not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def written_keys(tool_name: str | None, tool_input: dict[str, object]) -> list[str]:
+    """Keys of the lines a Write / Edit / MultiEdit call wrote."""
+    if tool_name == "Write":
+        content = tool_input.get("content")
+        return text_keys(content) if isinstance(content, str) else []
+    if tool_name == "Edit":
+        new = tool_input.get("new_string")
+        return text_keys(new) if isinstance(new, str) else []
+    if tool_name == "MultiEdit":
+        keys: list[str] = []
+        edits = tool_input.get("edits")
+        for edit in edits if isinstance(edits, list) else []:
+            if isinstance(edit, dict) and isinstance(edit.get("new_string"), str):
+                keys.extend(text_keys(edit["new_string"]))
+        return keys
+    return []
+
+
+def _same_file(tool_path: str, repo_path: str) -> bool:
+    tool_path = tool_path.replace("\\", "/")
+    return tool_path == repo_path or tool_path.endswith("/" + repo_path)
+
+
+def agent_lines(
+    commit_files: dict[str, list[str]], commit_ms: int | None, tool_calls: list[dict[str, object]]
+) -> int:
+    """How many of a commit's added lines (keys per repository-relative path) the session's
+    Write/Edit/MultiEdit calls wrote to the same file before the commit."""
+    writes: list[tuple[str, list[str]]] = []
+    for row in tool_calls:
+        name = row.get("tool_name")
+        if name not in AGENT_WRITE_TOOLS or row.get("status") in ("error", "denied"):
+            continue
+        started = row.get("started_ms") or row.get("ended_ms")
+        if commit_ms is not None and isinstance(started, int) and started > commit_ms + CLOCK_SLACK_MS:
+            continue
+        data = _tool_input(row)
+        path = data.get("file_path")
+        if isinstance(path, str) and path:
+            writes.append((path, written_keys(str(name), data)))
+    total = 0
+    for repo_path, keys in commit_files.items():
+        pool: Counter[str] = Counter()
+        for tool_path, written in writes:
+            if _same_file(tool_path, repo_path):
+                pool.update(written)
+        if not pool:
+            continue
+        for key in keys:
+            if pool[key] > 0:
+                pool[key] -= 1
+                total += 1
+    return total
+
+
+def link_commit(
+    commit_ms: int | None, prompts: list[dict[str, object]], tool_calls: list[dict[str, object]]
+) -> tuple[str | None, str | None]:
+    """(prompt_id, tool_use_id) of the commit: the `git commit` Bash call it was made in (then
+    its prompt), else the latest prompt before it; (None, None) without a time."""
+    if commit_ms is None:
+        return None, None
+    best: tuple[int, str, str | None] | None = None
+    for row in tool_calls:
+        if row.get("tool_name") != "Bash":
+            continue
+        start, end = row.get("started_ms"), row.get("ended_ms")
+        if not isinstance(start, int):
+            continue
+        end = end if isinstance(end, int) else start
+        if not (start - CLOCK_SLACK_MS <= commit_ms <= end + CLOCK_SLACK_MS):
+            continue
+        if not is_git_commit(str(_tool_input(row).get("command") or "")):
+            continue
+        distance = abs(commit_ms - start)
+        if best is None or distance < best[0]:
+            prompt = row.get("prompt_id")
+            best = (distance, str(row["tool_use_id"]), str(prompt) if prompt else None)
+    if best is not None:
+        return best[2] or _prompt_before(commit_ms, prompts), best[1]
+    return _prompt_before(commit_ms, prompts), None
+
+
+def _prompt_before(ts: int, prompts: list[dict[str, object]]) -> str | None:
+    chosen: tuple[int, str] | None = None
+    for p in prompts:
+        pts = p.get("ts_ms")
+        if not isinstance(pts, int) or pts > ts + CLOCK_SLACK_MS or p.get("kind") == "task_notification":
+            continue
+        if chosen is None or pts >= chosen[0]:
+            chosen = (pts, str(p["prompt_id"]))
+    return chosen[1] if chosen else None

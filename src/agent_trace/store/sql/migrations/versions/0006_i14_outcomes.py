@@ -1,0 +1,100 @@
+"""Outcomes: commit provenance and fates, pull/merge requests, pushes, and each session's outcome.
+
+Revision ID: 0006_i14
+Revises: 0005
+
+- commits gain what the hook handler and `agent-trace git scan` read from git (parent, patch-id,
+  the keys of the added lines per file, the Co-Authored-By signal, the fates: on the default
+  branch, reverted by, rewritten as) and the columns the refresh of derived data links
+  (prompt_id, tool_use_id, agent_lines, pr_id).
+- pull_requests and pushed_commits hold what the GitHub/GitLab webhooks delivered.
+- sessions gain their outcome (label, score, signals as JSON) and commit totals, summary columns
+  kept by the same refresh as the counts (store.sql.derived). Every session is marked for it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_i14"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+Big = sa.BigInteger
+Flag = sa.SmallInteger
+
+COMMIT_COLUMNS = (
+    ("parent_sha", sa.Text),
+    ("patch_id", sa.Text),
+    ("files_json", sa.Text),
+    ("co_authored", Flag),
+    ("on_default", Flag),
+    ("reverted_by", sa.Text),
+    ("rewritten_as", sa.Text),
+    ("prompt_id", sa.Text),
+    ("tool_use_id", sa.Text),
+    ("agent_lines", sa.Integer),
+    ("pr_id", sa.Text),
+)
+SESSION_COLUMNS = (
+    ("outcome_label", sa.Text),
+    ("outcome_score", sa.Integer),
+    ("outcome_signals", sa.Text),
+    ("n_commits", sa.Integer),
+    ("commit_lines", sa.Integer),
+    ("agent_lines", sa.Integer),
+    ("merged_prs", sa.Integer),
+)
+
+
+def upgrade() -> None:
+    for name, kind in COMMIT_COLUMNS:
+        op.add_column("commits", sa.Column(name, kind))
+    op.create_index("ix_commits_patch_id", "commits", ["patch_id"])
+    for name, kind in SESSION_COLUMNS:
+        op.add_column("sessions", sa.Column(name, kind))
+    op.create_table(
+        "pull_requests",
+        sa.Column("pr_id", sa.Text, primary_key=True),
+        sa.Column("provider", sa.Text, nullable=False),
+        sa.Column("repo", sa.Text, nullable=False),
+        sa.Column("number", sa.Integer, nullable=False),
+        sa.Column("state", sa.Text),
+        sa.Column("title", sa.Text),
+        sa.Column("url", sa.Text),
+        sa.Column("author", sa.Text),
+        sa.Column("head_ref", sa.Text),
+        sa.Column("head_sha", sa.Text),
+        sa.Column("base_ref", sa.Text),
+        sa.Column("merge_sha", sa.Text),
+        sa.Column("opened_ms", Big),
+        sa.Column("closed_ms", Big),
+        sa.Column("merged_ms", Big),
+        sa.Column("updated_ms", Big),
+    )
+    op.create_index("ix_pull_requests_head", "pull_requests", ["repo", "head_ref"])
+    op.create_index("ix_pull_requests_head_sha", "pull_requests", ["head_sha"])
+    op.create_table(
+        "pushed_commits",
+        sa.Column("repo", sa.Text, primary_key=True),
+        sa.Column("ref", sa.Text, primary_key=True),
+        sa.Column("sha", sa.Text, primary_key=True),
+        sa.Column("ts_ms", Big),
+    )
+    op.create_index("ix_pushed_commits_sha", "pushed_commits", ["sha"])
+    op.execute(
+        "INSERT INTO dirty_sessions (session_id) SELECT s.session_id FROM sessions s "
+        "WHERE NOT EXISTS (SELECT 1 FROM dirty_sessions d WHERE d.session_id = s.session_id)"
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("pushed_commits")
+    op.drop_table("pull_requests")
+    for name, _ in SESSION_COLUMNS:
+        op.drop_column("sessions", name)
+    op.drop_index("ix_commits_patch_id", table_name="commits")
+    for name, _ in COMMIT_COLUMNS:
+        op.drop_column("commits", name)

@@ -1,0 +1,152 @@
+"""Outcomes as derived data: commit links (prompt, tool call, agent lines, pull request) and each
+session's outcome, rebuilt by the refresh of derived data for exactly the sessions a write
+touched (a new tool call, commit, pull request or push marks its sessions dirty).
+
+The rules are in domain.provenance and domain.outcomes; this mixin only gathers the rows they
+read and stores what they answer. The record rows come from `_outcome_inputs`, which a store
+keeping records elsewhere (the hybrid store: ClickHouse) overrides; commits and pull requests
+are in SQL on every backend, so the same rows give the same answer everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from agent_trace.domain.outcomes import assess
+from agent_trace.domain.provenance import agent_lines, link_commit
+from agent_trace.store.sql.rows import TABLE_COLUMNS
+from agent_trace.store.sql.runner import SqlRunner
+from agent_trace.store.sql.sqltext import in_params
+
+Rows = list[dict[str, Any]]
+PROMPT_FIELDS = ("session_id", "prompt_id", "ts_ms", "kind", "interrupted")
+LLM_FIELDS = ("session_id", "call_id", "agent_id", "ts_ms", "stop_reason", "tool_use_ids")
+TOOL_FIELDS = (
+    "session_id",
+    "tool_use_id",
+    "agent_id",
+    "prompt_id",
+    "tool_name",
+    "started_ms",
+    "ended_ms",
+    "status",
+    "error",
+    "input_json",
+)
+PR_PRIORITY = {"merged": 0, "open": 1, "closed": 2}
+
+
+class SqlOutcomes:
+    """Mixin of SqlStore: the outcome part of `_refresh_session_summaries`."""
+
+    runner: SqlRunner
+
+    def _outcome_inputs(self, session_ids: Sequence[str]) -> dict[str, tuple[Rows, Rows, Rows]]:
+        """(prompts, llm calls, tool calls) of each session, with the fields the rules read."""
+        placeholders, params = in_params("s", session_ids)
+        out: dict[str, tuple[Rows, Rows, Rows]] = {sid: ([], [], []) for sid in session_ids}
+        for i, (table, fields) in enumerate(
+            (("prompts", PROMPT_FIELDS), ("llm_calls", LLM_FIELDS), ("tool_calls", TOOL_FIELDS))
+        ):
+            for r in self.runner.query(
+                f"SELECT {', '.join(fields)} FROM {table} WHERE session_id IN ({placeholders})", params
+            ):
+                out[r[0]][i].append(dict(zip(fields, r, strict=True)))
+        return out
+
+    def _refresh_outcomes(self, session_ids: Sequence[str]) -> None:
+        run = self.runner
+        placeholders, params = in_params("s", session_ids)
+        names = TABLE_COLUMNS["commits"]
+        commits: dict[str, Rows] = {sid: [] for sid in session_ids}
+        for r in run.query(
+            f"SELECT {', '.join(names)} FROM commits WHERE session_id IN ({placeholders})", params
+        ):
+            row = dict(zip(names, r, strict=True))
+            commits[str(row["session_id"])].append(row)
+        prs = self._pull_requests_of([str(c["sha"]) for rows in commits.values() for c in rows])
+        inputs = self._outcome_inputs(session_ids)
+        session_rows: list[dict[str, Any]] = []
+        commit_rows: list[dict[str, Any]] = []
+        for sid in session_ids:
+            prompts, llm_calls, tool_calls = inputs.get(sid, ([], [], []))
+            merged: set[str] = set()
+            for c in commits[sid]:
+                ts = c["ts_ms"] if isinstance(c["ts_ms"], int) else None
+                c["prompt_id"], c["tool_use_id"] = link_commit(ts, prompts, tool_calls)
+                files = _files(c.get("files_json"))
+                c["agent_lines"] = agent_lines(files, ts, tool_calls) if files is not None else None
+                pr = prs.get(str(c["sha"])) or (
+                    prs.get(str(c["rewritten_as"])) if c.get("rewritten_as") else None
+                )
+                c["pr_id"] = pr["pr_id"] if pr else None
+                if pr and pr["state"] == "merged":
+                    merged.add(str(c["sha"]))
+                commit_rows.append(
+                    {k: c[k] for k in ("sha", "prompt_id", "tool_use_id", "agent_lines", "pr_id")}
+                )
+            outcome = assess(prompts, llm_calls, tool_calls, commits[sid], merged)
+            session_rows.append(
+                {
+                    "sid": sid,
+                    "label": outcome.label,
+                    "score": outcome.score,
+                    "signals": outcome.signals_json(),
+                    "n_commits": len(commits[sid]),
+                    "commit_lines": sum(int(c["insertions"] or 0) for c in commits[sid]),
+                    "agent_lines": sum(int(c["agent_lines"] or 0) for c in commits[sid]),
+                    "merged_prs": len({c["pr_id"] for c in commits[sid] if str(c["sha"]) in merged}),
+                }
+            )
+        run.execute_many(
+            "UPDATE commits SET prompt_id = :prompt_id, tool_use_id = :tool_use_id, agent_lines = :agent_lines, "
+            "pr_id = :pr_id WHERE sha = :sha",
+            commit_rows,
+        )
+        run.execute_many(
+            "UPDATE sessions SET outcome_label = :label, outcome_score = :score, outcome_signals = :signals, "
+            "n_commits = :n_commits, commit_lines = :commit_lines, agent_lines = :agent_lines, "
+            "merged_prs = :merged_prs WHERE session_id = :sid",
+            session_rows,
+        )
+
+    def _pull_requests_of(self, shas: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """sha → the pull/merge request holding it: its head commit, its merge commit, or a
+        commit pushed to its head branch (a merged one first, then the newest number)."""
+        if not shas:
+            return {}
+        names = TABLE_COLUMNS["pull_requests"]
+        cols = ", ".join("pr." + n for n in names)
+        found: dict[str, list[dict[str, Any]]] = {}
+        unique = list(dict.fromkeys(shas))
+        for start in range(0, len(unique), 400):
+            placeholders, params = in_params("h", unique[start : start + 400])
+            rows = self.runner.query(
+                f"SELECT pr.head_sha, {cols} FROM pull_requests pr WHERE pr.head_sha IN ({placeholders}) "
+                f"UNION SELECT pr.merge_sha, {cols} FROM pull_requests pr WHERE pr.merge_sha IN ({placeholders}) "
+                f"UNION SELECT p.sha, {cols} FROM pushed_commits p JOIN pull_requests pr "
+                f"ON pr.repo = p.repo AND pr.head_ref = p.ref WHERE p.sha IN ({placeholders})",
+                params,
+            )
+            for r in rows:
+                found.setdefault(str(r[0]), []).append(dict(zip(names, r[1:], strict=True)))
+        return {
+            sha: min(
+                options, key=lambda p: (PR_PRIORITY.get(str(p["state"]), 3), -int(p["number"]), p["pr_id"])
+            )
+            for sha, options in found.items()
+        }
+
+
+def _files(raw: object) -> dict[str, list[str]] | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    return {str(k): [str(x) for x in v] for k, v in value.items() if isinstance(v, list)}
