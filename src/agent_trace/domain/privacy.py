@@ -80,6 +80,8 @@ def apply_privacy(batch: RecordBatch, tier: int, redactor: Callable[[str], str] 
         subagent.description = _redact_opt(subagent.description, redactor) if keep_details else None
     for commit in batch.commits:
         commit.message = _redact_opt(commit.message, redactor) if keep_details else None
+        if not keep_details:
+            commit.files_json = None  # file paths are tier 2
     for event in batch.raw_events:
         if event.payload is None:
             continue

@@ -27,7 +27,7 @@ from collections import Counter
 KEY_HEX = 16
 MAX_KEYS_PER_COMMIT = 20_000  # past this the keys are cut (agent_lines then counts those only)
 AGENT_WRITE_TOOLS = ("Write", "Edit", "MultiEdit")
-GIT_COMMIT_RE = re.compile(r"(?:^|[\s;&|(])git(?:\s+-[cC]\s+\S+)*\s+commit\b")
+GIT_COMMIT_RE = re.compile(r"(?:^|[\s;&|(])git(?:\s+-[cC]\s+\S+)*\s+commit(?![-\w])")
 _CO_AUTHOR_RE = re.compile(r"^co-authored-by:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 CLOCK_SLACK_MS = 1_000
 _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$")
@@ -82,15 +82,17 @@ def is_git_commit(command: str | None) -> bool:
     return bool(command) and GIT_COMMIT_RE.search(str(command)) is not None
 
 
+_COMMIT_LINE = re.compile(r"^commit ([0-9a-f]{40,64})$", re.MULTILINE)
+
+
 def parse_log_patch(text: str) -> dict[str, dict[str, object]]:
-    """`git log -p --format=%x1e%H …` output → {sha: {"files": {path: [keys of added lines]},
-    "added": n, "removed": n}}. Binary files count no lines; renames name the new path."""
+    """`git log -p --format='commit %H'` output → {sha: {"files": {path: [keys of added lines]},
+    "added": n, "removed": n}}. Binary files count no lines; renames name the new path. The same
+    text is what `git patch-id --stable` reads."""
     out: dict[str, dict[str, object]] = {}
-    for record in text.split("\x1e")[1:]:
-        header, _, body = record.partition("\n")
-        sha = header.split("\x1f", 1)[0].strip()
-        if not sha:
-            continue
+    heads = list(_COMMIT_LINE.finditer(text))
+    for i, head in enumerate(heads):
+        body = text[head.end() : heads[i + 1].start() if i + 1 < len(heads) else len(text)]
         files: dict[str, list[str]] = {}
         added = removed = 0
         current: list[str] | None = None
@@ -110,7 +112,9 @@ def parse_log_patch(text: str) -> dict[str, dict[str, object]]:
                     current.append(line_key(line[1:]))
             elif in_hunk and line.startswith("-"):
                 removed += 1
-        out[sha] = {"files": files, "added": added, "removed": removed}
+        # Files that only lost lines have no keys to match; they are left out.
+        kept = {path: keys for path, keys in files.items() if keys}
+        out[head.group(1)] = {"files": kept, "added": added, "removed": removed}
     return out
 
 

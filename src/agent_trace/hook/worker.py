@@ -282,6 +282,7 @@ def _sanitize_git(info: dict[str, Any], tier: int) -> dict[str, Any]:
     if tier < 2:
         for commit in info.get("commits") or []:
             commit.pop("message", None)
+            commit.pop("files", None)  # file paths are tier 2 (the line keys go with them)
     redacted = redact_json_value(info)
     return dict(redacted) if isinstance(redacted, dict) else info
 
