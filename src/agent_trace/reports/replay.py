@@ -16,6 +16,7 @@ import orjson
 
 from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.reports.iso import iso_ms as ms_to_iso
+from agent_trace.reports.outcome_views import commit_json, outcome_json, pr_json
 from agent_trace.store.port import SessionDetail
 
 TOKEN_KEYS = (
@@ -207,9 +208,11 @@ class Replay:
     commits: list[dict[str, Any]]
     files_read: list[str]
     files_written: list[str]
+    pull_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         s = self.session
+        prs = {str(p["pr_id"]): p for p in self.pull_requests}
         return {
             "session": {
                 "session_id": s["session_id"],
@@ -240,19 +243,9 @@ class Replay:
             },
             "totals": self.totals.as_json(),
             "prompts": [p.as_json() for p in self.prompts],
-            "commits": [
-                {
-                    "sha": c["sha"],
-                    "message": c.get("message"),
-                    "author": c.get("author"),
-                    "branch": c.get("branch"),
-                    "ts": ms_to_iso(c.get("ts_ms")),
-                    "files_changed": c.get("files_changed"),
-                    "insertions": c.get("insertions"),
-                    "deletions": c.get("deletions"),
-                }
-                for c in self.commits
-            ],
+            "commits": [commit_json(c, prs) for c in self.commits],
+            "outcome": outcome_json(s),
+            "pull_requests": [pr_json(p) for p in self.pull_requests],
             "files_read": self.files_read,
             "files_written": self.files_written,
         }
@@ -407,4 +400,6 @@ def build_replay(detail: SessionDetail) -> Replay:
         files_read.extend(p for p in v.files_read if p not in files_read)
         files_written.extend(p for p in v.files_written if p not in files_written)
     commits = sorted(detail.commits, key=lambda c: _ts(c, "ts_ms"))
-    return Replay(detail.session, all_views, totals, commits, files_read, files_written)
+    return Replay(
+        detail.session, all_views, totals, commits, files_read, files_written, list(detail.pull_requests)
+    )

@@ -196,6 +196,25 @@ class DayTotal:
 
 
 @dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    """One session's cost and results (domain.outcomes), for the outcomes analytics."""
+
+    session_id: str
+    project: str | None
+    user_id: str | None
+    started_ms: int | None
+    cost_nusd: int
+    label: str | None  # None until the derived data is refreshed
+    score: int | None
+    commits: int
+    merged_prs: int
+    agent_lines: int  # agent-authored lines in commits not reverted
+    lines_added: int
+    model: str | None  # the model that cost the session most
+    title: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class UserInfo:
     """A developer seen on at least one session; times from their sessions (epoch ms)."""
 
@@ -265,6 +284,9 @@ class Store(Protocol):
     def list_sessions(self, query: SessionQuery) -> SessionPage: ...
 
     def session_detail(self, session_id: str) -> SessionDetail | None: ...
+
+    def outcome_rows(self, filters: Filters) -> list[OutcomeRow]:
+        """Every session started in the filters' range, with its cost and outcome."""
 
     def find_session_ids(self, prefix: str, limit: int = 10) -> list[str]:
         """Session ids starting with `prefix` (for commands that accept a short id)."""

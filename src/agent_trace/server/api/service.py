@@ -53,6 +53,9 @@ def session_row(s: SessionSummary, now_ms: int) -> dict[str, Any]:
         "user": s.user_id,
         "title": s.title,
         "first_prompt": None if s.first_prompt is None else s.first_prompt[:FIRST_PROMPT_CHARS],
+        "outcome": s.outcome,
+        "outcome_score": s.outcome_score,
+        "commits": s.commits,
         "version": s.version,
         "started_at": ms_to_iso(s.started_ms),
         "ended_at": ms_to_iso(s.ended_ms),
@@ -190,6 +193,19 @@ def analytics_tools_json(store: Store, days: DayRange, cache: ChangeValidatedCac
     if cache is None:
         return build()
     return cache.get(("tools", days.first, days.last, days.tz_name, days.filters), None, build)
+
+
+def analytics_outcomes_json(store: Store, days: DayRange, cache: ChangeValidatedCache | None = None) -> bytes:
+    from agent_trace.reports.outcomes import outcomes_report
+
+    def build() -> bytes:
+        return orjson.dumps(
+            outcomes_report(store, days.first, days.last, days.tz, days.tz_name, days.filters)
+        )
+
+    if cache is None:
+        return build()
+    return cache.get(("outcomes", days.first, days.last, days.tz_name, days.filters), None, build)
 
 
 def analytics_tools(

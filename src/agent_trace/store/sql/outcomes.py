@@ -96,7 +96,10 @@ class SqlOutcomes:
                     "signals": outcome.signals_json(),
                     "n_commits": len(commits[sid]),
                     "commit_lines": sum(int(c["insertions"] or 0) for c in commits[sid]),
-                    "agent_lines": sum(int(c["agent_lines"] or 0) for c in commits[sid]),
+                    # Agent-authored lines kept: in commits not reverted since.
+                    "agent_lines": sum(
+                        int(c["agent_lines"] or 0) for c in commits[sid] if not c.get("reverted_by")
+                    ),
                     "merged_prs": len({c["pr_id"] for c in commits[sid] if str(c["sha"]) in merged}),
                 }
             )

@@ -17,6 +17,7 @@ from agent_trace.store.port import (
     Change,
     DayTotal,
     Filters,
+    OutcomeRow,
     SessionDetail,
     SessionPage,
     SessionQuery,
@@ -307,6 +308,41 @@ class SqlReads:
         """SQL for the text of session `s`'s first typed prompt: a summary column (migration
         0005), kept by the refresh of derived data like the counts beside it."""
         return "s.first_prompt"
+
+    def outcome_rows(self, filters: Filters) -> list[OutcomeRow]:
+        self._ensure_fresh()
+        where, params = self._filter_sql(
+            filters,
+            time_col="s.started_ms",
+            project_col="s.project",
+            user_col="s.user_id",
+            agent_col="s.agent",
+            model_col="s.models",
+        )
+        rows = self.runner.query(
+            "SELECT s.session_id, s.project, s.user_id, s.started_ms, s.cost_nusd, s.outcome_label, "
+            "s.outcome_score, s.n_commits, s.merged_prs, s.agent_lines, s.commit_lines, s.primary_model, "
+            f"SUBSTR(COALESCE(s.title, s.first_prompt), 1, 200) FROM sessions s{where} ORDER BY s.session_id",
+            params,
+        )
+        return [
+            OutcomeRow(
+                str(r[0]),
+                r[1],
+                r[2],
+                r[3],
+                int(r[4] or 0),
+                r[5],
+                r[6],
+                int(r[7] or 0),
+                int(r[8] or 0),
+                int(r[9] or 0),
+                int(r[10] or 0),
+                r[11],
+                r[12],
+            )
+            for r in rows
+        ]
 
     def _session_pull_requests(self, session_id: str) -> list[dict[str, Any]]:
         """The pull/merge requests holding the session's commits (linked by store.sql.outcomes)."""

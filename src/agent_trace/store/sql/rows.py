@@ -249,6 +249,7 @@ SESSION_OUTCOME_COLUMNS = (
     "commit_lines",
     "agent_lines",
     "merged_prs",
+    "primary_model",
 )
 
 SESSION_SUMMARY_FIELDS = ", ".join(

@@ -46,6 +46,7 @@ SESSION_COLUMNS = (
     ("commit_lines", sa.Integer),
     ("agent_lines", sa.Integer),
     ("merged_prs", sa.Integer),
+    ("primary_model", sa.Text),  # the model that cost the session most (outcomes by model)
 )
 
 
