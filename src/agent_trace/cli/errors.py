@@ -20,6 +20,10 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             from agent_trace.cli.report_cmd import cmd_report
 
             return cmd_report(args, settings)
+        if args.command == "git":
+            from agent_trace.cli.git_cmd import cmd_git
+
+            return cmd_git(args, settings)
         if args.command == "sessions":
             from agent_trace.cli.report_cmd import cmd_sessions
 

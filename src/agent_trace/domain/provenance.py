@@ -221,3 +221,23 @@ def _prompt_before(ts: int, prompts: list[dict[str, object]]) -> str | None:
         if chosen is None or pts >= chosen[0]:
             chosen = (pts, str(p["prompt_id"]))
     return chosen[1] if chosen else None
+
+
+_REVERTS_RE = re.compile(r"This reverts commit ([0-9a-f]{7,64})")
+
+
+def reverted_shas(message: str | None) -> list[str]:
+    """The commits a message says it reverts (`git revert`'s own wording)."""
+    return _REVERTS_RE.findall(message or "")
+
+
+def session_for_commit(ts_ms: int | None, windows: list[tuple[str, int, int]]) -> str | None:
+    """The session whose [start, end] window holds a commit time; of several, the latest to
+    start (the most specific). `windows` = [(session_id, start_ms, end_ms)]."""
+    if ts_ms is None:
+        return None
+    best: tuple[int, str] | None = None
+    for sid, start, end in windows:
+        if start - CLOCK_SLACK_MS <= ts_ms <= end + CLOCK_SLACK_MS and (best is None or (start, sid) > best):
+            best = (start, sid)
+    return best[1] if best else None

@@ -39,9 +39,10 @@ class GitError(Exception):
 
 
 class Git:
-    def __init__(self, cwd: str, deadline: float) -> None:
+    def __init__(self, cwd: str, deadline: float, per_call_timeout_s: float = PER_CALL_TIMEOUT_S) -> None:
         self.cwd = cwd
         self.deadline = deadline
+        self.per_call_timeout_s = per_call_timeout_s
         env = dict(os.environ)
         env.update({"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
         self.env = env
@@ -58,7 +59,7 @@ class Git:
                 input=stdin if stdin is not None else b"",
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                timeout=min(PER_CALL_TIMEOUT_S, remaining),
+                timeout=min(self.per_call_timeout_s, remaining),
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:

@@ -88,12 +88,16 @@ def local_range_ms(first: date, last: date, tz: tzinfo) -> tuple[int, int]:
 
 
 def outcomes_report(
-    store: Store, first: date, last: date, tz: tzinfo, tz_name: str, filters: Filters, top: int = 20
+    store: Store,
+    filters: Filters,
+    tz: tzinfo,
+    tz_name: str,
+    since: str | None,
+    until: str | None,
+    top: int = 20,
 ) -> dict[str, Any]:
-    since_ms, until_ms = local_range_ms(first, last, tz)
-    rows = store.outcome_rows(
-        Filters(since_ms, until_ms, filters.project, filters.model, filters.user, filters.agent)
-    )
+    """`filters` bound the sessions' start times (epoch ms); `since`/`until` label the range."""
+    rows = store.outcome_rows(filters)
     totals = _Group()
     for r in rows:
         totals.add(r)
@@ -103,8 +107,8 @@ def outcomes_report(
     )
     return {
         "timezone": tz_name,
-        "since": first.isoformat(),
-        "until": last.isoformat(),
+        "since": since,
+        "until": until,
         "totals": totals.as_json(),
         "by_project": _grouped(rows, lambda r: r.project, "project"),
         "by_user": _grouped(rows, lambda r: r.user_id, "user"),

@@ -285,6 +285,9 @@ class Store(Protocol):
 
     def session_detail(self, session_id: str) -> SessionDetail | None: ...
 
+    def session_commits(self, session_ids: Sequence[str]) -> list[dict[str, object]]:
+        """The stored commits of these sessions, as rows (`agent-trace git scan`)."""
+
     def outcome_rows(self, filters: Filters) -> list[OutcomeRow]:
         """Every session started in the filters' range, with its cost and outcome."""
 

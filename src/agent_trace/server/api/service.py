@@ -196,12 +196,17 @@ def analytics_tools_json(store: Store, days: DayRange, cache: ChangeValidatedCac
 
 
 def analytics_outcomes_json(store: Store, days: DayRange, cache: ChangeValidatedCache | None = None) -> bytes:
-    from agent_trace.reports.outcomes import outcomes_report
+    from dataclasses import replace
+
+    from agent_trace.reports.outcomes import local_range_ms, outcomes_report
 
     def build() -> bytes:
-        return orjson.dumps(
-            outcomes_report(store, days.first, days.last, days.tz, days.tz_name, days.filters)
+        since_ms, until_ms = local_range_ms(days.first, days.last, days.tz)
+        filters = replace(days.filters, since_ms=since_ms, until_ms=until_ms)
+        report = outcomes_report(
+            store, filters, days.tz, days.tz_name, days.first.isoformat(), days.last.isoformat()
         )
+        return orjson.dumps(report)
 
     if cache is None:
         return build()

@@ -82,6 +82,7 @@ SQL_ONLY_METHODS = frozenset(
         "lock_writers",
         "list_sessions",  # through the _prompt_text_match / _first_prompt_sql hooks below
         "outcome_rows",  # sessions and their derived outcome columns are in SQL
+        "session_commits",
     }
 )
 

@@ -33,7 +33,7 @@ from agent_trace.store.sql.rows import (
     usage_bucket,
 )
 from agent_trace.store.sql.runner import SqlRunner
-from agent_trace.store.sql.sqltext import ascii_lower, in_params, like_escape
+from agent_trace.store.sql.sqltext import ascii_lower, chunks, in_params, like_escape
 
 _SORTS = {
     "started": "COALESCE(s.started_ms, 0)",
@@ -308,6 +308,15 @@ class SqlReads:
         """SQL for the text of session `s`'s first typed prompt: a summary column (migration
         0005), kept by the refresh of derived data like the counts beside it."""
         return "s.first_prompt"
+
+    def session_commits(self, session_ids: Sequence[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for chunk in chunks(list(dict.fromkeys(session_ids))):
+            placeholders, params = in_params("s", chunk)
+            out += self._dict_rows(
+                f"SELECT * FROM commits WHERE session_id IN ({placeholders}) ORDER BY sha", params
+            )
+        return out
 
     def outcome_rows(self, filters: Filters) -> list[OutcomeRow]:
         self._ensure_fresh()
