@@ -102,3 +102,19 @@ def test_parse_log_patch() -> None:
         "diff --git a/y b/y\ndeleted file mode 100644\n--- a/y\n+++ /dev/null\n@@ -1 +0,0 @@\n-gone\n"
     )
     assert parse_log_patch(text) == {sha: {"files": {"x": text_keys("one\ntwo\n")}, "added": 2, "removed": 1}}
+
+
+def test_the_call_that_reports_the_sha_made_the_commit_not_its_neighbour() -> None:
+    prompts = [{"prompt_id": "p1", "ts_ms": 0, "kind": "prompt"}]
+    bash = {
+        "tool_use_id": "tb",
+        "tool_name": "Bash",
+        "prompt_id": "p1",
+        "started_ms": 50_000,
+        "ended_ms": 51_000,
+        "input_json": json.dumps({"command": "git commit -m x"}),
+        "output_text": "[main (root-commit) 1a2b3c4] x\n 1 file changed, 1 insertion(+)",
+    }
+    assert link_commit(51_000, prompts, [bash], "1a2b3c4" + "0" * 33) == ("p1", "tb")
+    # A person's commit in the same second is not the one the call reported.
+    assert link_commit(51_000, prompts, [bash], "9" * 40) == ("p1", None)

@@ -184,35 +184,54 @@ def agent_lines(
     return total
 
 
+# What `git commit` prints first: "[main 1a2b3c4] message" or "[main (root-commit) 1a2b3c4] …".
+_COMMITTED_RE = re.compile(r"^\[[^\]\s]+(?: \([^)]*\))? ([0-9a-f]{7,64})\]", re.MULTILINE)
+
+
+def committed_shas(output: str | None) -> list[str]:
+    """The (short) shas a `git commit` command's output reports."""
+    return _COMMITTED_RE.findall(output or "")
+
+
 def link_commit(
-    commit_ms: int | None, prompts: list[dict[str, object]], tool_calls: list[dict[str, object]]
+    commit_ms: int | None,
+    prompts: list[dict[str, object]],
+    tool_calls: list[dict[str, object]],
+    sha: str = "",
 ) -> tuple[str | None, str | None]:
-    """(prompt_id, tool_use_id) of the commit: the `git commit` Bash call it was made in (then
-    its prompt), else the latest prompt before it; (None, None) without a time."""
-    if commit_ms is None:
-        return None, None
+    """(prompt_id, tool_use_id) of the commit: the `git commit` Bash call that made it, else the
+    latest prompt before it; (None, None) without a time.
+
+    The call whose output reports this sha ("[main 1a2b3c4] …") made it. A call whose output
+    reports another sha did not; only a call with no such output (tier 1, or output not
+    captured) is matched by time: the commit time falls within the call."""
     best: tuple[int, str, str | None] | None = None
     for row in tool_calls:
-        if row.get("tool_name") != "Bash":
+        if row.get("tool_name") != "Bash" or not is_git_commit(str(_tool_input(row).get("command") or "")):
             continue
+        prompt = row.get("prompt_id")
+        reported = committed_shas(str(row.get("output_text") or ""))
+        if sha and any(sha.startswith(short) for short in reported):
+            return (str(prompt) if prompt else _prompt_before(commit_ms, prompts)), str(row["tool_use_id"])
         start, end = row.get("started_ms"), row.get("ended_ms")
-        if not isinstance(start, int):
+        if reported or commit_ms is None or not isinstance(start, int):
             continue
         end = end if isinstance(end, int) else start
         if not (start - CLOCK_SLACK_MS <= commit_ms <= end + CLOCK_SLACK_MS):
             continue
-        if not is_git_commit(str(_tool_input(row).get("command") or "")):
-            continue
         distance = abs(commit_ms - start)
         if best is None or distance < best[0]:
-            prompt = row.get("prompt_id")
             best = (distance, str(row["tool_use_id"]), str(prompt) if prompt else None)
+    if commit_ms is None:
+        return None, None
     if best is not None:
         return best[2] or _prompt_before(commit_ms, prompts), best[1]
     return _prompt_before(commit_ms, prompts), None
 
 
-def _prompt_before(ts: int, prompts: list[dict[str, object]]) -> str | None:
+def _prompt_before(ts: int | None, prompts: list[dict[str, object]]) -> str | None:
+    if ts is None:
+        return None
     chosen: tuple[int, str] | None = None
     for p in prompts:
         pts = p.get("ts_ms")

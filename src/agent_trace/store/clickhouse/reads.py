@@ -280,5 +280,9 @@ def outcome_inputs(
         kind = str(r[0])
         values = dict(zip(columns, r[2:], strict=True))
         values["session_id"] = r[1]
+        if kind == TOOL_CALL and (values.get("tool_name") != "Bash" or values.get("output_text") is None):
+            values["output_text"] = None  # as the SQL store's BASH_OUTPUT
+        elif kind == TOOL_CALL:
+            values["output_text"] = str(values["output_text"])[:4000]
         out[str(r[1])][slot[kind]].append({c: values[c] for c in fields[kind]})
     return out

@@ -34,7 +34,10 @@ TOOL_FIELDS = (
     "status",
     "error",
     "input_json",
+    "output_text",  # Bash calls only (`git commit` reports the sha it made); see _outcome_inputs
 )
+# Only Bash outputs are read, and only their start: a session's other outputs can be megabytes.
+BASH_OUTPUT = "CASE WHEN tool_name = 'Bash' THEN SUBSTR(output_text, 1, 4000) END"
 PR_PRIORITY = {"merged": 0, "open": 1, "closed": 2}
 
 
@@ -50,8 +53,9 @@ class SqlOutcomes:
         for i, (table, fields) in enumerate(
             (("prompts", PROMPT_FIELDS), ("llm_calls", LLM_FIELDS), ("tool_calls", TOOL_FIELDS))
         ):
+            columns = ", ".join(BASH_OUTPUT if f == "output_text" else f for f in fields)
             for r in self.runner.query(
-                f"SELECT {', '.join(fields)} FROM {table} WHERE session_id IN ({placeholders})", params
+                f"SELECT {columns} FROM {table} WHERE session_id IN ({placeholders})", params
             ):
                 out[r[0]][i].append(dict(zip(fields, r, strict=True)))
         return out
@@ -75,7 +79,7 @@ class SqlOutcomes:
             merged: set[str] = set()
             for c in commits[sid]:
                 ts = c["ts_ms"] if isinstance(c["ts_ms"], int) else None
-                c["prompt_id"], c["tool_use_id"] = link_commit(ts, prompts, tool_calls)
+                c["prompt_id"], c["tool_use_id"] = link_commit(ts, prompts, tool_calls, str(c["sha"]))
                 files = _files(c.get("files_json"))
                 c["agent_lines"] = agent_lines(files, ts, tool_calls) if files is not None else None
                 pr = prs.get(str(c["sha"])) or (
