@@ -52,6 +52,8 @@ class DataClient(Protocol):
 
     async def tools(self, params: Params) -> dict[str, Any]: ...
 
+    async def outcomes(self, params: Params) -> dict[str, Any]: ...
+
     def live(
         self, params: Params, session_ids: list[str] | None, last_event_id: str | None
     ) -> AsyncIterator[LiveEvent]: ...
@@ -110,6 +112,12 @@ class InProcessDataClient:
         days = parse_day_range(params, self.default_tz)
         return await anyio.to_thread.run_sync(service.analytics_tools, self.store, days, self.cache)
 
+    async def outcomes(self, params: Params) -> dict[str, Any]:
+        days = parse_day_range(params, self.default_tz)
+        data = await anyio.to_thread.run_sync(service.analytics_outcomes_json, self.store, days, self.cache)
+        out: dict[str, Any] = orjson.loads(data)
+        return out
+
     async def live(
         self, params: Params, session_ids: list[str] | None, last_event_id: str | None
     ) -> AsyncIterator[LiveEvent]:
@@ -167,6 +175,9 @@ class HttpDataClient:
 
     async def tools(self, params: Params) -> dict[str, Any]:
         return await self._get("/v1/analytics/tools", dict(params))
+
+    async def outcomes(self, params: Params) -> dict[str, Any]:
+        return await self._get("/v1/analytics/outcomes", dict(params))
 
     async def live(
         self, params: Params, session_ids: list[str] | None, last_event_id: str | None

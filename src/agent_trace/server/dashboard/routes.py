@@ -32,6 +32,8 @@ from agent_trace.server.dashboard import pages
 from agent_trace.server.dashboard.client import DataClient, make_client
 from agent_trace.server.dashboard.formatting import FILTERS, sort_value
 from agent_trace.server.dashboard.highlight import HighlightCache, Highlighter, stylesheet
+from agent_trace.server.dashboard.outcome_view import outcome_panel
+from agent_trace.server.dashboard.outcome_view import outcomes_page as outcomes_page_view
 from agent_trace.server.dashboard.replay_view import CHUNK, PromptCard, ReplayViewBuilder, ToolNode
 from agent_trace.server.errors import ApiError, error_body
 from agent_trace.server.heap import settle_heap
@@ -199,7 +201,10 @@ def build_router(ctx: AppContext) -> APIRouter:
                 return RedirectResponse(f"/sessions/{quote(full, safe='')}", status_code=303)
             return await dash.error_page(exc, "sessions")
         cards = await anyio.to_thread.run_sync(dash.builder().cards, replay)
-        return await dash.page("replay.html", nav="sessions", replay=replay, cards=cards, sid=session_id)
+        panel = outcome_panel(replay)
+        return await dash.page(
+            "replay.html", nav="sessions", replay=replay, cards=cards, sid=session_id, panel=panel
+        )
 
     @router.get("/sessions/{session_id}/live")
     async def replay_fragment(session_id: str) -> Response:
@@ -209,7 +214,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         except ApiError as exc:
             return Response(status_code=exc.status, headers=NO_STORE)
         cards = await anyio.to_thread.run_sync(dash.builder().cards, replay)
-        return await dash.page("_replay_live.html", replay=replay, cards=cards, sid=session_id)
+        return await dash.page(
+            "_replay_live.html", replay=replay, cards=cards, sid=session_id, panel=outcome_panel(replay)
+        )
 
     @router.get("/sessions/{session_id}/cards/{index}")
     async def card_fragment(session_id: str, index: int, request: Request) -> Response:
@@ -313,6 +320,22 @@ def build_router(ctx: AppContext) -> APIRouter:
             view=view,
             explicit_tz=bool(request.query_params.get("tz")),
             presets=pages.presets(params),
+        )
+
+    @router.get("/outcomes")
+    async def outcomes_page(request: Request) -> HTMLResponse:
+        params = _query(request, ("since", "until", "project", "user", "agent", "model"))
+        tz = _tz_from(request, ctx.settings.timezone)
+        if tz:
+            params["tz"] = tz
+        try:
+            data = await client.outcomes(params)
+        except ApiError as exc:
+            if exc.status >= 500:
+                return await dash.error_page(exc, "outcomes")
+            return await dash.page("outcomes.html", 400, nav="outcomes", params=params, error=exc, view=None)
+        return await dash.page(
+            "outcomes.html", nav="outcomes", params=params, error=None, view=outcomes_page_view(data)
         )
 
     @router.get("/live/sessions")

@@ -1,0 +1,97 @@
+"""Page models for outcomes: the replay's commits/outcome panel and the outcomes page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+LABEL_ORDER = ("shipped", "committed", "no-commit", "spun")
+
+
+@dataclass
+class EvidenceLink:
+    text: str
+    href: str
+
+
+@dataclass
+class SignalRow:
+    name: str
+    value: Any
+    points: int
+    detail: str
+    links: list[EvidenceLink] = field(default_factory=list)
+    more: int = 0
+
+
+@dataclass
+class CommitRow:
+    commit: dict[str, Any]
+    prompt_href: str | None
+    prompt_label: str | None
+    tool_href: str | None
+
+
+@dataclass
+class OutcomePanel:
+    label: str | None
+    score: int | None
+    signals: list[SignalRow]
+    commits: list[CommitRow]
+    loop_ids: list[str]  # tool calls to highlight in the cards (the loop's evidence)
+
+
+def _tool_href(sid: str, tool_use_id: str) -> str:
+    return f"/sessions/{quote(sid, safe='')}/tools/{quote(tool_use_id, safe='')}"
+
+
+def outcome_panel(replay: dict[str, Any], shown: int = 12) -> OutcomePanel:
+    sid = str(replay["session"]["session_id"])
+    card_of = {p.get("prompt_id"): i for i, p in enumerate(replay.get("prompts", [])) if p.get("prompt_id")}
+    outcome = replay.get("outcome") or {}
+
+    def link(e: dict[str, str]) -> EvidenceLink:
+        if e["kind"] == "tool_call":
+            return EvidenceLink(e["id"][-8:], _tool_href(sid, e["id"]))
+        if e["kind"] == "prompt" and e["id"] in card_of:
+            return EvidenceLink(f"prompt #{card_of[e['id']] + 1}", f"#p{card_of[e['id']]}")
+        return EvidenceLink(
+            f"{e['kind']} {e['id'][:10]}", f"#commit-{e['id']}" if e["kind"] == "commit" else "#"
+        )
+
+    signals = [
+        SignalRow(
+            s["name"],
+            s["value"],
+            s["points"],
+            s.get("detail") or "",
+            [link(e) for e in s["evidence"][:shown]],
+            max(0, len(s["evidence"]) - shown),
+        )
+        for s in outcome.get("signals", [])
+    ]
+    loop_ids = [e["id"] for s in outcome.get("signals", []) if s["name"] == "loop" for e in s["evidence"]]
+    commits = []
+    for c in replay.get("commits", []):
+        index = card_of.get(c.get("prompt_id"))
+        commits.append(
+            CommitRow(
+                c,
+                f"#p{index}" if index is not None else None,
+                f"prompt #{index + 1}" if index is not None else None,
+                _tool_href(sid, c["tool_use_id"]) if c.get("tool_use_id") else None,
+            )
+        )
+    return OutcomePanel(outcome.get("label"), outcome.get("score"), signals, commits, loop_ids)
+
+
+def outcomes_page(data: dict[str, Any]) -> dict[str, Any]:
+    """Shares of each label (for the bar), and the tables as they come from the API."""
+    totals = data["totals"]
+    n = totals["sessions"] or 1
+    shares = [
+        (label, totals["labels"].get(label, 0), 100.0 * totals["labels"].get(label, 0) / n)
+        for label in LABEL_ORDER
+    ]
+    return {**data, "shares": shares}
