@@ -104,6 +104,8 @@ def store_answers(store: Any) -> dict[str, Any]:
     for text in ("parser", "TEST", "hello", "%", "zzz-nothing"):
         out[f"search/{text}"] = store.list_sessions(SessionQuery(text=text, limit=100)).sessions
     out["only"] = store.list_sessions(SessionQuery(session_ids=tuple(ids[:3]), limit=10)).sessions
+    out["outcome_rows"] = store.outcome_rows(Filters())
+    out["session_commits"] = store.session_commits(ids)
     offsets = [(0, 3_600_000), (1_774_746_000_000, 7_200_000)]  # Berlin: CET, then CEST from 2026-03-29
     for rollup, dims in (
         ("usage", ("project", "user_id", "agent", "model")),
@@ -145,6 +147,9 @@ def api_answers(settings: Settings, store: Any, days: tuple[date, date]) -> dict
             out[f"cost/{zone}"] = get("/v1/analytics/cost/daily", since=first, until=last, tz=zone)
             out[f"tools/{zone}"] = get("/v1/analytics/tools", since=first, until=last, tz=zone)
         out["cost/user"] = get("/v1/analytics/cost/daily", since=first, until=last, user="alice")
+        for zone in ZONES:
+            out[f"outcomes/{zone}"] = get("/v1/analytics/outcomes", since=first, until=last, tz=zone)
+        out["outcomes/user"] = get("/v1/analytics/outcomes", since=first, until=last, user="erin")
         out["missing"] = get("/v1/sessions/ffffffff-0000-0000-0000-000000000000")
     return out
 
