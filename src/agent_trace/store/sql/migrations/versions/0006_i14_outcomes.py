@@ -14,6 +14,8 @@ Revises: 0005
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -25,51 +27,62 @@ depends_on = None
 Big = sa.BigInteger
 Flag = sa.SmallInteger
 
+
+_Text = None  # a text column: byte order on PostgreSQL, as 0003 made every other one
+
+
+def _kind(kind: type[sa.types.TypeEngine[Any]] | None) -> sa.types.TypeEngine[Any]:
+    if kind is None:
+        return sa.Text(collation="C") if op.get_bind().dialect.name == "postgresql" else sa.Text()
+    return kind()
+
+
 COMMIT_COLUMNS = (
-    ("parent_sha", sa.Text),
-    ("patch_id", sa.Text),
-    ("files_json", sa.Text),
+    ("parent_sha", _Text),
+    ("patch_id", _Text),
+    ("files_json", _Text),
     ("co_authored", Flag),
     ("on_default", Flag),
-    ("reverted_by", sa.Text),
-    ("rewritten_as", sa.Text),
-    ("prompt_id", sa.Text),
-    ("tool_use_id", sa.Text),
+    ("reverted_by", _Text),
+    ("rewritten_as", _Text),
+    ("prompt_id", _Text),
+    ("tool_use_id", _Text),
     ("agent_lines", sa.Integer),
-    ("pr_id", sa.Text),
+    ("pr_id", _Text),
 )
 SESSION_COLUMNS = (
-    ("outcome_label", sa.Text),
+    ("outcome_label", _Text),
     ("outcome_score", sa.Integer),
-    ("outcome_signals", sa.Text),
+    ("outcome_signals", _Text),
     ("n_commits", sa.Integer),
     ("commit_lines", sa.Integer),
     ("agent_lines", sa.Integer),
     ("merged_prs", sa.Integer),
-    ("primary_model", sa.Text),  # the model that cost the session most (outcomes by model)
+    ("primary_model", _Text),  # the model that cost the session most (outcomes by model)
 )
 
 
 def upgrade() -> None:
+    text = _kind(_Text)
     for name, kind in COMMIT_COLUMNS:
-        op.add_column("commits", sa.Column(name, kind))
+        op.add_column("commits", sa.Column(name, _kind(kind)))
     op.create_index("ix_commits_patch_id", "commits", ["patch_id"])
     for name, kind in SESSION_COLUMNS:
-        op.add_column("sessions", sa.Column(name, kind))
+        op.add_column("sessions", sa.Column(name, _kind(kind)))
     op.create_table(
         "pull_requests",
-        sa.Column("pr_id", sa.Text, primary_key=True),
-        sa.Column("provider", sa.Text, nullable=False),
-        sa.Column("repo", sa.Text, nullable=False),
+        sa.Column("pr_id", text, primary_key=True),
+        sa.Column("provider", text, nullable=False),
+        sa.Column("repo", text, nullable=False),
         sa.Column("number", sa.Integer, nullable=False),
-        sa.Column("state", sa.Text),
-        sa.Column("title", sa.Text),
-        sa.Column("url", sa.Text),
-        sa.Column("author", sa.Text),
-        sa.Column("head_ref", sa.Text),
-        sa.Column("head_sha", sa.Text),
-        sa.Column("base_ref", sa.Text),
-        sa.Column("merge_sha", sa.Text),
+        sa.Column("state", text),
+        sa.Column("title", text),
+        sa.Column("url", text),
+        sa.Column("author", text),
+        sa.Column("head_ref", text),
+        sa.Column("head_sha", text),
+        sa.Column("base_ref", text),
+        sa.Column("merge_sha", text),
         sa.Column("opened_ms", Big),
         sa.Column("closed_ms", Big),
         sa.Column("merged_ms", Big),
@@ -79,9 +92,9 @@ def upgrade() -> None:
     op.create_index("ix_pull_requests_head_sha", "pull_requests", ["head_sha"])
     op.create_table(
         "pushed_commits",
-        sa.Column("repo", sa.Text, primary_key=True),
-        sa.Column("ref", sa.Text, primary_key=True),
-        sa.Column("sha", sa.Text, primary_key=True),
+        sa.Column("repo", text, primary_key=True),
+        sa.Column("ref", text, primary_key=True),
+        sa.Column("sha", text, primary_key=True),
         sa.Column("ts_ms", Big),
     )
     op.create_index("ix_pushed_commits_sha", "pushed_commits", ["sha"])
