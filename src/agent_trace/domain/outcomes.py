@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from agent_trace.domain.provenance import is_git_commit
+from agent_trace.domain.provenance import commit_files, is_git_commit, tool_input
 
 LOOP_MIN_REPEATS = 3  # the same failing call this many times is a loop
 FAIL_RETRY_MIN = 2  # failed test/build runs, each followed by another run
@@ -70,19 +70,8 @@ class Outcome:
         return json.dumps([s.as_dict() for s in self.signals], separators=(",", ":"), sort_keys=True)
 
 
-def _input(row: dict[str, object]) -> dict[str, object]:
-    raw = row.get("input_json")
-    if isinstance(raw, str) and raw:
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return {}
-        return value if isinstance(value, dict) else {}
-    return {}
-
-
 def _canonical_input(row: dict[str, object]) -> str:
-    data = _input(row)
+    data = tool_input(row)
     if data:
         data = {k: v for k, v in data.items() if k != "description"}  # Bash's free-text label
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
@@ -120,7 +109,7 @@ def loops(tool_calls: list[dict[str, object]]) -> list[list[dict[str, object]]]:
 def is_test_or_build(row: dict[str, object]) -> bool:
     if row.get("tool_name") != "Bash":
         return False
-    command = str(_input(row).get("command") or "")
+    command = str(tool_input(row).get("command") or "")
     return bool(command) and not is_git_commit(command) and TEST_BUILD_RE.search(command) is not None
 
 
@@ -147,7 +136,7 @@ def oscillations(tool_calls: list[dict[str, object]]) -> list[tuple[dict[str, ob
     for row in _ordered(tool_calls):
         if row.get("status") in ("error", "denied"):
             continue
-        data = _input(row)
+        data = tool_input(row)
         path = data.get("file_path")
         if not isinstance(path, str):
             continue
@@ -218,14 +207,14 @@ def one_shots(
     for prompt_id, made in by_prompt.items():
         files: set[str] = set()
         for c in made:
-            files.update(_commit_files(c))
+            files.update(commit_files(c.get("files_json")) or {})
         start = order.get(prompt_id)
         corrected = False
         for row in tool_calls:
             pid = row.get("prompt_id")
             if not pid or pid == prompt_id or start is None or order.get(str(pid), -1) <= start:
                 continue
-            path = _input(row).get("file_path")
+            path = tool_input(row).get("file_path")
             edits = row.get("tool_name") in ("Write", "Edit", "MultiEdit") and isinstance(path, str)
             if edits and any(path == f or str(path).endswith("/" + f) for f in files):
                 corrected = True
@@ -233,20 +222,6 @@ def one_shots(
         if not corrected:
             out.append(prompt_id)
     return sorted(out, key=lambda p: (order.get(p, 0), p))
-
-
-def _commit_files(commit: dict[str, object]) -> list[str]:
-    raw = commit.get("files_json")
-    if isinstance(raw, str) and raw:
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            return []
-        if isinstance(value, dict):
-            return [str(k) for k in value]
-        if isinstance(value, list):
-            return [str(v) for v in value]
-    return []
 
 
 def commit_state(commit: dict[str, object], merged_prs: set[str]) -> str:

@@ -118,7 +118,8 @@ def parse_log_patch(text: str) -> dict[str, dict[str, object]]:
     return out
 
 
-def _tool_input(row: dict[str, object]) -> dict[str, object]:
+def tool_input(row: dict[str, object]) -> dict[str, object]:
+    """A tool call row's input as an object ({} when absent or not JSON)."""
     raw = row.get("input_json")
     if not isinstance(raw, str) or not raw:
         return {}
@@ -147,6 +148,19 @@ def written_keys(tool_name: str | None, tool_input: dict[str, object]) -> list[s
     return []
 
 
+def commit_files(raw: object) -> dict[str, list[str]] | None:
+    """A commit's `files_json` ({path: [line keys]}), or None when unknown."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    return {str(k): [str(x) for x in v] for k, v in value.items() if isinstance(v, list)}
+
+
 def _same_file(tool_path: str, repo_path: str) -> bool:
     tool_path = tool_path.replace("\\", "/")
     return tool_path == repo_path or tool_path.endswith("/" + repo_path)
@@ -165,7 +179,7 @@ def agent_lines(
         started = row.get("started_ms") or row.get("ended_ms")
         if commit_ms is not None and isinstance(started, int) and started > commit_ms + CLOCK_SLACK_MS:
             continue
-        data = _tool_input(row)
+        data = tool_input(row)
         path = data.get("file_path")
         if isinstance(path, str) and path:
             writes.append((path, written_keys(str(name), data)))
@@ -207,7 +221,7 @@ def link_commit(
     captured) is matched by time: the commit time falls within the call."""
     best: tuple[int, str, str | None] | None = None
     for row in tool_calls:
-        if row.get("tool_name") != "Bash" or not is_git_commit(str(_tool_input(row).get("command") or "")):
+        if row.get("tool_name") != "Bash" or not is_git_commit(str(tool_input(row).get("command") or "")):
             continue
         prompt = row.get("prompt_id")
         reported = committed_shas(str(row.get("output_text") or ""))

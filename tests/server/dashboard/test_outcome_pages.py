@@ -4,42 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from agent_trace.config import load_settings
-from agent_trace.domain.records import LlmCall, RecordBatch, Usage
-from agent_trace.store.factory import open_store
+from tests.fixtures.outcomes import outcome_store
 from tests.server.conftest import make_client
-from tests.store.test_outcomes_store import T0, _session_with_commits, _spinning_session
 
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    tmp: Path = tmp_path_factory.mktemp("outcome-pages")
-    settings = load_settings(
-        {"AGENT_TRACE_HOME": str(tmp / "home"), "HOME": str(tmp), "AGENT_TRACE_TIMEZONE": "UTC"}
-    )
-    store: Any = open_store(settings)
-    store.write(_session_with_commits())
-    store.write(_spinning_session())
-    store.write(
-        RecordBatch(
-            llm_calls=[
-                LlmCall(
-                    "k2",
-                    "s2",
-                    ts_ms=T0 + 500,
-                    model="claude-opus-4-5",
-                    usage=Usage(1, 1),
-                    cost_nusd=5 * 10**9,
-                )
-            ]
-        )
-    )
+    settings, store = outcome_store(tmp_path_factory.mktemp("outcomes-dashboard"))
     with make_client(settings, store, "dashboard") as client:
         yield client
     store.close()

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from agent_trace.domain.records import RecordBatch
 from agent_trace.server.collector.asgi import CollectorEndpoints
 from agent_trace.server.collector.pipeline import now_ms
 from agent_trace.server.errors import ApiError
@@ -68,7 +70,14 @@ def github_signature(secret: str, body: bytes) -> str:
 def add_routes(router: APIRouter, endpoints: CollectorEndpoints) -> None:
     settings = endpoints.pipeline.settings
 
-    async def store(batch: Any) -> JSONResponse:
+    async def store(parse: Callable[[], RecordBatch], event: str) -> JSONResponse:
+        """Decode (events not used are acknowledged), then store once committed."""
+        try:
+            batch = parse()
+        except WebhookIgnored:
+            return JSONResponse({"ignored": event})
+        except WebhookPayloadError as exc:
+            raise ApiError(400, "invalid_body", str(exc)) from None
         await endpoints.commit_batch(batch)
         return JSONResponse({"stored": len(batch) - len(batch.raw_events)})
 
@@ -89,13 +98,8 @@ def add_routes(router: APIRouter, endpoints: CollectorEndpoints) -> None:
         if not hmac.compare_digest(signature.encode(), github_signature(secret, body).encode()):
             raise _unauthorized("X-Hub-Signature-256: does not match the body")
         event = request.headers.get("x-github-event") or ""
-        try:
-            batch = github_records(event, request.headers.get("x-github-delivery"), _json(body), now_ms())
-        except WebhookIgnored:
-            return JSONResponse({"ignored": event})
-        except WebhookPayloadError as exc:
-            raise ApiError(400, "invalid_body", str(exc)) from None
-        return await store(batch)
+        delivery = request.headers.get("x-github-delivery")
+        return await store(lambda: github_records(event, delivery, _json(body), now_ms()), event)
 
     @router.post(
         "/v1/webhooks/gitlab",
@@ -113,10 +117,4 @@ def add_routes(router: APIRouter, endpoints: CollectorEndpoints) -> None:
             raise _unauthorized("X-Gitlab-Token: missing or wrong")
         event = request.headers.get("x-gitlab-event") or ""
         delivery = request.headers.get("x-gitlab-event-uuid") or request.headers.get("x-gitlab-webhook-uuid")
-        try:
-            batch = gitlab_records(event, delivery, _json(body), now_ms())
-        except WebhookIgnored:
-            return JSONResponse({"ignored": event})
-        except WebhookPayloadError as exc:
-            raise ApiError(400, "invalid_body", str(exc)) from None
-        return await store(batch)
+        return await store(lambda: gitlab_records(event, delivery, _json(body), now_ms()), event)

@@ -10,12 +10,11 @@ are in SQL on every backend, so the same rows give the same answer everywhere.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from agent_trace.domain.outcomes import assess
-from agent_trace.domain.provenance import agent_lines, link_commit
+from agent_trace.domain.provenance import agent_lines, commit_files, link_commit
 from agent_trace.store.sql.rows import TABLE_COLUMNS
 from agent_trace.store.sql.runner import SqlRunner
 from agent_trace.store.sql.sqltext import in_params
@@ -80,7 +79,7 @@ class SqlOutcomes:
             for c in commits[sid]:
                 ts = c["ts_ms"] if isinstance(c["ts_ms"], int) else None
                 c["prompt_id"], c["tool_use_id"] = link_commit(ts, prompts, tool_calls, str(c["sha"]))
-                files = _files(c.get("files_json"))
+                files = commit_files(c.get("files_json"))
                 c["agent_lines"] = agent_lines(files, ts, tool_calls) if files is not None else None
                 pr = prs.get(str(c["sha"])) or (
                     prs.get(str(c["rewritten_as"])) if c.get("rewritten_as") else None
@@ -145,15 +144,3 @@ class SqlOutcomes:
             )
             for sha, options in found.items()
         }
-
-
-def _files(raw: object) -> dict[str, list[str]] | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    return {str(k): [str(x) for x in v] for k, v in value.items() if isinstance(v, list)}
