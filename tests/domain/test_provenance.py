@@ -101,7 +101,7 @@ def test_parse_log_patch() -> None:
         f"commit {sha}\n\ndiff --git a/x b/x\nnew file mode 100644\n--- /dev/null\n+++ b/x\n@@ -0,0 +1,2 @@\n+one\n+two\n"
         "diff --git a/y b/y\ndeleted file mode 100644\n--- a/y\n+++ /dev/null\n@@ -1 +0,0 @@\n-gone\n"
     )
-    assert parse_log_patch(text) == {sha: {"files": {"x": text_keys("one\ntwo\n")}, "added": 2, "removed": 1}}
+    assert parse_log_patch(text) == {sha: {"x": text_keys("one\ntwo\n")}}
 
 
 def test_the_call_that_reports_the_sha_made_the_commit_not_its_neighbour() -> None:

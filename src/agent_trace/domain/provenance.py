@@ -85,16 +85,15 @@ def is_git_commit(command: str | None) -> bool:
 _COMMIT_LINE = re.compile(r"^commit ([0-9a-f]{40,64})$", re.MULTILINE)
 
 
-def parse_log_patch(text: str) -> dict[str, dict[str, object]]:
-    """`git log -p --format='commit %H'` output → {sha: {"files": {path: [keys of added lines]},
-    "added": n, "removed": n}}. Binary files count no lines; renames name the new path. The same
-    text is what `git patch-id --stable` reads."""
-    out: dict[str, dict[str, object]] = {}
+def parse_log_patch(text: str) -> dict[str, dict[str, list[str]]]:
+    """`git log -p --format='commit %H'` output → {sha: {path: [keys of its added lines]}}.
+    Binary files have no lines; renames name the new path. The same text is what `git patch-id
+    --stable` reads."""
+    out: dict[str, dict[str, list[str]]] = {}
     heads = list(_COMMIT_LINE.finditer(text))
     for i, head in enumerate(heads):
         body = text[head.end() : heads[i + 1].start() if i + 1 < len(heads) else len(text)]
         files: dict[str, list[str]] = {}
-        added = removed = 0
         current: list[str] | None = None
         in_hunk = False
         for line in body.split("\n"):
@@ -106,15 +105,15 @@ def parse_log_patch(text: str) -> dict[str, dict[str, object]]:
                 current = files.setdefault(path[2:], []) if path.startswith("b/") else None
             elif line.startswith("@@"):
                 in_hunk = True
-            elif in_hunk and line.startswith("+"):
-                added += 1
-                if current is not None and len(current) < MAX_KEYS_PER_COMMIT:
-                    current.append(line_key(line[1:]))
-            elif in_hunk and line.startswith("-"):
-                removed += 1
+            elif (
+                in_hunk
+                and line.startswith("+")
+                and current is not None
+                and len(current) < MAX_KEYS_PER_COMMIT
+            ):
+                current.append(line_key(line[1:]))
         # Files that only lost lines have no keys to match; they are left out.
-        kept = {path: keys for path, keys in files.items() if keys}
-        out[head.group(1)] = {"files": kept, "added": added, "removed": removed}
+        out[head.group(1)] = {path: keys for path, keys in files.items() if keys}
     return out
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # `git hash-object -t tree /dev/null`: diff against it when the repository had no commit yet.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 MAX_COMMITS = 100
+MAX_LINE_KEYS = 50_000  # per payload (~1 MB of keys), all commits together
 MAX_UNTRACKED_FILES = 500
 MAX_UNTRACKED_FILE_BYTES = 2_000_000
 PER_CALL_TIMEOUT_S = 3.0
@@ -195,10 +196,15 @@ def describe_commits(git: Git, revs: list[str]) -> list[dict[str, Any]]:
             patch_ids[sha.strip()] = pid
     except GitError:
         pass
+    budget = MAX_LINE_KEYS
     for commit in commits:
         parsed = files.get(commit["sha"])
-        if parsed is not None:
-            commit["files"] = parsed["files"]
+        keys = sum(len(k) for k in parsed.values()) if parsed is not None else 0
+        if parsed is not None and keys <= budget:
+            # Newest first: past the budget older commits go without keys (agent_lines unknown)
+            # rather than the payload outgrowing the collector's body limit.
+            commit["files"] = parsed
+            budget -= keys
         if commit["sha"] in patch_ids:
             commit["patch_id"] = patch_ids[commit["sha"]]
     return commits
