@@ -59,7 +59,9 @@ def test_edit_back_and_forth_is_an_oscillation() -> None:
 
 def test_a_merged_commit_ships_and_a_one_shot_prompt_scores() -> None:
     prompts = [{"prompt_id": "p1", "ts_ms": 0, "kind": "prompt"}]
-    commits = [{"sha": "s1", "prompt_id": "p1", "files_json": json.dumps({"x.py": ["k"]})}]
+    commits = [
+        {"sha": "s1", "prompt_id": "p1", "tool_use_id": "t9", "files_json": json.dumps({"x.py": ["k"]})}
+    ]
     outcome = assess(prompts, [], [], commits, {"s1"})
     assert outcome.label == "shipped"
     assert {s.name: s.points for s in outcome.signals} == {"shipped": 40, "one_shot": 10}

@@ -88,25 +88,33 @@ def print_outcomes(data: dict[str, Any]) -> None:
 
 
 def outcome_lines(outcome: dict[str, Any] | None, commits: list[dict[str, Any]]) -> list[str]:
-    """The outcome block of `show`: label, score, each signal and its evidence, each commit."""
-    if outcome is None:
-        return []
-    lines = [
-        f"outcome {outcome['label']}  score {outcome['score']}  commits {outcome['commits']}  agent lines kept {outcome['agent_lines']}"
-    ]
-    for s in outcome["signals"]:
-        ids = ", ".join(e["id"] for e in s["evidence"][:6])
-        more = f" (+{len(s['evidence']) - 6})" if len(s["evidence"]) > 6 else ""
-        points = f"{s['points']:+d}"
-        lines.append(
-            f"  {s['name']} = {s['value']} ({points}){': ' + ids + more if ids else ''}{'  ' + s['detail'] if s['detail'] else ''}"
-        )
+    """`show`'s commits (agent or person, prompt, lines, PR, fate) and outcome (label, score,
+    each signal with its evidence)."""
+    lines: list[str] = []
     for c in commits:
         who = "agent" if c["by_agent"] else "person"
-        pr = c["pr"]
-        pr_text = f"  PR #{pr['number']} {pr['state']}" if pr else ""
+        agent = c["agent_lines"] if c["agent_lines"] is not None else "?"
+        extra = [f"PR #{c['pr']['number']} {c['pr']['state']}"] if c["pr"] else []
+        if c["reverted_by"]:
+            extra.append(f"reverted by {c['reverted_by'][:10]}")
+        elif c["rewritten_as"]:
+            extra.append(f"landed as {c['rewritten_as'][:10]}")
+        elif c["on_default"]:
+            extra.append("on the default branch")
         lines.append(
-            f"  commit {c['sha'][:10]} by {who}  prompt {str(c['prompt_id'] or '-')[:12]}  "
-            f"+{c['lines_added'] or 0} lines, {c['agent_lines'] if c['agent_lines'] is not None else '?'} by the agent{pr_text}"
+            f"commit {c['sha'][:10]} {one_line(c['message'], 60)}  ({who}, prompt {str(c['prompt_id'] or '-')[:12]}, "
+            f"+{c['lines_added'] or 0} lines, {agent} by the agent{''.join(', ' + e for e in extra)})"
+        )
+    if outcome is None:
+        return lines
+    lines.append(
+        f"outcome {outcome['label']} · score {outcome['score']} · agent lines kept {outcome['agent_lines']}"
+    )
+    for s in outcome["signals"]:
+        ids = ", ".join(e["id"][:12] for e in s["evidence"][:6])
+        more = f" (+{len(s['evidence']) - 6})" if len(s["evidence"]) > 6 else ""
+        detail = f"  {s['detail']}" if s["detail"] else ""
+        lines.append(
+            f"  {s['name']} = {s['value']} ({s['points']:+d}){': ' + ids + more if ids else ''}{detail}"
         )
     return lines

@@ -193,7 +193,8 @@ def _final_answer(llm_calls: list[dict[str, object]], prompts: list[dict[str, ob
 def one_shots(
     prompts: list[dict[str, object]], tool_calls: list[dict[str, object]], commits: list[dict[str, object]]
 ) -> list[str]:
-    """Prompts that produced a commit with no later prompt editing a file of that commit."""
+    """Prompts whose commits (the agent's, callers pass those) no later prompt corrected: no
+    later prompt's Write/Edit/MultiEdit touched a file of those commits."""
     out: list[str] = []
     by_prompt: dict[str, list[dict[str, object]]] = defaultdict(list)
     for c in commits:
@@ -288,7 +289,10 @@ def assess(
         signals.append(Signal("permission_denials", len(denied), -min(15, 5 * len(denied)), _ids(denied)))
     if not kept and (prompts or llm_calls) and not _final_answer(llm_calls, prompts):
         signals.append(Signal("abandoned", 1, -20, (), "no commit and no final answer"))
-    shots = one_shots(prompts, tool_calls, [c for c in commits if str(c["sha"]) in kept])
+    # Only the agent's own commits (made by a `git commit` tool call) make a prompt one-shot.
+    shots = one_shots(
+        prompts, tool_calls, [c for c in commits if str(c["sha"]) in kept and c.get("tool_use_id")]
+    )
     if shots:
         signals.append(
             Signal(
