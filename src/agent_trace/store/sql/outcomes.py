@@ -37,6 +37,7 @@ TOOL_FIELDS = (
 )
 # Only Bash outputs are read, and only their start: a session's other outputs can be megabytes.
 BASH_OUTPUT = "CASE WHEN tool_name = 'Bash' THEN SUBSTR(output_text, 1, 4000) END"
+SESSIONS_PER_PASS = 16
 PR_PRIORITY = {"merged": 0, "open": 1, "closed": 2}
 
 
@@ -60,6 +61,12 @@ class SqlOutcomes:
         return out
 
     def _refresh_outcomes(self, session_ids: Sequence[str]) -> None:
+        # A few sessions at a time: their tool inputs (file contents) are what the rules read,
+        # and an import refreshes hundreds of sessions at once.
+        for start in range(0, len(session_ids), SESSIONS_PER_PASS):
+            self._refresh_outcomes_of(session_ids[start : start + SESSIONS_PER_PASS])
+
+    def _refresh_outcomes_of(self, session_ids: Sequence[str]) -> None:
         run = self.runner
         placeholders, params = in_params("s", session_ids)
         names = TABLE_COLUMNS["commits"]
