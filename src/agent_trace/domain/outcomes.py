@@ -80,7 +80,7 @@ def _canonical_input(row: dict[str, object]) -> str:
 
 def _failure(row: dict[str, object]) -> str:
     """The failure text with numbers blanked (timings, pids, line counts vary between runs)."""
-    return _NUMBERS.sub("#", str(row.get("error") or row.get("output_text") or ""))[:2000]
+    return _NUMBERS.sub("#", str(row.get("error") or row.get("output_text") or "")[:2000])
 
 
 def _ids(
@@ -89,12 +89,19 @@ def _ids(
     return tuple(Evidence(kind, str(r[key])) for r in rows[:MAX_EVIDENCE])
 
 
+class _InOrder(list[dict[str, object]]):
+    """Tool calls already in time order (assess sorts once; the rules then skip the sort)."""
+
+
 def _ordered(tool_calls: list[dict[str, object]]) -> list[dict[str, object]]:
+    if isinstance(tool_calls, _InOrder):
+        return tool_calls
+
     def key(r: dict[str, object]) -> tuple[int, str]:
         ts = r.get("started_ms") if isinstance(r.get("started_ms"), int) else r.get("ended_ms")
         return (ts if isinstance(ts, int) else 0, str(r.get("tool_use_id")))
 
-    return sorted(tool_calls, key=key)
+    return _InOrder(sorted(tool_calls, key=key))
 
 
 def loops(tool_calls: list[dict[str, object]]) -> list[list[dict[str, object]]]:
@@ -240,10 +247,14 @@ def assess(
     tool_calls: list[dict[str, object]],
     commits: list[dict[str, object]],
     merged_shas: set[str],
+    tool_count: int | None = None,
 ) -> Outcome:
     """The session's signals, label and score. `commits` carry their derived `prompt_id`;
-    `merged_shas` are the session's commits contained in a merged pull/merge request."""
+    `merged_shas` are the session's commits contained in a merged pull/merge request.
+    `tool_calls` may be only the calls a rule can name (writes, Bash, every call that did not
+    succeed) when `tool_count` gives how many calls the session made in all."""
     signals: list[Signal] = []
+    tool_calls = _ordered(tool_calls)  # every rule reads the calls in time order
     states = {str(c["sha"]): commit_state(c, merged_shas) for c in commits}
     shipped = [s for s, v in states.items() if v == "shipped"]
     kept = [s for s, v in states.items() if v != "reverted"]
@@ -274,9 +285,10 @@ def assess(
     retries = fail_retries(tool_calls)
     if len(retries) >= FAIL_RETRY_MIN:
         signals.append(Signal("fail_retry", len(retries), -min(20, 5 * (len(retries) - 1)), _ids(retries)))
-    if tool_calls:
+    total = max(tool_count or 0, len(tool_calls))
+    if total:
         errors = [r for r in tool_calls if r.get("status") == "error"]
-        rate = round(len(errors) / len(tool_calls), 3)
+        rate = round(len(errors) / total, 3)
         signals.append(Signal("tool_error_rate", rate, -round(20 * rate), _ids(errors)))
     interrupted = [r for r in tool_calls if r.get("status") == "interrupted"]
     stopped_prompts = [p for p in prompts if p.get("interrupted")]

@@ -118,15 +118,21 @@ def parse_log_patch(text: str) -> dict[str, dict[str, list[str]]]:
 
 
 def tool_input(row: dict[str, object]) -> dict[str, object]:
-    """A tool call row's input as an object ({} when absent or not JSON)."""
+    """A tool call row's input as an object ({} when absent or not JSON), parsed once per row
+    (several rules read it; the parsed value is kept in the row under "_input")."""
+    cached = row.get("_input")
+    if isinstance(cached, dict):
+        return cached
+    value: object = None
     raw = row.get("input_json")
-    if not isinstance(raw, str) or not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    if isinstance(raw, str) and raw:
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+    parsed: dict[str, object] = value if isinstance(value, dict) else {}
+    row["_input"] = parsed
+    return parsed
 
 
 def written_keys(tool_name: str | None, tool_input: dict[str, object]) -> list[str]:

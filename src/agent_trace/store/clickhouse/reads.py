@@ -264,7 +264,7 @@ def outcome_inputs(
     client: ClickHouseClient, session_ids: Sequence[str]
 ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
     """SqlOutcomes._outcome_inputs from ClickHouse: the fields the outcome rules read (one query)."""
-    from agent_trace.store.sql.outcomes import LLM_FIELDS, PROMPT_FIELDS, TOOL_FIELDS
+    from agent_trace.store.sql.outcomes import LLM_FIELDS, PROMPT_FIELDS, RULE_TOOLS, TOOL_FIELDS
 
     fields = {PROMPT: PROMPT_FIELDS, LLM_CALL: LLM_FIELDS, TOOL_CALL: TOOL_FIELDS}
     columns = list(dict.fromkeys(c for f in fields.values() for c in f if c != "session_id"))
@@ -276,13 +276,28 @@ def outcome_inputs(
         "session_id IN {sids:Array(String)} AND event_type IN ('prompt', 'llm_call', 'tool_call')",
     )
     slot = {PROMPT: 0, LLM_CALL: 1, TOOL_CALL: 2}
+    last_call: dict[str, tuple[int, str]] = {}
     for r in client.query(f"SELECT * FROM {records}", {"sids": list(session_ids)}):
         kind = str(r[0])
         values = dict(zip(columns, r[2:], strict=True))
-        values["session_id"] = r[1]
-        if kind == TOOL_CALL and (values.get("tool_name") != "Bash" or values.get("output_text") is None):
-            values["output_text"] = None  # as the SQL store's BASH_OUTPUT
-        elif kind == TOOL_CALL:
-            values["output_text"] = str(values["output_text"])[:4000]
-        out[str(r[1])][slot[kind]].append({c: values[c] for c in fields[kind]})
+        values["session_id"] = sid = str(r[1])
+        if kind == TOOL_CALL:
+            # The same rows as SqlOutcomes._outcome_inputs: rule tools and failures only.
+            if values.get("tool_name") not in RULE_TOOLS and (values.get("status") or "success") == "success":
+                continue
+            commit_like = "commit" in str(values.get("input_json") or "")
+            if values.get("tool_name") != "Bash" or values.get("output_text") is None or not commit_like:
+                values["output_text"] = None
+            else:
+                values["output_text"] = str(values["output_text"])[:4000]
+        if kind == LLM_CALL:
+            # Only the main thread's last call, as the SQL store's window query.
+            if values.get("agent_id") or values.get("ts_ms") is None:
+                continue
+            rank = (int(values["ts_ms"]), str(values["call_id"]))
+            if sid in last_call and last_call[sid] >= rank:
+                continue
+            last_call[sid] = rank
+            out[sid][1].clear()
+        out[sid][slot[kind]].append({c: values[c] for c in fields[kind]})
     return out

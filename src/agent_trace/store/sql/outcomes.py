@@ -35,9 +35,15 @@ TOOL_FIELDS = (
     "input_json",
     "output_text",  # Bash calls only (`git commit` reports the sha it made); see _outcome_inputs
 )
-# Only Bash outputs are read, and only their start: a session's other outputs can be megabytes.
-BASH_OUTPUT = "CASE WHEN tool_name = 'Bash' THEN SUBSTR(output_text, 1, 4000) END"
+# Only the outputs of Bash calls that may run `git commit` are read, and only their start: a
+# session's other outputs can be megabytes.
+BASH_OUTPUT = (
+    "CASE WHEN tool_name = 'Bash' AND input_json LIKE '%commit%' THEN SUBSTR(output_text, 1, 4000) END"
+)
 SESSIONS_PER_PASS = 16
+# The tools a rule reads beyond failures: provenance and oscillation (writes), test/build runs
+# and `git commit` (Bash).
+RULE_TOOLS = ("Write", "Edit", "MultiEdit", "Bash")
 PR_PRIORITY = {"merged": 0, "open": 1, "closed": 2}
 
 
@@ -47,16 +53,33 @@ class SqlOutcomes:
     runner: SqlRunner
 
     def _outcome_inputs(self, session_ids: Sequence[str]) -> dict[str, tuple[Rows, Rows, Rows]]:
-        """(prompts, llm calls, tool calls) of each session, with the fields the rules read."""
+        """(prompts, llm calls, tool calls) of each session, only what the rules read: every
+        prompt; the main thread's last LLM call (the final answer or not); the tool calls that a
+        rule can name (RULE_TOOLS, and every call that did not succeed). The tool error rate's
+        denominator is the session's `n_tool_calls` summary column."""
         placeholders, params = in_params("s", session_ids)
         out: dict[str, tuple[Rows, Rows, Rows]] = {sid: ([], [], []) for sid in session_ids}
-        for i, (table, fields) in enumerate(
-            (("prompts", PROMPT_FIELDS), ("llm_calls", LLM_FIELDS), ("tool_calls", TOOL_FIELDS))
-        ):
-            columns = ", ".join(BASH_OUTPUT if f == "output_text" else f for f in fields)
-            for r in self.runner.query(
-                f"SELECT {columns} FROM {table} WHERE session_id IN ({placeholders})", params
-            ):
+        rule_tools = ", ".join(f"'{t}'" for t in RULE_TOOLS)
+        queries = (
+            (
+                PROMPT_FIELDS,
+                f"SELECT {', '.join(PROMPT_FIELDS)} FROM prompts WHERE session_id IN ({placeholders})",
+            ),
+            (
+                LLM_FIELDS,
+                f"SELECT {', '.join(LLM_FIELDS)} FROM (SELECT {', '.join(LLM_FIELDS)}, ROW_NUMBER() OVER "
+                "(PARTITION BY session_id ORDER BY ts_ms DESC, call_id DESC) AS n FROM llm_calls "
+                f"WHERE session_id IN ({placeholders}) AND agent_id IS NULL AND ts_ms IS NOT NULL) last WHERE n = 1",
+            ),
+            (
+                TOOL_FIELDS,
+                f"SELECT {', '.join(BASH_OUTPUT if f == 'output_text' else f for f in TOOL_FIELDS)} FROM tool_calls "
+                f"WHERE session_id IN ({placeholders}) AND (tool_name IN ({rule_tools}) "
+                "OR COALESCE(status, 'success') <> 'success')",
+            ),
+        )
+        for i, (fields, sql) in enumerate(queries):
+            for r in self.runner.query(sql, params):
                 out[r[0]][i].append(dict(zip(fields, r, strict=True)))
         return out
 
@@ -70,6 +93,12 @@ class SqlOutcomes:
         run = self.runner
         placeholders, params = in_params("s", session_ids)
         names = TABLE_COLUMNS["commits"]
+        tool_counts = {
+            str(r[0]): int(r[1] or 0)
+            for r in run.query(
+                f"SELECT session_id, n_tool_calls FROM sessions WHERE session_id IN ({placeholders})", params
+            )
+        }
         commits: dict[str, Rows] = {sid: [] for sid in session_ids}
         for r in run.query(
             f"SELECT {', '.join(names)} FROM commits WHERE session_id IN ({placeholders})", params
@@ -97,7 +126,7 @@ class SqlOutcomes:
                 commit_rows.append(
                     {k: c[k] for k in ("sha", "prompt_id", "tool_use_id", "agent_lines", "pr_id")}
                 )
-            outcome = assess(prompts, llm_calls, tool_calls, commits[sid], merged)
+            outcome = assess(prompts, llm_calls, tool_calls, commits[sid], merged, tool_counts.get(sid))
             session_rows.append(
                 {
                     "sid": sid,
