@@ -34,7 +34,9 @@ def main() -> int:
         store = open_store(load_settings(env))
         try:
             store.refresh_derived()
-            ids = [str(r[0]) for r in store.runner.query("SELECT session_id FROM sessions ORDER BY session_id")]
+            ids = [
+                str(r[0]) for r in store.runner.query("SELECT session_id FROM sessions ORDER BY session_id")
+            ]
             details = [store.session_detail(sid) for sid in ids]
         finally:
             store.close()

@@ -47,13 +47,17 @@ def test_edit_back_and_forth_is_an_oscillation() -> None:
     tools = [
         _tool(1, "Edit", {"file_path": "/a.py", "old_string": "x = 1", "new_string": "x = 2"}),
         _tool(2, "Edit", {"file_path": "/a.py", "old_string": "x = 2", "new_string": "x = 1"}),
-        _tool(3, "Write", {"file_path": "/b.py", "content": "A"}),
-        _tool(4, "Write", {"file_path": "/b.py", "content": "B"}),
-        _tool(5, "Write", {"file_path": "/b.py", "content": "A"}),
+        # The same change in another file is no reversal; a MultiEdit edit can undo an Edit.
+        _tool(3, "Edit", {"file_path": "/b.py", "old_string": "x = 2", "new_string": "x = 1"}),
+        _tool(4, "MultiEdit", {"file_path": "/c.py", "edits": [{"old_string": "a", "new_string": "b"}]}),
+        _tool(5, "Edit", {"file_path": "/c.py", "old_string": "b", "new_string": "a"}),
+        _tool(6, "Write", {"file_path": "/d.py", "content": "A"}),
+        _tool(7, "Write", {"file_path": "/d.py", "content": "B"}),
+        _tool(8, "Write", {"file_path": "/d.py", "content": "A"}),  # whole files: not a region
     ]
     assert [(a["tool_use_id"], b["tool_use_id"]) for a, b in oscillations(tools)] == [
         ("t1", "t2"),
-        ("t3", "t5"),
+        ("t4", "t5"),
     ]
 
 

@@ -14,6 +14,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import orjson
+
 from agent_trace.domain.provenance import commit_files, is_git_commit, tool_input
 
 LOOP_MIN_REPEATS = 3  # the same failing call this many times is a loop
@@ -70,6 +72,16 @@ class Outcome:
         return json.dumps([s.as_dict() for s in self.signals], separators=(",", ":"), sort_keys=True)
 
 
+def _parse_input(raw: object) -> dict[str, object]:
+    if not isinstance(raw, str) or not raw:
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _canonical_input(row: dict[str, object]) -> str:
     data = tool_input(row)
     if data:
@@ -117,7 +129,7 @@ def is_test_or_build(row: dict[str, object]) -> bool:
     if row.get("tool_name") != "Bash":
         return False
     command = str(tool_input(row).get("command") or "")
-    return bool(command) and not is_git_commit(command) and TEST_BUILD_RE.search(command) is not None
+    return bool(command) and TEST_BUILD_RE.search(command) is not None and not is_git_commit(command)
 
 
 def fail_retries(tool_calls: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -135,47 +147,33 @@ def fail_retries(tool_calls: list[dict[str, object]]) -> list[dict[str, object]]
 
 
 def oscillations(tool_calls: list[dict[str, object]]) -> list[tuple[dict[str, object], dict[str, object]]]:
-    """Edits that undo an earlier edit of the same file: (A→B) later followed by (B→A), or a
-    Write that puts back a content the file already had before a different one."""
+    """Edits that undo an earlier edit of the same file region: an Edit/MultiEdit edit (A→B)
+    later followed by (B→A) in the same file."""
     pairs: list[tuple[dict[str, object], dict[str, object]]] = []
-    edits: dict[str, list[tuple[str, str, dict[str, object]]]] = defaultdict(list)
-    contents: dict[str, list[tuple[str, dict[str, object]]]] = defaultdict(list)
+    seen: dict[tuple[str, str, str], dict[str, object]] = {}  # (path, old, new) → first edit
     for row in _ordered(tool_calls):
-        if row.get("status") in ("error", "denied"):
+        name = row.get("tool_name")
+        if name not in ("Edit", "MultiEdit") or row.get("status") in ("error", "denied"):
             continue
         data = tool_input(row)
         path = data.get("file_path")
         if not isinstance(path, str):
             continue
-        name = row.get("tool_name")
-        changes: list[tuple[str, str]] = []
         if name == "Edit":
-            changes = [(str(data.get("old_string") or ""), str(data.get("new_string") or ""))]
-        elif name == "MultiEdit":
+            edits: list[object] = [data]
+        else:
             multi = data.get("edits")
-            changes = [
-                (str(e.get("old_string") or ""), str(e.get("new_string") or ""))
-                for e in (multi if isinstance(multi, list) else [])
-                if isinstance(e, dict)
-            ]
-        elif name == "Write" and isinstance(data.get("content"), str):
-            content = str(data["content"])
-            history = contents[path]
-            # Back to a content the file had before another one (not a repeat of the last).
-            if history and history[-1][0] != content:
-                for earlier, earlier_row in history[:-1]:
-                    if earlier == content:
-                        pairs.append((earlier_row, row))
-                        break
-            history.append((content, row))
-        for old, new in changes:
+            edits = multi if isinstance(multi, list) else []
+        for edit in edits:
+            if not isinstance(edit, dict):
+                continue
+            old, new = str(edit.get("old_string") or ""), str(edit.get("new_string") or "")
             if old == new:
                 continue
-            for prev_old, prev_new, prev_row in edits[path]:
-                if prev_old == new and prev_new == old:
-                    pairs.append((prev_row, row))
-                    break
-            edits[path].append((old, new, row))
+            undone = seen.get((path, new, old))
+            if undone is not None:
+                pairs.append((undone, row))
+            seen.setdefault((path, old, new), row)
     return pairs
 
 
@@ -255,6 +253,9 @@ def assess(
     succeed) when `tool_count` gives how many calls the session made in all."""
     signals: list[Signal] = []
     tool_calls = _ordered(tool_calls)  # every rule reads the calls in time order
+    for row in tool_calls:  # parsed once, here, with the fast parser; the rules read the cache
+        if "_input" not in row:
+            row["_input"] = _parse_input(row.get("input_json"))
     states = {str(c["sha"]): commit_state(c, merged_shas) for c in commits}
     shipped = [s for s, v in states.items() if v == "shipped"]
     kept = [s for s, v in states.items() if v != "reverted"]

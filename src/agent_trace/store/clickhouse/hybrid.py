@@ -225,8 +225,10 @@ class HybridStore(sql.SqlStore):
     ) -> tuple[list[Any], list[Any], list[Any], list[Any], list[Any]]:
         return reads.summary_rows(self.client, session_ids)
 
-    def _outcome_inputs(self, session_ids: Sequence[str]) -> dict[str, tuple[Any, Any, Any]]:
-        return reads.outcome_inputs(self.client, session_ids)
+    def _outcome_inputs(
+        self, session_ids: Sequence[str], with_commits: Sequence[str]
+    ) -> dict[str, tuple[Any, Any, Any]]:
+        return reads.outcome_inputs(self.client, session_ids, with_commits)
 
     # -- reads -------------------------------------------------------------------------------
 

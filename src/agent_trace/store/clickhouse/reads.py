@@ -261,7 +261,7 @@ def record_counts(client: ClickHouseClient) -> dict[str, int]:
 
 
 def outcome_inputs(
-    client: ClickHouseClient, session_ids: Sequence[str]
+    client: ClickHouseClient, session_ids: Sequence[str], with_commits: Sequence[str]
 ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
     """SqlOutcomes._outcome_inputs from ClickHouse: the fields the outcome rules read (one query)."""
     from agent_trace.store.sql.outcomes import LLM_FIELDS, PROMPT_FIELDS, RULE_TOOLS, TOOL_FIELDS
@@ -277,6 +277,7 @@ def outcome_inputs(
     )
     slot = {PROMPT: 0, LLM_CALL: 1, TOOL_CALL: 2}
     last_call: dict[str, tuple[int, str]] = {}
+    committed = set(with_commits)
     for r in client.query(f"SELECT * FROM {records}", {"sids": list(session_ids)}):
         kind = str(r[0])
         values = dict(zip(columns, r[2:], strict=True))
@@ -285,6 +286,12 @@ def outcome_inputs(
             # The same rows as SqlOutcomes._outcome_inputs: rule tools and failures only.
             if values.get("tool_name") not in RULE_TOOLS and (values.get("status") or "success") == "success":
                 continue
+            if (
+                values.get("tool_name") == "Write"
+                and values.get("status") == "success"
+                and sid not in committed
+            ):
+                values["input_json"] = None
             commit_like = "commit" in str(values.get("input_json") or "")
             if values.get("tool_name") != "Bash" or values.get("output_text") is None or not commit_like:
                 values["output_text"] = None

@@ -40,6 +40,7 @@ TOOL_FIELDS = (
 BASH_OUTPUT = (
     "CASE WHEN tool_name = 'Bash' AND input_json LIKE '%commit%' THEN SUBSTR(output_text, 1, 4000) END"
 )
+_TOOL_COLUMNS = {"output_text": BASH_OUTPUT, "input_json": "{write_input}"}
 SESSIONS_PER_PASS = 16
 # The tools a rule reads beyond failures: provenance and oscillation (writes), test/build runs
 # and `git commit` (Bash).
@@ -52,12 +53,21 @@ class SqlOutcomes:
 
     runner: SqlRunner
 
-    def _outcome_inputs(self, session_ids: Sequence[str]) -> dict[str, tuple[Rows, Rows, Rows]]:
+    def _outcome_inputs(
+        self, session_ids: Sequence[str], with_commits: Sequence[str]
+    ) -> dict[str, tuple[Rows, Rows, Rows]]:
         """(prompts, llm calls, tool calls) of each session, only what the rules read: every
         prompt; the main thread's last LLM call (the final answer or not); the tool calls that a
         rule can name (RULE_TOOLS, and every call that did not succeed). The tool error rate's
-        denominator is the session's `n_tool_calls` summary column."""
+        denominator is the session's `n_tool_calls` summary column. A successful Write's content
+        matters only to provenance: it is read for the sessions `with_commits` only."""
         placeholders, params = in_params("s", session_ids)
+        committed, commit_params = in_params("c", list(with_commits) or [""])
+        params = {**params, **commit_params}
+        write_input = (
+            f"CASE WHEN tool_name = 'Write' AND status = 'success' AND session_id NOT IN ({committed}) "
+            "THEN NULL ELSE input_json END"
+        )
         out: dict[str, tuple[Rows, Rows, Rows]] = {sid: ([], [], []) for sid in session_ids}
         rule_tools = ", ".join(f"'{t}'" for t in RULE_TOOLS)
         queries = (
@@ -73,7 +83,8 @@ class SqlOutcomes:
             ),
             (
                 TOOL_FIELDS,
-                f"SELECT {', '.join(BASH_OUTPUT if f == 'output_text' else f for f in TOOL_FIELDS)} FROM tool_calls "
+                f"SELECT {', '.join(_TOOL_COLUMNS.get(f, f) for f in TOOL_FIELDS).format(write_input=write_input)} "
+                "FROM tool_calls "
                 f"WHERE session_id IN ({placeholders}) AND (tool_name IN ({rule_tools}) "
                 "OR COALESCE(status, 'success') <> 'success')",
             ),
@@ -106,7 +117,7 @@ class SqlOutcomes:
             row = dict(zip(names, r, strict=True))
             commits[str(row["session_id"])].append(row)
         prs = self._pull_requests_of([str(c["sha"]) for rows in commits.values() for c in rows])
-        inputs = self._outcome_inputs(session_ids)
+        inputs = self._outcome_inputs(session_ids, [sid for sid, rows in commits.items() if rows])
         session_rows: list[dict[str, Any]] = []
         commit_rows: list[dict[str, Any]] = []
         for sid in session_ids:
