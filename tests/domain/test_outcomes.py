@@ -96,3 +96,60 @@ def test_score_is_bounded_and_the_sum_of_named_signals(calls: list[tuple[str, in
     assert outcome.score == max(0, min(100, 50 + sum(s.points for s in outcome.signals)))
     for signal in outcome.signals:
         assert all(e.kind in ("tool_call", "prompt", "commit") for e in signal.evidence)
+
+
+RUNNERS = [
+    "pytest",
+    "py.test -x",
+    "tox",
+    "nox -s t",
+    "python -m unittest",
+    "jest",
+    "vitest run",
+    "mocha",
+    "phpunit",
+    "rspec",
+    "ctest",
+    "npm test",
+    "pnpm run build",
+    "yarn test",
+    "bun build",
+    "cargo check",
+    "go  vet ./...",
+    "go build",
+    "make",
+    "cmake ..",
+    "gradle",
+    "./gradlew check",
+    "mvn -q",
+    "dotnet test",
+    "tsc -p .",
+    "mypy src",
+    "ruff check",
+    "bazel test //...",
+    "git commit -m x",
+    "git -c a=b commit",
+    "ls",
+    "echo hi",
+]
+WORDS = st.sampled_from(RUNNERS)
+
+
+def test_every_runner_is_recognised() -> None:
+    from agent_trace.domain.outcomes import is_test_or_build
+
+    for command in RUNNERS[:-4]:
+        assert is_test_or_build({"tool_name": "Bash", "input_json": json.dumps({"command": command})}), (
+            command
+        )
+
+
+@given(st.lists(WORDS, min_size=1, max_size=4), st.sampled_from([" && ", "; ", " | "]))
+def test_the_database_filter_keeps_every_command_a_rule_reads(parts: list[str], glue: str) -> None:
+    from agent_trace.domain.outcomes import BASH_RULE_WORDS, is_test_or_build
+    from agent_trace.domain.provenance import is_git_commit
+
+    command = glue.join(parts)
+    row = {"tool_name": "Bash", "input_json": json.dumps({"command": command})}
+    if is_test_or_build(row) or is_git_commit(command):
+        assert any(word in row["input_json"] for word in BASH_RULE_WORDS)

@@ -30,6 +30,28 @@ TEST_BUILD_RE = re.compile(
     r"(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?(?:test|build)|cargo\s+(?:test|build|check)|go\s+(?:test|build|vet)|"
     r"make|cmake|gradle|gradlew|mvn|dotnet\s+(?:test|build)|tsc|mypy|ruff|bazel)\b"
 )
+# Every command TEST_BUILD_RE or `git commit` matches contains one of these (tests prove it):
+# stores read only the Bash calls that mention one (or failed), a cheap filter in the database.
+BASH_RULE_WORDS = (
+    "test",
+    "build",
+    "check",
+    "vet",
+    "tox",
+    "nox",
+    "jest",
+    "mocha",
+    "phpunit",
+    "rspec",
+    "make",
+    "gradle",
+    "mvn",
+    "tsc",
+    "mypy",
+    "ruff",
+    "bazel",
+    "commit",
+)
 _NUMBERS = re.compile(r"\d+(?:\.\d+)?")
 
 LABELS = ("shipped", "committed", "no-commit", "spun")

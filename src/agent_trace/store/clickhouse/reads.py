@@ -264,6 +264,7 @@ def outcome_inputs(
     client: ClickHouseClient, session_ids: Sequence[str], with_commits: Sequence[str]
 ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
     """SqlOutcomes._outcome_inputs from ClickHouse: the fields the outcome rules read (one query)."""
+    from agent_trace.domain.outcomes import BASH_RULE_WORDS
     from agent_trace.store.sql.outcomes import LLM_FIELDS, PROMPT_FIELDS, RULE_TOOLS, TOOL_FIELDS
 
     fields = {PROMPT: PROMPT_FIELDS, LLM_CALL: LLM_FIELDS, TOOL_CALL: TOOL_FIELDS}
@@ -284,7 +285,13 @@ def outcome_inputs(
         values["session_id"] = sid = str(r[1])
         if kind == TOOL_CALL:
             # The same rows as SqlOutcomes._outcome_inputs: rule tools and failures only.
-            if values.get("tool_name") not in RULE_TOOLS and (values.get("status") or "success") == "success":
+            relevant = (
+                values.get("tool_name") in RULE_TOOLS or (values.get("status") or "success") != "success"
+            )
+            if not relevant and values.get("tool_name") == "Bash":
+                text = str(values.get("input_json") or "")
+                relevant = any(word in text for word in BASH_RULE_WORDS)
+            if not relevant:
                 continue
             if (
                 values.get("tool_name") == "Write"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agent_trace.domain.outcomes import assess
+from agent_trace.domain.outcomes import BASH_RULE_WORDS, assess
 from agent_trace.domain.provenance import agent_lines, commit_files, link_commit
 from agent_trace.store.sql.rows import TABLE_COLUMNS
 from agent_trace.store.sql.runner import SqlRunner
@@ -42,9 +42,9 @@ BASH_OUTPUT = (
 )
 _TOOL_COLUMNS = {"output_text": BASH_OUTPUT, "input_json": "{write_input}"}
 SESSIONS_PER_PASS = 16
-# The tools a rule reads beyond failures: provenance and oscillation (writes), test/build runs
-# and `git commit` (Bash).
-RULE_TOOLS = ("Write", "Edit", "MultiEdit", "Bash")
+# The tools a rule reads beyond failures: provenance and oscillation (writes); and Bash calls
+# whose input mentions a test/build runner or `commit` (domain.outcomes.BASH_RULE_WORDS).
+RULE_TOOLS = ("Write", "Edit", "MultiEdit")
 PR_PRIORITY = {"merged": 0, "open": 1, "closed": 2}
 
 
@@ -70,6 +70,7 @@ class SqlOutcomes:
         )
         out: dict[str, tuple[Rows, Rows, Rows]] = {sid: ([], [], []) for sid in session_ids}
         rule_tools = ", ".join(f"'{t}'" for t in RULE_TOOLS)
+        bash_words = " OR ".join(f"input_json LIKE '%{w}%'" for w in BASH_RULE_WORDS)
         queries = (
             (
                 PROMPT_FIELDS,
@@ -86,7 +87,7 @@ class SqlOutcomes:
                 f"SELECT {', '.join(_TOOL_COLUMNS.get(f, f) for f in TOOL_FIELDS).format(write_input=write_input)} "
                 "FROM tool_calls "
                 f"WHERE session_id IN ({placeholders}) AND (tool_name IN ({rule_tools}) "
-                "OR COALESCE(status, 'success') <> 'success')",
+                f"OR (tool_name = 'Bash' AND ({bash_words})) OR COALESCE(status, 'success') <> 'success')",
             ),
         )
         for i, (fields, sql) in enumerate(queries):
