@@ -56,5 +56,6 @@ def test_the_outcomes_page(dashboard: TestClient) -> None:
     assert "costly sessions that shipped nothing" in html
     assert re.search(r'<a href="/sessions/s2">s2</a>.*?\$5\.00', html, re.S)
     assert "cost per merged PR" in html
+    assert "sessions per outcome, by week" in html and "<svg" in html
     bad = dashboard.get("/outcomes", params={"since": "nope"})
     assert bad.status_code == 400 and "since" in bad.text

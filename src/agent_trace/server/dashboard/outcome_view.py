@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from agent_trace.server.dashboard.charts import stacked
+from agent_trace.server.dashboard.pages import money_tick
+
 LABEL_ORDER = ("shipped", "committed", "no-commit", "spun")
 
 
@@ -87,11 +90,22 @@ def outcome_panel(replay: dict[str, Any], shown: int = 12) -> OutcomePanel:
 
 
 def outcomes_page(data: dict[str, Any]) -> dict[str, Any]:
-    """Shares of each label (for the bar), and the tables as they come from the API."""
+    """Shares of each label (for the bar), the weekly trend charts, and the tables as they come
+    from the API."""
     totals = data["totals"]
     n = totals["sessions"] or 1
     shares = [
         (label, totals["labels"].get(label, 0), 100.0 * totals["labels"].get(label, 0) / n)
         for label in LABEL_ORDER
     ]
-    return {**data, "shares": shares}
+    weeks = data["by_week"]
+    labels = [str(w["week"]) for w in weeks]
+    trend = stacked(
+        labels,
+        [(label, [float(w["labels"].get(label, 0)) for w in weeks]) for label in LABEL_ORDER],
+        lambda v: f"{v:.0f} sessions",
+    )
+    per_commit = stacked(
+        labels, [("cost per commit", [float(w["cost_per_commit_usd"] or 0) for w in weeks])], money_tick
+    )
+    return {**data, "shares": shares, "trend": trend, "per_commit": per_commit}
