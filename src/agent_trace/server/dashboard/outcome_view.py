@@ -103,8 +103,14 @@ def outcomes_page(data: dict[str, Any]) -> dict[str, Any]:
     trend = stacked(
         labels,
         [(label, [float(w["labels"].get(label, 0)) for w in weeks]) for label in LABEL_ORDER],
-        lambda v: f"{v:.0f} sessions",
+        lambda v: f"{v:.0f}",
     )
+    # Each outcome in its own colour (the badges'), not the palette's order.
+    palette = {f"s{k}": f"o-{label}" for k, label in enumerate(LABEL_ORDER)}
+    for bar in trend.bars:
+        for segment in bar.segments:
+            segment.css = palette.get(segment.css, segment.css)
+    trend.legend = [(palette.get(css, css), name) for css, name in trend.legend]
     per_commit = stacked(
         labels, [("cost per commit", [float(w["cost_per_commit_usd"] or 0) for w in weeks])], money_tick
     )
