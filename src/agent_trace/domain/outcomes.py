@@ -13,6 +13,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -92,6 +93,14 @@ class Outcome:
 
     def signals_json(self) -> str:
         return json.dumps([s.as_dict() for s in self.signals], separators=(",", ":"), sort_keys=True)
+
+
+def _time_then_id(time_key: str, id_key: str) -> Any:
+    def key(row: dict[str, object]) -> tuple[int, int, str]:
+        ts = row.get(time_key)
+        return (0 if isinstance(ts, int) else -1, ts if isinstance(ts, int) else 0, str(row.get(id_key)))
+
+    return key
 
 
 def _parse_input(raw: object) -> dict[str, object]:
@@ -275,6 +284,10 @@ def assess(
     succeed) when `tool_count` gives how many calls the session made in all."""
     signals: list[Signal] = []
     tool_calls = _ordered(tool_calls)  # every rule reads the calls in time order
+    # Prompts and commits in time order too (then by id), whatever order a store returned them
+    # in: the evidence lists come out the same on every backend.
+    prompts = sorted(prompts, key=_time_then_id("ts_ms", "prompt_id"))
+    commits = sorted(commits, key=_time_then_id("ts_ms", "sha"))
     for row in tool_calls:  # parsed once, here, with the fast parser; the rules read the cache
         if "_input" not in row:
             row["_input"] = _parse_input(row.get("input_json"))
