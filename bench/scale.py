@@ -20,8 +20,8 @@ counts distinct LLM + tool-call records per second of wall time.
 Reads, each warmed up once then timed --runs times as the API computes them (server/api/service.py,
 JSON included, without the API's answer cache, so every run reads the store): the session list
 (GET /v1/sessions: the 50 latest with summaries), cost per day (GET /v1/analytics/cost/daily:
-30 days, split by model) and one session's replay (GET /v1/sessions/{id}: a session of median
-size). Prints p50 and p95 per read, and the table for docs/benchmarks.md.
+30 days, split by model), one session's replay (GET /v1/sessions/{id}: a session of median
+size) and the outcomes page's data (GET /v1/analytics/outcomes: the same 30 days). Prints p50 and p95 per read, and the table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -288,6 +288,7 @@ def _reads(store: Any, session_id: str, first: Any, last: Any) -> dict[str, Any]
         "session list": lambda: service.list_sessions(store, listing),
         "cost/daily": lambda: service.analytics_cost_daily_json(store, days),
         "replay": lambda: service.session_replay_json(store, session_id),
+        "outcomes": lambda: service.analytics_outcomes_json(store, days),
     }
 
 
@@ -370,13 +371,15 @@ def settle(store: Any, limit_s: float = 900) -> None:
 def table(results: list[Result]) -> str:
     head = (
         "| backend | records (LLM + tool calls) | sessions | ingest | records/s | session list p50 / p95 "
-        "| cost/daily p50 / p95 | replay p50 / p95 | on disk |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| cost/daily p50 / p95 | replay p50 / p95 | outcomes p50 / p95 | on disk |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     label = {"chdb": "PostgreSQL + ClickHouse (chdb)", "postgres": "PostgreSQL 15", "sqlite": "SQLite"}
     lines = [head]
     for r in results:
         reads = " | ".join(
-            f"{r.reads[k][0]:.0f} / {r.reads[k][1]:.0f} ms" for k in ("session list", "cost/daily", "replay")
+            f"{r.reads[k][0]:.0f} / {r.reads[k][1]:.0f} ms"
+            for k in ("session list", "cost/daily", "replay", "outcomes")
         )
         lines.append(
             f"| {label[r.backend]} | {r.records:,} | {r.sessions:,} | {r.ingest_s / 60:.1f} min | "

@@ -64,6 +64,10 @@ class Settings:
     dashboard_api_base_url: str | None = None
     ingest_token: str | None = None
     dashboard_token: str | None = None
+    # Webhooks (docs/outcomes.md): GitHub signs with this secret (X-Hub-Signature-256), GitLab
+    # sends this token (X-Gitlab-Token). Unset: that provider's webhook answers 401.
+    github_webhook_secret: str | None = None
+    gitlab_webhook_token: str | None = None
     claude_projects_dirs: tuple[Path, ...] = field(default_factory=tuple)
     config_file: Path | None = None
     # Collector limits (docs/collector.md): the largest request body accepted, after
@@ -268,6 +272,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dashboard_api_base_url=_str(env, file_cfg, ("DASHBOARD_API_BASE_URL",), "dashboard_api_base_url"),
         ingest_token=_str(env, file_cfg, ("AGENT_TRACE_INGEST_TOKEN",), "ingest_token"),
         dashboard_token=_str(env, file_cfg, ("AGENT_TRACE_DASHBOARD_TOKEN",), "dashboard_token"),
+        github_webhook_secret=_str(
+            env, file_cfg, ("AGENT_TRACE_GITHUB_WEBHOOK_SECRET",), "github_webhook_secret"
+        ),
+        gitlab_webhook_token=_str(
+            env, file_cfg, ("AGENT_TRACE_GITLAB_WEBHOOK_TOKEN",), "gitlab_webhook_token"
+        ),
         claude_projects_dirs=_claude_projects_dirs(env),
         config_file=config_file if config_file.is_file() else None,
         ingest_max_body_bytes=_positive(

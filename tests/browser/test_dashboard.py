@@ -219,3 +219,30 @@ def test_corpus_sessions_open(served: Served, watched: Watched) -> None:
     watched.shot("replay-corpus-largest-unfolded", full_page=False)  # thousands of pixels tall
     page.goto(served.dashboard + "/cost?since=2026-02-01&until=2026-02-28")
     watched.shot("cost-corpus")
+
+
+def test_a_loop_is_labelled_spun_and_its_calls_highlighted(served: Served, watched: Watched) -> None:
+    root = served.projects.parent / "loop"
+    sid = str(uid())
+    t = Transcript(sid, cwd="/home/dev/loop")
+    t.prompt("make the tests pass", prompt_id=uid())
+    runs = [uid("toolu_") for _ in range(5)]
+    for i, run in enumerate(runs):
+        t.assistant(
+            [tool_use("Bash", {"command": "pytest -q", "description": f"try {i}"}, run)], usage(5, 10)
+        )
+        t.tool_result(run, "Exit code 1\nFAILED test_a.py::test_x - assert 1 == 2", is_error=True)
+    t.assistant([text_block("I could not fix it.")], usage(5, 10))
+    t.write(root / "-home-dev-loop" / f"{sid}.jsonl")
+    served.cli("import", str(root))
+    page = watched.page
+    page.goto(served.dashboard + f"/sessions/{sid}")
+    assert page.inner_text(".outcome-panel .outcome") == "spun"
+    expand_all_tools(page)
+    page.wait_for_selector("details.tool.loop")
+    highlighted = page.eval_on_selector_all("details.tool.loop", "els => els.map(e => e.dataset.toolUseId)")
+    assert highlighted == runs
+    watched.shot("replay-loop")
+    page.goto(served.dashboard + "/outcomes?since=2026-02-01&until=2026-02-28")
+    assert page.locator(f"a[href='/sessions/{sid}']").count() == 1
+    watched.shot("outcomes")

@@ -111,6 +111,8 @@ def store_answers(store: Any) -> dict[str, Any]:
     user_only = store.search(SearchQuery("look", Filters(user="alice"), limit=200))
     out["fts/user"] = sorted((h.kind, h.ref_id) for h in user_only)
     out["only"] = store.list_sessions(SessionQuery(session_ids=tuple(ids[:3]), limit=10)).sessions
+    out["outcome_rows"] = store.outcome_rows(Filters())
+    out["session_commits"] = store.session_commits(ids)
     offsets = [(0, 3_600_000), (1_774_746_000_000, 7_200_000)]  # Berlin: CET, then CEST from 2026-03-29
     for rollup, dims in (
         ("usage", ("project", "user_id", "agent", "model")),
@@ -177,6 +179,9 @@ def api_answers(settings: Settings, store: Any, days: tuple[date, date]) -> dict
             "/v1/analytics/team.csv", params={"since": first, "until": last, "by": "team"}
         )
         out["team.csv"] = {"status": csv_answer.status_code, "body": csv_answer.text}
+        for zone in ZONES:
+            out[f"outcomes/{zone}"] = get("/v1/analytics/outcomes", since=first, until=last, tz=zone)
+        out["outcomes/user"] = get("/v1/analytics/outcomes", since=first, until=last, user="erin")
         out["missing"] = get("/v1/sessions/ffffffff-0000-0000-0000-000000000000")
     return out
 

@@ -138,6 +138,135 @@ def _edge_cases(root: Path) -> None:
     d.write(root / "-work-dst" / f"{d.session_id}.jsonl")
 
 
+WEBHOOK_SECRET = "conformance-secret"
+OUTCOME_REPO = "github.com/acme/conformance"
+CALC = "def add(a, b):\n    return a + b\n"
+
+
+def _outcome_cases(root: Path) -> list[Post]:
+    """Outcomes (issue 14): a session whose agent writes and commits a file, with the commit
+    (and a person's) shipped by the hook handler's git enrichment, a merged pull request
+    delivered by a signed GitHub webhook, and a session that loops on a failing test."""
+    import json
+
+    from agent_trace.domain.provenance import text_keys
+    from agent_trace.server.collector.webhooks import github_signature
+    from tests.fixtures.transcripts import BASE_TIME
+
+    base_ms = int(BASE_TIME.timestamp() * 1000)
+    t = Transcript(uid(), cwd="/work/outcome")
+    t.clock = 5 * 3600
+    t.prompt("write calc.py and commit it", prompt_id=uid())
+    write, commit = uid("toolu_"), uid("toolu_")
+    t.assistant(
+        [tool_use("Write", {"file_path": "/work/outcome/calc.py", "content": CALC}, write)], usage(3, 30)
+    )
+    t.tool_result(write, "File created")
+    t.assistant([tool_use("Bash", {"command": "git add -A && git commit -m calc"}, commit)], usage(3, 30))
+    agent_sha = "a1" * 20
+    t.tool_result(commit, f"[feature {agent_sha[:7]}] calc\n 1 file changed, 2 insertions(+)")
+    agent_ms = base_ms + t.clock * 1000
+    t.assistant([text_block("committed")], usage(3, 30))
+    person_ms = base_ms + (t.clock + 30) * 1000
+    t.clock += 60
+    t.prompt("thanks", prompt_id=uid())
+    t.assistant([text_block("welcome")], usage(3, 30))
+    t.write(root / "-work-outcome" / f"{t.session_id}.jsonl")
+    person_sha = "b2" * 20
+    commits = [
+        {
+            "sha": agent_sha,
+            "ts_ms": agent_ms,
+            "insertions": 2,
+            "deletions": 0,
+            "files_changed": 1,
+            "parent_sha": "c3" * 20,
+            "patch_id": "d4" * 20,
+            "co_authored": True,
+            "message": "calc",
+            "files": {"calc.py": text_keys(CALC)},
+        },
+        {
+            "sha": person_sha,
+            "ts_ms": person_ms,
+            "insertions": 1,
+            "deletions": 0,
+            "files_changed": 1,
+            "parent_sha": agent_sha,
+            "message": "notes",
+            "files": {"NOTES": text_keys("by hand\n")},
+        },
+    ]
+    stop = {
+        "hook_event_name": "Stop",
+        "session_id": t.session_id,
+        "cwd": "/work/outcome",
+        "agent_trace": {
+            "ts_ms": base_ms + t.clock * 1000,
+            "user": "erin",
+            "git": {
+                "repo": OUTCOME_REPO,
+                "branch": "feature",
+                "head": person_sha,
+                "base_sha": "c3" * 20,
+                "commits": commits,
+            },
+        },
+    }
+    pr = {
+        "action": "closed",
+        "number": 9,
+        "pull_request": {
+            "number": 9,
+            "state": "closed",
+            "merged": True,
+            "title": "calc",
+            "html_url": "https://github.com/acme/conformance/pull/9",
+            "head": {"ref": "feature", "sha": person_sha},
+            "base": {"ref": "main"},
+            "merge_commit_sha": "e5" * 20,
+            "created_at": "2026-02-11T16:00:00Z",
+            "updated_at": "2026-02-11T17:00:00Z",
+            "merged_at": "2026-02-11T17:00:00Z",
+            "user": {"login": "erin"},
+        },
+        "repository": {"full_name": "acme/conformance", "html_url": "https://github.com/acme/conformance"},
+    }
+    pr_body = json.dumps(pr).encode()
+    push_body = json.dumps(
+        {
+            "ref": "refs/heads/feature",
+            "commits": [{"id": agent_sha, "timestamp": "2026-02-11T15:00:00Z"}],
+            "repository": {"html_url": "https://github.com/acme/conformance"},
+        }
+    ).encode()
+    # The loop: the same failing test five times, then giving up.
+    spin = Transcript(uid(), cwd="/work/outcome")
+    spin.clock = 6 * 3600
+    spin.prompt("make the tests pass", prompt_id=uid())
+    for i in range(5):
+        run = uid("toolu_")
+        spin.assistant(
+            [tool_use("Bash", {"command": "pytest -q", "description": f"try {i}"}, run)], usage(2, 20)
+        )
+        spin.tool_result(run, f"FAILED test_calc.py::test_add in 0.0{i}s", is_error=True)
+    spin.write(root / "-work-outcome" / f"{spin.session_id}.jsonl")
+
+    def github(event: str, body: bytes, delivery: str) -> Post:
+        headers = (
+            ("x-github-event", event),
+            ("x-github-delivery", delivery),
+            ("x-hub-signature-256", github_signature(WEBHOOK_SECRET, body)),
+        )
+        return Post("/v1/webhooks/github", body, headers=headers)
+
+    return [
+        Post("/v1/hooks", json.dumps(stop).encode()),
+        github("push", push_body, "conf-1"),
+        github("pull_request", pr_body, "conf-2"),
+    ]
+
+
 def build_inputs(root: Path) -> Inputs:
     """Write the fixture files under `root` and list everything to ingest."""
     from tests.fixtures.stores import sqlite_store_at
@@ -152,6 +281,7 @@ def build_inputs(root: Path) -> Inputs:
     for user in ("dev", "alice", "bob"):
         inputs.imports.append((root / "dataset" / user, user, 3))
     _edge_cases(root / "edge")
+    inputs.posts.extend(_outcome_cases(root / "edge"))
     inputs.imports.append((root / "edge", "erin", 3))
     if CORPUS.is_dir():
         inputs.corpus = True
@@ -173,7 +303,8 @@ def ingest(settings: Settings, store: Any, inputs: Inputs, copies_root: Path | N
             shutil.copytree(folder, source)
         Importer(Writer(store, prices, tier, user)).run([source])
     if inputs.posts:
-        with running_collector(replace(settings, otel_grpc_address="off")) as (client, _ctx):
+        collector = replace(settings, otel_grpc_address="off", github_webhook_secret=WEBHOOK_SECRET)
+        with running_collector(collector) as (client, _ctx):
             for post in inputs.posts:
                 post.send(client)
     store.refresh_derived()

@@ -98,6 +98,15 @@ def test_the_answers_cover_the_inputs(reference: Outcome) -> None:
     assert statuses == {200}
     replays = [v for k, v in answers["store"].items() if k.startswith("replay/")]
     assert sum(r["totals"]["llm_calls"] for r in replays) == counts["llm_calls"] - _unbilled(answers)
+    # Outcomes: the agent's commit linked with its lines, the person's with none, the merged PR
+    # shipping the session, the loop labelled spun (inputs._outcome_cases).
+    labels = {r["outcome"]["label"] for r in replays if r["outcome"]}
+    assert {"shipped", "spun", "no-commit"} <= labels
+    shipped = next(r for r in replays if r["outcome"] and r["outcome"]["label"] == "shipped")
+    agent_lines = sorted(
+        (c["by_agent"], c["agent_lines"], (c["pr"] or {}).get("number")) for c in shipped["commits"]
+    )
+    assert agent_lines == [(False, 0, 9), (True, 2, 9)]
 
 
 def _unbilled(reference: dict[str, Any]) -> int:

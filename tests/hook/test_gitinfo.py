@@ -129,3 +129,36 @@ def test_only_what_the_session_changed_counts(repo: Path) -> None:
     # Without a baseline (an older handler's state), everything since HEAD counts, as before.
     old = session_git(probe(repo), base)
     assert old is not None and old["lines_added"] == 2 + 4 + 3 + 2
+
+
+def test_commits_carry_parent_line_keys_patch_id_and_the_co_author_signal(repo: Path) -> None:
+    from agent_trace.domain.provenance import text_keys
+
+    base = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "src").mkdir()
+    (repo / "src" / "add.py").write_text("def add(a, b):\n    return a + b\n")
+    (repo / "a.txt").write_text("one\n")  # one line removed
+    git(repo, "add", "-A")
+    git(
+        repo,
+        "commit",
+        "-q",
+        "-m",
+        "Add add\n\nCo-Authored-By: Claude Opus 4.5 <noreply@anthropic.com>",
+    )
+    info = session_git(probe(repo), base)
+    assert info is not None
+    (commit,) = info["commits"]
+    assert commit["parent_sha"] == base
+    assert commit["files"] == {"src/add.py": text_keys("def add(a, b):\n    return a + b\n")}
+    assert commit["co_authored"] is True
+    expected = subprocess.run(
+        ["git", "patch-id", "--stable"],
+        input=git(repo, "show", "HEAD"),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=repo,
+    ).stdout.split()[0]
+    assert commit["patch_id"] == expected
+    assert (commit["insertions"], commit["deletions"]) == (2, 1)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from agent_trace.domain.provenance import text_keys
 from agent_trace.hook import worker
 from agent_trace.hook.spool import Spool
 from tests.hook.conftest import StubCollector, write_client_config
@@ -207,6 +208,9 @@ def test_stop_ships_new_transcript_lines_and_session_git(
     git_info = stop["agent_trace"]["git"]
     assert git_info["base_sha"] == base and git_info["lines_added"] == 2 and git_info["files_changed"] == 1
     assert [c["message"] for c in git_info["commits"]] == ["Add b"]
+    assert git_info["commits"][0]["files"] == {"b.txt": text_keys("b\nc\n")}
+    # Later boundaries list the commit again, without its line keys (sent once).
+    assert [c.get("files") for c in end["agent_trace"]["git"]["commits"]] == [None]
     assert "last_assistant_message" not in stop  # tier 2: what the model said stays home
     (first,) = stop["agent_trace"]["transcript_delta"]
     (second,) = end["agent_trace"]["transcript_delta"]

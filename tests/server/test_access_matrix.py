@@ -138,6 +138,8 @@ def _concrete(path: str, owner: str) -> tuple[str, dict[str, str]]:
         "/v1/analytics/cost/daily",
         "/v1/analytics/tools",
         "/cost",
+        "/v1/analytics/outcomes",
+        "/outcomes",
     ):
         params.update(since="2026-01-01", until="2026-03-01")
     return concrete, params

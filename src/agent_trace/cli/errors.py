@@ -75,6 +75,7 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 COMMANDS = {
     "import": ("agent_trace.cli.import_cmd", "cmd_import"),
     "report": ("agent_trace.cli.report_cmd", "cmd_report"),
+    "git": ("agent_trace.cli.git_cmd", "cmd_git"),
     "sessions": ("agent_trace.cli.report_cmd", "cmd_sessions"),
     "show": ("agent_trace.cli.show_cmd", "cmd_show"),
     "serve": ("agent_trace.cli.serve_cmd", "cmd_serve"),

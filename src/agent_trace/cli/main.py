@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     p = sub.add_parser("report", help="token and cost report")
-    p.add_argument("kind", choices=("daily", "weekly", "monthly", "session"))
+    p.add_argument("kind", choices=("daily", "weekly", "monthly", "session", "outcomes"))
     _add_filters(p)
     p.add_argument("--breakdown", action="store_true", help="a line per model under each row")
     p.add_argument(
@@ -57,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="team analytics: a row per period and developer, team or project (default range: 30 days)",
     )
     p.add_argument("--csv", action="store_true", help="with --by: CSV on stdout")
+
+    p = sub.add_parser("git", help="git outcomes of the sessions (commits, merges, reverts)")
+    gitsub = p.add_subparsers(dest="git_command", metavar="ACTION")
+    scan = gitsub.add_parser(
+        "scan", help="link local git history to sessions: commits, default branch, reverts"
+    )
+    scan.add_argument(
+        "repos", nargs="*", metavar="REPO", help="repositories (default: those the sessions ran in)"
+    )
+    scan.add_argument(
+        "--default-branch", help="the branch that counts as shipped (default: origin/HEAD, main, master)"
+    )
+    scan.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     p = sub.add_parser("sessions", help="list sessions, latest first")
     _add_filters(p)

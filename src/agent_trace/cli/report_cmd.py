@@ -75,6 +75,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     filters, tz, tz_name = filters_from_args(args, settings)
     store = open_read_store(settings)
     try:
+        if args.kind == "outcomes":
+            from agent_trace.reports.outcomes import outcomes_report
+
+            data = outcomes_report(store, filters, tz, tz_name, args.since, args.until)
+            if args.json:
+                _write_json(data)
+            else:
+                from agent_trace.cli.outcome_tables import print_outcomes
+
+                print_outcomes(data)
+            return 0
         if args.kind == "session":
             from agent_trace.reports.reconcile import reconcile
             from agent_trace.reports.usage import SessionReport

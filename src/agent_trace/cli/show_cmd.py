@@ -149,8 +149,11 @@ class _Printer:
                 f"git: +{s.get('git_lines_added') or 0} −{s.get('git_lines_removed') or 0} "
                 f"in {s.get('git_files_changed') or 0} files"
             )
-        for c in replay.commits:
-            self.line(f"commit {str(c['sha'])[:10]} {one_line(c.get('message'), 80)}")
+        from agent_trace.cli.outcome_tables import outcome_lines
+
+        data = replay.as_json()
+        for text in outcome_lines(data["outcome"], data["commits"]):
+            self.line(text)
         self.line("")
         for index, prompt in enumerate(replay.prompts, start=1):
             self.prompt(index, prompt)

@@ -86,6 +86,8 @@ def apply_privacy(batch: RecordBatch, tier: int, redactor: Callable[[str], str] 
     for commit in batch.commits:
         commit.message = _redact_opt(commit.message, redactor) if keep_details else None
         commit.repo = _redact_opt(commit.repo, redactor)
+        if not keep_details:
+            commit.files_json = None  # file paths are tier 2
     for event in batch.raw_events:
         if event.payload is None:
             continue

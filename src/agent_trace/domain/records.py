@@ -202,6 +202,55 @@ class Commit:
     files_changed: int | None = None
     insertions: int | None = None
     deletions: int | None = None
+    parent_sha: str | None = None
+    patch_id: str | None = None  # `git patch-id --stable`: finds the commit again after a rebase/squash
+    # {"repo/relative/path": [domain.provenance.line_key of each added line]}: lets the store
+    # count the agent-authored lines without the code itself leaving the machine (tier >= 2).
+    files_json: str | None = None
+    co_authored: bool | None = None  # a `Co-Authored-By: Claude` trailer (a signal, never required)
+    # Fates found by `agent-trace git scan` (outcomes): on the default branch, reverted, rewritten.
+    on_default: bool | None = None
+    reverted_by: str | None = None
+    rewritten_as: str | None = None  # the sha with the same patch-id that reached the default branch
+
+
+PrState = Literal["open", "closed", "merged"]
+
+
+@dataclass(slots=True)
+class PullRequest:
+    """A GitHub pull request or GitLab merge request, from webhooks (natural key: pr_id)."""
+
+    pr_id: str  # "<provider>:<repo>#<number>", see `pr_key`
+    provider: str  # github | gitlab
+    repo: str  # host/owner/name, as domain.provenance.normalize_remote names a remote
+    number: int
+    state: PrState | None = None
+    title: str | None = None  # tier >= 2
+    url: str | None = None
+    author: str | None = None
+    head_ref: str | None = None
+    head_sha: str | None = None
+    base_ref: str | None = None
+    merge_sha: str | None = None
+    opened_ms: int | None = None
+    closed_ms: int | None = None
+    merged_ms: int | None = None
+    updated_ms: int | None = None
+
+
+def pr_key(provider: str, repo: str, number: int) -> str:
+    return f"{provider}:{repo}#{number}"
+
+
+@dataclass(slots=True)
+class PushedCommit:
+    """A commit a push event delivered to a branch (links pull requests to commits)."""
+
+    repo: str
+    ref: str  # branch name, without refs/heads/
+    sha: str
+    ts_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -229,6 +278,8 @@ class RecordBatch:
     subagents: list[Subagent] = field(default_factory=list)
     commits: list[Commit] = field(default_factory=list)
     raw_events: list[RawEvent] = field(default_factory=list)
+    pull_requests: list[PullRequest] = field(default_factory=list)
+    pushed_commits: list[PushedCommit] = field(default_factory=list)
 
     def extend(self, other: RecordBatch) -> None:
         self.sessions.extend(other.sessions)
@@ -239,6 +290,8 @@ class RecordBatch:
         self.subagents.extend(other.subagents)
         self.commits.extend(other.commits)
         self.raw_events.extend(other.raw_events)
+        self.pull_requests.extend(other.pull_requests)
+        self.pushed_commits.extend(other.pushed_commits)
 
     def __len__(self) -> int:
         return (
@@ -250,6 +303,8 @@ class RecordBatch:
             + len(self.subagents)
             + len(self.commits)
             + len(self.raw_events)
+            + len(self.pull_requests)
+            + len(self.pushed_commits)
         )
 
     def clear(self) -> None:
@@ -262,5 +317,7 @@ class RecordBatch:
             self.subagents,
             self.commits,
             self.raw_events,
+            self.pull_requests,
+            self.pushed_commits,
         ):
             part.clear()

@@ -18,6 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from agent_trace.domain.provenance import normalize_remote
+
 TYPE_CHECKING = False  # `typing` costs the hook worker an import it does not need
 if TYPE_CHECKING:
     from typing import Any
@@ -25,12 +27,12 @@ if TYPE_CHECKING:
 # `git hash-object -t tree /dev/null`: diff against it when the repository had no commit yet.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 MAX_COMMITS = 100
+MAX_LINE_KEYS = 50_000  # per payload (~1 MB of keys), all commits together
 MAX_UNTRACKED_FILES = 500
 MAX_UNTRACKED_FILE_BYTES = 2_000_000
 PER_CALL_TIMEOUT_S = 3.0
 
 _SHORTSTAT = re.compile(r"(\d+) files? changed(?:, (\d+) insertions?\(\+\))?(?:, (\d+) deletions?\(-\))?")
-_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?([^:/]+):(?!//)(.+)$")
 
 
 class GitError(Exception):
@@ -38,14 +40,15 @@ class GitError(Exception):
 
 
 class Git:
-    def __init__(self, cwd: str, deadline: float) -> None:
+    def __init__(self, cwd: str, deadline: float, per_call_timeout_s: float = PER_CALL_TIMEOUT_S) -> None:
         self.cwd = cwd
         self.deadline = deadline
+        self.per_call_timeout_s = per_call_timeout_s
         env = dict(os.environ)
         env.update({"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
         self.env = env
 
-    def run(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+    def run(self, *args: str, ok_codes: tuple[int, ...] = (0,), stdin: bytes | None = None) -> str:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0.05:
             raise GitError("no time left")
@@ -54,10 +57,10 @@ class Git:
                 ["git", "-c", "core.quotepath=false", *args],
                 cwd=self.cwd,
                 env=self.env,
-                stdin=subprocess.DEVNULL,
+                input=stdin if stdin is not None else b"",
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                timeout=min(PER_CALL_TIMEOUT_S, remaining),
+                timeout=min(self.per_call_timeout_s, remaining),
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -65,25 +68,6 @@ class Git:
         if proc.returncode not in ok_codes:
             raise GitError(f"git {args[0]} exited {proc.returncode}")
         return proc.stdout.decode("utf-8", errors="replace")
-
-
-def normalize_remote(url: str) -> str:
-    """`git@github.com:acme/app.git`, `https://tok@github.com/acme/app` → `github.com/acme/app`.
-
-    Credentials in a remote URL must never leave the machine, and one repository should have one
-    name whichever protocol a developer cloned it with.
-    """
-    url = url.strip()
-    if "://" in url:
-        rest = url.split("://", 1)[1]
-        hostport, _, path = rest.partition("/")
-        host = hostport.rsplit("@", 1)[-1].split(":", 1)[0]
-        name = f"{host}/{path}" if host else "/" + path
-    else:
-        scp = _SCP_LIKE.match(url)
-        name = f"{scp.group(1)}/{scp.group(2)}" if scp and not url.startswith("/") else url
-    name = name.rstrip("/")
-    return name[:-4] if name.endswith(".git") else name
 
 
 def repo_state(git: Git) -> dict[str, Any] | None:
@@ -203,33 +187,76 @@ def _count_lines(path: Path) -> int:
 
 
 def commits_since(git: Git, base_sha: str | None, head: str | None) -> list[dict[str, Any]]:
-    """Commits reachable from HEAD but not from base_sha (newest first, at most MAX_COMMITS)."""
+    """Commits reachable from HEAD but not from base_sha (newest first, at most MAX_COMMITS),
+    with what outcomes need (see `describe_commits`)."""
     if not head or not base_sha or head == base_sha:
         return []
+    return describe_commits(git, [f"-n{MAX_COMMITS}", f"{base_sha}..{head}"])
+
+
+# %(trailers:…) lists Co-Authored-By values (git matches the key case-insensitively).
+_LOG_FORMAT = (
+    "--format=%x1e%H%x1f%P%x1f%an <%ae>%x1f%ct%x1f%s%x1f"
+    "%(trailers:key=Co-authored-by,valueonly,separator=%x1d)"
+)
+
+
+def describe_commits(git: Git, revs: list[str]) -> list[dict[str, Any]]:
+    """sha, parent, author, time, subject, +/- lines, files and their added lines' keys
+    (domain.provenance.line_key: the code itself is never sent), patch-id and whether Claude is
+    a co-author, for the commits `git log REVS` lists. Three git calls whatever the number."""
+    from agent_trace.domain.provenance import co_authored_by_agent, parse_log_patch
+
     try:
-        out = git.run(
-            "log",
-            f"-n{MAX_COMMITS}",
-            "--shortstat",
-            "--format=%x1e%H%x1f%an <%ae>%x1f%ct%x1f%s",
-            f"{base_sha}..{head}",
-        )
+        out = git.run("log", "--no-color", _LOG_FORMAT, "--shortstat", *revs)
     except GitError:
         return []
     commits: list[dict[str, Any]] = []
     for record in out.split("\x1e")[1:]:
         header, _, rest = record.partition("\n")
         fields = header.split("\x1f")
-        if len(fields) != 4 or not fields[0]:
+        if len(fields) < 6 or not fields[0]:
             continue
-        commit: dict[str, Any] = {"sha": fields[0], "author": fields[1], "message": fields[3]}
-        if fields[2].isdigit():
-            commit["ts_ms"] = int(fields[2]) * 1000
+        commit: dict[str, Any] = {"sha": fields[0], "author": fields[2], "message": fields[4]}
+        parents = fields[1].split()
+        if parents:
+            commit["parent_sha"] = parents[0]
+        if fields[3].isdigit():
+            commit["ts_ms"] = int(fields[3]) * 1000
+        co = [v for v in fields[5].split("\x1d") if v.strip()]
+        commit["co_authored"] = co_authored_by_agent("\n".join("Co-Authored-By: " + v for v in co))
         stat = _SHORTSTAT.search(rest)
         commit["files_changed"] = int(stat.group(1)) if stat else 0
         commit["insertions"] = int(stat.group(2) or 0) if stat else 0
         commit["deletions"] = int(stat.group(3) or 0) if stat else 0
         commits.append(commit)
+    if not commits:
+        return commits
+    try:
+        patch = git.run(
+            "log", "--no-color", "--no-ext-diff", "--no-renames", "-p", "--format=commit %H", *revs
+        )
+    except GitError:
+        return commits
+    files = parse_log_patch(patch)
+    patch_ids: dict[str, str] = {}
+    try:
+        for line in git.run("patch-id", "--stable", stdin=patch.encode("utf-8")).splitlines():
+            pid, _, sha = line.partition(" ")
+            patch_ids[sha.strip()] = pid
+    except GitError:
+        pass
+    budget = MAX_LINE_KEYS
+    for commit in commits:
+        parsed = files.get(commit["sha"])
+        keys = sum(len(k) for k in parsed.values()) if parsed is not None else 0
+        if parsed is not None and keys <= budget:
+            # Newest first: past the budget older commits go without keys (agent_lines unknown)
+            # rather than the payload outgrowing the collector's body limit.
+            commit["files"] = parsed
+            budget -= keys
+        if commit["sha"] in patch_ids:
+            commit["patch_id"] = patch_ids[commit["sha"]]
     return commits
 
 

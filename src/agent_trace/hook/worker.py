@@ -327,7 +327,29 @@ def _git_enrichment(
             start["base_sha"] = base_sha
         return _sanitize_git(start, tier)
     info = session_git(git, base_sha, current, baseline)
-    return _sanitize_git(info, tier) if info else None
+    if not info:
+        return None
+    _skip_sent_keys(info, state)
+    return _sanitize_git(info, tier)
+
+
+# Line keys of this many commits are remembered as sent (a session rarely makes more).
+MAX_REMEMBERED_COMMITS = 1000
+
+
+def _skip_sent_keys(info: dict[str, Any], state: dict[str, Any]) -> None:
+    """Every Stop lists all the session's commits; their line keys (up to ~1 MB) go once. The
+    payload is spooled under the session's lock right after, so "sent" means spooled, and the
+    collector keeps the keys it has (files_json merges as the longer)."""
+    stored = state.get("keys_sent")
+    sent: list[str] = [s for s in stored if isinstance(s, str)] if isinstance(stored, list) else []
+    known = set(sent)
+    for commit in info.get("commits") or []:
+        if commit.get("sha") in known:
+            commit.pop("files", None)
+        elif "files" in commit:
+            sent.append(commit["sha"])
+    state["keys_sent"] = sent[-MAX_REMEMBERED_COMMITS:]
 
 
 def _sanitize_git(info: dict[str, Any], tier: int) -> dict[str, Any]:
@@ -336,6 +358,7 @@ def _sanitize_git(info: dict[str, Any], tier: int) -> dict[str, Any]:
     if tier < 2:
         for commit in info.get("commits") or []:
             commit.pop("message", None)
+            commit.pop("files", None)  # file paths are tier 2 (the line keys go with them)
     redacted = redact_json_value(info)
     return dict(redacted) if isinstance(redacted, dict) else info
 

@@ -16,6 +16,7 @@ import orjson
 
 from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.reports.iso import iso_ms as ms_to_iso
+from agent_trace.reports.outcome_views import commit_json, outcome_json, pr_json
 from agent_trace.reports.reconcile import reconcile
 from agent_trace.store.port import SessionDetail
 
@@ -211,9 +212,11 @@ class Replay:
     files_written: list[str]
     # Claude Code's reported cost against ours (reports/reconcile.py); None without reported costs.
     reconciliation: dict[str, Any] | None = None
+    pull_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         s = self.session
+        prs = {str(p["pr_id"]): p for p in self.pull_requests}
         return {
             "session": {
                 "session_id": s["session_id"],
@@ -245,19 +248,9 @@ class Replay:
             },
             "totals": self.totals.as_json(),
             "prompts": [p.as_json() for p in self.prompts],
-            "commits": [
-                {
-                    "sha": c["sha"],
-                    "message": c.get("message"),
-                    "author": c.get("author"),
-                    "branch": c.get("branch"),
-                    "ts": ms_to_iso(c.get("ts_ms")),
-                    "files_changed": c.get("files_changed"),
-                    "insertions": c.get("insertions"),
-                    "deletions": c.get("deletions"),
-                }
-                for c in self.commits
-            ],
+            "commits": [commit_json(c, prs) for c in self.commits],
+            "outcome": outcome_json(s),
+            "pull_requests": [pr_json(p) for p in self.pull_requests],
             "files_read": self.files_read,
             "files_written": self.files_written,
         }
@@ -414,4 +407,13 @@ def build_replay(detail: SessionDetail) -> Replay:
     commits = sorted(detail.commits, key=lambda c: _ts(c, "ts_ms"))
     reported = [c for c in detail.llm_calls if c.get("has_usage") and c.get("reported_cost_nusd") is not None]
     reconciliation = reconcile(reported).get(str(detail.session["session_id"]))
-    return Replay(detail.session, all_views, totals, commits, files_read, files_written, reconciliation)
+    return Replay(
+        detail.session,
+        all_views,
+        totals,
+        commits,
+        files_read,
+        files_written,
+        reconciliation,
+        list(detail.pull_requests),
+    )

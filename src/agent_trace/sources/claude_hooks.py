@@ -252,6 +252,19 @@ class _Git:
     files_changed: int | None
 
 
+def _commit_files(item: Mapping[str, Any], where: str) -> str | None:
+    """`files`: {repo-relative path: [line keys of added lines]} → canonical JSON text."""
+    files = field_mapping(item, "files", where)
+    if files is None:
+        return None
+    out: dict[str, list[str]] = {}
+    for path, keys in files.items():
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise HookPayloadError(f"{where}files.{path}: expected a list of line keys (strings)")
+        out[str(path)] = keys
+    return canonical_json(out)
+
+
 @dataclass(frozen=True, slots=True)
 class _Enrichment:
     ts_ms: int | None = None
@@ -300,6 +313,10 @@ class _Enrichment:
                         files_changed=field_count(item, "files_changed", cw + "."),
                         insertions=field_count(item, "insertions", cw + "."),
                         deletions=field_count(item, "deletions", cw + "."),
+                        parent_sha=field_str(item, "parent_sha", cw + "."),
+                        patch_id=field_str(item, "patch_id", cw + "."),
+                        files_json=_commit_files(item, cw + "."),
+                        co_authored=field_bool(item, "co_authored", cw + "."),
                     )
                 )
         return cls(

@@ -124,6 +124,9 @@ class SessionSummary:
     reported_cost_nusd: int | None = None
     unpriced_models: tuple[str, ...] = ()
     first_prompt: str | None = None
+    outcome: str | None = None  # shipped | committed | no-commit | spun (domain.outcomes)
+    outcome_score: int | None = None
+    commits: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +185,7 @@ class SessionDetail:
     file_touches: list[dict[str, object]]
     subagents: list[dict[str, object]]
     commits: list[dict[str, object]]
+    pull_requests: list[dict[str, object]] = field(default_factory=list)  # those holding its commits
 
 
 # Rollups `daily_totals` can sum, with the dimensions each may be grouped by and the metric
@@ -217,6 +221,25 @@ class DayTotal:
     day: int  # local calendar day as days since 1970-01-01 (date(1970, 1, 1) + timedelta(day))
     key: tuple[str, ...]  # the group_by dimensions' values, in group_by order ('' = unknown)
     values: dict[str, int]  # ROLLUP_METRICS[rollup] → sum
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    """One session's cost and results (domain.outcomes), for the outcomes analytics."""
+
+    session_id: str
+    project: str | None
+    user_id: str | None
+    started_ms: int | None
+    cost_nusd: int
+    label: str | None  # None until the derived data is refreshed
+    score: int | None
+    commits: int
+    merged_prs: int
+    agent_lines: int  # agent-authored lines in commits not reverted
+    lines_added: int
+    model: str | None  # the model that cost the session most
+    title: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +317,12 @@ class Store(Protocol):
         """The LLM calls (with usage) of these sessions for which Claude Code reported its own
         cost (OTLP cost_usd): call_id, session_id, model, speed, ts_ms, the usage columns,
         cost_nusd, reported_cost_nusd; ordered by session, time, call id (reports/reconcile.py)."""
+
+    def session_commits(self, session_ids: Sequence[str]) -> list[dict[str, object]]:
+        """The stored commits of these sessions, as rows (`agent-trace git scan`)."""
+
+    def outcome_rows(self, filters: Filters) -> list[OutcomeRow]:
+        """Every session started in the filters' range, with its cost and outcome."""
 
     def find_session_ids(self, prefix: str, limit: int = 10) -> list[str]:
         """Session ids starting with `prefix` (for commands that accept a short id)."""

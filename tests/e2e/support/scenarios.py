@@ -232,6 +232,42 @@ GIT_COMMIT = Scenario(
     ),
 )
 
+# Outcomes (issue 14): a commit made by the agent (with a person's commit between the two runs),
+# and a session that runs the same failing test command five times.
+CALC_PY = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
+
+OUTCOME_COMMIT = Scenario(
+    name="outcome-commit",
+    description="Write calc.py (6 lines), git commit it; a second prompt (resumed) gets a short answer",
+    prompts=("SCENARIO:outcome-commit Write calc.py and commit it.", "Thanks, that's all."),
+    main=(
+        turn(write("{cwd}/calc.py", CALC_PY), usage=_u(12, 61, w1h=12700)),
+        turn(
+            bash('git add calc.py && git commit -m "Add calc"', "Commit calc.py"),
+            usage=_u(5, 47, w5m=190, read=12700),
+        ),
+        turn("Committed calc.py.", usage=_u(6, 19, w5m=71, read=12890)),
+        turn("You're welcome.", usage=_u(7, 9, w5m=35, read=12961)),
+    ),
+)
+
+SPIN_COMMAND = "pytest -q tests/test_math.py"
+OUTCOME_SPIN = Scenario(
+    name="outcome-spin",
+    description="the same failing test command five times, then giving up without a commit",
+    prompts=("SCENARIO:outcome-spin Make the math tests pass.",),
+    main=(
+        *(
+            turn(
+                bash(SPIN_COMMAND, "Run the math tests", expect_error=True),
+                usage=_u(8 + i, 30 + i, w5m=100 + i, read=12000 + i),
+            )
+            for i in range(5)
+        ),
+        turn("The tests still fail; I could not fix them.", usage=_u(6, 25, w5m=60, read=12100)),
+    ),
+)
+
 # --------------------------------------------------------------------------------------------
 # Failure paths
 # --------------------------------------------------------------------------------------------
@@ -282,6 +318,8 @@ ALL_SCENARIOS: dict[str, Scenario] = {
         MULTI_PROMPT,
         SECRETS,
         GIT_COMMIT,
+        OUTCOME_COMMIT,
+        OUTCOME_SPIN,
         OVERLOADED_ONCE,
         STREAM_RETRY,
         COMPACT,

@@ -59,10 +59,13 @@ class Post:
     path: str
     body: bytes
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()  # e.g. a webhook's signature
 
     def send(self, client: TestClient, **headers: str) -> Any:
         response = client.post(
-            self.path, content=self.body, headers={"content-type": self.content_type, **headers}
+            self.path,
+            content=self.body,
+            headers={"content-type": self.content_type, **dict(self.headers), **headers},
         )
         assert response.status_code in (200, 204), (self.path, response.status_code, response.text)
         return response

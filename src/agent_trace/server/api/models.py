@@ -77,6 +77,9 @@ class SessionRow(_Model):
     unpriced_models: list[str]
     models: list[str]
     reported_cost_usd: float | None
+    outcome: str | None = Field(default=None, description="shipped | committed | no-commit | spun")
+    outcome_score: int | None = None
+    commits: int = 0
 
 
 class SessionList(_Model):
@@ -208,6 +211,17 @@ class ReplaySession(_Model):
     )
 
 
+class PullRequestView(_Model):
+    id: str = Field(description="<provider>:<repo>#<number>")
+    provider: str = Field(description="github | gitlab")
+    repo: str
+    number: int
+    state: str | None = Field(description="open | closed | merged")
+    title: str | None
+    url: str | None
+    merged_at: str | None
+
+
 class CommitView(_Model):
     sha: str
     message: str | None
@@ -217,6 +231,45 @@ class CommitView(_Model):
     files_changed: int | None
     insertions: int | None
     deletions: int | None
+    lines_added: int | None = Field(description="lines the commit adds (= insertions)")
+    parent_sha: str | None
+    prompt_id: str | None = Field(description="the prompt that produced it (docs/outcomes.md)")
+    tool_use_id: str | None = Field(
+        description="the Bash `git commit` call it was made in; null: not by the agent"
+    )
+    by_agent: bool
+    agent_lines: int | None = Field(
+        description="added lines the session's Write/Edit/MultiEdit wrote; null: unknown"
+    )
+    co_authored: bool | None = Field(description="a Co-Authored-By: Claude trailer (a signal only)")
+    patch_id: str | None
+    on_default: bool | None = Field(description="reached the default branch (git scan)")
+    reverted_by: str | None
+    rewritten_as: str | None = Field(description="the rebased/squashed copy on the default branch")
+    pr: PullRequestView | None
+
+
+class EvidenceView(_Model):
+    kind: str = Field(description="tool_call | prompt | commit")
+    id: str
+
+
+class SignalView(_Model):
+    name: str
+    value: float
+    points: int = Field(description="what it adds to the score")
+    detail: str
+    evidence: list[EvidenceView]
+
+
+class OutcomeView(_Model):
+    label: str = Field(description="shipped | committed | no-commit | spun")
+    score: int | None = Field(description="0-100: 50 + the points of the signals, clamped")
+    commits: int
+    lines_added: int
+    agent_lines: int
+    merged_prs: int
+    signals: list[SignalView]
 
 
 class Replay(_Model):
@@ -225,6 +278,8 @@ class Replay(_Model):
     totals: Usage
     prompts: list[PromptView]
     commits: list[CommitView]
+    outcome: OutcomeView | None = Field(description="null until the derived data is refreshed")
+    pull_requests: list[PullRequestView]
     files_read: list[str]
     files_written: list[str]
 
@@ -340,6 +395,65 @@ class ToolAnalytics(_Model):
     tools: list[NamedToolStat] = Field(description="ranked by calls")
     days: list[DayToolStat]
     totals: ToolStat
+
+
+class OutcomeStats(_Model):
+    sessions: int
+    cost_usd: float
+    cost_nusd: int
+    labels: dict[str, int] = Field(description="sessions per label: shipped, committed, no-commit, spun")
+    commits: int
+    merged_prs: int
+    agent_lines_kept: int = Field(description="agent-authored lines in commits not reverted")
+    lines_added: int
+    cost_per_commit_usd: float | None = Field(description="all the group's spend / its commits")
+    cost_per_merged_pr_usd: float | None
+    cost_per_agent_line_usd: float | None
+    unshipped_cost_usd: float = Field(description="spend of its no-commit and spun sessions")
+    shipped_rate: float | None
+
+
+class ProjectOutcome(OutcomeStats):
+    project: str
+
+
+class UserOutcome(OutcomeStats):
+    user: str
+
+
+class ModelOutcome(OutcomeStats):
+    model: str = Field(description="the model that cost each session most")
+
+
+class WeekOutcome(OutcomeStats):
+    week: str = Field(description="the local Monday the week starts on")
+
+
+class UnshippedSession(_Model):
+    session_id: str
+    project: str | None
+    user: str | None
+    model: str | None
+    title: str | None
+    started_ms: int | None
+    label: str | None
+    score: int | None
+    cost_usd: float
+    cost_nusd: int
+
+
+class OutcomeAnalytics(_Model):
+    timezone: str
+    since: str
+    until: str
+    totals: OutcomeStats
+    by_project: list[ProjectOutcome]
+    by_user: list[UserOutcome]
+    by_model: list[ModelOutcome]
+    by_week: list[WeekOutcome]
+    unshipped: list[UnshippedSession] = Field(
+        description="sessions that cost money and shipped nothing, costliest first"
+    )
 
 
 ToolCallView.model_rebuild()

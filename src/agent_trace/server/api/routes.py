@@ -336,6 +336,29 @@ def build_router(ctx: AppContext) -> APIRouter:
 
     add_identity_routes(router, ctx)
     router.include_router(budget_router(ctx))
+
+    @router.get(
+        "/analytics/outcomes",
+        response_model=models.OutcomeAnalytics,
+        responses=ERRORS,
+        tags=["analytics"],
+        summary="Cost per commit, per merged PR, per agent-authored line kept; sessions that shipped nothing",
+    )
+    async def outcomes(
+        since: FirstDay = None,
+        until: LastDay = None,
+        tz: Tz = None,
+        project: Project = None,
+        user: User = None,
+        agent: Agent = None,
+        model: Model = None,
+    ) -> Response:
+        days = parse_day_range(
+            _params(since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model),
+            default_tz,
+        )
+        return _raw_json(await run(service.analytics_outcomes_json, store, days, cache))
+
     return router
 
 

@@ -54,6 +54,9 @@ def session_row(s: SessionSummary, now_ms: int) -> dict[str, Any]:
         "user": s.user_id,
         "title": s.title,
         "first_prompt": None if s.first_prompt is None else s.first_prompt[:FIRST_PROMPT_CHARS],
+        "outcome": s.outcome,
+        "outcome_score": s.outcome_score,
+        "commits": s.commits,
         "version": s.version,
         "started_at": ms_to_iso(s.started_ms),
         "ended_at": ms_to_iso(s.ended_ms),
@@ -191,6 +194,24 @@ def analytics_tools_json(store: Store, days: DayRange, cache: ChangeValidatedCac
     if cache is None:
         return build()
     return cache.get(("tools", days.first, days.last, days.tz_name, days.filters), None, build)
+
+
+def analytics_outcomes_json(store: Store, days: DayRange, cache: ChangeValidatedCache | None = None) -> bytes:
+    from dataclasses import replace
+
+    from agent_trace.reports.outcomes import local_range_ms, outcomes_report
+
+    def build() -> bytes:
+        since_ms, until_ms = local_range_ms(days.first, days.last, days.tz)
+        filters = replace(days.filters, since_ms=since_ms, until_ms=until_ms)
+        report = outcomes_report(
+            store, filters, days.tz, days.tz_name, days.first.isoformat(), days.last.isoformat()
+        )
+        return orjson.dumps(report)
+
+    if cache is None:
+        return build()
+    return cache.get(("outcomes", days.first, days.last, days.tz_name, days.filters), None, build)
 
 
 def analytics_tools(

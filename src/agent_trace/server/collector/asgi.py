@@ -29,6 +29,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
 
+from agent_trace.domain.records import RecordBatch
 from agent_trace.ingest.queue import IngestRejected, IngestUnavailable, QueueFull
 from agent_trace.server.budgets.guard import BudgetGuard
 from agent_trace.server.collector.auth import ForeignSession
@@ -278,6 +279,10 @@ class CollectorEndpoints:
             headers.get("content-encoding"),
             self.pipeline.max_body_bytes,
         )
+
+    async def commit_batch(self, batch: RecordBatch) -> None:
+        """Store records decoded elsewhere (webhooks) with the same queue, answers and errors."""
+        await self._commit(lambda: self.pipeline.queue.submit_async(batch))
 
     async def _commit(self, submit: Callable[[], asyncio.Future[None]]) -> None:
         """Queue the records, then wait until they are committed."""

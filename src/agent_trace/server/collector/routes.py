@@ -225,6 +225,9 @@ def build_router(ctx: AppContext) -> APIRouter:
     async def noop(request: Request) -> Response:
         return _Delegate(endpoints)
 
+    from agent_trace.server.collector.webhooks import add_routes
+
+    add_routes(router, endpoints)
     return router
 
 

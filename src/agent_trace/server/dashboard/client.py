@@ -56,6 +56,7 @@ class DataClient(Protocol):
     async def search(self, params: Params) -> dict[str, Any]: ...
 
     async def timeline(self, session_id: str) -> dict[str, Any]: ...
+    async def outcomes(self, params: Params) -> dict[str, Any]: ...
 
     def live(
         self, params: Params, session_ids: list[str] | None, last_event_id: str | None
@@ -130,6 +131,12 @@ class InProcessDataClient:
 
     async def timeline(self, session_id: str) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(service.session_timeline, self.store, session_id, None)
+
+    async def outcomes(self, params: Params) -> dict[str, Any]:
+        days = parse_day_range(params, self.default_tz)
+        data = await anyio.to_thread.run_sync(service.analytics_outcomes_json, self.store, days, self.cache)
+        out: dict[str, Any] = orjson.loads(data)
+        return out
 
     async def live(
         self, params: Params, session_ids: list[str] | None, last_event_id: str | None
@@ -223,6 +230,9 @@ class HttpDataClient:
 
     async def timeline(self, session_id: str) -> dict[str, Any]:
         return await self._get("/v1/timeline", {"session_id": session_id})
+
+    async def outcomes(self, params: Params) -> dict[str, Any]:
+        return await self._get("/v1/analytics/outcomes", dict(params))
 
     async def live(
         self, params: Params, session_ids: list[str] | None, last_event_id: str | None

@@ -44,6 +44,8 @@ from agent_trace.server.dashboard.formatting import FILTERS, sort_value
 from agent_trace.server.dashboard.highlight import HighlightCache, Highlighter, stylesheet
 from agent_trace.server.dashboard.identity_pages import add_identity_pages, safe_next
 from agent_trace.server.dashboard.markdown import Markdown
+from agent_trace.server.dashboard.outcome_view import outcome_panel
+from agent_trace.server.dashboard.outcome_view import outcomes_page as outcomes_page_view
 from agent_trace.server.dashboard.replay_view import CHUNK, PromptCard, ReplayViewBuilder, ToolNode
 from agent_trace.server.dashboard.session_filter import SessionFilter, filter_prompts
 from agent_trace.server.dashboard.session_filter import choices as session_choices
@@ -295,6 +297,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             filter=f,
             choices=session_choices(replay),
             query=request.url.query,
+            panel=outcome_panel(replay),
         )
 
     @router.get("/sessions/{session_id}/prompts/{prompt_id}")
@@ -371,7 +374,12 @@ def build_router(ctx: AppContext) -> APIRouter:
             return Response(status_code=exc.status, headers=NO_STORE)
         cards = await anyio.to_thread.run_sync(_replay_cards, replay, _session_filter(request))
         return await dash.page(
-            "_replay_live.html", replay=replay, cards=cards, sid=session_id, query=request.url.query
+            "_replay_live.html",
+            replay=replay,
+            cards=cards,
+            sid=session_id,
+            query=request.url.query,
+            panel=outcome_panel(replay),
         )
 
     @router.get("/sessions/{session_id}/cards/{index}")
@@ -492,6 +500,22 @@ def build_router(ctx: AppContext) -> APIRouter:
             presets=pages.presets(params),
             cols=pages.RANKED_COLUMNS,
             choices=choices,
+        )
+
+    @router.get("/outcomes")
+    async def outcomes_page(request: Request) -> HTMLResponse:
+        params = _query(request, ("since", "until", "project", "user", "agent", "model"))
+        tz = _tz_from(request, ctx.settings.timezone)
+        if tz:
+            params["tz"] = tz
+        try:
+            data = await client.outcomes(params)
+        except ApiError as exc:
+            if exc.status >= 500:
+                return await dash.error_page(exc, "outcomes")
+            return await dash.page("outcomes.html", 400, nav="outcomes", params=params, error=exc, view=None)
+        return await dash.page(
+            "outcomes.html", nav="outcomes", params=params, error=None, view=outcomes_page_view(data)
         )
 
     @router.get("/live/sessions")

@@ -125,6 +125,8 @@ SQL_ONLY_METHODS = frozenset(
         "audit_entries",
         "audit_rows",
         "audit_head",
+        "outcome_rows",  # sessions and their derived outcome columns are in SQL
+        "session_commits",
     }
 )
 
@@ -191,7 +193,12 @@ class HybridStore(sql.SqlStore):
         also_dirty: Iterable[str] = (),
     ) -> None:
         raw_rows = sql_rows.clean_text_rows([sql_rows.raw_row(e) for e in batch.raw_events])
-        sql_batch = RecordBatch(sessions=list(batch.sessions), commits=list(batch.commits))
+        sql_batch = RecordBatch(
+            sessions=list(batch.sessions),
+            commits=list(batch.commits),
+            pull_requests=list(batch.pull_requests),
+            pushed_commits=list(batch.pushed_commits),
+        )
         known = {s.session_id for s in batch.sessions}
         for sid in sorted(self._referenced_sessions(batch) - known):
             sql_batch.sessions.append(Session(session_id=sid))
@@ -325,6 +332,11 @@ class HybridStore(sql.SqlStore):
     ) -> tuple[list[Any], list[Any], list[Any], list[Any], list[Any]]:
         return reads.summary_rows(self.client, session_ids)
 
+    def _outcome_inputs(
+        self, session_ids: Sequence[str], with_commits: Sequence[str]
+    ) -> dict[str, tuple[Any, Any, Any]]:
+        return reads.outcome_inputs(self.client, session_ids, with_commits)
+
     # -- reads -------------------------------------------------------------------------------
 
     def usage_buckets(self, filters: Filters) -> list[UsageBucket]:
@@ -391,6 +403,7 @@ class HybridStore(sql.SqlStore):
                 "SELECT * FROM commits WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, sha",
                 {"sid": session_id},
             ),
+            pull_requests=self._session_pull_requests(session_id),
         )
 
     def reported_calls(self, session_ids: Sequence[str]) -> list[dict[str, Any]]:

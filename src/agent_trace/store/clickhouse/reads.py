@@ -278,3 +278,60 @@ def record_counts(client: ClickHouseClient) -> dict[str, int]:
         "subagents": by_kind.get(SUBAGENT, 0),
         "raw_events": int(raw[0][0]) if raw else 0,
     }
+
+
+def outcome_inputs(
+    client: ClickHouseClient, session_ids: Sequence[str], with_commits: Sequence[str]
+) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
+    """SqlOutcomes._outcome_inputs from ClickHouse: the fields the outcome rules read (one query)."""
+    from agent_trace.domain.outcomes import BASH_RULE_WORDS
+    from agent_trace.store.sql.outcomes import LLM_FIELDS, PROMPT_FIELDS, RULE_TOOLS, TOOL_FIELDS
+
+    fields = {PROMPT: PROMPT_FIELDS, LLM_CALL: LLM_FIELDS, TOOL_CALL: TOOL_FIELDS}
+    columns = list(dict.fromkeys(c for f in fields.values() for c in f if c != "session_id"))
+    out: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]] = {
+        sid: ([], [], []) for sid in session_ids
+    }
+    records = live(
+        "event_type, session_id, " + ", ".join(columns),
+        "session_id IN {sids:Array(String)} AND event_type IN ('prompt', 'llm_call', 'tool_call')",
+    )
+    slot = {PROMPT: 0, LLM_CALL: 1, TOOL_CALL: 2}
+    last_call: dict[str, tuple[int, str]] = {}
+    committed = set(with_commits)
+    for r in client.query(f"SELECT * FROM {records}", {"sids": list(session_ids)}):
+        kind = str(r[0])
+        values = dict(zip(columns, r[2:], strict=True))
+        values["session_id"] = sid = str(r[1])
+        if kind == TOOL_CALL:
+            # The same rows as SqlOutcomes._outcome_inputs: rule tools and failures only.
+            relevant = (
+                values.get("tool_name") in RULE_TOOLS or (values.get("status") or "success") != "success"
+            )
+            if not relevant and values.get("tool_name") == "Bash":
+                text = str(values.get("input_json") or "")
+                relevant = any(word in text for word in BASH_RULE_WORDS)
+            if not relevant:
+                continue
+            if (
+                values.get("tool_name") == "Write"
+                and values.get("status") == "success"
+                and sid not in committed
+            ):
+                values["input_json"] = None
+            commit_like = "commit" in str(values.get("input_json") or "")
+            if values.get("tool_name") != "Bash" or values.get("output_text") is None or not commit_like:
+                values["output_text"] = None
+            else:
+                values["output_text"] = str(values["output_text"])[:4000]
+        if kind == LLM_CALL:
+            # Only the main thread's last call, as the SQL store's window query.
+            if values.get("agent_id") or values.get("ts_ms") is None:
+                continue
+            rank = (int(values["ts_ms"]), str(values["call_id"]))
+            if sid in last_call and last_call[sid] >= rank:
+                continue
+            last_call[sid] = rank
+            out[sid][1].clear()
+        out[sid][slot[kind]].append({c: values[c] for c in fields[kind]})
+    return out

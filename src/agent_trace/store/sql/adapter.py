@@ -19,12 +19,15 @@ from agent_trace.store.sql import statements as st
 from agent_trace.store.sql.budgets import SqlBudgets
 from agent_trace.store.sql.derived import SqlDerived
 from agent_trace.store.sql.identity import SqlIdentity
+from agent_trace.store.sql.outcomes import SqlOutcomes
 from agent_trace.store.sql.reads import SORT_KEYS, InvalidQuery, SqlReads
 from agent_trace.store.sql.rows import (
     call_row,
     clean_text_rows,
     commit_row,
     prompt_row,
+    pull_request_row,
+    pushed_commit_row,
     raw_row,
     session_row,
     subagent_row,
@@ -46,7 +49,7 @@ _UPSERT_TRANSCRIPT_CURSOR = (
 )
 
 
-class SqlStore(SqlReads, SqlDerived, SqlIdentity, SqlBudgets, SqlSearch):
+class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSearch):
     """Store on SQLite or PostgreSQL through a SqlRunner."""
 
     # LLM calls live in this database's llm_calls (False in the hybrid store: it settles their
@@ -121,6 +124,14 @@ class SqlStore(SqlReads, SqlDerived, SqlIdentity, SqlBudgets, SqlSearch):
             )
             run.execute_many(st.UPSERT_SUBAGENT, clean_text_rows([subagent_row(s) for s in batch.subagents]))
             run.execute_many(st.UPSERT_COMMIT, clean_text_rows([commit_row(c) for c in batch.commits]))
+            run.execute_many(
+                st.UPSERT_PULL_REQUEST, clean_text_rows([pull_request_row(p) for p in batch.pull_requests])
+            )
+            run.execute_many(
+                st.UPSERT_PUSHED_COMMIT, clean_text_rows([pushed_commit_row(p) for p in batch.pushed_commits])
+            )
+            # A pull request or push changes the outcome of the sessions whose commits it holds.
+            dirty_sessions |= self._sessions_of_git_events(batch)
             run.execute_many(st.UPSERT_USER, user_rows(session_rows))
             run.execute_many(st.UPSERT_RAW_EVENT, clean_text_rows([raw_row(e) for e in batch.raw_events]))
             for rows in (prompt_rows, call_rows, tool_rows):
@@ -234,6 +245,36 @@ class SqlStore(SqlReads, SqlDerived, SqlIdentity, SqlBudgets, SqlSearch):
         ids.update(c.session_id for c in batch.commits if c.session_id)
         ids.update(e.session_id for e in batch.raw_events if e.session_id)
         return ids
+
+    def _sessions_of_git_events(self, batch: RecordBatch) -> set[str]:
+        if not batch.pull_requests and not batch.pushed_commits:
+            return set()
+        shas = [p.sha for p in batch.pushed_commits]
+        shas += [s for p in batch.pull_requests for s in (p.head_sha, p.merge_sha) if s]
+        refs = {(p.repo, p.head_ref) for p in batch.pull_requests if p.head_ref}
+        refs |= {(p.repo, p.ref) for p in batch.pushed_commits}
+        found = self._owners_where("sha", shas)
+        found |= self._owners_where("pr_id", [p.pr_id for p in batch.pull_requests])
+        for repo, ref in sorted(refs):
+            rows = self.runner.query(
+                "SELECT DISTINCT session_id FROM commits WHERE repo = :repo AND branch = :ref "
+                "AND session_id IS NOT NULL",
+                {"repo": repo, "ref": ref},
+            )
+            found.update(str(r[0]) for r in rows)
+        return found
+
+    def _owners_where(self, column: str, values: Sequence[str]) -> set[str]:
+        owners: set[str] = set()
+        for chunk in chunks(list(dict.fromkeys(values))):
+            placeholders, params = in_params("k", chunk)
+            rows = self.runner.query(
+                f"SELECT DISTINCT session_id FROM commits WHERE {column} IN ({placeholders}) "
+                "AND session_id IS NOT NULL",
+                params,
+            )
+            owners.update(str(r[0]) for r in rows)
+        return owners
 
     def _existing_buckets(self, table: str, key: str, ids: Sequence[str]) -> set[int]:
         found: set[int] = set()

@@ -107,6 +107,7 @@ class SqlDerived:
                 if current is None or value > current:
                     summary[sid]["last_activity_ms"] = int(value)
 
+        best_model: dict[str, tuple[int, int, str]] = {}
         llm_rows, prompt_rows, tool_rows, subagent_rows, first_rows = self._event_summary_rows(session_ids)
         for sid in session_ids:
             summary[sid]["first_prompt"] = None
@@ -119,6 +120,10 @@ class SqlDerived:
             if row[10]:
                 unpriced[row[0]].append(str(row[1]) if row[1] else NO_MODEL_LABEL)
             s["n_llm_calls"] += int(row[2])
+            # The model that cost the session most (outcomes count results under it); ties by name.
+            rank = (int(row[9] or 0), -int(row[2]), str(row[1] or ""))
+            if row[1] and (best_model.get(row[0]) is None or rank > best_model[row[0]]):
+                best_model[row[0]] = rank
             for index, name in enumerate(
                 (
                     "input_tokens",
@@ -149,6 +154,7 @@ class SqlDerived:
         ):
             bump_last(row[0], row[1])
         for sid, names in models.items():
+            summary[sid]["primary_model"] = best_model[sid][2] if sid in best_model else None
             summary[sid]["models"] = ",".join(sorted(names)) or None
             summary[sid]["unpriced_models"] = ",".join(sorted(unpriced[sid])) or None
         run.execute_many(
@@ -158,9 +164,13 @@ class SqlDerived:
             "cache_5m_tokens = :cache_5m_tokens, cache_1h_tokens = :cache_1h_tokens, "
             "cache_read_tokens = :cache_read_tokens, cost_nusd = :cost_nusd, unpriced_calls = :unpriced_calls, "
             "models = :models, unpriced_models = :unpriced_models, last_activity_ms = :last_activity_ms, "
-            "first_prompt = :first_prompt WHERE session_id = :sid",
+            "first_prompt = :first_prompt, primary_model = :primary_model WHERE session_id = :sid",
             list(summary.values()),
         )
+        self._refresh_outcomes(session_ids)
+
+    def _refresh_outcomes(self, session_ids: Sequence[str]) -> None:
+        """Commit links and session outcomes (store.sql.outcomes.SqlOutcomes)."""
 
     def _event_summary_rows(
         self, session_ids: Sequence[str]

@@ -17,6 +17,7 @@ from agent_trace.store.port import (
     Change,
     DayTotal,
     Filters,
+    OutcomeRow,
     SessionDetail,
     SessionPage,
     SessionQuery,
@@ -302,7 +303,8 @@ class SqlReads:
         direction = "DESC" if descending else "ASC"
         params["limit"] = query.limit + 1
         rows = self.runner.query(
-            f"SELECT {SESSION_SUMMARY_FIELDS}, {sort_expr}, {self._first_prompt_sql()} "
+            f"SELECT {SESSION_SUMMARY_FIELDS}, {sort_expr}, {self._first_prompt_sql()}, "
+            "s.outcome_label, s.outcome_score, s.n_commits "
             f"FROM sessions s{where_sql} ORDER BY {sort_expr} {direction}, s.session_id {direction} LIMIT :limit",
             params,
         )
@@ -328,6 +330,58 @@ class SqlReads:
         """SQL for the text of session `s`'s first typed prompt: a summary column (migration
         0005), kept by the refresh of derived data like the counts beside it."""
         return "s.first_prompt"
+
+    def session_commits(self, session_ids: Sequence[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for chunk in chunks(list(dict.fromkeys(session_ids))):
+            placeholders, params = in_params("s", chunk)
+            out += self._dict_rows(
+                f"SELECT * FROM commits WHERE session_id IN ({placeholders}) ORDER BY sha", params
+            )
+        return out
+
+    def outcome_rows(self, filters: Filters) -> list[OutcomeRow]:
+        self._ensure_fresh()
+        where, params = self._filter_sql(
+            filters,
+            time_col="s.started_ms",
+            project_col="s.project",
+            user_col="s.user_id",
+            agent_col="s.agent",
+            model_col="s.models",
+        )
+        rows = self.runner.query(
+            "SELECT s.session_id, s.project, s.user_id, s.started_ms, s.cost_nusd, s.outcome_label, "
+            "s.outcome_score, s.n_commits, s.merged_prs, s.agent_lines, s.commit_lines, s.primary_model, "
+            f"SUBSTR(COALESCE(s.title, s.first_prompt), 1, 200) FROM sessions s{where} ORDER BY s.session_id",
+            params,
+        )
+        return [
+            OutcomeRow(
+                str(r[0]),
+                r[1],
+                r[2],
+                r[3],
+                int(r[4] or 0),
+                r[5],
+                r[6],
+                int(r[7] or 0),
+                int(r[8] or 0),
+                int(r[9] or 0),
+                int(r[10] or 0),
+                r[11],
+                r[12],
+            )
+            for r in rows
+        ]
+
+    def _session_pull_requests(self, session_id: str) -> list[dict[str, Any]]:
+        """The pull/merge requests holding the session's commits (linked by store.sql.outcomes)."""
+        return self._dict_rows(
+            "SELECT * FROM pull_requests WHERE pr_id IN (SELECT pr_id FROM commits WHERE session_id = :sid) "
+            "ORDER BY number, pr_id",
+            {"sid": session_id},
+        )
 
     def session_detail(self, session_id: str) -> SessionDetail | None:
         self._ensure_fresh()
@@ -358,6 +412,7 @@ class SqlReads:
             commits=self._dict_rows(
                 "SELECT * FROM commits WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, sha", params
             ),
+            pull_requests=self._session_pull_requests(session_id),
         )
 
     def _dict_rows(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:

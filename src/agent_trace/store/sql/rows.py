@@ -12,6 +12,8 @@ from agent_trace.domain.records import (
     FileTouch,
     LlmCall,
     Prompt,
+    PullRequest,
+    PushedCommit,
     RawEvent,
     Session,
     Subagent,
@@ -191,7 +193,22 @@ def commit_row(c: Commit) -> dict[str, Any]:
         "files_changed": c.files_changed,
         "insertions": c.insertions,
         "deletions": c.deletions,
+        "parent_sha": c.parent_sha,
+        "patch_id": c.patch_id,
+        "files_json": c.files_json,
+        "co_authored": flag(c.co_authored),
+        "on_default": flag(c.on_default),
+        "reverted_by": c.reverted_by,
+        "rewritten_as": c.rewritten_as,
     }
+
+
+def pull_request_row(p: PullRequest) -> dict[str, Any]:
+    return {name: getattr(p, name) for name in st.PULL_REQUEST_COLUMNS}
+
+
+def pushed_commit_row(p: PushedCommit) -> dict[str, Any]:
+    return {name: getattr(p, name) for name in st.PUSHED_COMMIT_COLUMNS}
 
 
 def raw_row(e: RawEvent) -> dict[str, Any]:
@@ -224,6 +241,18 @@ SESSION_METRIC_COLUMNS = (
     "models",
 )
 
+# A session's outcome (domain.outcomes), kept by the same refresh.
+SESSION_OUTCOME_COLUMNS = (
+    "outcome_label",
+    "outcome_score",
+    "outcome_signals",
+    "n_commits",
+    "commit_lines",
+    "agent_lines",
+    "merged_prs",
+    "primary_model",
+)
+
 SESSION_SUMMARY_FIELDS = ", ".join(
     "s." + name
     for name in [
@@ -252,13 +281,15 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         *SESSION_METRIC_COLUMNS,
         "unpriced_models",
         "last_activity_ms",
+        *SESSION_OUTCOME_COLUMNS,
     ),
     "prompts": st.PROMPT_COLUMNS,
     "llm_calls": st.LLM_CALL_COLUMNS,
     "tool_calls": st.TOOL_CALL_COLUMNS,
     "file_touches": st.FILE_TOUCH_COLUMNS,
     "subagents": st.SUBAGENT_COLUMNS,
-    "commits": st.COMMIT_COLUMNS,
+    "commits": (*st.COMMIT_COLUMNS, *st.COMMIT_DERIVED_COLUMNS),
+    "pull_requests": st.PULL_REQUEST_COLUMNS,
 }
 
 
@@ -327,4 +358,7 @@ def summary_from_row(r: Sequence[Any]) -> SessionSummary:
         reported_cost_nusd=r[27],
         unpriced_models=tuple(m for m in (r[28] or "").split(",") if m),
         first_prompt=r[30],
+        outcome=r[31] if len(r) > 31 else None,
+        outcome_score=r[32] if len(r) > 32 else None,
+        commits=int(r[33] or 0) if len(r) > 33 else 0,
     )

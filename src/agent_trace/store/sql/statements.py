@@ -385,7 +385,16 @@ COMMIT_COLUMNS = (
     "files_changed",
     "insertions",
     "deletions",
+    "parent_sha",
+    "patch_id",
+    "files_json",
+    "co_authored",
+    "on_default",
+    "reverted_by",
+    "rewritten_as",
 )
+# Linked by the refresh of derived data (domain.provenance), never by a write.
+COMMIT_DERIVED_COLUMNS = ("prompt_id", "tool_use_id", "agent_lines", "pr_id")
 UPSERT_COMMIT = _upsert(
     "commits",
     COMMIT_COLUMNS,
@@ -402,8 +411,69 @@ UPSERT_COMMIT = _upsert(
             "files_changed": "latest",
             "insertions": "latest",
             "deletions": "latest",
+            "parent_sha": "latest",
+            "patch_id": "latest",
+            "files_json": "longer",
+            "co_authored": "max",
+            "on_default": "max",
+            "reverted_by": "latest",
+            "rewritten_as": "latest",
         },
     ),
+)
+
+PULL_REQUEST_COLUMNS = (
+    "pr_id",
+    "provider",
+    "repo",
+    "number",
+    "state",
+    "title",
+    "url",
+    "author",
+    "head_ref",
+    "head_sha",
+    "base_ref",
+    "merge_sha",
+    "opened_ms",
+    "closed_ms",
+    "merged_ms",
+    "updated_ms",
+)
+# A replayed or late delivery never undoes a newer one: merged is final, and the state follows
+# the delivery with the newest `updated_ms` (GitHub's pull_request.updated_at / GitLab's).
+_PR_NEWER = "(excluded.updated_ms IS NOT NULL AND (pull_requests.updated_ms IS NULL OR excluded.updated_ms > pull_requests.updated_ms))"
+UPSERT_PULL_REQUEST = _upsert(
+    "pull_requests",
+    PULL_REQUEST_COLUMNS,
+    ["pr_id"],
+    {
+        "state": "(CASE WHEN pull_requests.state = 'merged' OR excluded.state = 'merged' THEN 'merged' "
+        f"WHEN pull_requests.state IS NULL OR {_PR_NEWER} THEN excluded.state ELSE pull_requests.state END)",
+        **_rules(
+            "pull_requests",
+            {
+                "title": "latest",
+                "url": "latest",
+                "author": "first",
+                "head_ref": "latest",
+                "head_sha": "latest",
+                "base_ref": "latest",
+                "merge_sha": "latest",
+                "opened_ms": "min",
+                "closed_ms": "max",
+                "merged_ms": "max",
+                "updated_ms": "max",
+            },
+        ),
+    },
+)
+PUSHED_COMMIT_COLUMNS = ("repo", "ref", "sha", "ts_ms")
+UPSERT_PUSHED_COMMIT = _upsert(
+    "pushed_commits",
+    PUSHED_COMMIT_COLUMNS,
+    ["repo", "ref", "sha"],
+    _rules("pushed_commits", {"ts_ms": "min"}),
 )
 
 RAW_EVENT_COLUMNS = ("event_id", "source", "session_id", "kind", "ts_ms", "received_ms", "payload")

@@ -435,10 +435,23 @@
     target.scrollIntoView({ block: "start" });
   }
   window.addEventListener("hashchange", openLinked);
+
+  // The loop's evidence (the outcome panel lists those tool calls) is highlighted in the cards,
+  // including cards and tool bodies loaded later.
+  function markLoops() {
+    const panel = $(".outcome-panel[data-loop-evidence]");
+    const ids = new Set(((panel && panel.dataset.loopEvidence) || "").split(" ").filter(Boolean));
+    if (!ids.size) return;
+    for (const d of $$("details.tool[data-tool-use-id]")) {
+      if (ids.has(d.dataset.toolUseId) && !d.classList.contains("loop")) d.classList.add("loop");
+    }
+  }
   if (page === "replay") {
     openLinked();
     restoreOpen();
     wireCards(document);
     startReplayLive();
+    markLoops();
+    new MutationObserver(markLoops).observe(document.body, { childList: true, subtree: true });
   }
 })();
