@@ -202,6 +202,13 @@ def visible_hits(principal: Principal, result: dict[str, Any]) -> dict[str, Any]
     return {**result, "hits": hits}
 
 
+def aggregate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Session rows on an aggregate page (cost, outcomes) with accounts on: numbers, id and
+    project only. A session's title is its first prompt — content — and aggregate pages are open
+    to every role, viewers included."""
+    return [redact_session_row(ANONYMOUS, row) for row in rows]
+
+
 class Auditor:
     """Appends reading events to the audit log, once per person and target per minute."""
 

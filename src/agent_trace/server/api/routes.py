@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from agent_trace.reports.timeline import KINDS
-from agent_trace.server.access import principal_of, visible_hits, visible_rows
+from agent_trace.server.access import aggregate_rows, principal_of, visible_hits, visible_rows
 from agent_trace.server.api import models, service
 from agent_trace.server.api.budgets import budget_router
 from agent_trace.server.api.cache import ChangeValidatedCache
@@ -357,7 +357,11 @@ def build_router(ctx: AppContext) -> APIRouter:
             _params(since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model),
             default_tz,
         )
-        return _raw_json(await run(service.analytics_outcomes_json, store, days, cache))
+        data = await run(service.analytics_outcomes_json, store, days, cache)
+        if not ctx.settings.auth:
+            return _raw_json(data)
+        report = orjson.loads(data)
+        return _json({**report, "unshipped": aggregate_rows(report["unshipped"])})
 
     return router
 

@@ -26,8 +26,8 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent_trace.domain.access import ANONYMOUS, redact_session_row
 from agent_trace.server.access import (
+    aggregate_rows,
     current_csrf,
     current_principal,
     principal_of,
@@ -487,7 +487,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         # prompt: content. With accounts, the ranking names sessions by id and project only.
         top_rows = top["sessions"]
         if ctx.settings.auth:
-            top_rows = [redact_session_row(ANONYMOUS, row) for row in top_rows]
+            top_rows = aggregate_rows(top_rows)
         view = await anyio.to_thread.run_sync(pages.cost_view, cost, tools, top_rows)
         choices = pages.choices_from(cost)
         return await dash.page(
@@ -510,6 +510,8 @@ def build_router(ctx: AppContext) -> APIRouter:
             params["tz"] = tz
         try:
             data = await client.outcomes(params)
+            if ctx.settings.auth:
+                data = {**data, "unshipped": aggregate_rows(data.get("unshipped") or [])}
         except ApiError as exc:
             if exc.status >= 500:
                 return await dash.error_page(exc, "outcomes")
