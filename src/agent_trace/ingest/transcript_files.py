@@ -18,6 +18,7 @@ import orjson
 from agent_trace.domain.records import RecordBatch
 from agent_trace.sources.claude_transcript import TranscriptParser
 from agent_trace.sources.claude_transcript_lines import ParseState, ParseStats, describe_path
+from agent_trace.sources.codex_rollout import CodexRolloutParser, CodexState, session_hint
 from agent_trace.store.port import FileState
 
 READ_BLOCK = 4 * 1024 * 1024
@@ -103,11 +104,21 @@ def lines_from(handle: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
         yield pending, -1
 
 
+def parser_for(path: Path, parser_state: str | None) -> TranscriptParser | CodexRolloutParser:
+    """The parser of the agent that wrote `path`, told by its file name: Codex CLI names every
+    rollout `rollout-<time>-<session uuid>.jsonl`; anything else is a Claude Code transcript."""
+    saved = orjson.loads(parser_state) if parser_state else None
+    if session_hint(str(path)) is not None:
+        return CodexRolloutParser(str(path), CodexState.from_json(saved))
+    return TranscriptParser(
+        describe_path(str(path), meta_for(path)), ParseState.from_json(saved) if saved else None
+    )
+
+
 def parse_file(task: FileTask) -> Iterator[Chunk]:
     """The records of one file from `task.start`, in chunks; the last chunk has its FileState."""
     path = Path(task.path)
-    state = ParseState.from_json(orjson.loads(task.parser_state)) if task.parser_state else None
-    parser = TranscriptParser(describe_path(task.path, meta_for(path)), state)
+    parser = parser_for(path, task.parser_state)
     parser.start_at(task.start)
     consumed = chunk_start = task.start
     try:

@@ -1,0 +1,422 @@
+"""Codex CLI rollout files (`~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`) → canonical records.
+
+Pure: lines in, records out. Each line is `{"timestamp", "type", "payload"}` with type
+`session_meta`, `turn_context`, `response_item`, `event_msg` or (0.17x) `token_usage_record`
+(codex-rs `protocol::RolloutItem`). What is read, and why:
+
+* LLM calls. A `token_usage_record` is one model response: its `usage` is that response's own
+  counts, `turn_token_usage` / `thread_token_usage` are running sums (never added up here).
+  Older files have only `event_msg` `token_count`: `info.last_token_usage` is the last response,
+  `info.total_token_usage` the running sum; `info` may be null, and the same event can be
+  written twice (a repeat has an unchanged running sum and is skipped). When a file has
+  `token_usage_record` lines, its `token_count` events are the same responses again and are
+  ignored. Keys and counting conventions: sources/codex_common.py.
+* Prompts: what the user typed (`event_msg` `item_completed` with a UserMessage item, or the
+  older `event_msg` `user_message`), not the environment context Codex adds as user text.
+* Tool calls: `response_item` `function_call` / `custom_tool_call` / `local_shell_call` (input)
+  and `*_output` (output), completed by `item_completed` (CommandExecution exit code, FileChange
+  paths) or the older `exec_command_end` / `patch_apply_end` events. A shell command with a
+  non-zero exit code is an error.
+* The session: `session_meta` (id, cwd, CLI version, originator, git). A resumed session appends
+  to the same file; a fork or an archived copy repeats lines whose keys merge in the store.
+
+Every line is complete on its own, so a later import can resume after any line: the state
+between lines is only the session, the model, the current turn and the tools awaiting their
+response's usage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from agent_trace.domain.prompts import classify_prompt
+from agent_trace.domain.records import FileTouch, LlmCall, Prompt, RecordBatch, Session, ToolCall
+from agent_trace.domain.timeutil import parse_iso_ms
+from agent_trace.domain.tools import patch_paths, tool_kind
+from agent_trace.sources.claude_transcript_lines import ParseStats
+from agent_trace.sources.codex_common import (
+    AGENT_CODEX,
+    call_key,
+    counts,
+    exit_code_in,
+    prompt_key,
+    usage_of,
+)
+
+_TOOL_ITEMS = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
+_TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
+_KNOWN_TYPES = frozenset({"session_meta", "turn_context", "response_item", "event_msg", "token_usage_record"})
+# Rollout items that carry nothing billed or typed: the model-visible world state, compaction
+# summaries (their request is billed by its own token_usage_record).
+_IGNORED_TYPES = frozenset({"world_state", "compacted"})
+_MAX_TURNS = 64  # turn → prompt links kept in the state (a turn's lines are close together)
+
+
+@dataclass
+class CodexState:
+    """What a later chunk of the same file needs from the earlier ones (JSON-safe)."""
+
+    session_id: str | None = None
+    cwd: str | None = None
+    model: str | None = None
+    turn_id: str | None = None
+    turn_prompts: dict[str, str] = field(default_factory=dict)
+    pending_tools: list[str] = field(default_factory=list)  # asked for by the response not yet billed
+    has_usage_records: bool = False
+    last_total: list[int] | None = None  # the last token_count running sum (repeats are skipped)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> CodexState:
+        if not data:
+            return cls()
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def session_hint(path: str) -> str | None:
+    """The session id at the end of a rollout file name (`rollout-<time>-<uuid>.jsonl`)."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    if not name.startswith("rollout-") or not name.endswith(".jsonl"):
+        return None
+    stem = name[: -len(".jsonl")]
+    return stem[-36:] if len(stem) >= 36 + len("rollout-") and stem[-36:].count("-") == 4 else None
+
+
+class CodexRolloutParser:
+    """Feeds the lines of one rollout file and accumulates canonical records."""
+
+    def __init__(self, path: str, state: CodexState | None = None) -> None:
+        self.path = path
+        self.state = state or CodexState()
+        if self.state.session_id is None:
+            self.state.session_id = session_hint(path)
+        self.stats = ParseStats()
+        self.safe_offset = 0
+        self._reset_batch()
+
+    def _reset_batch(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._prompts: dict[str, Prompt] = {}
+        self._calls: dict[str, LlmCall] = {}
+        self._tools: dict[str, ToolCall] = {}
+        self._touches: dict[tuple[str, str, str], FileTouch] = {}
+
+    def take_batch(self) -> RecordBatch:
+        batch = RecordBatch(
+            sessions=list(self._sessions.values()),
+            prompts=list(self._prompts.values()),
+            llm_calls=list(self._calls.values()),
+            tool_calls=list(self._tools.values()),
+            file_touches=list(self._touches.values()),
+        )
+        self._reset_batch()
+        return batch
+
+    @property
+    def pending(self) -> int:
+        return len(self._calls) + len(self._tools) + len(self._prompts)
+
+    def start_at(self, offset: int) -> None:
+        self.safe_offset = offset
+
+    def safe_state(self) -> CodexState:
+        return self.state  # every line is complete on its own: the state after it is safe
+
+    # -- records -------------------------------------------------------------------------------
+
+    def _session(self, ts: int | None) -> Session | None:
+        sid = self.state.session_id
+        if sid is None:
+            return None
+        session = self._sessions.get(sid)
+        if session is None:
+            session = Session(session_id=sid, agent=AGENT_CODEX, cwd=self.state.cwd)
+            self._sessions[sid] = session
+        if ts is not None:
+            session.started_ms = ts if session.started_ms is None else min(session.started_ms, ts)
+            session.ended_ms = ts if session.ended_ms is None else max(session.ended_ms, ts)
+        return session
+
+    def _tool(self, tool_use_id: str) -> ToolCall | None:
+        sid = self.state.session_id
+        if sid is None:
+            return None
+        tool = self._tools.get(tool_use_id)
+        if tool is None:
+            tool = ToolCall(tool_use_id=tool_use_id, session_id=sid)
+            self._tools[tool_use_id] = tool
+        return tool
+
+    def _touch(self, tool_use_id: str, path: str, ts: int | None) -> None:
+        sid = self.state.session_id
+        if sid is None:
+            return
+        if not path.startswith("/") and self.state.cwd:
+            path = self.state.cwd.rstrip("/") + "/" + path
+        key = (tool_use_id, path, "write")
+        if key not in self._touches:
+            self._touches[key] = FileTouch(tool_use_id, path, "write", sid, ts)
+
+    # -- the line loop -------------------------------------------------------------------------
+
+    def feed(self, line: bytes | str, end_offset: int | None = None) -> None:
+        self.stats.lines += 1
+        if end_offset is not None:
+            self.safe_offset = end_offset
+        if not (len(line) > 4 or line.strip()):
+            return
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            self.stats.malformed += 1
+            return
+        if not isinstance(record, dict) or not isinstance(record.get("payload"), dict):
+            self.stats.malformed += 1
+            return
+        kind = record.get("type")
+        if kind in _IGNORED_TYPES:
+            self.stats.records += 1
+            return
+        if kind not in _KNOWN_TYPES:
+            self.stats.unknown_types[str(kind)] += 1
+            return
+        self.stats.records += 1
+        ts = parse_iso_ms(record.get("timestamp"))
+        payload: dict[str, Any] = record["payload"]
+        if kind == "session_meta":
+            self._on_session_meta(payload, ts)
+        elif kind == "turn_context":
+            self.state.model = _str(payload.get("model")) or self.state.model
+            self.state.cwd = _str(payload.get("cwd")) or self.state.cwd
+            self._set_turn(_str(payload.get("turn_id")))
+        elif kind == "token_usage_record":
+            self.state.has_usage_records = True
+            usage = payload.get("usage")
+            if isinstance(usage, dict):
+                thread = _str(payload.get("thread_id")) or self.state.session_id
+                self._on_usage(
+                    usage, thread, _str(payload.get("response_id")), ts, _str(payload.get("turn_id"))
+                )
+        elif kind == "response_item":
+            self._on_response_item(payload, ts)
+        else:
+            self._on_event(payload, ts)
+
+    def _set_turn(self, turn_id: str | None) -> None:
+        if turn_id:
+            self.state.turn_id = turn_id
+
+    def _on_session_meta(self, payload: Mapping[str, Any], ts: int | None) -> None:
+        # A fork's file starts with its own session_meta and may repeat the parent's: the first wins.
+        first = self.state.session_id is None or self.state.session_id == _str(payload.get("id"))
+        if self.state.session_id is None:
+            self.state.session_id = _str(payload.get("id")) or _str(payload.get("session_id"))
+        if not first:
+            return
+        self.state.cwd = _str(payload.get("cwd")) or self.state.cwd
+        session = self._session(parse_iso_ms(payload.get("timestamp")) or ts)
+        if session is None:
+            return
+        session.project = self.state.cwd
+        session.cwd = self.state.cwd
+        session.version = _str(payload.get("cli_version"))
+        session.entrypoint = _str(payload.get("originator"))
+        git = payload.get("git")
+        if isinstance(git, dict):
+            session.git_branch = _str(git.get("branch"))
+            session.git_head = _str(git.get("commit_hash"))
+            session.git_repo = _str(git.get("repository_url"))
+
+    def _on_usage(
+        self,
+        raw: Mapping[str, Any],
+        thread: str | None,
+        response_id: str | None,
+        ts: int | None,
+        turn_id: str | None,
+    ) -> None:
+        sid = self.state.session_id
+        values = counts(raw)
+        if sid is None or thread is None or not any(values):
+            return
+        key = call_key(thread, values)
+        call = self._calls.get(key)
+        if call is None:
+            call = LlmCall(call_id=key, session_id=sid)
+            self._calls[key] = call
+        call.request_id = response_id or call.request_id
+        call.model = self.state.model
+        call.ts_ms = ts
+        call.usage = usage_of(values)
+        call.prompt_id = self.state.turn_prompts.get(turn_id or self.state.turn_id or "")
+        if self.state.pending_tools:
+            call.tool_use_ids = tuple(self.state.pending_tools)
+            for tool_use_id in self.state.pending_tools:
+                tool = self._tool(tool_use_id)
+                if tool is not None:
+                    tool.call_id = key
+            self.state.pending_tools = []
+        self._session(ts)
+
+    def _on_response_item(self, payload: Mapping[str, Any], ts: int | None) -> None:
+        kind = payload.get("type")
+        if kind in _TOOL_ITEMS:
+            call_id = _str(payload.get("call_id")) or _str(payload.get("id"))
+            if call_id is None:
+                return
+            tool = self._tool(call_id)
+            if tool is None:
+                return
+            name = _str(payload.get("name")) or ("local_shell" if kind == "local_shell_call" else None)
+            tool.tool_name = name
+            tool.started_ms = ts
+            tool.prompt_id = self.state.turn_prompts.get(self.state.turn_id or "")
+            if kind == "custom_tool_call":
+                raw_input = payload.get("input")
+                tool.input_json = _dumps({"input": raw_input}) if isinstance(raw_input, str) else None
+                if name == "apply_patch" and isinstance(raw_input, str):
+                    for path in patch_paths(raw_input):
+                        self._touch(call_id, path, ts)
+            elif kind == "local_shell_call":
+                tool.input_json = _dumps(payload.get("action"))
+            else:
+                arguments = payload.get("arguments")
+                tool.input_json = arguments if isinstance(arguments, str) else _dumps(arguments)
+                if name == "apply_patch" and isinstance(arguments, str):
+                    try:
+                        parsed = orjson.loads(arguments)
+                    except orjson.JSONDecodeError:
+                        parsed = None
+                    if isinstance(parsed, dict) and isinstance(parsed.get("input"), str):
+                        for path in patch_paths(parsed["input"]):
+                            self._touch(call_id, path, ts)
+            if call_id not in self.state.pending_tools:
+                self.state.pending_tools.append(call_id)
+            self._session(ts)
+        elif kind in _TOOL_OUTPUTS:
+            call_id = _str(payload.get("call_id"))
+            tool = self._tool(call_id) if call_id else None
+            if tool is None:
+                return
+            output = payload.get("output")
+            if isinstance(output, dict):  # older files: {"content": ..., "success": ...}
+                success = output.get("success")
+                output = output.get("content")
+                if success is False and tool.status is None:
+                    tool.status = "error"
+            text = output if isinstance(output, str) else _dumps(output) if output is not None else None
+            tool.output_text = text
+            tool.ended_ms = ts
+            code = exit_code_in(text) if tool_kind(tool.tool_name) == "shell" else None
+            if code is not None:
+                tool.status = "success" if code == 0 else "error"
+            elif tool.status is None:
+                tool.status = "success"
+            if tool.status == "error":
+                tool.error = text
+            if tool.started_ms is not None and ts is not None:
+                tool.duration_ms = max(ts - tool.started_ms, 0)
+
+    def _on_event(self, payload: Mapping[str, Any], ts: int | None) -> None:
+        kind = payload.get("type")
+        if kind == "task_started":
+            self._set_turn(_str(payload.get("turn_id")))
+        elif kind == "item_completed":
+            self._set_turn(_str(payload.get("turn_id")))
+            item = payload.get("item")
+            if isinstance(item, dict):
+                self._on_item(item, payload, ts)
+        elif kind == "user_message":
+            message = payload.get("message")
+            if isinstance(message, str):
+                self._on_prompt(message, ts)
+        elif kind == "token_count" and not self.state.has_usage_records:
+            info = payload.get("info")
+            if not isinstance(info, dict):
+                return
+            total, last = info.get("total_token_usage"), info.get("last_token_usage")
+            if not isinstance(last, dict):
+                return
+            running = list(counts(total)) if isinstance(total, dict) else None
+            if running is not None and running == self.state.last_total:
+                return  # the same event written again
+            self.state.last_total = running
+            self._on_usage(last, self.state.session_id, None, ts, None)
+        elif kind == "exec_command_end":
+            call_id = _str(payload.get("call_id"))
+            tool = self._tool(call_id) if call_id else None
+            if tool is not None and isinstance(payload.get("exit_code"), int):
+                tool.status = "success" if payload["exit_code"] == 0 else "error"
+        elif kind == "patch_apply_end":
+            call_id = _str(payload.get("call_id"))
+            tool = self._tool(call_id) if call_id else None
+            if tool is not None and isinstance(payload.get("success"), bool):
+                tool.status = "success" if payload["success"] else "error"
+        elif kind == "task_complete":
+            self._session(ts)
+
+    def _on_item(self, item: Mapping[str, Any], payload: Mapping[str, Any], ts: int | None) -> None:
+        kind = item.get("type")
+        if kind == "UserMessage":
+            parts = item.get("content")
+            texts = (
+                [p["text"] for p in parts or [] if isinstance(p, dict) and isinstance(p.get("text"), str)]
+                if isinstance(parts, list)
+                else []
+            )
+            if texts:
+                started = payload.get("started_at_ms")
+                self._on_prompt("\n".join(texts), started if isinstance(started, int) else ts)
+        elif kind in ("CommandExecution", "FileChange"):
+            call_id = _str(item.get("id"))
+            tool = self._tool(call_id) if call_id else None
+            if tool is None:
+                return
+            started, completed = payload.get("started_at_ms"), payload.get("completed_at_ms")
+            if isinstance(started, int) and isinstance(completed, int):
+                tool.duration_ms = max(completed - started, 0)
+            status = item.get("status")
+            if kind == "CommandExecution" and isinstance(item.get("exit_code"), int):
+                tool.status = "success" if item["exit_code"] == 0 else "error"
+            elif status in ("failed", "declined"):
+                tool.status = "error" if status == "failed" else "denied"
+            elif status == "completed" and tool.status is None:
+                tool.status = "success"
+            changes = item.get("changes")
+            if kind == "FileChange" and isinstance(changes, dict):
+                for path in changes:
+                    if isinstance(path, str) and path:
+                        self._touch(call_id, path, ts)
+
+    def _on_prompt(self, text: str, ts: int | None) -> None:
+        sid = self.state.session_id
+        kind = classify_prompt(text)
+        if sid is None or kind is None:
+            return
+        key = prompt_key(sid, text)
+        prompt = self._prompts.get(key)
+        if prompt is None:
+            prompt = Prompt(prompt_id=key, session_id=sid)
+            self._prompts[key] = prompt
+        prompt.ts_ms = ts if prompt.ts_ms is None or ts is None else min(prompt.ts_ms, ts)
+        prompt.kind = kind
+        prompt.text = text
+        if self.state.turn_id:
+            self.state.turn_prompts[self.state.turn_id] = key
+            while len(self.state.turn_prompts) > _MAX_TURNS:
+                self.state.turn_prompts.pop(next(iter(self.state.turn_prompts)))
+        self._session(ts)
