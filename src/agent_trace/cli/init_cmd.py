@@ -38,6 +38,10 @@ class InitError(ValueError):
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None) -> int:
+    if getattr(args, "agent", "claude-code") == "codex":
+        from agent_trace.cli.codex_config import cmd_init_codex
+
+        return cmd_init_codex(args, settings, env)
     env = dict(os.environ if env is None else env)
     try:
         plan = _plan(args, settings, env)

@@ -12,6 +12,9 @@ from collections.abc import Sequence
 
 from agent_trace import __version__
 
+# Agents `init --agent` / `uninstall --agent` configure.
+AGENTS = ("claude-code", "codex")
+
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", help="first local day to include (2026-02-11 or 20260211)")
@@ -73,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     # Live capture (options spelled out here, not imported: every command pays for main's imports).
     p = sub.add_parser("init", help="send Claude Code's hooks and telemetry to a collector")
     p.add_argument(
+        "--agent",
+        choices=AGENTS,
+        default="claude-code",
+        help="which agent to configure (codex: its [otel] export in ~/.codex/config.toml)",
+    )
+    p.add_argument(
         "--collector-url", help="the collector (default: the recorded one, else http://127.0.0.1:8317)"
     )
     p.add_argument(
@@ -113,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project-dir", help="the project whose .claude/ settings to inspect (default: here)")
 
     p = sub.add_parser("uninstall", help="remove exactly what init added")
+    p.add_argument("--agent", choices=AGENTS, default="claude-code", help="which agent's configuration")
     p.add_argument("--scope", choices=("user", "project", "local"), help="only this settings file")
     p.add_argument(
         "--project-dir", help="the project for --scope project/local (default: the current folder)"

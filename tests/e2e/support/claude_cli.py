@@ -20,7 +20,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,16 +103,43 @@ def install_claude_cli(
 
     Raises ``NpmNotFoundError`` without npm and ``CliInstallError`` (with npm's output) on failure.
     """
+    return install_npm_cli(
+        CLAUDE_CODE_PACKAGE,
+        version,
+        lambda prefix: _find_binary(prefix, version),
+        cache_dir=cache_dir,
+        name="claude-code",
+        timeout=timeout,
+    )
+
+
+def install_npm_cli(
+    package: str,
+    version: str,
+    find_binary: Callable[[Path], Path | None],
+    *,
+    cache_dir: Path | None = None,
+    name: str | None = None,
+    timeout: float = 900.0,
+) -> Path:
+    """Install ``package@version`` once into ``<cache>/<name>-<version>`` and return its binary.
+
+    The one home for "an npm CLI, pinned, installed once per machine": a lock keeps parallel test
+    processes from running npm into the same prefix, and a marker file tells a finished install
+    from a half-finished one (which is redone). ``find_binary(prefix)`` returns the runnable
+    binary in an install, or None.
+    """
     cache = cache_dir or default_cache_dir()
-    prefix = cache / f"claude-code-{version}"
-    with _locked(cache / f".claude-code-{version}.lock"):
+    label = name or package.rsplit("/", 1)[-1]
+    prefix = cache / f"{label}-{version}"
+    with _locked(cache / f".{label}-{version}.lock"):
         if (prefix / _INSTALLED_MARKER).is_file():
-            binary = _find_binary(prefix, version)
+            binary = find_binary(prefix)
             if binary is not None:
                 return binary
         npm = shutil.which("npm")
         if npm is None:
-            raise NpmNotFoundError("npm is not on PATH; install Node.js/npm to run the real Claude Code CLI")
+            raise NpmNotFoundError(f"npm is not on PATH; install Node.js/npm to run the real {package}")
         shutil.rmtree(prefix, ignore_errors=True)
         prefix.mkdir(parents=True)
         cmd = [
@@ -123,7 +150,7 @@ def install_claude_cli(
             "--no-audit",
             "--no-fund",
             "--save-exact",
-            f"{CLAUDE_CODE_PACKAGE}@{version}",
+            f"{package}@{version}",
         ]
         try:
             proc = subprocess.run(
@@ -136,13 +163,21 @@ def install_claude_cli(
         output = f"$ {' '.join(cmd)}\nexit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         if proc.returncode != 0:
             raise CliInstallError(output)
-        binary = _find_binary(prefix, version)
+        binary = find_binary(prefix)
         if binary is None:
             raise CliInstallError(
-                f"npm install succeeded but no runnable claude {version} binary was found\n{output}"
+                f"npm install succeeded but no runnable {package} {version} was found\n{output}"
             )
         (prefix / _INSTALLED_MARKER).write_text(str(binary) + "\n")
         return binary
+
+
+def npm_bin(prefix: Path, command: str, version: str) -> Path | None:
+    """``node_modules/.bin/<command>`` of an install when ``<command> --version`` names ``version``."""
+    candidate = prefix / "node_modules" / ".bin" / command
+    if candidate.exists() and version in (_binary_version(candidate) or ""):
+        return candidate
+    return None
 
 
 # --------------------------------------------------------------------------------------------

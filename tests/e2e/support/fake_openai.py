@@ -302,14 +302,6 @@ class FakeOpenAI:
                 )
         if turn.text is not None:
             msg_id = "msg_" + uuid.uuid4().hex[:24]
-            events.append(
-                {
-                    "type": "response.output_text.delta",
-                    "item_id": msg_id,
-                    "output_index": 0,
-                    "delta": turn.text,
-                }
-            )
             out_items.append(
                 {
                     "type": "message",
