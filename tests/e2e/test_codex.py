@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from agent_trace.domain.pricing import PriceBook
+from agent_trace.domain.records import Usage
 from agent_trace.sources.codex_common import call_key, usage_of
 
 from .conftest import Collector
@@ -99,11 +100,15 @@ def assert_store_matches(db: Path, fake: FakeOpenAI, codex: CodexSession) -> Non
     prices = PriceBook()
     for call_id, inp, out, read, write, model, cost, ts in rows:
         assert model == CODEX_MODEL
-        from agent_trace.domain.records import Usage
-
-        usage = Usage(input_tokens=int(inp), output_tokens=int(out), cache_read_tokens=int(read))  # type: ignore[arg-type]
-        assert cost == prices.cost_nusd(model, ts, usage), call_id  # type: ignore[arg-type]
-        assert cost is not None and int(cost) > 0  # type: ignore[arg-type]
+        usage = Usage(
+            input_tokens=int(inp),
+            output_tokens=int(out),
+            cache_read_tokens=int(read),
+            cache_creation_tokens=int(write),
+            cache_5m_tokens=int(write),
+        )
+        assert cost == prices.cost_nusd(model, ts, usage), call_id
+        assert cost is not None and int(cost) > 0
     served = fake.scripted(CODEX_SCENARIO.name)
     tools = query(
         db,

@@ -400,7 +400,7 @@ class CodexRolloutParser:
             if kind == "FileChange" and isinstance(changes, dict):
                 for path in changes:
                     if isinstance(path, str) and path:
-                        self._touch(call_id, path, ts)
+                        self._touch(tool.tool_use_id, path, ts)
 
     def _on_prompt(self, text: str, ts: int | None) -> None:
         sid = self.state.session_id
