@@ -19,6 +19,7 @@ from agent_trace.domain.records import RecordBatch
 from agent_trace.sources.claude_transcript import TranscriptParser
 from agent_trace.sources.claude_transcript_lines import ParseState, ParseStats, describe_path
 from agent_trace.sources.codex_rollout import CodexRolloutParser, CodexState, session_hint
+from agent_trace.sources.gemini_chat import GeminiChatParser, GeminiState, is_chat_file
 from agent_trace.store.port import FileState
 
 READ_BLOCK = 4 * 1024 * 1024
@@ -52,7 +53,8 @@ class Chunk:
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """Every *.jsonl transcript under the given files/folders, in a stable order.
+    """Every *.jsonl transcript (and Gemini CLI `session-*.json` chat) under the given
+    files/folders, in a stable order.
 
     Sorted by path, a session's main file comes before its `<session>/subagents/` files, and an
     original before copies that sort later; missing roots are skipped (the caller reports them).
@@ -60,12 +62,14 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     found: set[Path] = set()
     for root in paths:
         if root.is_file():
-            if root.suffix == ".jsonl":
+            if root.suffix == ".jsonl" or is_chat_file(str(root)):
                 found.add(root)
         elif root.is_dir():
             for dirpath, _dirnames, filenames in os.walk(root):
                 for name in filenames:
-                    if name.endswith(".jsonl"):
+                    if name.endswith(".jsonl") or (
+                        name.endswith(".json") and is_chat_file(f"{dirpath}/{name}")
+                    ):
                         found.add(Path(dirpath) / name)
     return sorted(found, key=lambda p: str(p))
 
@@ -104,12 +108,30 @@ def lines_from(handle: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
         yield pending, -1
 
 
-def parser_for(path: Path, parser_state: str | None) -> TranscriptParser | CodexRolloutParser:
+Parser = TranscriptParser | CodexRolloutParser | GeminiChatParser
+
+
+def gemini_project(path: Path) -> str | None:
+    """The folder a Gemini CLI project stands for: `<tmp>/<project>/.project_root` beside `chats/`."""
+    for folder in (path.parent.parent, path.parent.parent.parent):
+        try:
+            text = (folder / ".project_root").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if text:
+            return text
+    return None
+
+
+def parser_for(path: Path, parser_state: str | None) -> Parser:
     """The parser of the agent that wrote `path`, told by its file name: Codex CLI names every
-    rollout `rollout-<time>-<session uuid>.jsonl`; anything else is a Claude Code transcript."""
+    rollout `rollout-<time>-<session uuid>.jsonl`, Gemini CLI its chats `chats/session-*.json(l)`;
+    anything else is a Claude Code transcript."""
     saved = orjson.loads(parser_state) if parser_state else None
     if session_hint(str(path)) is not None:
         return CodexRolloutParser(str(path), CodexState.from_json(saved))
+    if is_chat_file(str(path)):
+        return GeminiChatParser(str(path), GeminiState.from_json(saved), gemini_project(path))
     return TranscriptParser(
         describe_path(str(path), meta_for(path)), ParseState.from_json(saved) if saved else None
     )
@@ -140,6 +162,8 @@ def parse_file(task: FileTask) -> Iterator[Chunk]:
     except OSError as exc:
         yield Chunk(task.path, RecordBatch(), 0, error=exc.strerror or str(exc))
         return
+    if isinstance(parser, GeminiChatParser):
+        parser.finish()
     file_state = FileState(
         path=task.path,
         # The size seen before reading: if the file grows past it, the next import re-reads
