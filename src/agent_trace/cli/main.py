@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from agent_trace import __version__
 
 # Agents `init --agent` / `uninstall --agent` configure.
-AGENTS = ("claude-code", "codex")
+AGENTS = ("claude-code", "codex", "gemini")
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--agent",
         choices=AGENTS,
         default="claude-code",
-        help="which agent to configure (codex: its [otel] export in ~/.codex/config.toml)",
+        help="which agent to configure (codex: [otel] in ~/.codex/config.toml; gemini: telemetry in ~/.gemini/settings.json)",
     )
     p.add_argument(
         "--collector-url", help="the collector (default: the recorded one, else http://127.0.0.1:8317)"

@@ -173,6 +173,9 @@ class Builder:
         self.raw: list[RawEvent] = []
         self.api_errors: dict[tuple[str, str], int] = {}
         self.compactions: dict[str, int] = {}
+        # Gemini CLI: tool calls a response asked for, by (session, name, args), until its
+        # `tool_call` log (which names no call id) claims one.
+        self.asked_tools: dict[tuple[str, str, str], list[str]] = {}
 
     def raw_event(
         self, key: str, payload: dict[str, Any], sid: str | None, ts: int | None, kind: str
