@@ -158,7 +158,7 @@ def test_import_alone(codex_binary: Path, tmp_path: Path) -> None:
     assert_store_matches(db, fake, codex)
 
 
-def _wait_for(db: Path, sql: str, want: int, collector: Collector, timeout: float = 30.0) -> None:
+def wait_for(db: Path, sql: str, want: int, collector: Collector, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -187,9 +187,9 @@ def test_live_capture(
         assert b"[model_providers.fake]" in codex.config_path.read_bytes()  # merged, not replaced
         run_scenario(codex)
     db = collector.database
-    _wait_for(db, "SELECT count(*) FROM llm_calls", len(CODEX_SCENARIO.turns), collector)
-    _wait_for(db, "SELECT count(*) FROM tool_calls WHERE status IS NOT NULL", 4, collector)
-    _wait_for(db, "SELECT count(*) FROM prompts", 2, collector)
+    wait_for(db, "SELECT count(*) FROM llm_calls", len(CODEX_SCENARIO.turns), collector)
+    wait_for(db, "SELECT count(*) FROM tool_calls WHERE status IS NOT NULL", 4, collector)
+    wait_for(db, "SELECT count(*) FROM prompts", 2, collector)
     if then_import:
         result = agent_trace(codex.home, collector.home, "import")
         assert result.returncode == 0, result.stderr

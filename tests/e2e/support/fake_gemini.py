@@ -78,7 +78,11 @@ class _Record:
 
 class FakeGemini:
     def __init__(
-        self, scenarios: Iterable[GeminiScenario], *, cwd: str = "", side_usage: GeminiUsage = GeminiUsage(13, 2)
+        self,
+        scenarios: Iterable[GeminiScenario],
+        *,
+        cwd: str = "",
+        side_usage: GeminiUsage = GeminiUsage(13, 2),
     ) -> None:
         self.scenarios = {s.name: s for s in scenarios}
         self.cwd = cwd
@@ -117,7 +121,9 @@ class FakeGemini:
                 if any(isinstance(p, Mapping) and ("functionCall" in p or "text" in p) for p in parts):
                     model_turns += 1
             else:
-                texts += [p["text"] for p in parts if isinstance(p, Mapping) and isinstance(p.get("text"), str)]
+                texts += [
+                    p["text"] for p in parts if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+                ]
         for text in texts:
             found = SCENARIO_RE.search(text)
             if found and found.group(1) in self.scenarios:
@@ -165,22 +171,39 @@ class FakeGemini:
                     scenario = None
                     # Side requests that ask for JSON (next-speaker checks) get JSON back.
                     config = body.get("generationConfig") or {}
-                    wants_json = isinstance(config, Mapping) and config.get("responseMimeType") == "application/json"
+                    wants_json = (
+                        isinstance(config, Mapping) and config.get("responseMimeType") == "application/json"
+                    )
                     reply = '{"reasoning": "done", "next_speaker": "user"}' if wants_json else "OK"
                     turn = GeminiTurn(fake.side_usage, text=reply)
                 response_id = uuid.uuid4().hex[:22]
                 with fake.record.lock:
                     fake.record.served.append(
-                        GeminiServed(scenario.name if scenario else None, index if scenario else None,
-                                     response_id, turn.usage, model, stream)
+                        GeminiServed(
+                            scenario.name if scenario else None,
+                            index if scenario else None,
+                            response_id,
+                            turn.usage,
+                            model,
+                            stream,
+                        )
                     )
                 parts: list[dict[str, Any]] = []
                 if turn.text is not None:
                     parts.append({"text": turn.text})
                 if turn.call is not None:
-                    parts.append({"functionCall": {"name": turn.call[0], "args": _substitute(dict(turn.call[1]), fake.cwd)}})
+                    parts.append(
+                        {
+                            "functionCall": {
+                                "name": turn.call[0],
+                                "args": _substitute(dict(turn.call[1]), fake.cwd),
+                            }
+                        }
+                    )
                 chunk = {
-                    "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+                    "candidates": [
+                        {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
+                    ],
                     "usageMetadata": turn.usage.api(),
                     "modelVersion": model,
                     "responseId": response_id,
