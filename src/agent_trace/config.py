@@ -173,11 +173,17 @@ def _claude_projects_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
 
 def _agent_session_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
     """Where the other agents keep their sessions: Codex CLI under $CODEX_HOME (default ~/.codex),
-    live sessions and archived ones; Gemini CLI under ~/.gemini/tmp (GEMINI_CLI_HOME moves it)."""
+    live sessions and archived ones; Gemini CLI under ~/.gemini/tmp (GEMINI_CLI_HOME moves it);
+    Qwen Code under ~/.qwen/projects ($QWEN_HOME/projects)."""
     user_home = Path(env.get("HOME") or str(Path.home()))
     codex_home = Path(env["CODEX_HOME"]).expanduser() if env.get("CODEX_HOME") else user_home / ".codex"
     gemini_home = Path(env["GEMINI_CLI_HOME"]).expanduser() if env.get("GEMINI_CLI_HOME") else user_home
-    return (codex_home / "sessions", codex_home / "archived_sessions", gemini_home / ".gemini" / "tmp")
+    return (
+        codex_home / "sessions",
+        codex_home / "archived_sessions",
+        gemini_home / ".gemini" / "tmp",
+        (Path(env["QWEN_HOME"]).expanduser() if env.get("QWEN_HOME") else user_home / ".qwen") / "projects",
+    )
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

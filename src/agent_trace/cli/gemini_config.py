@@ -1,9 +1,11 @@
-"""`agent-trace init --agent gemini` / `uninstall --agent gemini`: Gemini CLI's telemetry export.
+"""`agent-trace init --agent gemini|qwen` / `uninstall --agent …`: Gemini CLI's and Qwen Code's
+telemetry export (Qwen Code is a Gemini CLI fork with the same `telemetry` settings).
 
-Gemini CLI reads `~/.gemini/settings.json` (GEMINI_CLI_HOME moves `~`). init sets its `telemetry`
+Gemini CLI reads `~/.gemini/settings.json` (GEMINI_CLI_HOME moves `~`), Qwen Code
+`~/.qwen/settings.json`. init sets the `telemetry`
 object to export OTLP over HTTP to the collector (`target: local`, `otlpEndpoint`, `otlpProtocol:
 http`; prompts and response text — which carries the tool call ids — only at tier >= 2) and keeps
-the object it replaced in `$AGENT_TRACE_HOME/agents/gemini.json`; uninstall puts that object back
+the object it replaced in `$AGENT_TRACE_HOME/agents/<agent>.json`; uninstall puts that object back
 (or removes the key, or the file init created). Every other setting stays as it was.
 """
 
@@ -23,13 +25,23 @@ from agent_trace.config import Settings
 _ABSENT = "<absent>"
 
 
-def settings_path(env: Mapping[str, str]) -> Path:
-    base = env.get("GEMINI_CLI_HOME") or env.get("HOME") or str(Path.home())
-    return Path(base).expanduser() / ".gemini" / "settings.json"
+# agent → (settings folder under the home, display name, where its sessions are)
+FAMILY = {
+    "gemini": (".gemini", "Gemini CLI", "~/.gemini/tmp"),
+    "qwen": (".qwen", "Qwen Code", "~/.qwen/projects"),
+}
 
 
-def record_path(settings: Settings) -> Path:
-    return settings.home / "agents" / "gemini.json"
+def settings_path(env: Mapping[str, str], agent: str = "gemini") -> Path:
+    folder = FAMILY[agent][0]
+    if agent == "qwen" and env.get("QWEN_HOME"):  # Qwen Code's global folder itself
+        return Path(env["QWEN_HOME"]).expanduser() / "settings.json"
+    base = (env.get("GEMINI_CLI_HOME") if agent == "gemini" else None) or env.get("HOME") or str(Path.home())
+    return Path(base).expanduser() / folder / "settings.json"
+
+
+def record_path(settings: Settings, agent: str = "gemini") -> Path:
+    return settings.home / "agents" / f"{agent}.json"
 
 
 def telemetry(collector_url: str, tier: int) -> dict[str, Any]:
@@ -67,9 +79,9 @@ def cmd_init_gemini(
     data = dict(current or {})
     wanted = telemetry(url, tier)
     if data.get("telemetry") == wanted:
-        print(f"agent-trace init: {path} already sends Gemini CLI telemetry to {url}; nothing to change")
+        print(f"agent-trace init: {path} already sends {label} telemetry to {url}; nothing to change")
         return 0
-    record = record_path(settings)
+    record = record_path(settings, agent)
     if not record.is_file():  # the first install keeps what it replaces; a re-run keeps that
         saved = {
             "settings_path": str(path),
@@ -87,8 +99,8 @@ def cmd_init_gemini(
     if before is not None:
         files.backup(path, before, settings.home / "backups")
     files.write_atomic(path, after)
-    print(f"agent-trace init: Gemini CLI exports its telemetry to {url} ({path}, tier {tier})")
-    print("  sessions already on disk: agent-trace import (reads ~/.gemini/tmp)")
+    print(f"agent-trace init: {label} exports its telemetry to {url} ({path}, tier {tier})")
+    print(f"  sessions already on disk: agent-trace import (reads {store})")
     return 0
 
 
@@ -96,12 +108,14 @@ def cmd_uninstall_gemini(
     args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None
 ) -> int:
     env = dict(os.environ if env is None else env)
-    record = record_path(settings)
+    agent = getattr(args, "agent", "gemini")
+    label = FAMILY[agent][1]
+    record = record_path(settings, agent)
     if not record.is_file():
-        print("agent-trace uninstall: no Gemini CLI install recorded; nothing to remove")
+        print(f"agent-trace uninstall: no {label} install recorded; nothing to remove")
         return 0
     saved = json.loads(record.read_text(encoding="utf-8"))
-    path = Path(saved.get("settings_path") or settings_path(env))
+    path = Path(saved.get("settings_path") or settings_path(env, agent))
     try:
         current, before = _read(path)
     except (ValueError, OSError) as exc:
@@ -125,5 +139,5 @@ def cmd_uninstall_gemini(
         else:
             files.write_atomic(path, json.dumps(data, indent=2) + "\n")
     record.unlink()
-    print(f"agent-trace uninstall: restored Gemini CLI's telemetry settings in {path}")
+    print(f"agent-trace uninstall: restored {label}'s telemetry settings in {path}")
     return 0

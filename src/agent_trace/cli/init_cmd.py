@@ -43,7 +43,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
         from agent_trace.cli.codex_config import cmd_init_codex
 
         return cmd_init_codex(args, settings, env)
-    if agent == "gemini":
+    if agent in ("gemini", "qwen"):
         from agent_trace.cli.gemini_config import cmd_init_gemini
 
         return cmd_init_gemini(args, settings, env)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from agent_trace import __version__
 
 # Agents `init --agent` / `uninstall --agent` configure.
-AGENTS = ("claude-code", "codex", "gemini")
+AGENTS = ("claude-code", "codex", "gemini", "qwen")
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--agent",
         choices=AGENTS,
         default="claude-code",
-        help="which agent to configure (codex: [otel] in ~/.codex/config.toml; gemini: telemetry in ~/.gemini/settings.json)",
+        help="which agent to configure (codex: [otel] in ~/.codex/config.toml; gemini / qwen: telemetry in ~/.gemini or ~/.qwen settings.json)",
     )
     p.add_argument(
         "--collector-url", help="the collector (default: the recorded one, else http://127.0.0.1:8317)"

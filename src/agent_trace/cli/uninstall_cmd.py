@@ -28,7 +28,7 @@ def cmd_uninstall(args: argparse.Namespace, settings: Settings, env: Mapping[str
         from agent_trace.cli.codex_config import cmd_uninstall_codex
 
         return cmd_uninstall_codex(args, settings, env)
-    if agent == "gemini":
+    if agent in ("gemini", "qwen"):
         from agent_trace.cli.gemini_config import cmd_uninstall_gemini
 
         return cmd_uninstall_gemini(args, settings, env)

@@ -130,3 +130,18 @@ def patch_paths(patch: str) -> list[str]:
                 if path and path not in paths:
                     paths.append(path)
     return paths
+
+
+def kind_touch(tool_name: str | None, tool_input: Mapping[str, Any] | None) -> tuple[str, FileOp] | None:
+    """The file a read/write/edit tool of any agent names in its input (`file_path`, Gemini's
+    `absolute_path`, OpenCode's `filePath`), by the tool's canonical kind."""
+    if not isinstance(tool_input, Mapping):
+        return None
+    kind = tool_kind(tool_name)
+    if kind not in ("read", "write", "edit"):
+        return None
+    for key in ("file_path", "absolute_path", "filePath", "path"):
+        path = tool_input.get(key)
+        if isinstance(path, str) and path:
+            return path, ("read" if kind == "read" else "write")
+    return None

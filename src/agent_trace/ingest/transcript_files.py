@@ -20,6 +20,7 @@ from agent_trace.sources.claude_transcript import TranscriptParser
 from agent_trace.sources.claude_transcript_lines import ParseState, ParseStats, describe_path
 from agent_trace.sources.codex_rollout import CodexRolloutParser, CodexState, session_hint
 from agent_trace.sources.gemini_chat import GeminiChatParser, GeminiState, is_chat_file
+from agent_trace.sources.qwen_chat import QwenChatParser, QwenState, is_qwen_chat
 from agent_trace.store.port import FileState
 
 READ_BLOCK = 4 * 1024 * 1024
@@ -108,7 +109,7 @@ def lines_from(handle: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
         yield pending, -1
 
 
-Parser = TranscriptParser | CodexRolloutParser | GeminiChatParser
+Parser = TranscriptParser | CodexRolloutParser | GeminiChatParser | QwenChatParser
 
 
 def gemini_project(path: Path) -> str | None:
@@ -125,13 +126,15 @@ def gemini_project(path: Path) -> str | None:
 
 def parser_for(path: Path, parser_state: str | None) -> Parser:
     """The parser of the agent that wrote `path`, told by its file name: Codex CLI names every
-    rollout `rollout-<time>-<session uuid>.jsonl`, Gemini CLI its chats `chats/session-*.json(l)`;
-    anything else is a Claude Code transcript."""
+    rollout `rollout-<time>-<session uuid>.jsonl`, Gemini CLI its chats `chats/session-*.json(l)`,
+    Qwen Code `.qwen/projects/<project>/chats/*.jsonl`; anything else is a Claude Code transcript."""
     saved = orjson.loads(parser_state) if parser_state else None
     if session_hint(str(path)) is not None:
         return CodexRolloutParser(str(path), CodexState.from_json(saved))
     if is_chat_file(str(path)):
         return GeminiChatParser(str(path), GeminiState.from_json(saved), gemini_project(path))
+    if is_qwen_chat(str(path)):
+        return QwenChatParser(str(path), QwenState.from_json(saved))
     return TranscriptParser(
         describe_path(str(path), meta_for(path)), ParseState.from_json(saved) if saved else None
     )

@@ -29,7 +29,6 @@ import orjson
 
 from agent_trace.domain.prompts import classify_prompt
 from agent_trace.domain.records import (
-    FileOp,
     FileTouch,
     LlmCall,
     Prompt,
@@ -39,7 +38,7 @@ from agent_trace.domain.records import (
     Usage,
 )
 from agent_trace.domain.timeutil import parse_iso_ms
-from agent_trace.domain.tools import tool_kind
+from agent_trace.domain.tools import kind_touch, tool_kind
 from agent_trace.sources.claude_transcript_lines import ParseStats
 from agent_trace.sources.usage_keys import as_count, text_prompt_key, usage_call_key
 
@@ -60,10 +59,28 @@ def gemini_counts(tokens: Mapping[str, Any]) -> tuple[int, int, int, int, int]:
     )
 
 
-def gemini_usage(values: tuple[int, int, int, int, int]) -> Usage:
+def thoughts_inside(values: tuple[int, int, int, int, int], total: int, default: bool) -> bool:
+    """Whether the output count already holds the thoughts. The Gemini API counts them apart
+    (total = prompt + candidates + thoughts + tool); an OpenAI-compatible backend converted by
+    Qwen Code puts reasoning inside the completion count (total = prompt + candidates). The total
+    tells which; without one, the agent's own convention (`default`) holds."""
+    inp, _cached, out, thoughts, tool = values
+    if not thoughts or not total:
+        return default
+    if total == inp + out + tool:
+        return True
+    if total == inp + out + thoughts + tool:
+        return False
+    return default
+
+
+def gemini_usage(values: tuple[int, int, int, int, int], thoughts_in_output: bool = False) -> Usage:
+    """Canonical usage: cached tokens moved out of input, tool-use prompt tokens into input,
+    thoughts billed as output (added unless the output count holds them already)."""
     inp, cached, out, thoughts, tool = values
     cached = min(cached, inp)
-    return Usage(input_tokens=inp - cached + tool, output_tokens=out + thoughts, cache_read_tokens=cached)
+    output = out if thoughts_in_output else out + thoughts
+    return Usage(input_tokens=inp - cached + tool, output_tokens=output, cache_read_tokens=cached)
 
 
 def call_key(thread_id: str, values: tuple[int, int, int, int, int]) -> str:
@@ -299,7 +316,9 @@ class GeminiChatParser:
                 call.message_id = _str(message.get("id"))
                 call.model = _str(message.get("model"))
                 call.ts_ms = ts
-                call.usage = gemini_usage(values)
+                call.usage = gemini_usage(
+                    values, thoughts_inside(values, as_count(tokens.get("total")), False)
+                )
                 call.prompt_id = self.state.prompt_id
                 call.is_sidechain = self.state.parent_session is not None
                 call.agent_id = self.state.session_id if self.state.parent_session else None
@@ -332,10 +351,9 @@ class GeminiChatParser:
         args = entry.get("args")
         if isinstance(args, dict):
             tool.input_json = orjson.dumps(args).decode()
-            path = _str(args.get("file_path")) or _str(args.get("absolute_path"))
-            kind = tool_kind(name)
-            if path and kind in ("read", "write", "edit"):
-                op: FileOp = "read" if kind == "read" else "write"
+            touch = kind_touch(name, args)
+            if touch is not None:
+                path, op = touch
                 self._touches.setdefault((tool_use_id, path, op), FileTouch(tool_use_id, path, op, sid, ts))
         tool.started_ms = ts
         ended = parse_iso_ms(entry.get("timestamp"))

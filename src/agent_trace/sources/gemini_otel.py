@@ -28,7 +28,7 @@ import orjson
 from agent_trace.domain.prompts import classify_prompt
 from agent_trace.domain.records import LlmCall, Prompt, ToolCall
 from agent_trace.domain.tools import tool_kind
-from agent_trace.sources.gemini_chat import AGENT_GEMINI, call_key, gemini_usage, prompt_key
+from agent_trace.sources.gemini_chat import AGENT_GEMINI, call_key, gemini_usage, prompt_key, thoughts_inside
 from agent_trace.sources.otlp_build import Builder, as_bool, as_int, as_str, as_text
 from agent_trace.sources.otlp_views import LogRecordView
 from agent_trace.sources.usage_keys import as_count
@@ -70,7 +70,9 @@ def on_log(b: Builder, rec: LogRecordView, name: str, sid: str, ts: int | None) 
                 sid,
                 model=as_str(a.get("model")),
                 ts_ms=ts,
-                usage=gemini_usage(values),
+                usage=gemini_usage(
+                    values, thoughts_inside(values, as_count(a.get("total_token_count")), False)
+                ),
                 duration_ms=as_int(a.get("duration_ms")),
                 tool_use_ids=tuple(ids),
             )
