@@ -68,7 +68,9 @@ def cmd_init_gemini(
     args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None
 ) -> int:
     env = dict(os.environ if env is None else env)
-    path = settings_path(env)
+    agent = getattr(args, "agent", "gemini")
+    _folder, label, store = FAMILY[agent]
+    path = settings_path(env, agent)
     try:
         current, before = _read(path)
     except (ValueError, OSError) as exc:
