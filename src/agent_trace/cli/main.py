@@ -23,6 +23,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", help="project path, or its last folder name")
     p.add_argument("--model", help="only models whose name contains this")
     p.add_argument("--user", help="only this developer")
+    p.add_argument("--agent", help="only this agent: claude-code, codex, gemini, qwen, opencode")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -34,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"agent-trace {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("import", help="import Claude Code transcripts (incremental)")
-    p.add_argument("paths", nargs="*", help="files or folders (default: Claude Code's projects folders)")
+    p = sub.add_parser("import", help="import agent transcripts (Claude Code, Codex, Gemini CLI, Qwen Code)")
+    p.add_argument("paths", nargs="*", help="files or folders (default: every agent's own session store)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from agent_trace.config import Settings
+from agent_trace.domain.records import canonical_agent
 from agent_trace.reports.periods import day_start_ms, parse_day, resolve_timezone
 from agent_trace.store.port import Filters, SessionQuery, SessionSummary
 
@@ -29,6 +30,7 @@ def filters_from_args(args: argparse.Namespace, settings: Settings) -> tuple[Fil
         project=getattr(args, "project", None),
         model=getattr(args, "model", None),
         user=getattr(args, "user", None),
+        agent=canonical_agent(getattr(args, "agent", None)),
     )
     return filters, tz, tz_name or "local"
 

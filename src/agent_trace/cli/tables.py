@@ -36,7 +36,7 @@ def _token_cells(t: Tally) -> list[str]:
 def print_period_report(report: PeriodReport, breakdown: bool, filters: Filters) -> None:
     console = make_console()
     label = PERIOD_KEY[report.period].capitalize()
-    title = f"Claude Code usage, {report.period} ({report.timezone})"
+    title = f"Agent usage, {report.period} ({report.timezone})"
     table = Table(title=title, title_justify="left", header_style="bold")
     for name in (label, "Models"):
         table.add_column(name)
@@ -62,6 +62,14 @@ def print_period_report(report: PeriodReport, breakdown: bool, filters: Filters)
     t = report.totals
     table.add_row("Total", "", *_token_cells(t), f"{t.prompts:,}", f"{t.tool_calls:,}", style="bold")
     console.print(table)
+    if len(t.agents) > 1:
+        by_agent = Table(title="By agent", title_justify="left", header_style="bold")
+        by_agent.add_column("Agent")
+        for name in ("Input", "Output", "Cache 5m", "Cache 1h", "Cache read", "Total", "Cost"):
+            by_agent.add_column(name, justify="right")
+        for agent, sub in sorted(t.agents.items(), key=lambda kv: -kv[1].cost_nusd):
+            by_agent.add_row(agent, *_token_cells(sub))
+        console.print(by_agent)
     if t.unpriced_models:
         console.print(f"[yellow]Unpriced (no known list price): {', '.join(sorted(t.unpriced_models))}[/]")
     if not report.rows:
@@ -70,7 +78,7 @@ def print_period_report(report: PeriodReport, breakdown: bool, filters: Filters)
 
 def print_session_report(report: SessionReport, tz: tzinfo | None) -> None:
     console = make_console()
-    table = Table(title="Claude Code usage by session", title_justify="left", header_style="bold")
+    table = Table(title="Usage by session", title_justify="left", header_style="bold")
     for name in ("Session", "Started", "Project", "Models"):
         table.add_column(name)
     for name in (
@@ -108,7 +116,7 @@ def print_session_report(report: SessionReport, tz: tzinfo | None) -> None:
 def print_sessions(sessions: list[SessionSummary], tz: tzinfo | None) -> None:
     console = make_console()
     table = Table(header_style="bold", title_justify="left")
-    for name in ("Session", "Started", "Duration", "User", "Project", "Branch"):
+    for name in ("Session", "Agent", "Started", "Duration", "User", "Project", "Branch"):
         table.add_column(name)
     for name in ("Prompts", "Tools", "Tokens", "Cost"):
         table.add_column(name, justify="right")
@@ -119,6 +127,7 @@ def print_sessions(sessions: list[SessionSummary], tz: tzinfo | None) -> None:
         total = s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
         table.add_row(
             s.session_id[:8],
+            s.agent or "–",
             when(s.started_ms, tz),
             duration(span),
             s.user_id or "–",

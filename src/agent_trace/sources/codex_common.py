@@ -22,10 +22,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from agent_trace.domain.records import Usage
+from agent_trace.domain.records import AGENT_CODEX, Usage
 from agent_trace.sources.usage_keys import as_count, text_prompt_key, usage_call_key
-
-AGENT_CODEX = "codex"
 
 _EXIT_CODE = re.compile(r"(?:Process exited with code|Exit code:) (-?\d+)")
 

@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 
 from agent_trace.domain.prompts import classify_prompt
-from agent_trace.domain.records import LlmCall, Prompt, ToolCall
+from agent_trace.domain.records import AGENT_CODEX, LlmCall, Prompt, ToolCall
 from agent_trace.domain.tools import tool_kind
-from agent_trace.sources.codex_common import AGENT_CODEX, call_key, exit_code_in, prompt_key, usage_of
+from agent_trace.sources.codex_common import call_key, exit_code_in, prompt_key, usage_of
 from agent_trace.sources.otlp_build import Builder, as_bool, as_int, as_str, as_text
 from agent_trace.sources.otlp_views import LogRecordView
 

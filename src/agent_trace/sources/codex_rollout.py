@@ -34,12 +34,11 @@ from typing import Any
 import orjson
 
 from agent_trace.domain.prompts import classify_prompt
-from agent_trace.domain.records import FileTouch, LlmCall, Prompt, RecordBatch, Session, ToolCall
+from agent_trace.domain.records import AGENT_CODEX, FileTouch, LlmCall, Prompt, RecordBatch, Session, ToolCall
 from agent_trace.domain.timeutil import parse_iso_ms
 from agent_trace.domain.tools import patch_paths, tool_kind
 from agent_trace.sources.claude_transcript_lines import ParseStats
 from agent_trace.sources.codex_common import (
-    AGENT_CODEX,
     call_key,
     counts,
     exit_code_in,

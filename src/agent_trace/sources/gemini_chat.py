@@ -29,6 +29,7 @@ import orjson
 
 from agent_trace.domain.prompts import classify_prompt
 from agent_trace.domain.records import (
+    AGENT_GEMINI,
     FileTouch,
     LlmCall,
     Prompt,
@@ -42,7 +43,6 @@ from agent_trace.domain.tools import kind_touch, tool_kind
 from agent_trace.sources.claude_transcript_lines import ParseStats
 from agent_trace.sources.usage_keys import as_count, text_prompt_key, usage_call_key
 
-AGENT_GEMINI = "gemini-cli"
 # Text Gemini CLI itself sends as the user: the workspace context at a session's start.
 _NOT_PROMPTS = ("<session_context>", "<state_snapshot>")
 _EXIT_CODE_MARK = "Exit Code: "

@@ -26,9 +26,9 @@ from typing import Any
 import orjson
 
 from agent_trace.domain.prompts import classify_prompt
-from agent_trace.domain.records import LlmCall, Prompt, ToolCall
+from agent_trace.domain.records import AGENT_GEMINI, LlmCall, Prompt, ToolCall
 from agent_trace.domain.tools import tool_kind
-from agent_trace.sources.gemini_chat import AGENT_GEMINI, call_key, gemini_usage, prompt_key, thoughts_inside
+from agent_trace.sources.gemini_chat import call_key, gemini_usage, prompt_key, thoughts_inside
 from agent_trace.sources.otlp_build import Builder, as_bool, as_int, as_str, as_text
 from agent_trace.sources.otlp_views import LogRecordView
 from agent_trace.sources.usage_keys import as_count

@@ -28,14 +28,12 @@ from typing import Any
 import orjson
 
 from agent_trace.domain.prompts import classify_prompt
-from agent_trace.domain.records import FileTouch, LlmCall, Prompt, RecordBatch, Session, ToolCall
+from agent_trace.domain.records import AGENT_QWEN, FileTouch, LlmCall, Prompt, RecordBatch, Session, ToolCall
 from agent_trace.domain.timeutil import parse_iso_ms
 from agent_trace.domain.tools import kind_touch
 from agent_trace.sources.claude_transcript_lines import ParseStats
 from agent_trace.sources.gemini_chat import gemini_usage, shell_exit_code, thoughts_inside
 from agent_trace.sources.usage_keys import as_count, text_prompt_key, usage_call_key
-
-AGENT_QWEN = "qwen-code"
 
 
 def qwen_counts(raw: Mapping[str, Any], *, telemetry: bool) -> tuple[tuple[int, int, int, int, int], int]:

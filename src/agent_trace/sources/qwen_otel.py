@@ -18,10 +18,10 @@ from __future__ import annotations
 import orjson
 
 from agent_trace.domain.prompts import classify_prompt
-from agent_trace.domain.records import LlmCall, Prompt, ToolCall
+from agent_trace.domain.records import AGENT_QWEN, LlmCall, Prompt, ToolCall
 from agent_trace.sources.otlp_build import Builder, as_int, as_str, as_text
 from agent_trace.sources.otlp_views import LogRecordView
-from agent_trace.sources.qwen_chat import AGENT_QWEN, prompt_key, qwen_counts, qwen_usage
+from agent_trace.sources.qwen_chat import prompt_key, qwen_counts, qwen_usage
 
 EVENT_PREFIX = "qwen-code."
 _STATUS = {"success": "success", "error": "error", "cancelled": "interrupted"}
