@@ -174,7 +174,8 @@ def _claude_projects_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
 def _agent_session_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
     """Where the other agents keep their sessions: Codex CLI under $CODEX_HOME (default ~/.codex),
     live sessions and archived ones; Gemini CLI under ~/.gemini/tmp (GEMINI_CLI_HOME moves it);
-    Qwen Code under ~/.qwen/projects ($QWEN_HOME/projects)."""
+    Qwen Code under ~/.qwen/projects ($QWEN_HOME/projects); OpenCode's database under
+    $XDG_DATA_HOME/opencode (default ~/.local/share/opencode)."""
     user_home = Path(env.get("HOME") or str(Path.home()))
     codex_home = Path(env["CODEX_HOME"]).expanduser() if env.get("CODEX_HOME") else user_home / ".codex"
     gemini_home = Path(env["GEMINI_CLI_HOME"]).expanduser() if env.get("GEMINI_CLI_HOME") else user_home
@@ -183,6 +184,8 @@ def _agent_session_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
         codex_home / "archived_sessions",
         gemini_home / ".gemini" / "tmp",
         (Path(env["QWEN_HOME"]).expanduser() if env.get("QWEN_HOME") else user_home / ".qwen") / "projects",
+        (Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else user_home / ".local" / "share")
+        / "opencode",
     )
 
 

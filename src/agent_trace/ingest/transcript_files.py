@@ -8,6 +8,7 @@ or in a worker process (ingest/parse_worker.py); both see exactly the same chunk
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import BinaryIO
 import orjson
 
 from agent_trace.domain.records import RecordBatch
+from agent_trace.ingest import opencode_db
 from agent_trace.sources.claude_transcript import TranscriptParser
 from agent_trace.sources.claude_transcript_lines import ParseState, ParseStats, describe_path
 from agent_trace.sources.codex_rollout import CodexRolloutParser, CodexState, session_hint
@@ -54,8 +56,8 @@ class Chunk:
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """Every *.jsonl transcript (and Gemini CLI `session-*.json` chat) under the given
-    files/folders, in a stable order.
+    """Every *.jsonl transcript (and Gemini CLI `session-*.json` chat, OpenCode `opencode.db`)
+    under the given files/folders, in a stable order.
 
     Sorted by path, a session's main file comes before its `<session>/subagents/` files, and an
     original before copies that sort later; missing roots are skipped (the caller reports them).
@@ -63,13 +65,15 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     found: set[Path] = set()
     for root in paths:
         if root.is_file():
-            if root.suffix == ".jsonl" or is_chat_file(str(root)):
+            if root.suffix == ".jsonl" or is_chat_file(str(root)) or opencode_db.is_opencode_db(root):
                 found.add(root)
         elif root.is_dir():
             for dirpath, _dirnames, filenames in os.walk(root):
                 for name in filenames:
-                    if name.endswith(".jsonl") or (
-                        name.endswith(".json") and is_chat_file(f"{dirpath}/{name}")
+                    if (
+                        name.endswith(".jsonl")
+                        or (name.endswith(".json") and is_chat_file(f"{dirpath}/{name}"))
+                        or name == opencode_db.DB_NAME
                     ):
                         found.add(Path(dirpath) / name)
     return sorted(found, key=lambda p: str(p))
@@ -140,9 +144,29 @@ def parser_for(path: Path, parser_state: str | None) -> Parser:
     )
 
 
+def signature(path: Path) -> tuple[int, int]:
+    """(size, mtime_ns) that tells whether a file changed since the last import."""
+    if opencode_db.is_opencode_db(path):
+        return opencode_db.signature(path)
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _parse_opencode(task: FileTask) -> Iterator[Chunk]:
+    try:
+        for batch, state, stats in opencode_db.read(Path(task.path), task.parser_state):
+            file_state = FileState(task.path, task.size, task.mtime_ns, task.size, state)
+            yield Chunk(task.path, batch, task.size - task.start, file_state, stats)
+    except (OSError, sqlite3.Error) as exc:
+        yield Chunk(task.path, RecordBatch(), 0, error=f"cannot read OpenCode's database: {exc}")
+
+
 def parse_file(task: FileTask) -> Iterator[Chunk]:
     """The records of one file from `task.start`, in chunks; the last chunk has its FileState."""
     path = Path(task.path)
+    if opencode_db.is_opencode_db(path):
+        yield from _parse_opencode(task)
+        return
     parser = parser_for(path, task.parser_state)
     parser.start_at(task.start)
     consumed = chunk_start = task.start

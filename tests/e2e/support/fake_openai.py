@@ -346,6 +346,10 @@ class FakeOpenAI:
                 calls = message.get("tool_calls")
                 outputs += len(calls) if isinstance(calls, list) and calls else 1
         scenario, index = self._match(user_texts, outputs)
+        if not body.get("tools"):
+            # A request that offers no tools is the client's own side request (OpenCode's session
+            # title, summaries) even when it quotes the user's text: it gets the side answer.
+            scenario, index = None, 0
         turn = self._turn(scenario, index)
         response_id = "chatcmpl-" + uuid.uuid4().hex
         call_id = "call_" + uuid.uuid4().hex[:24] if turn.tool else None
