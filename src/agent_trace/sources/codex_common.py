@@ -25,7 +25,9 @@ from typing import Any
 from agent_trace.domain.records import AGENT_CODEX, Usage
 from agent_trace.sources.usage_keys import as_count, text_prompt_key, usage_call_key
 
-_EXIT_CODE = re.compile(r"(?:Process exited with code|Exit code:) (-?\d+)")
+# Codex reports a command's exit code in the tool output: `Process exited with code N` (unified
+# exec) or a first line `Exit code: N` (shell, apply_patch).
+_EXIT_CODE = re.compile(r"(?:Process exited with code |^Exit code: )(-?\d+)", re.MULTILINE)
 
 
 def counts(raw: Mapping[str, Any]) -> tuple[int, int, int, int, int]:

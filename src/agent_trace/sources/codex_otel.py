@@ -79,7 +79,7 @@ def on_log(b: Builder, rec: LogRecordView, name: str, sid: str, ts: int | None) 
             return
         tool_name = as_str(a.get("tool_name"))
         output = as_text(a.get("output"))
-        code = exit_code_in(output) if tool_kind(tool_name) == "shell" else None
+        code = exit_code_in(output) if tool_kind(tool_name) in ("shell", "edit") else None
         success = as_bool(a.get("success"))
         if code is not None:
             status = "success" if code == 0 else "error"

@@ -67,6 +67,11 @@ class CodexState:
     pending_tools: list[str] = field(default_factory=list)  # asked for by the response not yet billed
     has_usage_records: bool = False
     last_total: list[int] | None = None  # the last token_count running sum (repeats are skipped)
+    # Older files write a response's token_count BEFORE its items: the tools that follow belong
+    # to this call (newer files write the usage record after the items: pending_tools).
+    last_call: str | None = None
+    prompt_id: str | None = None  # the last prompt (older files' turns carry no turn id)
+    tool_names: dict[str, str] = field(default_factory=dict)  # recent call id → tool name
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -261,7 +266,9 @@ class CodexRolloutParser:
         call.model = self.state.model
         call.ts_ms = ts
         call.usage = usage_of(values)
-        call.prompt_id = self.state.turn_prompts.get(turn_id or self.state.turn_id or "")
+        call.prompt_id = (
+            self.state.turn_prompts.get(turn_id or self.state.turn_id or "") or self.state.prompt_id
+        )
         if self.state.pending_tools:
             call.tool_use_ids = tuple(self.state.pending_tools)
             for tool_use_id in self.state.pending_tools:
@@ -282,6 +289,10 @@ class CodexRolloutParser:
                 return
             name = _str(payload.get("name")) or ("local_shell" if kind == "local_shell_call" else None)
             tool.tool_name = name
+            if name:
+                self.state.tool_names[call_id] = name
+                while len(self.state.tool_names) > _MAX_TURNS:
+                    self.state.tool_names.pop(next(iter(self.state.tool_names)))
             tool.started_ms = ts
             tool.prompt_id = self.state.turn_prompts.get(self.state.turn_id or "")
             if kind == "custom_tool_call":
@@ -303,7 +314,13 @@ class CodexRolloutParser:
                     if isinstance(parsed, dict) and isinstance(parsed.get("input"), str):
                         for path in patch_paths(parsed["input"]):
                             self._touch(call_id, path, ts)
-            if call_id not in self.state.pending_tools:
+            last_call = self.state.last_call
+            if last_call is not None and not self.state.has_usage_records:
+                tool.call_id = last_call
+                found = self._calls.get(last_call)
+                if found is not None and call_id not in found.tool_use_ids:
+                    found.tool_use_ids = (*found.tool_use_ids, call_id)
+            elif call_id not in self.state.pending_tools:
                 self.state.pending_tools.append(call_id)
             self._session(ts)
         elif kind in _TOOL_OUTPUTS:
@@ -317,10 +334,24 @@ class CodexRolloutParser:
                 output = output.get("content")
                 if success is False and tool.status is None:
                     tool.status = "error"
+            code = None
+            if isinstance(output, str) and output.startswith('{"output"'):
+                # 0.6x shell results: {"output": text, "metadata": {"exit_code": n, ...}}
+                try:
+                    wrapped = orjson.loads(output)
+                except orjson.JSONDecodeError:
+                    wrapped = None
+                if isinstance(wrapped, dict) and isinstance(wrapped.get("output"), str):
+                    output = wrapped["output"]
+                    meta = wrapped.get("metadata")
+                    if isinstance(meta, dict) and isinstance(meta.get("exit_code"), int):
+                        code = meta["exit_code"]
             text = output if isinstance(output, str) else _dumps(output) if output is not None else None
             tool.output_text = text
             tool.ended_ms = ts
-            code = exit_code_in(text) if tool_kind(tool.tool_name) == "shell" else None
+            name = tool.tool_name or self.state.tool_names.get(tool.tool_use_id)
+            if code is None and tool_kind(name) in ("shell", "edit"):
+                code = exit_code_in(text)
             if code is not None:
                 tool.status = "success" if code == 0 else "error"
             elif tool.status is None:
@@ -355,6 +386,8 @@ class CodexRolloutParser:
                 return  # the same event written again
             self.state.last_total = running
             self._on_usage(last, self.state.session_id, None, ts, None)
+            if self.state.session_id is not None and any(counts(last)):
+                self.state.last_call = call_key(self.state.session_id, counts(last))
         elif kind == "exec_command_end":
             call_id = _str(payload.get("call_id"))
             tool = self._tool(call_id) if call_id else None
@@ -414,6 +447,7 @@ class CodexRolloutParser:
         prompt.ts_ms = ts if prompt.ts_ms is None or ts is None else min(prompt.ts_ms, ts)
         prompt.kind = kind
         prompt.text = text
+        self.state.prompt_id = key
         if self.state.turn_id:
             self.state.turn_prompts[self.state.turn_id] = key
             while len(self.state.turn_prompts) > _MAX_TURNS:
