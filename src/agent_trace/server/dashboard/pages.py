@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -100,6 +100,7 @@ class CostView:
     users: list[Meter]
     models: list[Meter]
     tools: list[Meter]
+    agents: list[Meter] = field(default_factory=list)
 
 
 def money_tick(value: float) -> str:
@@ -175,4 +176,5 @@ def cost_view(cost: dict[str, Any], tools: dict[str, Any]) -> CostView:
         users=_ranked(cost["by_user"], "user"),
         models=_ranked(cost["by_model"], "model"),
         tools=meters(tool_rows, limit=15),
+        agents=_ranked(cost.get("by_agent") or [], "agent"),
     )
