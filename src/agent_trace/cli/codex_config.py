@@ -57,10 +57,18 @@ def without_block(text: str) -> str:
     return _BLOCK.sub("", text)
 
 
+def _unblocked(text: str) -> str:
+    """The config without our block and the blank line init put before it."""
+    base = without_block(text)
+    if base != text and base.endswith("\n\n"):
+        base = base[:-1]
+    return base
+
+
 def planned(text: str | None, new_block: str) -> str:
     """The config with our block (replacing an earlier one of ours); ValueError when the user has
     an `[otel]` table of their own."""
-    base = without_block(text or "")
+    base = _unblocked(text or "")
     if _OTEL_TABLE.search(base):
         raise ValueError("already has an [otel] table of its own; remove it or point it at the collector")
     if base and not base.endswith("\n"):
@@ -108,13 +116,10 @@ def cmd_uninstall_codex(
         print(f"agent-trace uninstall: {path} does not exist; nothing to remove")
         return 0
     before = path.read_text(encoding="utf-8")
-    after = without_block(before)
+    after = _unblocked(before)
     if after == before:
         print(f"agent-trace uninstall: {path} has no agent-trace block; nothing to remove")
         return 0
-    # init added one blank line before the block when the file had content: take it back out.
-    if after.endswith("\n\n"):
-        after = after[:-1]
     if args.dry_run:
         print(files.diff(path, before, after), end="")
         return 0
