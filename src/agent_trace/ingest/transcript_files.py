@@ -7,6 +7,7 @@ or in a worker process (ingest/parse_worker.py); both see exactly the same chunk
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -91,13 +92,17 @@ def meta_for(path: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def lines_from(handle: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
+def lines_from(handle: BinaryIO, start: int, expected: int | None = None) -> Iterator[tuple[bytes, int]]:
     """(line, end offset) for every complete line from `start`; a trailing partial line is
-    yielded with end offset -1 (the caller counts it as incomplete and stops there)."""
+    yielded with end offset -1 (the caller counts it as incomplete and stops there).
+
+    `expected` (bytes left to read, when known) sizes the reads: asking for a 4 MB block to read
+    a 20 kB file costs the 4 MB buffer, which thousands of small session files add up to."""
     offset = start
     pending = b""
+    size = READ_BLOCK if expected is None else max(min(READ_BLOCK, expected + 1), 4096)
     while True:
-        block = handle.read(READ_BLOCK)
+        block = handle.read(size)
         if not block:
             break
         data = pending + block if pending else block
@@ -116,13 +121,19 @@ def lines_from(handle: BinaryIO, start: int) -> Iterator[tuple[bytes, int]]:
 Parser = TranscriptParser | CodexRolloutParser | GeminiChatParser | QwenChatParser
 
 
+@functools.lru_cache(maxsize=1024)
+def _project_root(folder: Path) -> str | None:
+    try:
+        return (folder / ".project_root").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
 def gemini_project(path: Path) -> str | None:
-    """The folder a Gemini CLI project stands for: `<tmp>/<project>/.project_root` beside `chats/`."""
+    """The folder a Gemini CLI project stands for: `<tmp>/<project>/.project_root` beside `chats/`
+    (read once per project folder in a run)."""
     for folder in (path.parent.parent, path.parent.parent.parent):
-        try:
-            text = (folder / ".project_root").read_text(encoding="utf-8").strip()
-        except OSError:
-            continue
+        text = _project_root(folder)
         if text:
             return text
     return None
@@ -173,7 +184,7 @@ def parse_file(task: FileTask) -> Iterator[Chunk]:
     try:
         with path.open("rb") as handle:
             handle.seek(task.start)
-            for line, end in lines_from(handle, task.start):
+            for line, end in lines_from(handle, task.start, task.size - task.start):
                 if end < 0:
                     parser.stats.incomplete_tail += 1
                     break

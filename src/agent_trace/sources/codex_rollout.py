@@ -27,8 +27,9 @@ response's usage.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -52,6 +53,10 @@ _KNOWN_TYPES = frozenset({"session_meta", "turn_context", "response_item", "even
 # Rollout items that carry nothing billed or typed: the model-visible world state, compaction
 # summaries (their request is billed by its own token_usage_record).
 _IGNORED_TYPES = frozenset({"world_state", "compacted"})
+_SKIPPED_HEAD = re.compile(
+    rb'"type": ?"(?:world_state|compacted)"'
+    rb'|"type": ?"response_item", ?"payload": ?\{"type": ?"(?:message|reasoning|ghost_snapshot)"'
+)
 _MAX_TURNS = 64  # turn → prompt links kept in the state (a turn's lines are close together)
 
 
@@ -74,7 +79,12 @@ class CodexState:
     tool_names: dict[str, str] = field(default_factory=dict)  # recent call id → tool name
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow copies (asdict deep-copies, which costs more than a small file's parse).
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["turn_prompts"] = dict(self.turn_prompts)
+        out["pending_tools"] = list(self.pending_tools)
+        out["tool_names"] = dict(self.tool_names)
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> CodexState:
@@ -182,6 +192,12 @@ class CodexRolloutParser:
         if end_offset is not None:
             self.safe_offset = end_offset
         if not (len(line) > 4 or line.strip()):
+            return
+        head = line[:160] if isinstance(line, bytes) else line[:160].encode()
+        if _SKIPPED_HEAD.search(head):
+            # The model-visible conversation items (instructions, context, message text: the
+            # biggest lines) and the world state carry nothing read here: not even parsed.
+            self.stats.records += 1
             return
         try:
             record = orjson.loads(line)
