@@ -35,10 +35,9 @@ from typing import Any
 import orjson
 
 from agent_trace.domain.prompts import classify_prompt
-from agent_trace.domain.records import AGENT_CODEX, FileTouch, LlmCall, Prompt, RecordBatch, Session, ToolCall
+from agent_trace.domain.records import AGENT_CODEX, Session, ToolCall
 from agent_trace.domain.timeutil import parse_iso_ms
 from agent_trace.domain.tools import patch_paths, tool_kind
-from agent_trace.sources.claude_transcript_lines import ParseStats
 from agent_trace.sources.codex_common import (
     call_key,
     counts,
@@ -46,6 +45,7 @@ from agent_trace.sources.codex_common import (
     prompt_key,
     usage_of,
 )
+from agent_trace.sources.session_files import SessionFileParser
 
 _TOOL_ITEMS = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
 _TOOL_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
@@ -110,42 +110,17 @@ def session_hint(path: str) -> str | None:
     return stem[-36:] if len(stem) >= 36 + len("rollout-") and stem[-36:].count("-") == 4 else None
 
 
-class CodexRolloutParser:
+class CodexRolloutParser(SessionFileParser):
     """Feeds the lines of one rollout file and accumulates canonical records."""
+
+    agent = AGENT_CODEX
 
     def __init__(self, path: str, state: CodexState | None = None) -> None:
         self.path = path
         self.state = state or CodexState()
         if self.state.session_id is None:
             self.state.session_id = session_hint(path)
-        self.stats = ParseStats()
-        self.safe_offset = 0
-        self._reset_batch()
-
-    def _reset_batch(self) -> None:
-        self._sessions: dict[str, Session] = {}
-        self._prompts: dict[str, Prompt] = {}
-        self._calls: dict[str, LlmCall] = {}
-        self._tools: dict[str, ToolCall] = {}
-        self._touches: dict[tuple[str, str, str], FileTouch] = {}
-
-    def take_batch(self) -> RecordBatch:
-        batch = RecordBatch(
-            sessions=list(self._sessions.values()),
-            prompts=list(self._prompts.values()),
-            llm_calls=list(self._calls.values()),
-            tool_calls=list(self._tools.values()),
-            file_touches=list(self._touches.values()),
-        )
-        self._reset_batch()
-        return batch
-
-    @property
-    def pending(self) -> int:
-        return len(self._calls) + len(self._tools) + len(self._prompts)
-
-    def start_at(self, offset: int) -> None:
-        self.safe_offset = offset
+        super().__init__()
 
     def safe_state(self) -> CodexState:
         return self.state  # every line is complete on its own: the state after it is safe
@@ -156,24 +131,13 @@ class CodexRolloutParser:
         sid = self.state.session_id
         if sid is None:
             return None
-        session = self._sessions.get(sid)
-        if session is None:
-            session = Session(session_id=sid, agent=AGENT_CODEX, cwd=self.state.cwd)
-            self._sessions[sid] = session
-        if ts is not None:
-            session.started_ms = ts if session.started_ms is None else min(session.started_ms, ts)
-            session.ended_ms = ts if session.ended_ms is None else max(session.ended_ms, ts)
+        session = self.session(sid, ts)
+        session.cwd = session.cwd or self.state.cwd
         return session
 
     def _tool(self, tool_use_id: str) -> ToolCall | None:
         sid = self.state.session_id
-        if sid is None:
-            return None
-        tool = self._tools.get(tool_use_id)
-        if tool is None:
-            tool = ToolCall(tool_use_id=tool_use_id, session_id=sid)
-            self._tools[tool_use_id] = tool
-        return tool
+        return None if sid is None else self.tool(tool_use_id, sid)
 
     def _touch(self, tool_use_id: str, path: str, ts: int | None) -> None:
         sid = self.state.session_id
@@ -181,40 +145,34 @@ class CodexRolloutParser:
             return
         if not path.startswith("/") and self.state.cwd:
             path = self.state.cwd.rstrip("/") + "/" + path
-        key = (tool_use_id, path, "write")
-        if key not in self._touches:
-            self._touches[key] = FileTouch(tool_use_id, path, "write", sid, ts)
+        self.touch(tool_use_id, path, "write", sid, ts)
 
     # -- the line loop -------------------------------------------------------------------------
 
     def feed(self, line: bytes | str, end_offset: int | None = None) -> None:
-        self.stats.lines += 1
-        if end_offset is not None:
-            self.safe_offset = end_offset
-        if not (len(line) > 4 or line.strip()):
-            return
         head = line[:160] if isinstance(line, bytes) else line[:160].encode()
-        if _SKIPPED_HEAD.search(head):
+        if len(line) > 4 and _SKIPPED_HEAD.search(head):
             # The model-visible conversation items (instructions, context, message text: the
             # biggest lines) and the world state carry nothing read here: not even parsed.
+            self.stats.lines += 1
             self.stats.records += 1
+            if end_offset is not None:
+                self.safe_offset = end_offset
             return
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            self.stats.malformed += 1
+        record = self.json_line(line, end_offset)
+        if record is None:
             return
-        if not isinstance(record, dict) or not isinstance(record.get("payload"), dict):
+        if not isinstance(record.get("payload"), dict):
+            self.stats.records -= 1
             self.stats.malformed += 1
             return
         kind = record.get("type")
         if kind in _IGNORED_TYPES:
-            self.stats.records += 1
             return
         if kind not in _KNOWN_TYPES:
+            self.stats.records -= 1
             self.stats.unknown_types[str(kind)] += 1
             return
-        self.stats.records += 1
         ts = parse_iso_ms(record.get("timestamp"))
         payload: dict[str, Any] = record["payload"]
         if kind == "session_meta":
@@ -274,10 +232,7 @@ class CodexRolloutParser:
         if sid is None or thread is None or not any(values):
             return
         key = call_key(thread, values)
-        call = self._calls.get(key)
-        if call is None:
-            call = LlmCall(call_id=key, session_id=sid)
-            self._calls[key] = call
+        call = self.call(key, sid)
         call.request_id = response_id or call.request_id
         call.model = self.state.model
         call.ts_ms = ts
@@ -456,11 +411,7 @@ class CodexRolloutParser:
         if sid is None or kind is None:
             return
         key = prompt_key(sid, text)
-        prompt = self._prompts.get(key)
-        if prompt is None:
-            prompt = Prompt(prompt_id=key, session_id=sid)
-            self._prompts[key] = prompt
-        prompt.ts_ms = ts if prompt.ts_ms is None or ts is None else min(prompt.ts_ms, ts)
+        prompt = self.prompt(key, sid, ts)
         prompt.kind = kind
         prompt.text = text
         self.state.prompt_id = key

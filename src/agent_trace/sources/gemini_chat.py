@@ -30,17 +30,13 @@ import orjson
 from agent_trace.domain.prompts import classify_prompt
 from agent_trace.domain.records import (
     AGENT_GEMINI,
-    FileTouch,
-    LlmCall,
-    Prompt,
     RecordBatch,
     Session,
-    ToolCall,
     Usage,
 )
 from agent_trace.domain.timeutil import parse_iso_ms
 from agent_trace.domain.tools import kind_touch, tool_kind
-from agent_trace.sources.claude_transcript_lines import ParseStats
+from agent_trace.sources.session_files import SessionFileParser
 from agent_trace.sources.usage_keys import as_count, text_prompt_key, usage_call_key
 
 # Text Gemini CLI itself sends as the user: the workspace context at a session's start.
@@ -138,8 +134,10 @@ def _text(content: Any) -> str:
     return ""
 
 
-class GeminiChatParser:
+class GeminiChatParser(SessionFileParser):
     """Feeds one chat file (JSONL lines, or the lines of a `.json` document) into records."""
+
+    agent = AGENT_GEMINI
 
     def __init__(self, path: str, state: GeminiState | None = None, project: str | None = None) -> None:
         self.path = path
@@ -150,17 +148,8 @@ class GeminiChatParser:
         parts = path.replace("\\", "/").split("/")
         if len(parts) >= 3 and parts[-3] == "chats" and not self.state.parent_session:
             self.state.parent_session = parts[-2]  # chats/<parent session>/<subagent>.jsonl
-        self.stats = ParseStats()
-        self.safe_offset = 0
         self._buffer: list[bytes] = []
-        self._reset_batch()
-
-    def _reset_batch(self) -> None:
-        self._sessions: dict[str, Session] = {}
-        self._prompts: dict[str, Prompt] = {}
-        self._calls: dict[str, LlmCall] = {}
-        self._tools: dict[str, ToolCall] = {}
-        self._touches: dict[tuple[str, str, str], FileTouch] = {}
+        super().__init__()
 
     def start_at(self, offset: int) -> None:
         self.safe_offset = 0 if self.document else offset
@@ -168,45 +157,22 @@ class GeminiChatParser:
     def safe_state(self) -> GeminiState:
         return self.state
 
-    @property
-    def pending(self) -> int:
-        return len(self._calls) + len(self._tools) + len(self._prompts)
-
     def take_batch(self) -> RecordBatch:
         if self.document and self._buffer:
             self._parse_document()
-        batch = RecordBatch(
-            sessions=list(self._sessions.values()),
-            prompts=list(self._prompts.values()),
-            llm_calls=list(self._calls.values()),
-            tool_calls=list(self._tools.values()),
-            file_touches=list(self._touches.values()),
-        )
-        self._reset_batch()
-        return batch
+        return super().take_batch()
 
     # -- input ---------------------------------------------------------------------------------
 
     def feed(self, line: bytes | str, end_offset: int | None = None) -> None:
-        self.stats.lines += 1
         if self.document:
             # A .json file is rewritten whole: it is read whole, from its start, every time.
+            self.stats.lines += 1
             self._buffer.append(line.encode() if isinstance(line, str) else line)
             return
-        if end_offset is not None:
-            self.safe_offset = end_offset
-        if not (len(line) > 4 or line.strip()):
-            return
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            self.stats.malformed += 1
-            return
-        if not isinstance(record, dict):
-            self.stats.malformed += 1
-            return
-        self.stats.records += 1
-        self._on_record(record)
+        record = self.json_line(line, end_offset)
+        if record is not None:
+            self._on_record(record)
 
     def _parse_document(self) -> None:
         raw = b"".join(self._buffer)
@@ -257,18 +223,7 @@ class GeminiChatParser:
 
     def _session(self, ts: int | None) -> Session | None:
         sid = self._sid
-        if sid is None:
-            return None
-        session = self._sessions.get(sid)
-        if session is None:
-            session = Session(
-                session_id=sid, agent=AGENT_GEMINI, project=self.state.project, cwd=self.state.project
-            )
-            self._sessions[sid] = session
-        if ts is not None:
-            session.started_ms = ts if session.started_ms is None else min(session.started_ms, ts)
-            session.ended_ms = ts if session.ended_ms is None else max(session.ended_ms, ts)
-        return session
+        return None if sid is None else self.session(sid, ts, self.state.project)
 
     def _on_meta(self, meta: Mapping[str, Any]) -> None:
         self.state.session_id = self.state.session_id or _str(meta.get("sessionId"))
@@ -292,8 +247,7 @@ class GeminiChatParser:
             if prompt_kind is None:
                 return
             key = prompt_key(sid, text)
-            prompt = self._prompts.setdefault(key, Prompt(key, sid))
-            prompt.ts_ms = ts if prompt.ts_ms is None or ts is None else min(prompt.ts_ms, ts)
+            prompt = self.prompt(key, sid, ts)
             prompt.kind = prompt_kind
             prompt.text = text
             self.state.prompt_id = key
@@ -309,10 +263,7 @@ class GeminiChatParser:
             if any(values):
                 thread = self.state.session_id or sid
                 key = call_key(thread, values)
-                call = self._calls.get(key)
-                if call is None:
-                    call = LlmCall(call_id=key, session_id=sid)
-                    self._calls[key] = call
+                call = self.call(key, sid)
                 call.message_id = _str(message.get("id"))
                 call.model = _str(message.get("model"))
                 call.ts_ms = ts
@@ -339,10 +290,7 @@ class GeminiChatParser:
 
     def _on_tool(self, entry: Mapping[str, Any], sid: str, call_id: str | None, ts: int | None) -> None:
         tool_use_id: str = entry["id"]
-        tool = self._tools.get(tool_use_id)
-        if tool is None:
-            tool = ToolCall(tool_use_id=tool_use_id, session_id=sid)
-            self._tools[tool_use_id] = tool
+        tool = self.tool(tool_use_id, sid)
         name = _str(entry.get("name"))
         tool.tool_name = name
         tool.call_id = call_id or tool.call_id
@@ -353,8 +301,7 @@ class GeminiChatParser:
             tool.input_json = orjson.dumps(args).decode()
             touch = kind_touch(name, args)
             if touch is not None:
-                path, op = touch
-                self._touches.setdefault((tool_use_id, path, op), FileTouch(tool_use_id, path, op, sid, ts))
+                self.touch(tool_use_id, touch[0], touch[1], sid, ts)
         tool.started_ms = ts
         ended = parse_iso_ms(entry.get("timestamp"))
         if ended is not None:

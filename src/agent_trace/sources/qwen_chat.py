@@ -28,11 +28,11 @@ from typing import Any
 import orjson
 
 from agent_trace.domain.prompts import classify_prompt
-from agent_trace.domain.records import AGENT_QWEN, FileTouch, LlmCall, Prompt, RecordBatch, Session, ToolCall
+from agent_trace.domain.records import AGENT_QWEN
 from agent_trace.domain.timeutil import parse_iso_ms
 from agent_trace.domain.tools import kind_touch
-from agent_trace.sources.claude_transcript_lines import ParseStats
 from agent_trace.sources.gemini_chat import gemini_usage, shell_exit_code, thoughts_inside
+from agent_trace.sources.session_files import SessionFileParser
 from agent_trace.sources.usage_keys import as_count, text_prompt_key, usage_call_key
 
 
@@ -99,64 +99,28 @@ def _parts(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
 
 
-class QwenChatParser:
+class QwenChatParser(SessionFileParser):
+    agent = AGENT_QWEN
+
     def __init__(self, path: str, state: QwenState | None = None) -> None:
         self.path = path
         self.state = state or QwenState()
-        self.stats = ParseStats()
-        self.safe_offset = 0
-        self._reset_batch()
-
-    def _reset_batch(self) -> None:
-        self._sessions: dict[str, Session] = {}
-        self._prompts: dict[str, Prompt] = {}
-        self._calls: dict[str, LlmCall] = {}
-        self._tools: dict[str, ToolCall] = {}
-        self._touches: dict[tuple[str, str, str], FileTouch] = {}
-
-    def start_at(self, offset: int) -> None:
-        self.safe_offset = offset
+        super().__init__()
 
     def safe_state(self) -> QwenState:
         return self.state
 
-    @property
-    def pending(self) -> int:
-        return len(self._calls) + len(self._tools) + len(self._prompts)
-
-    def take_batch(self) -> RecordBatch:
-        batch = RecordBatch(
-            sessions=list(self._sessions.values()),
-            prompts=list(self._prompts.values()),
-            llm_calls=list(self._calls.values()),
-            tool_calls=list(self._tools.values()),
-            file_touches=list(self._touches.values()),
-        )
-        self._reset_batch()
-        return batch
-
     def feed(self, line: bytes | str, end_offset: int | None = None) -> None:
-        self.stats.lines += 1
-        if end_offset is not None:
-            self.safe_offset = end_offset
-        if not (len(line) > 4 or line.strip()):
+        record = self.json_line(line, end_offset)
+        if record is None:
             return
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            self.stats.malformed += 1
-            return
-        if not isinstance(record, dict):
-            self.stats.malformed += 1
-            return
-        self.stats.records += 1
         self.state.session_id = _str(record.get("sessionId")) or self.state.session_id
         self.state.cwd = _str(record.get("cwd")) or self.state.cwd
         sid = self.state.session_id
         if sid is None:
             return
         ts = parse_iso_ms(record.get("timestamp"))
-        session = self._session(sid, ts)
+        session = self.session(sid, ts, self.state.cwd)
         session.version = _str(record.get("version")) or session.version
         kind = record.get("type")
         if kind == "user":
@@ -173,30 +137,6 @@ class QwenChatParser:
         else:
             self.stats.unknown_types[str(kind)] += 1
 
-    def _session(self, sid: str, ts: int | None) -> Session:
-        session = self._sessions.get(sid)
-        if session is None:
-            session = Session(session_id=sid, agent=AGENT_QWEN, project=self.state.cwd, cwd=self.state.cwd)
-            self._sessions[sid] = session
-        if ts is not None:
-            session.started_ms = ts if session.started_ms is None else min(session.started_ms, ts)
-            session.ended_ms = ts if session.ended_ms is None else max(session.ended_ms, ts)
-        return session
-
-    def _tool(self, tool_use_id: str, sid: str) -> ToolCall:
-        tool = self._tools.get(tool_use_id)
-        if tool is None:
-            tool = ToolCall(tool_use_id=tool_use_id, session_id=sid)
-            self._tools[tool_use_id] = tool
-        return tool
-
-    def _call(self, key: str, sid: str) -> LlmCall:
-        call = self._calls.get(key)
-        if call is None:
-            call = LlmCall(call_id=key, session_id=sid)
-            self._calls[key] = call
-        return call
-
     def _on_user(self, record: Mapping[str, Any], sid: str, ts: int | None) -> None:
         if record.get("provenance") not in (None, "real_user"):
             return
@@ -205,8 +145,7 @@ class QwenChatParser:
         if kind is None:
             return
         key = prompt_key(sid, text)
-        prompt = self._prompts.setdefault(key, Prompt(key, sid))
-        prompt.ts_ms = ts if prompt.ts_ms is None or ts is None else min(prompt.ts_ms, ts)
+        prompt = self.prompt(key, sid, ts)
         prompt.kind = kind
         prompt.text = text
         prompt.line_uuid = _str(record.get("uuid"))
@@ -219,7 +158,7 @@ class QwenChatParser:
             values, total = qwen_counts(event, telemetry=True)
             if response_id is None or not any(values):
                 return
-            call = self._call(response_id, sid)
+            call = self.call(response_id, sid)
             call.request_id = response_id
             call.model = _str(event.get("model")) or call.model
             call.ts_ms = ts
@@ -231,7 +170,7 @@ class QwenChatParser:
         elif name == "qwen-code.tool_call":
             call_id = _str(event.get("call_id"))
             if call_id is not None:
-                tool = self._tool(call_id, sid)
+                tool = self.tool(call_id, sid)
                 tool.duration_ms = as_count(event.get("duration_ms")) or tool.duration_ms
                 tool.call_id = _str(event.get("response_id")) or tool.call_id
 
@@ -247,7 +186,7 @@ class QwenChatParser:
                 # files) the counts key the call.
                 key = last[1] if last and last[0] == by_counts else by_counts
                 self.state.last_response = None
-                call = self._call(key, sid)
+                call = self.call(key, sid)
                 call.model = _str(record.get("model")) or call.model
                 call.ts_ms = call.ts_ms or ts
                 call.usage = qwen_usage(values, total)
@@ -260,7 +199,7 @@ class QwenChatParser:
                 texts.append(part["text"])
             fc = part.get("functionCall")
             if isinstance(fc, dict) and _str(fc.get("id")):
-                tool = self._tool(fc["id"], sid)
+                tool = self.tool(fc["id"], sid)
                 tool.tool_name = _str(fc.get("name"))
                 tool.started_ms = ts
                 tool.prompt_id = self.state.prompt_id
@@ -271,9 +210,7 @@ class QwenChatParser:
                     touch = kind_touch(tool.tool_name, args)
                     if touch is not None:
                         path, op = touch
-                        self._touches.setdefault(
-                            (tool.tool_use_id, path, op), FileTouch(tool.tool_use_id, path, op, sid, ts)
-                        )
+                        self.touch(tool.tool_use_id, path, op, sid, ts)
                 ids.append(fc["id"])
         if key is not None:
             call = self._calls[key]
@@ -286,7 +223,7 @@ class QwenChatParser:
         result = record.get("toolCallResult")
         if not isinstance(result, dict) or not _str(result.get("callId")):
             return
-        tool = self._tool(result["callId"], sid)
+        tool = self.tool(result["callId"], sid)
         tool.ended_ms = ts
         if tool.started_ms is not None and ts is not None and tool.duration_ms is None:
             tool.duration_ms = max(ts - tool.started_ms, 0)

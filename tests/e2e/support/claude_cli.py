@@ -172,6 +172,50 @@ def install_npm_cli(
         return binary
 
 
+def run_cli(
+    name: str, cmd: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+) -> tuple[str, str]:
+    """Run one headless CLI invocation in its own process group (so a hung run and the tools it
+    spawned are killed as a whole); (stdout, stderr), or AssertionError with both on a non-zero
+    exit and CliTimeoutError past `timeout`."""
+    proc = subprocess.Popen(
+        list(cmd),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        raise CliTimeoutError(
+            f"{name} did not finish in {timeout}s\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        ) from None
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"{name} exited {proc.returncode}\n$ {' '.join(cmd)}\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        )
+    return stdout, stderr
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects among a CLI's output lines."""
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
 def npm_bin(prefix: Path, command: str, version: str) -> Path | None:
     """``node_modules/.bin/<command>`` of an install when ``<command> --version`` names ``version``."""
     candidate = prefix / "node_modules" / ".bin" / command

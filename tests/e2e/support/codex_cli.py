@@ -16,16 +16,13 @@ included) and genai-prices prices.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .claude_cli import CliTimeoutError, install_npm_cli, make_git_repo, npm_bin
+from .claude_cli import install_npm_cli, json_lines, make_git_repo, npm_bin, run_cli
 from .fake_openai import Scenario, ToolCall, Turn, Usage
 
 CODEX_VERSION = "0.171.0"
@@ -144,36 +141,9 @@ class CodexSession:
         cmd = [str(self.binary), "exec", "--json", "--skip-git-repo-check"]
         cmd += ["--dangerously-bypass-approvals-and-sandbox"]
         cmd += ["resume", self.session_id, prompt] if self.session_id else [prompt]
-        proc = subprocess.Popen(
-            cmd,
-            cwd=self.repo,
-            env=self.env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            stdout, stderr = proc.communicate()
-            raise CliTimeoutError(
-                f"codex did not finish in {timeout}s\n{stdout[-3000:]}\n{stderr[-3000:]}"
-            ) from None
-        events = []
-        for line in stdout.splitlines():
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                events.append(value)
-        run = CodexRun(cmd, proc.returncode, stdout, stderr, events)
+        stdout, stderr = run_cli("codex", cmd, cwd=self.repo, env=self.env(), timeout=timeout)
+        run = CodexRun(cmd, 0, stdout, stderr, json_lines(stdout))
         self.runs.append(run)
-        if run.returncode != 0:
-            raise AssertionError(f"codex exited {run.returncode}\n{run.describe()}")
         self.session_id = self.session_id or run.thread_id
         return run
 

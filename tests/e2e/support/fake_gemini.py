@@ -14,11 +14,10 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .fake_openai import SCENARIO_RE, _substitute
+from .fake_openai import SCENARIO_RE, LocalServer, _substitute
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ class _Record:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class FakeGemini:
+class FakeGemini(LocalServer):
     def __init__(
         self,
         scenarios: Iterable[GeminiScenario],
@@ -88,23 +87,7 @@ class FakeGemini:
         self.cwd = cwd
         self.side_usage = side_usage
         self.record = _Record()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> FakeGemini:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     def scripted(self, scenario: str) -> list[GeminiServed]:
         return [s for s in self.record.served if s.scenario == scenario]

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 SCENARIO_RE = re.compile(r"SCENARIO:([A-Za-z0-9_.-]+)")
 CWD_PLACEHOLDER = "{cwd}"
@@ -129,7 +129,33 @@ def _texts(content: Any) -> list[str]:
     return out
 
 
-class FakeOpenAI:
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) for the duration of a `with` block."""
+
+    def __init__(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class FakeOpenAI(LocalServer):
     """``with FakeOpenAI([scenario], cwd=repo) as fake:`` serves ``fake.url + "/v1"``."""
 
     def __init__(
@@ -143,23 +169,7 @@ class FakeOpenAI:
         self.cwd = cwd
         self.side_usage = side_usage
         self.record = _Recorder()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     @property
     def served(self) -> list[Served]:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .claude_cli import CliTimeoutError, install_npm_cli, make_git_repo, npm_bin
+from .claude_cli import install_npm_cli, make_git_repo, npm_bin, run_cli
 from .fake_gemini import GeminiScenario, GeminiTurn, GeminiUsage
 
 GEMINI_VERSION = "0.61.0"
@@ -108,26 +106,7 @@ class GeminiSession:
             "GOOGLE_GEMINI_BASE_URL": self.base_url,
             "GEMINI_CLI_TRUST_WORKSPACE": "true",
         }
-        proc = subprocess.Popen(
-            cmd,
-            cwd=self.repo,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            stdout, stderr = proc.communicate()
-            raise CliTimeoutError(
-                f"gemini did not finish in {timeout}s\n{stdout[-3000:]}\n{stderr[-3000:]}"
-            ) from None
-        if proc.returncode != 0:
-            raise AssertionError(f"gemini exited {proc.returncode}\n{stdout[-3000:]}\n{stderr[-3000:]}")
+        stdout, _stderr = run_cli("gemini", cmd, cwd=self.repo, env=env, timeout=timeout)
         result: dict[str, Any] = json.loads(stdout[stdout.index("{") :])
         self.session_id = self.session_id or result.get("session_id")
         return result

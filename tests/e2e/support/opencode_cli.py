@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .claude_cli import CliTimeoutError, _binary_version, install_npm_cli, make_git_repo
+from .claude_cli import _binary_version, install_npm_cli, json_lines, make_git_repo, run_cli
 from .fake_openai import Scenario, ToolCall, Turn, Usage
 
 OPENCODE_VERSION = "1.18.33"
@@ -127,34 +125,8 @@ class OpencodeSession:
             "OPENCODE_DISABLE_MODELS_FETCH": "1",
             "OPENCODE_DISABLE_AUTOUPDATE": "1",
         }
-        proc = subprocess.Popen(
-            cmd,
-            cwd=self.repo,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            stdout, stderr = proc.communicate()
-            raise CliTimeoutError(
-                f"opencode did not finish in {timeout}s\n{stdout[-3000:]}\n{stderr[-3000:]}"
-            ) from None
-        if proc.returncode != 0:
-            raise AssertionError(f"opencode exited {proc.returncode}\n{stdout[-3000:]}\n{stderr[-3000:]}")
-        events = []
-        for line in stdout.splitlines():
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                events.append(value)
+        stdout, _stderr = run_cli("opencode", cmd, cwd=self.repo, env=env, timeout=timeout)
+        events = json_lines(stdout)
         self.session_id = self.session_id or next(
             (e["sessionID"] for e in events if e.get("sessionID")), None
         )

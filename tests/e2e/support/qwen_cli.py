@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .claude_cli import CliTimeoutError, install_npm_cli, make_git_repo, npm_bin
+from .claude_cli import install_npm_cli, make_git_repo, npm_bin, run_cli
 from .fake_openai import Scenario, ToolCall, Turn, Usage
 
 QWEN_VERSION = "0.24.4"
@@ -99,26 +97,7 @@ class QwenSession:
             "OPENAI_MODEL": QWEN_MODEL,
             "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1",
         }
-        proc = subprocess.Popen(
-            cmd,
-            cwd=self.repo,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            stdout, stderr = proc.communicate()
-            raise CliTimeoutError(
-                f"qwen did not finish in {timeout}s\n{stdout[-3000:]}\n{stderr[-3000:]}"
-            ) from None
-        if proc.returncode != 0:
-            raise AssertionError(f"qwen exited {proc.returncode}\n{stdout[-3000:]}\n{stderr[-3000:]}")
+        stdout, _stderr = run_cli("qwen", cmd, cwd=self.repo, env=env, timeout=timeout)
         events: list[dict[str, Any]] = json.loads(stdout[stdout.index("[") :])
         self.session_id = self.session_id or next(
             (e["session_id"] for e in events if isinstance(e, dict) and e.get("session_id")), None
