@@ -173,11 +173,17 @@ def install_npm_cli(
 
 
 def run_cli(
-    name: str, cmd: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float
-) -> tuple[str, str]:
+    name: str,
+    cmd: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    check: bool = True,
+) -> tuple[int, str, str]:
     """Run one headless CLI invocation in its own process group (so a hung run and the tools it
-    spawned are killed as a whole); (stdout, stderr), or AssertionError with both on a non-zero
-    exit and CliTimeoutError past `timeout`."""
+    spawned are killed as a whole): (exit code, stdout, stderr). CliTimeoutError past `timeout`;
+    with `check`, AssertionError (with both outputs) on a non-zero exit."""
     proc = subprocess.Popen(
         list(cmd),
         cwd=cwd,
@@ -194,13 +200,14 @@ def run_cli(
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate()
         raise CliTimeoutError(
-            f"{name} did not finish in {timeout}s\n{stdout[-3000:]}\n{stderr[-3000:]}"
+            f"{name} did not finish in {timeout}s: {' '.join(cmd)}\n--- stdout ---\n{stdout[-4000:]}\n"
+            f"--- stderr ---\n{stderr[-4000:]}"
         ) from None
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         raise AssertionError(
             f"{name} exited {proc.returncode}\n$ {' '.join(cmd)}\n{stdout[-3000:]}\n{stderr[-3000:]}"
         )
-    return stdout, stderr
+    return proc.returncode, stdout, stderr
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -369,38 +376,14 @@ def run_claude(
         cmd += ["--resume", resume]
     cmd += list(args)
     started = time.monotonic()
-    # Own process group, so a hung run (and any tool process it spawned) can be killed as a whole.
-    proc = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=cli_env(home, base_url, env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    returncode, stdout, stderr = run_cli(
+        "claude", cmd, cwd=cwd, env=cli_env(home, base_url, env), timeout=timeout, check=False
     )
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        raise CliTimeoutError(
-            f"claude did not finish in {timeout}s: {' '.join(cmd)}\n--- stdout ---\n{stdout[-4000:]}\n"
-            f"--- stderr ---\n{stderr[-4000:]}"
-        ) from None
-    events: list[dict[str, Any]] = []
-    for line in stdout.splitlines():
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            events.append(value)
+    events = json_lines(stdout)
     session_id = next((e["session_id"] for e in events if isinstance(e.get("session_id"), str)), None)
     return CliRun(
         args=cmd,
-        returncode=proc.returncode,
+        returncode=returncode,
         stdout=stdout,
         stderr=stderr,
         events=events,

@@ -141,7 +141,7 @@ class CodexSession:
         cmd = [str(self.binary), "exec", "--json", "--skip-git-repo-check"]
         cmd += ["--dangerously-bypass-approvals-and-sandbox"]
         cmd += ["resume", self.session_id, prompt] if self.session_id else [prompt]
-        stdout, stderr = run_cli("codex", cmd, cwd=self.repo, env=self.env(), timeout=timeout)
+        _code, stdout, stderr = run_cli("codex", cmd, cwd=self.repo, env=self.env(), timeout=timeout)
         run = CodexRun(cmd, 0, stdout, stderr, json_lines(stdout))
         self.runs.append(run)
         self.session_id = self.session_id or run.thread_id

@@ -106,7 +106,7 @@ class GeminiSession:
             "GOOGLE_GEMINI_BASE_URL": self.base_url,
             "GEMINI_CLI_TRUST_WORKSPACE": "true",
         }
-        stdout, _stderr = run_cli("gemini", cmd, cwd=self.repo, env=env, timeout=timeout)
+        _code, stdout, _stderr = run_cli("gemini", cmd, cwd=self.repo, env=env, timeout=timeout)
         result: dict[str, Any] = json.loads(stdout[stdout.index("{") :])
         self.session_id = self.session_id or result.get("session_id")
         return result

@@ -125,7 +125,7 @@ class OpencodeSession:
             "OPENCODE_DISABLE_MODELS_FETCH": "1",
             "OPENCODE_DISABLE_AUTOUPDATE": "1",
         }
-        stdout, _stderr = run_cli("opencode", cmd, cwd=self.repo, env=env, timeout=timeout)
+        _code, stdout, _stderr = run_cli("opencode", cmd, cwd=self.repo, env=env, timeout=timeout)
         events = json_lines(stdout)
         self.session_id = self.session_id or next(
             (e["sessionID"] for e in events if e.get("sessionID")), None

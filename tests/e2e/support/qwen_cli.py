@@ -97,7 +97,7 @@ class QwenSession:
             "OPENAI_MODEL": QWEN_MODEL,
             "QWEN_CODE_SUPPRESS_YOLO_WARNING": "1",
         }
-        stdout, _stderr = run_cli("qwen", cmd, cwd=self.repo, env=env, timeout=timeout)
+        _code, stdout, _stderr = run_cli("qwen", cmd, cwd=self.repo, env=env, timeout=timeout)
         events: list[dict[str, Any]] = json.loads(stdout[stdout.index("[") :])
         self.session_id = self.session_id or next(
             (e["session_id"] for e in events if isinstance(e, dict) and e.get("session_id")), None
