@@ -1,6 +1,11 @@
 """Import benchmark: a ~1 GB Claude Code history, first import, re-import, report, and ccusage.
 
     .venv/bin/python bench/import.py [--size-gb 1.0] [--workdir bench/.work] [--no-ccusage]
+    .venv/bin/python bench/import.py --mixed 0.4 ...   # 40% of the bytes from the other agents
+
+With `--mixed F`, a fraction F of the corpus is Codex CLI rollouts (both formats), Gemini CLI
+chats and Qwen Code chats, cloned with fresh ids from the files our own real runs of those
+clients wrote (tests/fixtures/agents), imported in the same run as the Claude Code history.
 
 Builds the corpus by cloning the spotter sessions of ../shared/corpus with fresh ids (sessions,
 uuids, message ids, request ids, tool_use ids, agent ids), spread over 90 days and 20 projects,
@@ -113,6 +118,56 @@ def build_corpus(dest: Path, size_bytes: int, seed: int = 7) -> tuple[int, int]:
             files += 1
             written += len(data)
     return files, written
+
+
+AGENT_FIXTURES = REPO / "tests" / "fixtures" / "agents"
+AGENT_ID_RE = re.compile(
+    rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b(?:call|resp|fc|ctc|msg|rs)_[A-Za-z0-9]{16,}"
+    rb"|chatcmpl-[0-9a-f]{32}|\b[0-9a-f]{8}(?=\.jsonl)"
+)
+
+
+def build_agent_corpus(dest: Path, size_bytes: int, seed: int = 11) -> tuple[int, int]:
+    """Codex / Gemini CLI / Qwen Code session files cloned from the fixtures with fresh ids (so
+    every clone is a different session with different calls), in each agent's own layout."""
+    rng = random.Random(seed)
+    sources = [(f, "codex") for f in sorted((AGENT_FIXTURES / "codex-0.171.0").glob("rollout-*.jsonl"))] + [
+        (f, "codex") for f in sorted((AGENT_FIXTURES / "codex-0.63.0").glob("rollout-*.jsonl"))
+    ]
+    sources += [(f, "gemini") for f in sorted((AGENT_FIXTURES / "gemini-0.61.0").rglob("session-*.jsonl"))]
+    sources += [(f, "qwen") for f in sorted((AGENT_FIXTURES / "qwen-0.24.4").rglob("*.jsonl"))]
+    files = total = 0
+    while total < size_bytes:
+        for source, agent in sources:
+            mapping: dict[bytes, bytes] = {}
+
+            def remap(match: re.Match[bytes], mapping: dict[bytes, bytes] = mapping) -> bytes:
+                token = match.group(0)
+                found = mapping.get(token)
+                if found is None:
+                    found = mapping[token] = (
+                        _fresh_like(token, rng)
+                        if b"-" in token or b"_" in token
+                        else ("".join(rng.choice("0123456789abcdef") for _ in token).encode())
+                    )
+                return found
+
+            data = AGENT_ID_RE.sub(remap, source.read_bytes())
+            name = AGENT_ID_RE.sub(remap, source.name.encode()).decode()
+            project = f"p{files % 20:02d}"
+            if agent == "codex":
+                target = dest / "codex" / "sessions" / "2026" / "12" / f"{files % 28 + 1:02d}" / name
+            elif agent == "gemini":
+                target = dest / "gemini" / "tmp" / project / "chats" / name
+            else:
+                target = dest / "qwen" / ".qwen" / "projects" / f"-{project}" / "chats" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            files += 1
+            total += len(data)
+            if total >= size_bytes:
+                break
+    return files, total
 
 
 def _rename(part: str, mapping: dict[bytes, bytes]) -> str:
@@ -230,10 +285,13 @@ def main() -> int:
         "--no-growth", dest="growth", action="store_false", help="skip the report-vs-history series"
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the corpus even if present")
+    parser.add_argument(
+        "--mixed", type=float, default=0.0, metavar="F", help="this fraction of the bytes from other agents"
+    )
     args = parser.parse_args()
 
     workdir: Path = args.workdir.resolve()
-    corpus = workdir / f"corpus-{args.size_gb:g}gb"
+    corpus = workdir / (f"corpus-{args.size_gb:g}gb" + (f"-mixed{args.mixed:g}" if args.mixed else ""))
     marker = corpus / ".complete"
     if args.rebuild and corpus.exists():
         shutil.rmtree(corpus)
@@ -241,7 +299,10 @@ def main() -> int:
         if corpus.exists():
             shutil.rmtree(corpus)
         started = time.perf_counter()
-        files, size = build_corpus(corpus, int(args.size_gb * 1e9))
+        files, size = build_corpus(corpus, int(args.size_gb * (1 - args.mixed) * 1e9))
+        if args.mixed:
+            more_files, more = build_agent_corpus(corpus / "agents", int(args.size_gb * args.mixed * 1e9))
+            files, size = files + more_files, size + more
         marker.write_text(f"{files} {size}\n")
         print(f"built corpus: {files} files, {size / 1e6:,.0f} MB in {time.perf_counter() - started:.0f} s")
     files_count, corpus_bytes = (int(x) for x in marker.read_text().split())
@@ -259,9 +320,10 @@ def main() -> int:
     }
     agent_trace = [sys.executable, "-m", "agent_trace.cli.main"]
     projects = str(corpus / "projects")
+    roots = [projects] + ([str(corpus / "agents")] if args.mixed else [])
 
-    first_s, first_rss, _ = run_with_rss([*agent_trace, "import", "--quiet", projects], env)
-    again_s, again_rss, _ = run_with_rss([*agent_trace, "import", "--quiet", projects], env)
+    first_s, first_rss, _ = run_with_rss([*agent_trace, "import", "--quiet", *roots], env)
+    again_s, again_rss, _ = run_with_rss([*agent_trace, "import", "--quiet", *roots], env)
     report_cmd = [*agent_trace, "report", "daily", "--json"]
     run_with_rss(report_cmd, env)  # warm the page cache once
     report_s = median_time(lambda: run_with_rss(report_cmd, env), args.report_runs)

@@ -69,6 +69,8 @@ class Settings:
     github_webhook_secret: str | None = None
     gitlab_webhook_token: str | None = None
     claude_projects_dirs: tuple[Path, ...] = field(default_factory=tuple)
+    # Other agents' session stores that `agent-trace import` reads by default (Codex CLI, …).
+    agent_session_dirs: tuple[Path, ...] = field(default_factory=tuple)
     config_file: Path | None = None
     # Collector limits (docs/collector.md): the largest request body accepted, after
     # decompression; how many records may wait for the writer before requests get 503; how many
@@ -216,6 +218,24 @@ def _claude_projects_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
     return tuple(unique)
 
 
+def _agent_session_dirs(env: Mapping[str, str]) -> tuple[Path, ...]:
+    """Where the other agents keep their sessions: Codex CLI under $CODEX_HOME (default ~/.codex),
+    live sessions and archived ones; Gemini CLI under ~/.gemini/tmp (GEMINI_CLI_HOME moves it);
+    Qwen Code under ~/.qwen/projects ($QWEN_HOME/projects); OpenCode's database under
+    $XDG_DATA_HOME/opencode (default ~/.local/share/opencode)."""
+    user_home = Path(env.get("HOME") or str(Path.home()))
+    codex_home = Path(env["CODEX_HOME"]).expanduser() if env.get("CODEX_HOME") else user_home / ".codex"
+    gemini_home = Path(env["GEMINI_CLI_HOME"]).expanduser() if env.get("GEMINI_CLI_HOME") else user_home
+    return (
+        codex_home / "sessions",
+        codex_home / "archived_sessions",
+        gemini_home / ".gemini" / "tmp",
+        (Path(env["QWEN_HOME"]).expanduser() if env.get("QWEN_HOME") else user_home / ".qwen") / "projects",
+        (Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else user_home / ".local" / "share")
+        / "opencode",
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment (default: os.environ) and the config file."""
     env = dict(os.environ if env is None else env)
@@ -279,6 +299,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, file_cfg, ("AGENT_TRACE_GITLAB_WEBHOOK_TOKEN",), "gitlab_webhook_token"
         ),
         claude_projects_dirs=_claude_projects_dirs(env),
+        agent_session_dirs=_agent_session_dirs(env),
         config_file=config_file if config_file.is_file() else None,
         ingest_max_body_bytes=_positive(
             env, file_cfg, "AGENT_TRACE_MAX_BODY_BYTES", "max_body_bytes", DEFAULT_MAX_BODY_BYTES

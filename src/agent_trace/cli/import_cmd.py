@@ -123,10 +123,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             )
             return 2
     else:
-        paths = [p for p in settings.claude_projects_dirs if p.is_dir()]
+        roots = [*settings.claude_projects_dirs, *settings.agent_session_dirs]
+        paths = [p for p in roots if p.is_dir()]
         if not paths:
-            looked = ", ".join(str(p) for p in settings.claude_projects_dirs)
-            print(f"No Claude Code transcripts found (looked in {looked}).", file=sys.stderr)
+            looked = ", ".join(str(p) for p in roots)
+            print(f"No agent transcripts found (looked in {looked}).", file=sys.stderr)
             return 0
     from agent_trace.identity import resolve_user
 

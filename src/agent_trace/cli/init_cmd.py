@@ -40,6 +40,15 @@ class InitError(ValueError):
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None) -> int:
+    agent = getattr(args, "agent", "claude-code")
+    if agent == "codex":
+        from agent_trace.cli.codex_config import cmd_init_codex
+
+        return cmd_init_codex(args, settings, env)
+    if agent in ("gemini", "qwen"):
+        from agent_trace.cli.gemini_config import cmd_init_gemini
+
+        return cmd_init_gemini(args, settings, env)
     env = dict(os.environ if env is None else env)
     try:
         plan = _plan(args, settings, env)

@@ -12,6 +12,9 @@ from collections.abc import Sequence
 
 from agent_trace import __version__
 
+# Agents `init --agent` / `uninstall --agent` configure.
+AGENTS = ("claude-code", "codex", "gemini", "qwen")
+
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", help="first local day to include (2026-02-11 or 20260211)")
@@ -20,6 +23,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", help="project path, or its last folder name")
     p.add_argument("--model", help="only models whose name contains this")
     p.add_argument("--user", help="only this developer")
+    p.add_argument("--agent", help="only this agent: claude-code, codex, gemini, qwen, opencode")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -36,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("import", help="import Claude Code transcripts (incremental)")
-    p.add_argument("paths", nargs="*", help="files or folders (default: Claude Code's projects folders)")
+    p = sub.add_parser("import", help="import agent transcripts (Claude Code, Codex, Gemini CLI, Qwen Code)")
+    p.add_argument("paths", nargs="*", help="files or folders (default: every agent's own session store)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -119,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     # Live capture (options spelled out here, not imported: every command pays for main's imports).
     p = sub.add_parser("init", help="send Claude Code's hooks and telemetry to a collector")
     p.add_argument(
+        "--agent",
+        choices=AGENTS,
+        default="claude-code",
+        help="which agent to configure (codex: [otel] in ~/.codex/config.toml; gemini / qwen: telemetry in ~/.gemini or ~/.qwen settings.json)",
+    )
+    p.add_argument(
         "--collector-url", help="the collector (default: the recorded one, else http://127.0.0.1:8317)"
     )
     p.add_argument(
@@ -159,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project-dir", help="the project whose .claude/ settings to inspect (default: here)")
 
     p = sub.add_parser("uninstall", help="remove exactly what init added")
+    p.add_argument("--agent", choices=AGENTS, default="claude-code", help="which agent's configuration")
     p.add_argument("--scope", choices=("user", "project", "local"), help="only this settings file")
     p.add_argument(
         "--project-dir", help="the project for --scope project/local (default: the current folder)"

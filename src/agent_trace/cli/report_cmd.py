@@ -11,6 +11,7 @@ import orjson
 from agent_trace.cli.errors import EXIT_USAGE, CliError
 from agent_trace.cli.render import cli_timezone
 from agent_trace.config import Settings
+from agent_trace.domain.records import canonical_agent
 from agent_trace.reports.periods import PeriodError, day_start_ms, parse_day
 from agent_trace.store.port import Filters, SessionQuery, SessionSummary
 
@@ -32,6 +33,7 @@ def filters_from_args(args: argparse.Namespace, settings: Settings) -> tuple[Fil
         project=getattr(args, "project", None),
         model=getattr(args, "model", None),
         user=getattr(args, "user", None),
+        agent=canonical_agent(getattr(args, "agent", None)),
     )
     return filters, tz, tz_name or "local"
 

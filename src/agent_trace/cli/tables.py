@@ -139,8 +139,13 @@ def print_period_report(report: PeriodReport, breakdown: bool, filters: Filters)
                 grid.rows.append(Row(["", f"  └ {model}", *_token_cells(sub), "", ""], "dim"))
     t = report.totals
     grid.footer.append(Row(["Total", "", *_token_cells(t), f"{t.prompts:,}", f"{t.tool_calls:,}"], "bold"))
-    _print_table(grid, f"Claude Code usage, {report.period} ({report.timezone})")
+    _print_table(grid, f"Agent usage, {report.period} ({report.timezone})")
     console = make_console()
+    if len(t.agents) > 1:
+        agents = Grid([Column("Agent", 0, essential=True), *_TOKEN_COLUMNS[:7]])
+        for agent, sub in sorted(t.agents.items(), key=lambda kv: -kv[1].cost_nusd):
+            agents.rows.append(Row([agent, *_token_cells(sub)]))
+        _print_table(agents, "By agent")
     print_unpriced(console, report.unpriced_reasons)
     if not report.rows:
         console.print(empty_hint("usage", filters))
@@ -181,7 +186,7 @@ def print_session_report(report: SessionReport, tz: tzinfo | None, filters: Filt
             "bold",
         )
     )
-    _print_table(grid, "Claude Code usage by session")
+    _print_table(grid, "Usage by session")
     print_unpriced(make_console(), report.unpriced_reasons)
     if not report.sessions:
         make_console().print(empty_hint("sessions", filters))
@@ -196,6 +201,7 @@ def print_sessions(
     grid = Grid(
         [
             Column("Session", 0, essential=True),
+            Column("Agent", 6),
             Column("Started", 0, essential=True),
             Column("Duration", 2),
             Column("User", 7),
@@ -216,6 +222,7 @@ def print_sessions(
             Row(
                 [
                     s.session_id[:8],
+                    s.agent or "–",
                     when(s.started_ms, tz),
                     duration(span),
                     s.user_id or "–",

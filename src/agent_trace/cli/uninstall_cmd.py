@@ -23,6 +23,15 @@ from agent_trace.hook import client_config
 
 
 def cmd_uninstall(args: argparse.Namespace, settings: Settings, env: Mapping[str, str] | None = None) -> int:
+    agent = getattr(args, "agent", "claude-code")
+    if agent == "codex":
+        from agent_trace.cli.codex_config import cmd_uninstall_codex
+
+        return cmd_uninstall_codex(args, settings, env)
+    if agent in ("gemini", "qwen"):
+        from agent_trace.cli.gemini_config import cmd_uninstall_gemini
+
+        return cmd_uninstall_gemini(args, settings, env)
     env = dict(os.environ if env is None else env)
     config_path = client_config.config_path(env)
     raw = client_config.read_raw(config_path)

@@ -275,15 +275,34 @@ def load_override_file(path: Path) -> list[OverrideEntry]:
 # --- genai-prices -----------------------------------------------------------------------------
 
 
+# The first-party provider of other agents' models, told by the model name (Codex CLI: OpenAI;
+# Gemini CLI: Google). A model of no first-party provider in genai-prices (Qwen's own API) stays
+# unpriced rather than taking a reseller's price.
+_FIRST_PARTY = (
+    (("gpt-", "o1", "o3", "o4", "codex-", "chatgpt-"), "openai"),
+    (("gemini-", "gemma-"), "google"),
+)
+
+
 def _genai_model(model: str) -> Any:
-    """genai-prices' entry for an Anthropic model name (matching scans every model: cache it)."""
+    """genai-prices' entry for a model name (matching scans every model: cache it): Anthropic's
+    first, then the model's first-party provider."""
     import genai_prices.data_snapshot as snapshot_mod  # heavy (~0.2 s): imported only when pricing
 
     snapshot = snapshot_mod.get_snapshot()
-    provider = next((p for p in snapshot.providers if p.id == "anthropic"), None)
-    if provider is None:
-        return None
-    return provider.find_model(model, all_providers=snapshot.providers)
+    provider_ids = ["anthropic"]
+    bare = model.lower().rsplit("/", 1)[-1]
+    provider_ids += [pid for prefixes, pid in _FIRST_PARTY if bare.startswith(prefixes)]
+    for provider_id in provider_ids:
+        provider = next((p for p in snapshot.providers if p.id == provider_id), None)
+        if provider is None:
+            continue
+        found = provider.find_model(
+            bare if provider_id != "anthropic" else model, all_providers=snapshot.providers
+        )
+        if found is not None:
+            return found
+    return None
 
 
 def _genai_pricing(info: Any, when: datetime, fast: bool) -> ModelPricing | None:

@@ -12,6 +12,29 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 AGENT_CLAUDE_CODE = "claude-code"
+AGENT_CODEX = "codex"
+AGENT_GEMINI = "gemini-cli"
+AGENT_QWEN = "qwen-code"
+AGENT_OPENCODE = "opencode"
+# What a user may type for an agent (`--agent gemini`) → the name sessions are stored under.
+AGENT_ALIASES = {
+    "claude": AGENT_CLAUDE_CODE,
+    "claude-code": AGENT_CLAUDE_CODE,
+    "codex": AGENT_CODEX,
+    "gemini": AGENT_GEMINI,
+    "gemini-cli": AGENT_GEMINI,
+    "qwen": AGENT_QWEN,
+    "qwen-code": AGENT_QWEN,
+    "opencode": AGENT_OPENCODE,
+}
+
+
+def canonical_agent(name: str | None) -> str | None:
+    """The stored agent name for what a user typed (unknown names pass through unchanged)."""
+    if name is None:
+        return None
+    return AGENT_ALIASES.get(name.strip().lower(), name.strip())
+
 
 # A 15-minute bucket: every real time zone offset is a multiple of 15 minutes, so per-bucket
 # rollups can be regrouped into local days, weeks and months exactly.

@@ -26,6 +26,7 @@ from agent_trace.ingest.transcript_files import (
     FileTask,
     discover,
     parse_file,
+    signature,
 )
 from agent_trace.ingest.writer import Writer
 from agent_trace.sources.claude_transcript_lines import NO_TYPE, ParseStats
@@ -139,23 +140,19 @@ class Importer:
         plan: list[FileTask] = []
         for path in files:
             try:
-                st = path.stat()
+                size, mtime_ns = signature(path)
             except OSError as exc:
                 summary.files_unreadable.append((str(path), exc.strerror or str(exc)))
                 continue
             previous = states.get(str(path))
-            if previous is not None and previous.size == st.st_size and previous.mtime_ns == st.st_mtime_ns:
+            if previous is not None and previous.size == size and previous.mtime_ns == mtime_ns:
                 summary.files_unchanged += 1
                 continue
             # A file that shrank was rewritten: read it all again (merges make that harmless).
-            if previous is not None and st.st_size >= previous.size:
-                plan.append(
-                    FileTask(
-                        str(path), st.st_size, st.st_mtime_ns, previous.safe_offset, previous.parser_state
-                    )
-                )
+            if previous is not None and size >= previous.size:
+                plan.append(FileTask(str(path), size, mtime_ns, previous.safe_offset, previous.parser_state))
             else:
-                plan.append(FileTask(str(path), st.st_size, st.st_mtime_ns))
+                plan.append(FileTask(str(path), size, mtime_ns))
         to_read = sum(task.size - task.start for task in plan)
         if self.on_plan is not None:
             self.on_plan(len(plan), to_read)

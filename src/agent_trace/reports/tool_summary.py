@@ -6,6 +6,8 @@ from typing import Any
 
 import orjson
 
+from agent_trace.domain.tools import patch_paths, tool_kind
+
 
 def _compact(value: Any) -> str:
     try:
@@ -42,4 +44,18 @@ def key_input(tool_name: str, tool_input: Any) -> str:
         return str(get("description") or "") + (f" ({kind})" if kind else "")
     if tool_name == "TodoWrite" and isinstance(get("todos"), list):
         return f"{len(get('todos'))} todos"
+    # Other agents' tools, by kind (Codex exec_command {cmd}, OpenCode write {filePath}, …).
+    kind = tool_kind(tool_name)
+    if kind == "shell":
+        command = get("command") or get("cmd")
+        if isinstance(command, list):
+            return " ".join(str(part) for part in command)
+        if command:
+            return str(command)
+    if kind in ("read", "write", "edit"):
+        path = get("file_path") or get("filePath") or get("absolute_path") or get("path")
+        if path:
+            return str(path)
+    if tool_name == "apply_patch" and isinstance(get("input"), str):
+        return ", ".join(patch_paths(get("input")))
     return _compact(tool_input)

@@ -45,6 +45,7 @@ class Tally:
     tool_calls: int = 0
     models: dict[str, Tally] = field(default_factory=dict)
     unpriced_models: set[str] = field(default_factory=set)
+    agents: dict[str, Tally] = field(default_factory=dict)  # the same sums, per agent
 
     def add_usage(
         self, b: UsageBucket | SessionSummary | Tally, calls: int, cost: int, unpriced: int
@@ -63,6 +64,8 @@ class Tally:
         self.add_usage(b, b.calls, b.cost_nusd, b.unpriced_calls)
         model = self.models.setdefault(b.model, Tally())
         model.add_usage(b, b.calls, b.cost_nusd, b.unpriced_calls)
+        agent = self.agents.setdefault(b.agent or "unknown", Tally())
+        agent.add_usage(b, b.calls, b.cost_nusd, b.unpriced_calls)
         if b.unpriced_calls:
             self.unpriced_models.add(b.model or NO_MODEL_LABEL)
             model.unpriced_models.add(b.model or NO_MODEL_LABEL)
@@ -99,7 +102,11 @@ class Tally:
                 {"model": name, **tally.as_json(with_breakdown=False)}
                 for name, tally in sorted(self.models.items(), key=lambda kv: -kv[1].cost_nusd)
             ]
-            for item in out["model_breakdowns"]:
+            out["agent_breakdowns"] = [
+                {"agent": name, **tally.as_json(with_breakdown=False)}
+                for name, tally in sorted(self.agents.items(), key=lambda kv: -kv[1].cost_nusd)
+            ]
+            for item in out["model_breakdowns"] + out["agent_breakdowns"]:
                 for key in ("prompts", "tool_calls", "models"):
                     item.pop(key, None)
         return out

@@ -40,6 +40,7 @@ from agent_trace.domain.records import (
 )
 from agent_trace.domain.timeutil import parse_iso_ms
 from agent_trace.domain.tools import file_touches
+from agent_trace.sources import codex_otel, gemini_otel, qwen_otel
 from agent_trace.sources.otlp_build import (
     DENIED_DECISIONS,
     Builder,
@@ -152,6 +153,9 @@ def _log_record(b: Builder, rec: LogRecordView, correlator: OtlpCorrelator | Non
     attrs = rec.attributes
     name = _event_name(rec)
     sid = as_str(attrs.get("session.id")) or as_str(rec.resource.get("session.id"))
+    codex = name.startswith(codex_otel.EVENT_PREFIX)
+    if codex and sid is None:
+        sid = codex_otel.session_id_of(attrs)
     ts = rec.time_ms or parse_iso_ms(attrs.get("event.timestamp")) or rec.observed_ms
     payload = attrs
     if rec.trace_id is not None:
@@ -161,6 +165,15 @@ def _log_record(b: Builder, rec: LogRecordView, correlator: OtlpCorrelator | Non
         return  # every canonical record needs its session
     session = b.session(sid, rec.resource, attrs, rec.scope)
     stretch(session, ts)
+    if codex:
+        codex_otel.on_log(b, rec, name, sid, ts)
+        return
+    if name.startswith(gemini_otel.EVENT_PREFIX):
+        gemini_otel.on_log(b, rec, name, sid, ts)
+        return
+    if name.startswith(qwen_otel.EVENT_PREFIX):
+        qwen_otel.on_log(b, rec, name, sid, ts)
+        return
     handler = _LOG_HANDLERS.get(name)
     if handler is not None:
         handler(b, rec, attrs, sid, ts, correlator)

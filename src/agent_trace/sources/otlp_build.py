@@ -185,6 +185,11 @@ class Builder:
         self.raw: list[RawEvent] = []
         self.api_errors: dict[tuple[str, str], int] = {}
         self.compactions: dict[str, int] = {}
+        # Gemini CLI: tool calls a response asked for, by (session, name, args), until its
+        # `tool_call` log (which names no call id) claims one.
+        self.asked_tools: dict[tuple[str, str, str], list[str]] = {}
+        # Qwen Code: its prompt ids → the prompt keys their text gave, within one export.
+        self.prompt_keys: dict[str, str] = {}
 
     def raw_event(
         self, key: str, payload: dict[str, Any], sid: str | None, ts: int | None, kind: str

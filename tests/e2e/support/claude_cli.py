@@ -20,7 +20,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,21 +125,107 @@ def install_claude_cli(
 
     Raises ``NpmNotFoundError`` without npm and ``CliInstallError`` (with npm's output) on failure.
     """
+    return install_npm_cli(
+        CLAUDE_CODE_PACKAGE,
+        version,
+        lambda prefix: _find_binary(prefix, version),
+        cache_dir=cache_dir,
+        name="claude-code",
+        timeout=timeout,
+    )
+
+
+def install_npm_cli(
+    package: str,
+    version: str,
+    find_binary: Callable[[Path], Path | None],
+    *,
+    cache_dir: Path | None = None,
+    name: str | None = None,
+    timeout: float = 900.0,
+) -> Path:
+    """Install ``package@version`` once into ``<cache>/<name>-<version>`` and return its binary.
+
+    The one home for "an npm CLI, pinned, installed once per machine": a lock keeps parallel test
+    processes from running npm into the same prefix, and a marker file tells a finished install
+    from a half-finished one (which is redone). ``find_binary(prefix)`` returns the runnable
+    binary in an install, or None.
+    """
     cache = cache_dir or default_cache_dir()
-    prefix = cache / f"claude-code-{version}"
-    with _locked(cache / f".claude-code-{version}.lock"):
+    label = name or package.rsplit("/", 1)[-1]
+    prefix = cache / f"{label}-{version}"
+    with _locked(cache / f".{label}-{version}.lock"):
         if (prefix / _INSTALLED_MARKER).is_file():
-            binary = _find_binary(prefix, version)
+            binary = find_binary(prefix)
             if binary is not None:
                 return binary
-        output = npm_install(prefix, f"{CLAUDE_CODE_PACKAGE}@{version}", timeout)
-        binary = _find_binary(prefix, version)
+        output = npm_install(prefix, f"{package}@{version}", timeout)
+        binary = find_binary(prefix)
         if binary is None:
             raise CliInstallError(
-                f"npm install succeeded but no runnable claude {version} binary was found\n{output}"
+                f"npm install succeeded but no runnable {package} {version} was found\n{output}"
             )
         (prefix / _INSTALLED_MARKER).write_text(str(binary) + "\n")
         return binary
+
+
+def run_cli(
+    name: str,
+    cmd: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    check: bool = True,
+) -> tuple[int, str, str]:
+    """Run one headless CLI invocation in its own process group (so a hung run and the tools it
+    spawned are killed as a whole): (exit code, stdout, stderr). CliTimeoutError past `timeout`;
+    with `check`, AssertionError (with both outputs) on a non-zero exit."""
+    proc = subprocess.Popen(
+        list(cmd),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        raise CliTimeoutError(
+            f"{name} did not finish in {timeout}s: {' '.join(cmd)}\n--- stdout ---\n{stdout[-4000:]}\n"
+            f"--- stderr ---\n{stderr[-4000:]}"
+        ) from None
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{name} exited {proc.returncode}\n$ {' '.join(cmd)}\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        )
+    return proc.returncode, stdout, stderr
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects among a CLI's output lines."""
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
+def npm_bin(prefix: Path, command: str, version: str) -> Path | None:
+    """``node_modules/.bin/<command>`` of an install when ``<command> --version`` names ``version``."""
+    candidate = prefix / "node_modules" / ".bin" / command
+    if candidate.exists() and version in (_binary_version(candidate) or ""):
+        return candidate
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,38 +373,14 @@ def run_claude(
         cmd += ["--resume", resume]
     cmd += list(args)
     started = time.monotonic()
-    # Own process group, so a hung run (and any tool process it spawned) can be killed as a whole.
-    proc = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=cli_env(home, base_url, env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    returncode, stdout, stderr = run_cli(
+        "claude", cmd, cwd=cwd, env=cli_env(home, base_url, env), timeout=timeout, check=False
     )
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        raise CliTimeoutError(
-            f"claude did not finish in {timeout}s: {' '.join(cmd)}\n--- stdout ---\n{stdout[-4000:]}\n"
-            f"--- stderr ---\n{stderr[-4000:]}"
-        ) from None
-    events: list[dict[str, Any]] = []
-    for line in stdout.splitlines():
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            events.append(value)
+    events = json_lines(stdout)
     session_id = next((e["session_id"] for e in events if isinstance(e.get("session_id"), str)), None)
     return CliRun(
         args=cmd,
-        returncode=proc.returncode,
+        returncode=returncode,
         stdout=stdout,
         stderr=stderr,
         events=events,

@@ -57,7 +57,8 @@ def test_cost_daily_breakdowns(api: TestClient, dataset: Dataset) -> None:
         "claude-sonnet-4-5",
         "claude-haiku-4-5",
     }
-    for group in ("by_user", "by_project", "by_model"):
+    assert [a["agent"] for a in body["by_agent"]] == ["claude-code"]
+    for group in ("by_user", "by_project", "by_model", "by_agent"):
         assert sum(g["cost_nusd"] for g in body[group]) == body["totals"]["cost_nusd"]
         costs = [g["cost_nusd"] for g in body[group]]
         assert costs == sorted(costs, reverse=True)  # ranked by cost

@@ -145,7 +145,7 @@ def cost_daily(
     breakdown: frozenset[str] = frozenset({"model"}),
 ) -> dict[str, Any]:
     """Per local day: spend, tokens, activity and (always) the split by model; over the range:
-    the splits by model, project and user. Per-day splits by project and user on request
+    the splits by model, project, user and agent. Per-day splits by project and user on request
     (`breakdown`): a big team's month of them is megabytes."""
     filters, offsets = day_filters(first, last, tz, base)
     n_days = (last - first).days + 1
@@ -162,6 +162,7 @@ def cost_daily(
     by_model_day = per_day(store.daily_totals("usage", filters, offsets, ("model",)))
     activity_day = per_day(store.daily_totals("activity", filters, offsets, ()))
     pairs = range_totals(store, "usage", filters, offsets, ("project", "user_id"))
+    agents = range_totals(store, "usage", filters, offsets, ("agent",))
     by_project_day = (
         per_day(store.daily_totals("usage", filters, offsets, ("project",)))
         if "project" in breakdown
@@ -207,6 +208,7 @@ def cost_daily(
         "by_model": _ranked(model_total, "model"),
         "by_project": _ranked(project_total, "project"),
         "by_user": _ranked(user_total, "user"),
+        "by_agent": _ranked({key[0] if key else "": values for key, values in agents.items()}, "agent"),
     }
 
 

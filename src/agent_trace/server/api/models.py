@@ -349,6 +349,10 @@ class UserCost(CostUsage):
     user: str
 
 
+class AgentCost(CostUsage):
+    agent: str = Field(description="claude-code, codex, gemini-cli, qwen-code, opencode")
+
+
 class DayCost(CostUsage, Activity):
     date: str
     by_model: list[ModelCost]
@@ -369,6 +373,7 @@ class CostDaily(_Model):
     by_model: list[ModelCost] = Field(description="ranked by cost")
     by_project: list[ProjectCost]
     by_user: list[UserCost]
+    by_agent: list[AgentCost] = Field(description="ranked by cost: the split between coding agents")
 
 
 class ToolStat(_Model):

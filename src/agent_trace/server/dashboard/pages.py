@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -85,10 +85,10 @@ def find_tool(replay: dict[str, Any], tool_use_id: str) -> dict[str, Any] | None
 
 
 def choices_from(cost: dict[str, Any]) -> dict[str, list[str]]:
-    """Filter values (projects, users, models) from a cost/daily answer's totals."""
+    """Filter values (projects, users, models, agents) from a cost/daily answer's totals."""
     return {
         key: sorted({str(r[key]) for r in cost.get(f"by_{key}") or [] if r.get(key)})
-        for key in ("project", "user", "model")
+        for key in ("project", "user", "model", "agent")
     }
 
 
@@ -130,6 +130,7 @@ class CostView:
     models: list[Meter]
     tools: list[Meter]
     top_sessions: list[Meter]
+    agents: list[Meter] = field(default_factory=list)
 
 
 # Column headings of each ranked table: the label, the bar, the value, then each `extra`.
@@ -247,4 +248,5 @@ def cost_view(cost: dict[str, Any], tools: dict[str, Any], sessions: list[dict[s
         models=_ranked(cost["by_model"], "model"),
         tools=meters(tool_rows, limit=15),
         top_sessions=_session_meters(sessions),
+        agents=_ranked(cost.get("by_agent") or [], "agent"),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_trace.domain.tools import patch_paths, tool_kind
 from agent_trace.reports.tool_summary import key_input
 from agent_trace.server.dashboard.formatting import rel_path
 from agent_trace.server.dashboard.highlight import Highlighter, json_text, strip_ansi
@@ -40,6 +41,31 @@ FAMILIES = {
     "WebSearch": "web",
     "TodoWrite": "todo",
 }
+# Tool kinds (domain/tools.py) → the view family of other agents' tools.
+_KIND_FAMILY = {"shell": "bash", "read": "read", "write": "write", "edit": "edit", "search": "search",
+                "web": "web", "subagent": "agent", "todo": "todo"}  # fmt: skip
+# Other agents' spellings of the input keys the Claude Code views read.
+_KEY_ALIASES = {"cmd": "command", "filePath": "file_path", "absolute_path": "file_path",
+                "oldString": "old_string", "newString": "new_string"}  # fmt: skip
+_KIND_VIEW = {"shell": "Bash", "read": "Read", "write": "Write", "edit": "Edit"}
+
+
+def other_agent_view(name: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(Claude Code view name, input with Claude Code's key names) for another agent's tool of a
+    known kind, e.g. Codex `exec_command {cmd}` → Bash, OpenCode `edit {filePath, oldString}` →
+    Edit; ("", args) when there is no such view."""
+    view = _KIND_VIEW.get(tool_kind(name), "")
+    if not view:
+        return "", args
+    mapped = {_KEY_ALIASES.get(k, k): v for k, v in args.items()}
+    command = mapped.get("command")
+    if isinstance(command, list):  # Codex's older `shell` tool: an argv
+        mapped["command"] = " ".join(str(part) for part in command)
+    if view == "Edit" and "old_string" not in mapped:
+        return "", args
+    return view, mapped
+
+
 STATUS_LABEL = {
     "success": "ok",
     "error": "failed",
@@ -118,7 +144,9 @@ class ToolViewBuilder:
         card = ToolCard(
             tool_use_id=str(tool.get("tool_use_id")),
             name=name,
-            family="mcp" if name.startswith("mcp__") else FAMILIES.get(name, "generic"),
+            family="mcp"
+            if name.startswith("mcp__")
+            else FAMILIES.get(name) or _KIND_FAMILY.get(tool_kind(name), "generic"),
             title=key_input(name, inp),
             status=status,
             status_label=STATUS_LABEL.get(status, str(status)),
@@ -156,6 +184,13 @@ class ToolViewBuilder:
             "ExitPlanMode": self._exitplanmode,
         }
         view = self._mcp if name.startswith("mcp__") else views.get(name, self._generic)
+        if view == self._generic and isinstance(inp, dict):
+            # Another agent's tool of a known kind: shown with the Claude Code view of that kind.
+            if name == "apply_patch":
+                view = self._patch
+            else:
+                alias, args = other_agent_view(name, args)
+                view = views.get(alias, self._generic)
         if not isinstance(inp, dict) and view != self._mcp:
             view = self._generic
         view(card, args, tool, full)
@@ -191,6 +226,17 @@ class ToolViewBuilder:
             )
 
     # -- views ---------------------------------------------------------------------------------
+
+    def _patch(self, card: ToolCard, args: dict[str, Any], tool: dict[str, Any], full: bool) -> None:
+        """Codex's apply_patch: the patch itself, highlighted as a diff."""
+        card.family = "edit"
+        patch = _str(args.get("input")) or ""
+        paths = patch_paths(patch)
+        card.title = ", ".join(paths)
+        self._kv(card, [("files", card.title)])
+        shown, dropped = _cut(patch, full)
+        card.sections.append(Section("patch", "code", self.hl.by_language(shown, "diff"), "diff", dropped))
+        self._output(card, tool, full, "result")
 
     def _bash(self, card: ToolCard, args: dict[str, Any], tool: dict[str, Any], full: bool) -> None:
         card.family = "bash"
