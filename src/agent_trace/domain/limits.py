@@ -116,7 +116,8 @@ _SHAPES: dict[str, _Shape] = {
         keys=("event_id",), ids=("session_id",), instants=("ts_ms",), short=("source", "kind")
     ),
 }
-_USAGE_FIELDS = tuple(f.name for f in fields(Usage))  # every token count, web searches too
+# Every token count, web searches too (the int fields: `inference_geo` is a short word, below).
+_USAGE_FIELDS = tuple(f.name for f in fields(Usage) if f.type in (int, "int"))
 
 
 def id_problem(value: object) -> str | None:
@@ -193,6 +194,9 @@ def _record_ok(record: Any, shape: _Shape) -> bool:
             value = getattr(usage, name)
             if not (type(value) is int and 0 <= value <= MAX_TOKENS):
                 return False
+        geo = usage.inference_geo
+        if geo is not None and not (type(geo) is str and len(geo) <= MAX_SHORT_TEXT):
+            return False
     return True
 
 
@@ -229,6 +233,9 @@ def _record_problems(record: Any, shape: _Shape, where: str) -> list[tuple[str, 
         for name in _USAGE_FIELDS:
             if problem := _int_problem(getattr(usage, name), 0, MAX_TOKENS):
                 out.append((f"{where}.usage.{name}: {problem}", False))
+        geo = usage.inference_geo
+        if geo is not None and not (isinstance(geo, str) and len(geo) <= MAX_SHORT_TEXT):
+            out.append((f"{where}.usage.inference_geo: expected a short string", False))
     return out
 
 
