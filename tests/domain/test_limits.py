@@ -44,9 +44,6 @@ def test_fast_path_and_messages_agree(ts: int, sid: str) -> None:
 
 def test_repair_keeps_usage_with_its_inference_geo() -> None:
     """`inference_geo` is a word, not a count: a call priced for US-only inference keeps its usage."""
-    from agent_trace.domain.limits import repair
-    from agent_trace.domain.records import LlmCall, RecordBatch, Usage
-
     usage = Usage(input_tokens=10, output_tokens=20, inference_geo="us")
     batch = RecordBatch(llm_calls=[LlmCall(call_id="msg:m1", session_id="s1", usage=usage)])
     assert repair(batch) == []
