@@ -111,7 +111,7 @@ def test_codex_rollout_calls_are_what_was_billed(path: Path, cut_every: int) -> 
         ]
     )
     linked = {t.tool_use_id: t.call_id for t in batch.tool_calls if t.call_id}
-    assert len(linked) == 4 and all(c.endswith(("/10", "/20", "/0", "/30")) for c in linked.values())
+    assert len(linked) == 4 and all(c.endswith((".10", ".20", ".0", ".30")) for c in linked.values())
     prompts = {p.prompt_id: p.text for p in batch.prompts}
     assert sorted(prompts.values()) == ["SCENARIO:codex again", "SCENARIO:codex do it"]
     assert all(c.prompt_id in prompts for c in batch.llm_calls)

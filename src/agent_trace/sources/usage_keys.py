@@ -17,7 +17,8 @@ from collections.abc import Iterable
 
 
 def usage_call_key(agent: str, thread_id: str, counts: Iterable[int]) -> str:
-    return f"{agent}:{thread_id}:" + "/".join(str(n) for n in counts)
+    # "." between the counts: ids are limited to URL-safe characters (domain/limits.py).
+    return f"{agent}:{thread_id}:" + ".".join(str(n) for n in counts)
 
 
 def text_prompt_key(agent: str, session_id: str, text: str) -> str:
