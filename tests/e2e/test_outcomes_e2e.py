@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,9 @@ def world(claude_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             commit.claude.run(OUTCOME_COMMIT.prompts[0])
             commit.wait_for_workers()
             person_sha = person_commit(commit)  # between the two prompts of the same session
+            # git stamps commits to the second (and provenance allows 1 s of clock slack): a
+            # person types the next prompt seconds later, not within the same second.
+            time.sleep(2.1)
             commit.claude.run(OUTCOME_COMMIT.prompts[1])
             spin = Capture(fake, claude_binary, root / OUTCOME_SPIN.name, collector.url, tier=2)
             spin.run_all(OUTCOME_SPIN.prompts)
