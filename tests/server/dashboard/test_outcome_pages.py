@@ -26,7 +26,7 @@ def test_the_list_shows_outcome_and_commits(dashboard: TestClient) -> None:
     row = re.search(r'<tr class="row[^"]*" data-session-id="s1".*?</tr>', html, re.S)
     assert row is not None
     assert 'class="outcome o-committed"' in row.group(0)
-    assert '<td class="num">2</td>' in row.group(0)
+    assert '<td class="num" data-label="commits">2</td>' in row.group(0)
 
 
 def test_the_replay_links_each_commit_to_its_prompt_and_tool_call(dashboard: TestClient) -> None:
