@@ -73,7 +73,7 @@ def test_import_alone(qwen_binary: Path, tmp_path: Path) -> None:
     assert (qwen.repo / "notes.txt").read_text() == "alpha\ngamma\n"
     result = agent_trace(qwen.home, at_home, "import")
     assert result.returncode == 0, result.stderr
-    assert "Unpriced models" in result.stdout and QWEN_MODEL in result.stdout
+    assert "Unpriced calls" in result.stdout and QWEN_MODEL in result.stdout
     db = at_home / "agent-trace.db"
     assert_store_matches(db, fake, qwen)
     assert query(db, "SELECT project FROM sessions") == [(str(qwen.repo),)]
