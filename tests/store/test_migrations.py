@@ -254,7 +254,7 @@ def test_0006_repairs_out_of_range_rows(empty_db: str) -> None:
 
     runner = SqlAlchemyRunner(empty_db)
     try:
-        upgrade(runner, "0005")
+        upgrade(runner, "0006_i14")  # the revision before the repair (0006_i9)
         store = SqlStore(runner, empty_db)
         year_10000 = 253_402_300_800_123
         good = 1_767_225_600_000

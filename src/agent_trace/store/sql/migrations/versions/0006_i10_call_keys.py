@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_i10"
-down_revision = "0006_i9"
+down_revision = "0006_i15"
 branch_labels = None
 depends_on = None
 

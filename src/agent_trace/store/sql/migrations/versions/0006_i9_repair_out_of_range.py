@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006_i9"
-down_revision = "0006_i15"
+down_revision = "0006_i14"
 branch_labels = None
 depends_on = None
 
