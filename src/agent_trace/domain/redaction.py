@@ -449,8 +449,7 @@ def _on_cli_flag(text: str, at: int, out: _Out) -> None:
 
 def _scan_formats(text: str, low: str, out: _Out) -> None:
     for sep, scan in _FORMAT_SEARCHES:
-        need = _RARE_SEPARATORS.get(sep)
-        if need is not None and need not in low:
+        if sep in _RARE_SEPARATORS and sep not in low:
             continue  # one memchr instead of a scan
         m = scan(low)
         while m is not None:
@@ -471,10 +470,7 @@ def _scan_formats(text: str, low: str, out: _Out) -> None:
 _FORMAT_SEARCHES: Final = tuple(
     (scan.pattern.lstrip("\\")[0], scan.search) for scan in _formats.SEPARATOR_SCANS
 )
-# Separators whose scan is skipped unless this substring is in the text: `~` is rare, and the
-# only `:` anchor is telegram's `:AA` (a colon is common, `:aa` is not).
-_RARE_SEPARATORS: Final = {"~": "~", ":": ":aa"}
-assert [a for _, a, _ in _formats.SEPARATED if ":" in a] == [":aa"]
+_RARE_SEPARATORS: Final = frozenset("~")
 
 
 def _scan_lower(text: str, out: _Out) -> None:
