@@ -162,6 +162,9 @@ def _compile() -> tuple[dict[str, tuple[_Lazy, int | None, str]], list[re.Patter
     rows: dict[str, tuple[_Lazy, int | None, str]] = {}
     by_sep: dict[str, list[tuple[int, str]]] = {}
     more: dict[str, list[str]] = {}
+    # The character before each separator, or None when some anchor allows any (one lookbehind
+    # of one character rejects most separators in code before the 16-character lookahead).
+    before_sep: dict[str, set[str] | None] = {"-": set("0123456789abcdef \t\n\r\f\v'\"`e")}
     for i, (kind, anchor, pattern) in enumerate(SEPARATED):
         group = f"f{i}"
         sep_at = max(anchor.rfind(c) for c in "_-.~:")
@@ -178,6 +181,12 @@ def _compile() -> tuple[dict[str, tuple[_Lazy, int | None, str]], list[re.Patter
             more.setdefault("-", []).append(f"{test}(?P<{group}>)")
             continue
         by_sep.setdefault(anchor[sep_at], []).append((len(before), f"{test}(?P<{group}>)"))
+        chars = before_sep.setdefault(anchor[sep_at], set())
+        if chars is not None:
+            if len(before) > 1:
+                chars.add(before[-2])
+            else:
+                before_sep[anchor[sep_at]] = None
     # A command-line flag that may carry a password (`mysql -pX`, `sshpass -p X`, `curl -u a:b`,
     # `redis-cli -a X`): redaction.py looks at the command the flag belongs to.
     more.setdefault("-", []).append(r"(?<=[\s'\"`]-)(?=[pua]|-user|-password)(?P<cli_flag>)")
@@ -188,7 +197,9 @@ def _compile() -> tuple[dict[str, tuple[_Lazy, int | None, str]], list[re.Patter
         ordered = "|".join(alt for _, alt in sorted(alts, key=lambda a: -a[0]))
         body = _BODY.get(sep, "")
         extra = "".join("|" + alt for alt in more.get(sep, []))
-        scans.append(re.compile(f"{re.escape(sep)}(?:{body}(?:{ordered}){extra})"))
+        chars = before_sep.get(sep)
+        guard = f"(?<=[{re.escape(''.join(sorted(chars)))}]{re.escape(sep)})" if chars else ""
+        scans.append(re.compile(f"{re.escape(sep)}{guard}(?:{body}(?:{ordered}){extra})"))
     return rows, scans
 
 
