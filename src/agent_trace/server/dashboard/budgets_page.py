@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -45,27 +45,13 @@ class BudgetBanner:
         self._read_at = 0.0
 
 
-def _same_origin(request: Request) -> bool:
-    """Is this form post from one of our own pages? Browsers say so in Sec-Fetch-Site; older
-    ones name the page's origin (our pages send `Origin: null`: their referrer policy is
-    no-referrer, so without Sec-Fetch-Site a null origin cannot be told from a hostile one)."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        return fetch_site in ("same-origin", "none")
-    source = request.headers.get("origin") or request.headers.get("referer")
-    if not source:
-        return True  # not a browser form (curl, tests): the token check still applies
-    return source != "null" and urlsplit(source).netloc == request.headers.get("host")
-
-
 def add_budget_routes(router: APIRouter, dash: Dashboard, client: DataClient) -> None:
     banner: BudgetBanner = dash.budget_banner
 
     async def act(request: Request, action: Callable[[dict[str, str]], Awaitable[object]]) -> Response:
-        """A form post: same origin only; its URL-encoded fields (no multipart parser needed,
-        like the login form) to `action`; back to /budgets, with the API's error if any."""
-        if not _same_origin(request):
-            return Response("cross-site form refused", status_code=403)
+        """A form post (cross-site ones never get here: server/security.py refuses them for
+        every route); its URL-encoded fields (no multipart parser needed, like the login form)
+        to `action`; back to /budgets, with the API's error if any."""
         body = await request.body()
         data = parse_qs(body[:16384].decode("utf-8", "replace"))
         fields = {k: v[0].strip() for k, v in data.items() if v and v[0].strip()}
