@@ -110,3 +110,10 @@ def test_refusal_names_budget_spend_and_who_can_raise_it() -> None:
     assert refusal_message(warn, 1500, "s1", "x").startswith(
         "agent-trace budget warning: all TOKENS budget for this session is spent: 1,500 tokens of 1,000 tokens."
     )
+
+
+@pytest.mark.parametrize("text", ["user:\x1b]0;x\x07", "team:a\u202eb", "project:" + "p" * 1025])
+def test_scope_names_are_printable_and_bounded(text: str) -> None:
+    """A scope name is echoed by the CLI, status and alerts: no terminal escapes, no bidi tricks."""
+    with pytest.raises(BudgetError, match="printable text"):
+        parse_scope(text)

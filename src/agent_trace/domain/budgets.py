@@ -74,6 +74,9 @@ def budget_id(scope: str, period: str, unit: str) -> str:
     return f"{scope}/{period}/{unit}"
 
 
+MAX_SCOPE_NAME = 1024  # a project path can be long; a user or team name is far shorter
+
+
 def parse_scope(text: str) -> str:
     """`all`, `session`, or `user:|team:|project:` followed by a name; returns the normal form."""
     cleaned = text.strip()
@@ -82,6 +85,12 @@ def parse_scope(text: str) -> str:
     if kind in ("all", "session") and not sep:
         return kind
     if kind in ("user", "team", "project") and sep and name.strip():
+        # Names are echoed by the CLI, status and alert e-mails: no control characters or bidi
+        # overrides (str.isprintable is False for both), and no more than an id's length.
+        if not name.strip().isprintable() or len(name.strip()) > MAX_SCOPE_NAME:
+            raise BudgetError(
+                f"scope {text!r}: the name must be printable text of at most {MAX_SCOPE_NAME} characters"
+            )
         return f"{kind}:{name.strip()}"
     raise BudgetError(f"scope {text!r}: expected all, session, user:NAME, team:NAME or project:NAME")
 
