@@ -555,8 +555,10 @@ def _scan_original(text: str, out: _Out) -> None:
                 _aws_secret_near(text, m.start(), m.end(), out)
             elif m.lastgroup == "gapi":
                 out.append((m.start(), m.end(), "google-api-key"))
-            else:
-                _on_literal(text, m, str(m.lastgroup), out)
+            elif m.lastgroup in _formats.LITERAL_ROWS:
+                _on_literal(text, m, m.lastgroup, out)
+            else:  # a separated format anchored on its `A` (secret_formats.CASED_A)
+                _on_format(text, m, str(m.lastgroup), out)
 
 
 def _on_literal(text: str, m: re.Match[str], tag: str, out: _Out) -> None:
@@ -690,6 +692,8 @@ def redact_with_report(text: str) -> tuple[str, list[Finding]]:
 
 def redact(text: str) -> str:
     """`text` with every secret replaced by `[REDACTED:<kind>]`; the same object if none was found."""
+    if len(text) < _SHORT and (len(text) < _MIN_TEXT_LEN or text in _CLEAN_SHORT):
+        return text  # most strings of a transcript: no call further down
     findings = _scan(text)
     return _apply(text, findings) if findings else text
 
@@ -732,7 +736,10 @@ def _redact_dict(value: dict[object, object]) -> dict[object, object]:
     changed: dict[object, object] | None = None
     for key, inner in value.items():
         if isinstance(inner, str):
-            new: object = redact(inner)
+            if len(inner) < _SHORT and (len(inner) < _MIN_TEXT_LEN or inner in _CLEAN_SHORT):
+                new: object = inner  # redact()'s first test, without the call
+            else:
+                new = redact(inner)
             if new is inner and isinstance(key, str) and _key_kind(key) is not None:
                 new = _redact_keyed(key, inner)
         elif isinstance(inner, dict):
