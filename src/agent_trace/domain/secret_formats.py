@@ -209,7 +209,7 @@ def _separator_scan(
         # the first alternative that matches is the one reported.
         ordered = "|".join(alt for _, alt in sorted(alts, key=lambda a: -a[0]))
         branches.append(ordered if char is None else f"(?<={re.escape(char + sep)})(?:{ordered})")
-    chars = set(groups) - {None}
+    chars = {c for c in groups if c is not None}
     guard = f"(?<=[{re.escape(''.join(sorted(chars)))}]{re.escape(sep)})" if None not in groups else ""
     body = _BODY.get(sep, "")
     alternatives = [f"{guard}{body}(?:{'|'.join(branches)})", *extra]
