@@ -44,8 +44,9 @@ if TYPE_CHECKING:
 
 __all__ = ["KINDS", "Finding", "contains_secret", "redact", "redact_json_value", "redact_with_report"]
 
-# Every kind a finding can have, most specific first (the order breaks ties when findings merge).
-KINDS: Final = (
+# Every kind a finding can have, most specific first (the order breaks ties when findings merge);
+# a format may name one of ours (a PuTTY key file is a private-key).
+_OWN_KINDS: Final = (
     "private-key",
     "aws-access-key",
     "aws-secret-key",
@@ -67,8 +68,8 @@ KINDS: Final = (
     "secret",
     "api-key",
     "token",
-    *_formats.KINDS,
 )
+KINDS: Final = tuple(dict.fromkeys((*_OWN_KINDS, *_formats.KINDS)))
 _RANK: Final = {kind: i for i, kind in enumerate(KINDS)}
 
 # Nothing shorter can hold a secret we would recognise ("pwd=abcd" is the shortest).
@@ -462,7 +463,7 @@ def _scan_formats(text: str, low: str, out: _Out) -> None:
         while i >= 0:
             found = pattern.match(text, i)
             if found is not None:
-                out.append((found.start(), found.end(), kind))
+                out.append((*_literal_span(found), kind))
                 i = found.end() - 1
             i = text.find(literal, i + 1)
 
@@ -567,7 +568,12 @@ def _on_literal(text: str, m: re.Match[str], tag: str, out: _Out) -> None:
     start = m.start() - literal.lower().index("a" if "A" in literal else "k")
     found = pattern.match(text, start) if start >= 0 else None
     if found is not None:
-        out.append((found.start(), found.end(), kind))
+        out.append((*_literal_span(found), kind))
+
+
+def _literal_span(found: re.Match[str]) -> tuple[int, int]:
+    """What a literal format's match redacts: its `secret` group if it names one, else all of it."""
+    return found.span("secret") if found.re.groupindex else found.span()
 
 
 # An AWS secret key has no prefix; bare, it is recognised beside its access key id (a

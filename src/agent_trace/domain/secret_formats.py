@@ -29,6 +29,10 @@ SEPARATED: Final = (
     ("gitlab-token", "glptt-", rf"{_S}glptt-[A-Za-z0-9_\-]{{20,}}"),
     ("gitlab-token", "glsoat-", rf"{_S}glsoat-[A-Za-z0-9_\-]{{20,}}"),
     ("gitlab-token", "glcbt-", rf"{_S}glcbt-[A-Za-z0-9_\-]{{20,}}"),
+    ("gitlab-token", "glimt-", rf"{_S}glimt-[A-Za-z0-9_\-]{{25}}{_T}"),
+    ("gitlab-token", "glagent-", rf"{_S}glagent-[A-Za-z0-9_\-]{{50,1024}}{_T}"),
+    ("gitlab-token", "gloas-", rf"{_S}gloas-[A-Za-z0-9_\-]{{64}}{_T}"),
+    ("gitlab-token", "glft-", rf"{_S}glft-[A-Za-z0-9_\-]{{20,}}"),
     ("npm-token", "npm_", rf"{_S}npm_[A-Za-z0-9]{{36}}{_T}"),
     ("pypi-token", "pypi-", rf"{_S}pypi-AgE[A-Za-z0-9_\-]{{50,}}"),
     ("sendgrid-key", "sg.", rf"{_S}SG\.[A-Za-z0-9_\-]{{22}}\.[A-Za-z0-9_\-]{{43}}{_T}"),
@@ -118,7 +122,24 @@ LITERAL_FORMATS: Final = (
     ("twilio-key", "SK", r"(?<![A-Za-z0-9])SK[0-9a-f]{32}(?![A-Za-z0-9])"),
     ("alibaba-key", "LTAI", r"(?<![A-Za-z0-9])LTAI[A-Za-z0-9]{20}(?![A-Za-z0-9])"),
     ("easypost-key", "EZAK", r"(?<![A-Za-z0-9])EZAK[A-Za-z0-9]{54}(?![A-Za-z0-9])"),
+    ("gitlab-token", "GR1348941", rf"{_S}GR1348941[A-Za-z0-9_\-]{{20,50}}{_T}"),  # runner registration
+    ("twilio-key", "AC", r"(?<![A-Za-z0-9])AC[0-9a-f]{32}(?![A-Za-z0-9])"),  # account SID
+    # A PuTTY key file: its header line, `Name: value` lines and base64 lines (newlines may be
+    # JSON-escaped, as in _PEM of redaction.py).
+    (
+        "private-key",
+        "PuTTY-User-Key-File-",
+        r"PuTTY-User-Key-File-[0-9]+:[^\n\\]*(?:(?:\r?\n|\\{1,3}r?\\{0,3}n)(?:[A-Z][A-Za-z-]*:[^\n\\]*|[A-Za-z0-9+/=]{4,}))*",
+    ),
+    # Only the key (group `secret`) of a SoftLayer API URL is redacted.
+    (
+        "softlayer-key",
+        "softlayer.com/soap/",
+        r"softlayer\.com/soap/v3(?:\.1)?/(?P<secret>[a-z0-9]{64})(?![a-z0-9])",
+    ),
 )
+# Literals of two letters before a hex body: the screen for short strings wants the body too.
+_HEX_BODIED: Final = ("SK", "AC")
 
 # Kinds of both tables, in table order (redaction.KINDS lists them after its own).
 KINDS: Final = tuple(dict.fromkeys(kind for kind, _, _ in (*SEPARATED, *LITERAL_FORMATS)))
@@ -225,8 +246,9 @@ ROWS, SEPARATOR_SCANS = _compile()
 # skip positions by their first characters.
 GATE: Final = "|".join(
     [re.sub(r"\(\?P<\w+>\)", "", scan.pattern) for scan in SEPARATOR_SCANS]
-    + sorted({re.escape(literal.lower()) for _, literal, _ in LITERAL_FORMATS if literal != "SK"})
-    + [r"sk[0-9a-f]{32}", r"[0-9]:aa"]
+    + sorted({re.escape(literal.lower()) for _, literal, _ in LITERAL_FORMATS if literal not in _HEX_BODIED})
+    + [f"{literal.lower()}[0-9a-f]{{32}}" for literal in _HEX_BODIED]
+    + [r"[0-9]:aa"]
 )
 
 # The password of a command-line flag, by command (the last command before the flag on its line).
