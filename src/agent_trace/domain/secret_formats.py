@@ -109,6 +109,12 @@ SEPARATED: Final = (
         ".",
         r"(?<![A-Za-z0-9_\-])[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}" + _T,
     ),
+    # Only the key (group `secret`) of a SoftLayer API URL is redacted.
+    (
+        "softlayer-key",
+        "softlayer.com/soap/",
+        r"softlayer\.com/soap/v3(?:\.1)?/(?P<secret>[a-z0-9]{64})(?![a-z0-9])",
+    ),
     ("harness-token", "pat.", rf"{_S}pat\.[A-Za-z0-9_\-]{{22}}\.[0-9a-f]{{24}}\.[A-Za-z0-9]{{20}}{_T}"),
 )
 
@@ -130,12 +136,6 @@ LITERAL_FORMATS: Final = (
         "private-key",
         "PuTTY-User-Key-File-",
         r"PuTTY-User-Key-File-[0-9]+:[^\n\\]*(?:(?:\r?\n|\\{1,3}r?\\{0,3}n)(?:[A-Z][A-Za-z-]*:[^\n\\]*|[A-Za-z0-9+/=]{4,}))*",
-    ),
-    # Only the key (group `secret`) of a SoftLayer API URL is redacted.
-    (
-        "softlayer-key",
-        "softlayer.com/soap/",
-        r"softlayer\.com/soap/v3(?:\.1)?/(?P<secret>[a-z0-9]{64})(?![a-z0-9])",
     ),
 )
 # Literals of two letters before a hex body: the screen for short strings wants the body too.
@@ -275,12 +275,24 @@ A_ANCHORS: Final = "".join(
 ) + "".join(
     f"|{CASED_A[anchor]}(?P<f{i}>)" for i, (_, anchor, _) in enumerate(SEPARATED) if anchor in CASED_A
 )
-# …and for its lowercased `k` scan (the `k` of twilio's `SK`).
+# …and for its lowercased `k` scan, at the literal's `k` (a lookahead for the rest first: most
+# `k`s fail it on the next character).
+_K_LITERALS: Final = {"SK": "(?=[0-9a-f]{32}(?![0-9a-z]))", "PuTTY-User-Key-File-": ""}
+
+
+def _k_anchor(literal: str) -> str:
+    low = literal.lower()
+    at = low.index("k") + 1
+    ahead = f"(?={re.escape(low[at:])})" if low[at:] else ""
+    return f"{ahead}(?<={re.escape(low[:at])}){_K_LITERALS[literal]}"
+
+
 K_ANCHORS: Final = "".join(
-    f"|(?<=sk)(?=[0-9a-f]{{32}}(?![0-9a-z]))(?P<{g}>)"
-    for g, (_, lit, _) in LITERAL_ROWS.items()
-    if lit == "SK"
+    f"|{_k_anchor(lit)}(?P<{g}>)" for g, (_, lit, _) in LITERAL_ROWS.items() if lit in _K_LITERALS
 )
+# The rest are found by `str.find` of the literal in the original text.
 FOUND_BY_FIND: Final = tuple(
-    (lit, pattern, kind) for pattern, lit, kind in LITERAL_ROWS.values() if "A" not in lit and lit != "SK"
+    (lit, pattern, kind)
+    for pattern, lit, kind in LITERAL_ROWS.values()
+    if "A" not in lit and lit not in _K_LITERALS
 )

@@ -241,7 +241,7 @@ def _on_format(text: str, m: re.Match[str], tag: str, out: _Out) -> None:
     else:
         found = pattern.match(text, at - offset) if at >= offset else None
     if found is not None:
-        out.append((found.start(), found.end(), kind))
+        out.append((*_secret_span(found), kind))
 
 
 def _on_cli_flag(text: str, at: int, out: _Out) -> None:
@@ -285,7 +285,7 @@ def _scan_formats(text: str, low: str, out: _Out) -> None:
         while i >= 0:
             found = pattern.match(text, i)
             if found is not None:
-                out.append((*_literal_span(found), kind))
+                out.append((*_secret_span(found), kind))
                 i = found.end() - 1
             i = text.find(literal, i + 1)
 
@@ -390,11 +390,11 @@ def _on_literal(text: str, m: re.Match[str], tag: str, out: _Out) -> None:
     start = m.start() - literal.lower().index("a" if "A" in literal else "k")
     found = pattern.match(text, start) if start >= 0 else None
     if found is not None:
-        out.append((*_literal_span(found), kind))
+        out.append((*_secret_span(found), kind))
 
 
-def _literal_span(found: re.Match[str]) -> tuple[int, int]:
-    """What a literal format's match redacts: its `secret` group if it names one, else all of it."""
+def _secret_span(found: re.Match[str]) -> tuple[int, int]:
+    """What a format's match redacts: its `secret` group if it names one, else all of it."""
     return found.span("secret") if found.re.groupindex else found.span()
 
 
