@@ -202,8 +202,10 @@ def build_router(ctx: AppContext) -> APIRouter:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
+    # `:path`: ids stored before ids were limited to URL-safe characters may hold a `/`; a
+    # client sends it percent-encoded (`a%2Fb`), which routing sees decoded.
     @router.get(
-        "/sessions/{session_id}",
+        "/sessions/{session_id:path}",
         response_model=models.Replay,
         responses=NOT_FOUND,
         tags=["sessions"],

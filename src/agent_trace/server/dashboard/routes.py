@@ -274,7 +274,6 @@ def build_router(ctx: AppContext) -> APIRouter:
             q.get("tool", "").strip(), q.get("failed", "") in ("1", "on", "true"), q.get("model", "").strip()
         )
 
-    @router.get("/sessions/{session_id}")
     async def replay_page(session_id: str, request: Request) -> Response:
         try:
             replay = await client.session(session_id)
@@ -300,7 +299,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             panel=outcome_panel(replay),
         )
 
-    @router.get("/sessions/{session_id}/prompts/{prompt_id}")
+    @router.get("/sessions/{session_id:path}/prompts/{prompt_id}")
     async def prompt_link(session_id: str, prompt_id: str, request: Request) -> Response:
         """A prompt by id (search results link here) → its card on the replay; `?tool=` → that
         tool call, with its card rendered open so the anchor exists."""
@@ -319,7 +318,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             return RedirectResponse(f"{base}?open={index}#t-{quote(tool, safe='')}", status_code=303)
         return RedirectResponse(f"{base}?open={index}#p{index}", status_code=303)
 
-    @router.get("/sessions/{session_id}/timeline")
+    @router.get("/sessions/{session_id:path}/timeline")
     async def timeline_page(session_id: str, request: Request) -> Response:
         try:
             events = await client.timeline(session_id)
@@ -365,7 +364,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             choices={},
         )
 
-    @router.get("/sessions/{session_id}/live")
+    @router.get("/sessions/{session_id:path}/live")
     async def replay_fragment(session_id: str, request: Request) -> Response:
         """Head and cards, for the script to merge when the session changes."""
         try:
@@ -382,7 +381,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             panel=outcome_panel(replay),
         )
 
-    @router.get("/sessions/{session_id}/cards/{index}")
+    @router.get("/sessions/{session_id:path}/cards/{index}")
     async def card_fragment(session_id: str, index: int, request: Request) -> Response:
         """A card's body (lazy open), or its next chunk of items (`?from=`, "show more")."""
         try:
@@ -410,7 +409,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         template = "_card_body.html" if start_text is None else "_card_chunk.html"
         return await dash.page(template, card=card, sid=session_id, root=replay["session"].get("project"))
 
-    @router.get("/sessions/{session_id}/tools/{tool_use_id}")
+    @router.get("/sessions/{session_id:path}/tools/{tool_use_id}")
     async def tool_page(session_id: str, tool_use_id: str, request: Request) -> Response:
         """A tool call on its own page, in full; `?part=body` = its body for a lazy view."""
         part = request.query_params.get("part")
@@ -443,7 +442,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             return await dash.page("_tool_body.html", node=node, sid=session_id)
         return await dash.page("tool.html", nav="sessions", node=node, sid=session_id, replay=replay)
 
-    @router.get("/sessions/{session_id}/tool-bodies")
+    @router.get("/sessions/{session_id:path}/tool-bodies")
     async def tool_bodies(session_id: str, request: Request) -> Response:
         """Bodies of several lazy tool views at once (`?ids=a,b,…`, at most 200): what "unfold
         every tool call" of a big card asks for, instead of one request per tool call."""
@@ -615,6 +614,10 @@ def build_router(ctx: AppContext) -> APIRouter:
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
 
+    # Registered last: `:path` takes ids stored with a `/` (before ids were limited to URL-safe
+    # characters; links send it as %2F, routing sees it decoded), so this template also matches
+    # `/sessions/x/timeline` and must come after the routes under a session.
+    router.get("/sessions/{session_id:path}")(replay_page)
     return router
 
 
