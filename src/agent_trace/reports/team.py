@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.reports import csvtext
+from agent_trace.reports.periods import period_label
+from agent_trace.reports.tally import total_tokens
 from agent_trace.store.port import DayTotal, Filters, Store
 
 BY = ("user", "team", "project")
@@ -28,7 +29,6 @@ TOP = 3
 USAGE_GROUP = ("user_id", "project", "model")
 ACTIVITY_GROUP = ("user_id", "project")
 TOOL_GROUP = ("user_id", "project", "tool_name")
-EPOCH = date(1970, 1, 1)
 
 
 @dataclass(slots=True)
@@ -52,7 +52,7 @@ class TeamRow:
 
     @property
     def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+        return total_tokens(self)
 
     def top_models(self) -> list[str]:
         ranked = sorted(self.models, key=lambda m: (-self.models[m], -self.model_calls.get(m, 0), m))
@@ -81,16 +81,6 @@ class TeamRow:
             "top_models": self.top_models(),
             "top_tools": self.top_tools(),
         }
-
-
-def period_label(day: int, period: str, week_start: int = 0) -> str:
-    """`day` (days since 1970-01-01) → 2026-02-11 | the week's first day 2026-02-09 | 2026-02."""
-    d = EPOCH + timedelta(days=day)
-    if period == "weekly":
-        return (d - timedelta(days=(d.weekday() - week_start) % 7)).isoformat()
-    if period == "monthly":
-        return d.strftime("%Y-%m")
-    return d.isoformat()
 
 
 def team_report(

@@ -7,7 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent_trace.domain.records import LlmCall, RecordBatch, Session, Usage
-from agent_trace.server.api.analytics import cost_daily, day_filters, fold_offsets, range_totals, utc_offsets
+from agent_trace.reports.analytics import cost_daily, day_filters, range_totals
+from agent_trace.reports.periods import fold_offsets, utc_offsets
 from agent_trace.store.port import DAY_MS, Filters
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -1,0 +1,165 @@
+"""Usage and cost sums: THE tally behind every report, the replay, the API and the dashboard (pure).
+
+One home for what a usage sum means and how it reads in JSON:
+- the token kinds, under the store's names inside (`cache_5m_tokens`) and ONE public name each
+  outside (`cache_creation_5m_tokens`, `cache_creation_1h_tokens`), `PUBLIC_TOKEN_NAMES`;
+- `total_tokens` = input + output + cache writes + cache reads;
+- `cost_usd` is null when every call is of an unpriced model (never 0: 0 would read as free).
+
+Views differ only in what they add around `usage_json()`'s block (counts, breakdowns, reported
+cost); the token names, the total and the cost rule are rendered here and nowhere else.
+Stdlib only (the CLI's lean report path imports it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+from agent_trace.domain.records import NANO_PER_USD
+
+# Store / record names of the token kinds → their one public (JSON) name.
+PUBLIC_TOKEN_NAMES = {
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "cache_creation_tokens": "cache_creation_tokens",
+    "cache_5m_tokens": "cache_creation_5m_tokens",
+    "cache_1h_tokens": "cache_creation_1h_tokens",
+    "cache_read_tokens": "cache_read_tokens",
+}
+TOKEN_KINDS = tuple(PUBLIC_TOKEN_NAMES)
+
+
+class BilledTokens(Protocol):
+    """What `total_tokens` adds up (cache writes as one count)."""
+
+    @property
+    def input_tokens(self) -> int: ...
+    @property
+    def output_tokens(self) -> int: ...
+    @property
+    def cache_creation_tokens(self) -> int: ...
+    @property
+    def cache_read_tokens(self) -> int: ...
+
+
+class TokenCounts(BilledTokens, Protocol):
+    """Every token kind (Usage, UsageBucket, SessionSummary, a tally)."""
+
+    @property
+    def cache_5m_tokens(self) -> int: ...
+    @property
+    def cache_1h_tokens(self) -> int: ...
+
+
+def total_tokens(t: BilledTokens) -> int:
+    """Every billed token: input + output + cache writes (5m + 1h) + cache reads."""
+    return t.input_tokens + t.output_tokens + t.cache_creation_tokens + t.cache_read_tokens
+
+
+def all_unpriced(calls: int, unpriced_calls: int) -> bool:
+    """No call of the sum has a price: its cost is unknown, not zero."""
+    return bool(unpriced_calls) and unpriced_calls == calls
+
+
+def cost_usd(cost_nusd: int, calls: int, unpriced_calls: int) -> float | None:
+    """The priced calls' cost in dollars; None when every call is unpriced."""
+    return None if all_unpriced(calls, unpriced_calls) else cost_nusd / NANO_PER_USD
+
+
+@dataclass(slots=True)
+class UsageTally:
+    """Sums of LLM calls: counts, token kinds, cost of the priced ones, Claude Code's own figure."""
+
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_5m_tokens: int = 0
+    cache_1h_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost_nusd: int = 0
+    unpriced_calls: int = 0
+    reported_cost_nusd: int = 0
+
+    @classmethod
+    def from_values(cls, values: dict[str, int]) -> UsageTally:
+        """From a usage rollup's sums (store.port.ROLLUP_METRICS["usage"]: `calls`, …)."""
+        tally = cls(
+            llm_calls=values.get("calls", 0),
+            cost_nusd=values.get("cost_nusd", 0),
+            unpriced_calls=values.get("unpriced_calls", 0),
+            reported_cost_nusd=values.get("reported_cost_nusd", 0),
+        )
+        for kind in TOKEN_KINDS:
+            setattr(tally, kind, values.get(kind, 0))
+        return tally
+
+    def add_tokens(self, t: TokenCounts) -> None:
+        """Add the token kinds of `t` (a Usage, UsageBucket, SessionSummary or tally)."""
+        self.input_tokens += t.input_tokens
+        self.output_tokens += t.output_tokens
+        self.cache_creation_tokens += t.cache_creation_tokens
+        self.cache_5m_tokens += t.cache_5m_tokens
+        self.cache_1h_tokens += t.cache_1h_tokens
+        self.cache_read_tokens += t.cache_read_tokens
+
+    def add_usage(self, t: TokenCounts, calls: int, cost_nusd: int, unpriced_calls: int) -> None:
+        self.add_tokens(t)
+        self.llm_calls += calls
+        self.cost_nusd += cost_nusd
+        self.unpriced_calls += unpriced_calls
+
+    def add_call(self, call: dict[str, Any]) -> None:
+        """One stored LLM call row (store.port.SessionDetail.llm_calls); calls with no usage
+        (a hook saw the call, no channel reported its tokens) count nothing."""
+        if not call.get("has_usage"):
+            return
+        self.llm_calls += 1
+        for kind in TOKEN_KINDS:
+            setattr(self, kind, getattr(self, kind) + int(call.get(kind) or 0))
+        if call.get("cost_nusd") is None:
+            self.unpriced_calls += 1
+        else:
+            self.cost_nusd += int(call["cost_nusd"])
+        self.reported_cost_nusd += int(call.get("reported_cost_nusd") or 0)
+
+    def add(self, other: UsageTally) -> None:
+        for f in fields(UsageTally):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def total_tokens(self) -> int:
+        return total_tokens(self)
+
+    def cost_usd(self) -> float | None:
+        return cost_usd(self.cost_nusd, self.llm_calls, self.unpriced_calls)
+
+    def tokens_json(self) -> dict[str, Any]:
+        """The token kinds under their public names, `total_tokens`, `cost_usd`: the block every
+        usage object in every answer shares, in this order."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_tokens": self.cache_creation_tokens,
+            "cache_creation_5m_tokens": self.cache_5m_tokens,
+            "cache_creation_1h_tokens": self.cache_1h_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "total_tokens": self.total_tokens,
+            "cost_usd": self.cost_usd(),
+        }
+
+    def usage_json(self, *, with_nusd: bool = True) -> dict[str, Any]:
+        """A range's or a prompt's usage (API models.Usage): calls, the token block, cost in
+        nano-dollars too (`with_nusd`), unpriced calls, Claude Code's reported cost (null when none)."""
+        out: dict[str, Any] = {"llm_calls": self.llm_calls, **self.tokens_json()}
+        if with_nusd:
+            out["cost_nusd"] = self.cost_nusd
+        out["unpriced_calls"] = self.unpriced_calls
+        out["reported_cost_usd"] = self.reported_cost_nusd / NANO_PER_USD if self.reported_cost_nusd else None
+        return out
+
+
+def step_usage_json(call: dict[str, Any]) -> dict[str, int]:
+    """One LLM call's token kinds under their public names (a replay step's `usage`)."""
+    return {PUBLIC_TOKEN_NAMES[kind]: int(call.get(kind) or 0) for kind in TOKEN_KINDS}
