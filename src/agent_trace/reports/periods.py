@@ -12,6 +12,7 @@ the offsets of `utc_offsets`. Weeks and months are then labels of days (`period_
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
@@ -181,11 +182,30 @@ def period_days(day: int, period: str, week_start: int = 0) -> tuple[date, date]
     return d, d + timedelta(days=1)
 
 
-def period_keyer(period: Period, tz: tzinfo | None, week_start: int = 0) -> Callable[[int], str]:
-    """A function mapping epoch ms to the period's label (`local_day`, then `period_label`);
-    cached per 15-minute bucket by callers."""
+def day_indexer(since_ms: int, until_ms: int, tz: tzinfo | None) -> Callable[[int], int]:
+    """`local_day` for instants in [since_ms, until_ms), through the same `utc_offsets` segments
+    `Store.daily_totals` is given: integer arithmetic per instant instead of a zone lookup."""
+    segments = utc_offsets(since_ms, until_ms, tz)
+    if len(segments) == 1:
+        offset = segments[0][1]
+        return lambda ms: (ms + offset) // DAY_MS
+    starts = [start for start, _ in segments]
+    offsets = [offset for _, offset in segments]
+    return lambda ms: (ms + offsets[bisect_right(starts, ms) - 1]) // DAY_MS
+
+
+def period_labeler(
+    period: Period, tz: tzinfo | None, since_ms: int, until_ms: int, week_start: int = 0
+) -> Callable[[int], str]:
+    """Epoch ms in [since_ms, until_ms) → the label of its local period (`period_label`)."""
+    day_of = day_indexer(since_ms, until_ms, tz)
+    labels: dict[int, str] = {}
 
     def label(ms: int) -> str:
-        return period_label(local_day(ms, tz), period, week_start)
+        day = day_of(ms)
+        found = labels.get(day)
+        if found is None:
+            found = labels[day] = period_label(day, period, week_start)
+        return found
 
     return label

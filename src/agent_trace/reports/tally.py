@@ -85,15 +85,19 @@ class UsageTally:
     @classmethod
     def from_values(cls, values: dict[str, int]) -> UsageTally:
         """From a usage rollup's sums (store.port.ROLLUP_METRICS["usage"]: `calls`, …)."""
-        tally = cls(
-            llm_calls=values.get("calls", 0),
-            cost_nusd=values.get("cost_nusd", 0),
-            unpriced_calls=values.get("unpriced_calls", 0),
-            reported_cost_nusd=values.get("reported_cost_nusd", 0),
+        get = values.get
+        return cls(
+            get("calls", 0),
+            get("input_tokens", 0),
+            get("output_tokens", 0),
+            get("cache_creation_tokens", 0),
+            get("cache_5m_tokens", 0),
+            get("cache_1h_tokens", 0),
+            get("cache_read_tokens", 0),
+            get("cost_nusd", 0),
+            get("unpriced_calls", 0),
+            get("reported_cost_nusd", 0),
         )
-        for kind in TOKEN_KINDS:
-            setattr(tally, kind, values.get(kind, 0))
-        return tally
 
     def add_tokens(self, t: TokenCounts) -> None:
         """Add the token kinds of `t` (a Usage, UsageBucket, SessionSummary or tally)."""

@@ -8,13 +8,13 @@ with no known price are counted in `unpriced_calls` and named in `unpriced_model
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_trace.domain.records import NANO_PER_USD, NO_MODEL_LABEL
+from agent_trace.domain.records import BUCKET_MS, NANO_PER_USD, NO_MODEL_LABEL
 from agent_trace.domain.timeutil import ms_to_iso
-from agent_trace.reports.periods import PERIOD_KEY, Period, period_keyer
+from agent_trace.reports.periods import PERIOD_KEY, Period, period_labeler
 from agent_trace.reports.tally import UsageTally
 from agent_trace.store.port import ActivityBucket, SessionSummary, UsageBucket
 
@@ -87,24 +87,19 @@ class PeriodReport:
 
 def period_report(
     period: Period,
-    usage: Iterable[UsageBucket],
-    activity: Iterable[ActivityBucket],
+    usage: Sequence[UsageBucket],
+    activity: Sequence[ActivityBucket],
     tz: Any,
     tz_name: str,
     week_start: int = 0,
     include_activity: bool = True,
 ) -> PeriodReport:
-    keyer = period_keyer(period, tz, week_start)
-    labels: dict[int, str] = {}
-
-    def label(bucket_ms: int) -> str:
-        found = labels.get(bucket_ms)
-        if found is None:
-            found = labels[bucket_ms] = keyer(bucket_ms)
-        return found
-
     rows: dict[str, Tally] = {}
     totals = Tally()
+    instants = [b.bucket_ms for b in usage] + [a.bucket_ms for a in activity if include_activity]
+    if not instants:
+        return PeriodReport(period, rows, totals, tz_name)
+    label = period_labeler(period, tz, min(instants), max(instants) + BUCKET_MS, week_start)
     for b in usage:
         rows.setdefault(label(b.bucket_ms), Tally()).add_bucket(b)
         totals.add_bucket(b)
