@@ -167,3 +167,15 @@ class UsageTally:
 def step_usage_json(call: dict[str, Any]) -> dict[str, int]:
     """One LLM call's token kinds under their public names (a replay step's `usage`)."""
     return {PUBLIC_TOKEN_NAMES[kind]: int(call.get(kind) or 0) for kind in TOKEN_KINDS}
+
+
+def step_total_tokens(usage: dict[str, int]) -> int:
+    """`total_tokens` of a step's `usage` as rendered (the dashboard shows it per step)."""
+    return total_tokens(
+        UsageTally(
+            input_tokens=usage["input_tokens"],
+            output_tokens=usage["output_tokens"],
+            cache_creation_tokens=usage["cache_creation_tokens"],
+            cache_read_tokens=usage["cache_read_tokens"],
+        )
+    )
