@@ -67,6 +67,22 @@ def cost_usd(cost_nusd: int, calls: int, unpriced_calls: int) -> float | None:
     return None if all_unpriced(calls, unpriced_calls) else cost_nusd / NANO_PER_USD
 
 
+def tokens_json(t: TokenCounts, calls: int, cost_nusd: int, unpriced_calls: int) -> dict[str, Any]:
+    """The token kinds under their public names, `total_tokens`, `cost_usd`: the block every
+    usage object in every answer shares, in this order. Takes any token carrier (a session row
+    renders straight from its summary: no tally built per row of a 1,000-row page)."""
+    return {
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "cache_creation_tokens": t.cache_creation_tokens,
+        "cache_creation_5m_tokens": t.cache_5m_tokens,
+        "cache_creation_1h_tokens": t.cache_1h_tokens,
+        "cache_read_tokens": t.cache_read_tokens,
+        "total_tokens": total_tokens(t),
+        "cost_usd": cost_usd(cost_nusd, calls, unpriced_calls),
+    }
+
+
 @dataclass(slots=True)
 class UsageTally:
     """Sums of LLM calls: counts, token kinds, cost of the priced ones, Claude Code's own figure."""
@@ -140,18 +156,7 @@ class UsageTally:
         return cost_usd(self.cost_nusd, self.llm_calls, self.unpriced_calls)
 
     def tokens_json(self) -> dict[str, Any]:
-        """The token kinds under their public names, `total_tokens`, `cost_usd`: the block every
-        usage object in every answer shares, in this order."""
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_creation_tokens": self.cache_creation_tokens,
-            "cache_creation_5m_tokens": self.cache_5m_tokens,
-            "cache_creation_1h_tokens": self.cache_1h_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "total_tokens": self.total_tokens,
-            "cost_usd": self.cost_usd(),
-        }
+        return tokens_json(self, self.llm_calls, self.cost_nusd, self.unpriced_calls)
 
     def usage_json(self, *, with_nusd: bool = True) -> dict[str, Any]:
         """A range's or a prompt's usage (API models.Usage): calls, the token block, cost in

@@ -17,7 +17,7 @@ from agent_trace.domain.search_text import split_marks
 from agent_trace.domain.timeutil import ms_to_iso
 from agent_trace.reports.analytics import cost_daily, tool_stats
 from agent_trace.reports.replay import build_replay
-from agent_trace.reports.tally import UsageTally
+from agent_trace.reports.tally import tokens_json
 from agent_trace.reports.timeline import build_timeline
 from agent_trace.server.api.cache import ChangeValidatedCache
 from agent_trace.server.api.params import DayRange, SessionListParams
@@ -44,8 +44,6 @@ def session_row(s: SessionSummary, now_ms: int) -> dict[str, Any]:
     known = [v for v in (s.ended_ms, s.last_activity_ms, s.started_ms) if v is not None]
     last = max(known) if known else None
     duration = None if s.started_ms is None or last is None else last - s.started_ms
-    usage = UsageTally(llm_calls=s.llm_calls, cost_nusd=s.cost_nusd, unpriced_calls=s.unpriced_calls)
-    usage.add_tokens(s)
     return {
         "session_id": s.session_id,
         "agent": s.agent,
@@ -72,7 +70,7 @@ def session_row(s: SessionSummary, now_ms: int) -> dict[str, Any]:
         "tool_calls": s.tool_calls,
         "tool_errors": s.tool_errors,
         "subagents": s.subagents,
-        **usage.tokens_json(),
+        **tokens_json(s, s.llm_calls, s.cost_nusd, s.unpriced_calls),
         "cost_nusd": s.cost_nusd,
         "unpriced_calls": s.unpriced_calls,
         "unpriced_models": list(s.unpriced_models),
