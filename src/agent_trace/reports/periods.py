@@ -158,20 +158,9 @@ def fold_offsets(since_ms: int, until_ms: int) -> list[tuple[int, int]] | None:
     return [(since_ms + k * DAY_MS, -(since_ms + k * DAY_MS)) for k in range(days)]
 
 
-def period_label(day: int, period: str, week_start: int = 0) -> str:
-    """A local day (days since 1970-01-01) → daily `2026-02-11`; weekly the first day of its week
-    (Monday by default, `week_start` 6 = Sunday) `2026-02-09`; monthly `2026-02`."""
-    d = EPOCH + timedelta(days=day)
-    if period == "weekly":
-        return (d - timedelta(days=(d.weekday() - week_start) % 7)).isoformat()
-    if period == "monthly":
-        return f"{d.year:04d}-{d.month:02d}"
-    return d.isoformat()
-
-
 def period_days(day: int, period: str, week_start: int = 0) -> tuple[date, date]:
-    """The first local day of the period holding `day` (see `period_label`) and the day after
-    its last."""
+    """The first local day of the period holding `day` (days since 1970-01-01) and the day after
+    its last: the day itself; its week (from Monday by default, `week_start` 6 = Sunday); its month."""
     d = EPOCH + timedelta(days=day)
     if period == "weekly":
         first = d - timedelta(days=(d.weekday() - week_start) % 7)
@@ -180,6 +169,13 @@ def period_days(day: int, period: str, week_start: int = 0) -> tuple[date, date]
         first = d.replace(day=1)
         return first, (first + timedelta(days=32)).replace(day=1)
     return d, d + timedelta(days=1)
+
+
+def period_label(day: int, period: str, week_start: int = 0) -> str:
+    """The label of the period holding `day`: daily `2026-02-11`; weekly its first day
+    `2026-02-09`; monthly `2026-02`."""
+    first, _after = period_days(day, period, week_start)
+    return f"{first.year:04d}-{first.month:02d}" if period == "monthly" else first.isoformat()
 
 
 def day_indexer(since_ms: int, until_ms: int, tz: tzinfo | None) -> Callable[[int], int]:
