@@ -18,9 +18,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agent_trace.domain.records import BUCKET_MS
+from agent_trace.domain.records import BUCKET_MS, DAY_MS
 
-DAY_MS = 86_400_000
 EPOCH = date(1970, 1, 1)
 
 Period = Literal["daily", "weekly", "monthly"]
