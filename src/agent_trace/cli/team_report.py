@@ -85,7 +85,7 @@ def print_team_report(rows: list[TeamRow], by: str, period: str, first: date, la
         table.add_row(
             r.period,
             r.group,
-            money(r.cost_nusd, r.unpriced_calls, r.llm_calls),
+            money(r.usage.cost_nusd, r.usage.unpriced_calls, r.usage.llm_calls),
             tokens(r.total_tokens),
             f"{r.sessions:,}",
             f"{r.prompts:,}",
