@@ -9,6 +9,7 @@ from typing import Any
 
 from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.reports.periods import local_datetime, resolve_timezone
+from agent_trace.reports.tally import all_unpriced
 
 
 def cli_timezone(option: str | None, setting: str | None) -> tuple[tzinfo | None, str | None]:
@@ -49,7 +50,7 @@ def cell(text: str) -> Any:
 
 
 def money(nusd: int | None, unpriced: int = 0, calls: int = 0) -> str:
-    if nusd is None or (unpriced and unpriced == calls):
+    if nusd is None or all_unpriced(calls, unpriced):
         return "unpriced"
     text = f"${nusd / NANO_PER_USD:,.2f}"
     return text + " +unpriced" if unpriced else text

@@ -21,13 +21,14 @@ from agent_trace.cli.render import (
     when,
 )
 from agent_trace.config import Settings
-from agent_trace.reports.replay import PromptView, Replay, Step, SubagentView, ToolView, Totals, build_replay
+from agent_trace.reports.replay import PromptView, Replay, Step, SubagentView, ToolView, build_replay
+from agent_trace.reports.tally import UsageTally
 from agent_trace.reports.tool_summary import key_input
 
 STATUS_MARK = {"success": "✓", "error": "✗", "denied": "⊘", "interrupted": "⏹", None: "…"}
 
 
-def _totals_line(t: Totals) -> str:
+def _totals_line(t: UsageTally) -> str:
     parts = [
         f"in {tokens(t.input_tokens)}",
         f"out {tokens(t.output_tokens)}",

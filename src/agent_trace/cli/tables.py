@@ -30,6 +30,7 @@ from agent_trace.cli.render import (
     when,
 )
 from agent_trace.reports.periods import PERIOD_KEY
+from agent_trace.reports.tally import total_tokens
 from agent_trace.reports.usage import PeriodReport, SessionReport, Tally, session_tally
 from agent_trace.store.port import Filters, SessionSummary
 
@@ -69,7 +70,7 @@ def _token_cells(t: Tally) -> list[str]:
         tokens(t.cache_1h_tokens),
         tokens(t.cache_read_tokens),
         tokens(t.total_tokens),
-        money(t.cost_nusd, t.unpriced_calls, t.calls),
+        money(t.cost_nusd, t.unpriced_calls, t.llm_calls),
     ]
 
 
@@ -164,7 +165,7 @@ def print_session_report(report: SessionReport, tz: tzinfo | None, filters: Filt
     totals = Tally()
     for s in report.sessions:
         t = session_tally(s)
-        totals.add_usage(t, t.calls, t.cost_nusd, t.unpriced_calls)
+        totals.add_usage(t, t.llm_calls, t.cost_nusd, t.unpriced_calls)
         totals.prompts += t.prompts
         totals.tool_calls += t.tool_calls
         grid.rows.append(
@@ -217,7 +218,6 @@ def print_sessions(
     for s in sessions:
         end = s.last_activity_ms or s.ended_ms
         span = None if s.started_ms is None or end is None else end - s.started_ms
-        total = s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
         grid.rows.append(
             Row(
                 [
@@ -230,7 +230,7 @@ def print_sessions(
                     s.git_branch or "–",
                     f"{s.prompts:,}",
                     f"{s.tool_calls:,}",
-                    short_tokens(total),
+                    short_tokens(total_tokens(s)),
                     money(s.cost_nusd, s.unpriced_calls, s.llm_calls),
                     one_line(s.first_prompt or s.title, 60),
                 ]

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from agent_trace.config import Settings
-from agent_trace.reports.periods import PeriodError, parse_day, resolve_timezone
+from agent_trace.reports.periods import PeriodError, SystemZone, parse_day, resolve_timezone
 from agent_trace.store.port import Filters
 
 if TYPE_CHECKING:
@@ -22,30 +21,9 @@ if TYPE_CHECKING:
 DEFAULT_DAYS = 30
 
 
-class SystemZone(tzinfo):
-    """The system's local time as a tzinfo (DST included, via the C library), for the day
-    arithmetic below when no IANA zone is configured."""
-
-    def utcoffset(self, dt: datetime | None) -> timedelta:
-        if dt is None:
-            return timedelta(0)
-        stamp = time.mktime((dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, 0, 0, -1))
-        return timedelta(seconds=time.localtime(stamp).tm_gmtoff)
-
-    def dst(self, dt: datetime | None) -> timedelta:
-        return timedelta(0)
-
-    def tzname(self, dt: datetime | None) -> str:
-        return "local"
-
-    def fromutc(self, dt: datetime) -> datetime:
-        stamp = (dt.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
-        return dt + timedelta(seconds=time.localtime(stamp).tm_gmtoff)
-
-
 def cmd_team_report(args: argparse.Namespace, settings: Settings) -> int:
+    from agent_trace.reports.analytics import day_filters
     from agent_trace.reports.team import fetch_totals, memberships, team_report, to_csv
-    from agent_trace.server.api.analytics import day_filters
     from agent_trace.store.factory import open_read_store
     from agent_trace.store.identity import identity_of
 
@@ -107,7 +85,7 @@ def print_team_report(rows: list[TeamRow], by: str, period: str, first: date, la
         table.add_row(
             r.period,
             r.group,
-            money(r.cost_nusd, r.unpriced_calls, r.llm_calls),
+            money(r.usage.cost_nusd, r.usage.unpriced_calls, r.usage.llm_calls),
             tokens(r.total_tokens),
             f"{r.sessions:,}",
             f"{r.prompts:,}",

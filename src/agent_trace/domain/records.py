@@ -39,6 +39,7 @@ def canonical_agent(name: str | None) -> str | None:
 # A 15-minute bucket: every real time zone offset is a multiple of 15 minutes, so per-bucket
 # rollups can be regrouped into local days, weeks and months exactly.
 BUCKET_MS = 15 * 60 * 1000
+DAY_MS = 24 * 60 * 60 * 1000  # a day of UTC; local days are offset from it (reports/periods.py)
 
 NANO_PER_USD = 1_000_000_000
 

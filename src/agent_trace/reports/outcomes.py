@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from agent_trace.domain.outcomes import LABELS
 from agent_trace.domain.records import NANO_PER_USD
+from agent_trace.reports.periods import local_day, period_label
 from agent_trace.store.port import Filters, OutcomeRow, Store
 
 UNSHIPPED = ("no-commit", "spun")
@@ -77,14 +78,7 @@ def _grouped(rows: Iterable[OutcomeRow], key: Any, name: str) -> list[dict[str, 
 def _week(ms: int | None, tz: tzinfo) -> str:
     if ms is None:
         return ""
-    day = datetime.fromtimestamp(ms / 1000, tz).date()
-    return (day - timedelta(days=day.weekday())).isoformat()
-
-
-def local_range_ms(first: date, last: date, tz: tzinfo) -> tuple[int, int]:
-    start = datetime.combine(first, time(), tzinfo=tz)
-    end = datetime.combine(last + timedelta(days=1), time(), tzinfo=tz)
-    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    return period_label(local_day(ms, tz), "weekly")
 
 
 def outcomes_report(

@@ -18,67 +18,8 @@ from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.reports.iso import iso_ms as ms_to_iso
 from agent_trace.reports.outcome_views import commit_json, outcome_json, pr_json
 from agent_trace.reports.reconcile import reconcile
+from agent_trace.reports.tally import UsageTally, step_usage_json
 from agent_trace.store.port import SessionDetail
-
-TOKEN_KEYS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_tokens",
-    "cache_5m_tokens",
-    "cache_1h_tokens",
-    "cache_read_tokens",
-)
-
-
-@dataclass
-class Totals:
-    llm_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cache_5m_tokens: int = 0
-    cache_1h_tokens: int = 0
-    cache_read_tokens: int = 0
-    cost_nusd: int = 0
-    unpriced_calls: int = 0
-    reported_cost_nusd: int = 0
-
-    def add_call(self, call: dict[str, Any]) -> None:
-        if not call.get("has_usage"):
-            return
-        self.llm_calls += 1
-        for key in TOKEN_KEYS:
-            setattr(self, key, getattr(self, key) + int(call.get(key) or 0))
-        if call.get("cost_nusd") is None:
-            self.unpriced_calls += 1
-        else:
-            self.cost_nusd += int(call["cost_nusd"])
-        self.reported_cost_nusd += int(call.get("reported_cost_nusd") or 0)
-
-    def add(self, other: Totals) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "llm_calls": self.llm_calls,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_creation_tokens": self.cache_creation_tokens,
-            "cache_creation_5m_tokens": self.cache_5m_tokens,
-            "cache_creation_1h_tokens": self.cache_1h_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "total_tokens": self.total_tokens,
-            "cost_usd": None
-            if self.unpriced_calls and self.unpriced_calls == self.llm_calls
-            else self.cost_nusd / NANO_PER_USD,
-            "unpriced_calls": self.unpriced_calls,
-            "reported_cost_usd": self.reported_cost_nusd / NANO_PER_USD if self.reported_cost_nusd else None,
-        }
 
 
 @dataclass
@@ -127,7 +68,7 @@ class Step:
             "model": c.get("model"),
             "ts": ms_to_iso(c.get("ts_ms")),
             "agent_id": c.get("agent_id"),
-            "usage": {key: int(c.get(key) or 0) for key in TOKEN_KEYS} if c.get("has_usage") else None,
+            "usage": step_usage_json(c) if c.get("has_usage") else None,
             "cost_usd": None if c.get("cost_nusd") is None else int(c["cost_nusd"]) / NANO_PER_USD,
             "unpriced_reason": c.get("unpriced_reason") if c.get("has_usage") else None,
             "reported_cost_usd": None
@@ -145,7 +86,7 @@ class SubagentView:
     row: dict[str, Any]
     steps: list[Step] = field(default_factory=list)
     orphan_tools: list[ToolView] = field(default_factory=list)
-    totals: Totals = field(default_factory=Totals)
+    totals: UsageTally = field(default_factory=UsageTally)
 
     def as_json(self) -> dict[str, Any]:
         r = self.row
@@ -159,7 +100,7 @@ class SubagentView:
             "ended_at": ms_to_iso(r.get("ended_ms")),
             "steps": [s.as_json() for s in self.steps],
             "tools": [t.as_json() for t in self.orphan_tools],
-            "totals": self.totals.as_json(),
+            "totals": self.totals.usage_json(with_nusd=False),
         }
 
 
@@ -169,7 +110,7 @@ class PromptView:
     steps: list[Step] = field(default_factory=list)
     orphan_tools: list[ToolView] = field(default_factory=list)  # tool calls with no known LLM call
     subagents: list[SubagentView] = field(default_factory=list)  # not reached through a tool call
-    totals: Totals = field(default_factory=Totals)
+    totals: UsageTally = field(default_factory=UsageTally)
     files_read: list[str] = field(default_factory=list)
     files_written: list[str] = field(default_factory=list)
     tool_calls: int = 0
@@ -198,7 +139,7 @@ class PromptView:
             "files_written": self.files_written,
             "tool_calls": self.tool_calls,
             "tool_errors": self.tool_errors,
-            "totals": self.totals.as_json(),
+            "totals": self.totals.usage_json(with_nusd=False),
         }
 
 
@@ -206,7 +147,7 @@ class PromptView:
 class Replay:
     session: dict[str, Any]
     prompts: list[PromptView]
-    totals: Totals
+    totals: UsageTally
     commits: list[dict[str, Any]]
     files_read: list[str]
     files_written: list[str]
@@ -246,7 +187,7 @@ class Replay:
                 else int(s["reported_cost_nusd"]) / NANO_PER_USD,
                 "reconciliation": self.reconciliation,
             },
-            "totals": self.totals.as_json(),
+            "totals": self.totals.usage_json(with_nusd=False),
             "prompts": [p.as_json() for p in self.prompts],
             "commits": [commit_json(c, prs) for c in self.commits],
             "outcome": outcome_json(s),
@@ -396,7 +337,7 @@ def build_replay(detail: SessionDetail) -> Replay:
                 prompt.files_written.append(path)
 
     all_views = ([preface] if (preface.steps or preface.orphan_tools or preface.subagents) else []) + views
-    totals = Totals()
+    totals = UsageTally()
     for v in all_views:
         totals.add(v.totals)
     files_read: list[str] = []

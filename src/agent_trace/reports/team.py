@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.reports import csvtext
+from agent_trace.reports.periods import period_label
+from agent_trace.reports.tally import UsageTally
 from agent_trace.store.port import DayTotal, Filters, Store
 
 BY = ("user", "team", "project")
@@ -28,20 +29,13 @@ TOP = 3
 USAGE_GROUP = ("user_id", "project", "model")
 ACTIVITY_GROUP = ("user_id", "project")
 TOOL_GROUP = ("user_id", "project", "tool_name")
-EPOCH = date(1970, 1, 1)
 
 
 @dataclass(slots=True)
 class TeamRow:
     period: str
     group: str
-    cost_nusd: int = 0
-    unpriced_calls: int = 0
-    llm_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cache_read_tokens: int = 0
+    usage: UsageTally = field(default_factory=UsageTally)
     sessions: int = 0
     prompts: int = 0
     tool_calls: int = 0
@@ -52,7 +46,7 @@ class TeamRow:
 
     @property
     def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+        return self.usage.total_tokens
 
     def top_models(self) -> list[str]:
         ranked = sorted(self.models, key=lambda m: (-self.models[m], -self.model_calls.get(m, 0), m))
@@ -65,14 +59,16 @@ class TeamRow:
         return {
             "period": self.period,
             "group": self.group,
-            "cost_usd": self.cost_nusd / NANO_PER_USD,
-            "cost_nusd": self.cost_nusd,
-            "unpriced_calls": self.unpriced_calls,
-            "llm_calls": self.llm_calls,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_creation_tokens": self.cache_creation_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
+            # Spend of the priced calls, a number even when every call is unpriced (a team
+            # table adds these up; `unpriced_calls` says what is missing).
+            "cost_usd": self.usage.cost_nusd / NANO_PER_USD,
+            "cost_nusd": self.usage.cost_nusd,
+            "unpriced_calls": self.usage.unpriced_calls,
+            "llm_calls": self.usage.llm_calls,
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "cache_creation_tokens": self.usage.cache_creation_tokens,
+            "cache_read_tokens": self.usage.cache_read_tokens,
             "total_tokens": self.total_tokens,
             "sessions": self.sessions,
             "prompts": self.prompts,
@@ -81,16 +77,6 @@ class TeamRow:
             "top_models": self.top_models(),
             "top_tools": self.top_tools(),
         }
-
-
-def period_label(day: int, period: str, week_start: int = 0) -> str:
-    """`day` (days since 1970-01-01) → 2026-02-11 | the week's first day 2026-02-09 | 2026-02."""
-    d = EPOCH + timedelta(days=day)
-    if period == "weekly":
-        return (d - timedelta(days=(d.weekday() - week_start) % 7)).isoformat()
-    if period == "monthly":
-        return d.strftime("%Y-%m")
-    return d.isoformat()
 
 
 def team_report(
@@ -129,14 +115,9 @@ def team_report(
     for t in usage:
         user, project, model = t.key
         v = t.values
+        sums = UsageTally.from_values(v)
         for row in targets(t.day, user, project):
-            row.cost_nusd += v.get("cost_nusd", 0)
-            row.unpriced_calls += v.get("unpriced_calls", 0)
-            row.llm_calls += v.get("calls", 0)
-            row.input_tokens += v.get("input_tokens", 0)
-            row.output_tokens += v.get("output_tokens", 0)
-            row.cache_creation_tokens += v.get("cache_creation_tokens", 0)
-            row.cache_read_tokens += v.get("cache_read_tokens", 0)
+            row.usage.add(sums)
             if model:
                 row.models[model] = row.models.get(model, 0) + v.get("cost_nusd", 0)
                 row.model_calls[model] = row.model_calls.get(model, 0) + v.get("calls", 0)
@@ -157,7 +138,7 @@ def team_report(
         for row in targets(t.day, user, project):
             if tool and calls:
                 row.tools[tool] = row.tools.get(tool, 0) + calls
-    return sorted(rows.values(), key=lambda r: (r.period, -r.cost_nusd, r.group))
+    return sorted(rows.values(), key=lambda r: (r.period, -r.usage.cost_nusd, r.group))
 
 
 CSV_COLUMNS = (
@@ -185,7 +166,7 @@ def to_csv(rows: Sequence[TeamRow], by: str) -> str:
     shaped = []
     for row in rows:
         data = row.as_json()
-        data["cost_usd"] = f"{row.cost_nusd / NANO_PER_USD:.6f}"
+        data["cost_usd"] = f"{row.usage.cost_nusd / NANO_PER_USD:.6f}"
         shaped.append(data)
     return csvtext.to_csv(CSV_COLUMNS, shaped, [by if c == "group" else c for c in CSV_COLUMNS])
 

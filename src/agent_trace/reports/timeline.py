@@ -10,6 +10,7 @@ import orjson
 
 from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.reports.iso import iso_ms as ms_to_iso
+from agent_trace.reports.tally import UsageTally
 from agent_trace.reports.tool_summary import key_input
 from agent_trace.store.port import SessionDetail
 
@@ -72,10 +73,8 @@ def build_timeline(detail: SessionDetail) -> list[dict[str, Any]]:
             )
         )
     for c in detail.llm_calls:
-        tokens = sum(
-            _int(c.get(k))
-            for k in ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
-        )
+        usage = UsageTally()
+        usage.add_call(c)
         events.append(
             _event(
                 "llm_call",
@@ -87,7 +86,7 @@ def build_timeline(detail: SessionDetail) -> list[dict[str, Any]]:
                 detail=c.get("stop_reason"),
                 status=None,
                 duration_ms=c.get("duration_ms"),
-                total_tokens=tokens if c.get("has_usage") else None,
+                total_tokens=usage.total_tokens if c.get("has_usage") else None,
                 cost_usd=None if c.get("cost_nusd") is None else _int(c["cost_nusd"]) / NANO_PER_USD,
             )
         )

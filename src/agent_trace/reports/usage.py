@@ -1,64 +1,34 @@
 """Token and cost reports per day, week, month and session (pure: store rows in, report out).
 
 JSON keys are a stable interface (DESIGN.md §4): rows under `daily` / `weekly` / `monthly` /
-`sessions`, plus `totals`; every row and the totals carry the token kinds, `cost_usd`, `prompts`,
-`tool_calls` and `models`. `cost_usd` sums the priced calls; calls of a model with no known price
-are counted in `unpriced_calls` and named in `unpriced_models` — a row with only unpriced calls
-has `cost_usd: null`, never 0.
+`sessions`, plus `totals`; every row and the totals carry the usage block of reports/tally.py
+(token kinds, `total_tokens`, `cost_usd`), `prompts`, `tool_calls` and `models`. Calls of a model
+with no known price are counted in `unpriced_calls` and named in `unpriced_models`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_trace.domain.records import NANO_PER_USD, NO_MODEL_LABEL
+from agent_trace.domain.records import BUCKET_MS, NANO_PER_USD, NO_MODEL_LABEL
 from agent_trace.domain.timeutil import ms_to_iso
-from agent_trace.reports.periods import PERIOD_KEY, Period, period_keyer
+from agent_trace.reports.periods import PERIOD_KEY, Period, period_labeler
+from agent_trace.reports.tally import UsageTally
 from agent_trace.store.port import ActivityBucket, SessionSummary, UsageBucket
 
-TOKEN_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_tokens",
-    "cache_5m_tokens",
-    "cache_1h_tokens",
-    "cache_read_tokens",
-)
 
+@dataclass(slots=True)
+class Tally(UsageTally):
+    """Sums for one report row (or one model within it): the usage tally plus activity and the
+    models and agents behind it."""
 
-@dataclass
-class Tally:
-    """Sums for one report row (or one model within it)."""
-
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cache_5m_tokens: int = 0
-    cache_1h_tokens: int = 0
-    cache_read_tokens: int = 0
-    cost_nusd: int = 0
-    unpriced_calls: int = 0
     prompts: int = 0
     tool_calls: int = 0
     models: dict[str, Tally] = field(default_factory=dict)
     unpriced_models: set[str] = field(default_factory=set)
     agents: dict[str, Tally] = field(default_factory=dict)  # the same sums, per agent
-
-    def add_usage(
-        self, b: UsageBucket | SessionSummary | Tally, calls: int, cost: int, unpriced: int
-    ) -> None:
-        self.calls += calls
-        self.input_tokens += b.input_tokens
-        self.output_tokens += b.output_tokens
-        self.cache_creation_tokens += b.cache_creation_tokens
-        self.cache_5m_tokens += b.cache_5m_tokens
-        self.cache_1h_tokens += b.cache_1h_tokens
-        self.cache_read_tokens += b.cache_read_tokens
-        self.cost_nusd += cost
-        self.unpriced_calls += unpriced
 
     def add_bucket(self, b: UsageBucket) -> None:
         self.add_usage(b, b.calls, b.cost_nusd, b.unpriced_calls)
@@ -70,27 +40,11 @@ class Tally:
             self.unpriced_models.add(b.model or NO_MODEL_LABEL)
             model.unpriced_models.add(b.model or NO_MODEL_LABEL)
 
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
-
-    def cost_usd(self) -> float | None:
-        if self.unpriced_calls and self.unpriced_calls == self.calls:
-            return None
-        return self.cost_nusd / NANO_PER_USD
-
     def as_json(self, with_breakdown: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_creation_tokens": self.cache_creation_tokens,
-            "cache_creation_5m_tokens": self.cache_5m_tokens,
-            "cache_creation_1h_tokens": self.cache_1h_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "total_tokens": self.total_tokens,
-            "cost_usd": self.cost_usd(),
+            **self.tokens_json(),
             "cost_nusd": self.cost_nusd,
-            "llm_calls": self.calls,
+            "llm_calls": self.llm_calls,
             "unpriced_calls": self.unpriced_calls,
             "unpriced_models": sorted(self.unpriced_models),
             "prompts": self.prompts,
@@ -133,24 +87,19 @@ class PeriodReport:
 
 def period_report(
     period: Period,
-    usage: Iterable[UsageBucket],
-    activity: Iterable[ActivityBucket],
+    usage: Sequence[UsageBucket],
+    activity: Sequence[ActivityBucket],
     tz: Any,
     tz_name: str,
     week_start: int = 0,
     include_activity: bool = True,
 ) -> PeriodReport:
-    keyer = period_keyer(period, tz, week_start)
-    labels: dict[int, str] = {}
-
-    def label(bucket_ms: int) -> str:
-        found = labels.get(bucket_ms)
-        if found is None:
-            found = labels[bucket_ms] = keyer(bucket_ms)
-        return found
-
     rows: dict[str, Tally] = {}
     totals = Tally()
+    instants = [b.bucket_ms for b in usage] + [a.bucket_ms for a in activity if include_activity]
+    if not instants:
+        return PeriodReport(period, rows, totals, tz_name)
+    label = period_labeler(period, tz, min(instants), max(instants) + BUCKET_MS, week_start)
     for b in usage:
         rows.setdefault(label(b.bucket_ms), Tally()).add_bucket(b)
         totals.add_bucket(b)
@@ -181,7 +130,7 @@ class SessionReport:
         rows: list[dict[str, Any]] = []
         for s in self.sessions:
             tally = session_tally(s)
-            totals.add_usage(tally, tally.calls, tally.cost_nusd, tally.unpriced_calls)
+            totals.add_usage(tally, tally.llm_calls, tally.cost_nusd, tally.unpriced_calls)
             totals.prompts += tally.prompts
             totals.tool_calls += tally.tool_calls
             for model in s.models:

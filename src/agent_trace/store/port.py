@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from agent_trace.domain.budgets import AlertDelivery, Budget, BudgetAlert
+from agent_trace.domain.records import DAY_MS as DAY_MS  # re-exported: the day daily_totals divides by
 from agent_trace.domain.records import RecordBatch
 
 
@@ -211,7 +212,6 @@ ROLLUP_METRICS: dict[str, tuple[str, ...]] = {
     "activity": ("prompts", "tool_calls", "tool_errors", "sessions"),
     "tool": ("calls", "errors", "duration_ms"),
 }
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,7 +306,7 @@ class Store(Protocol):
         only. Dimensions not in ROLLUP_DIMENSIONS[rollup] raise ValueError naming them.
         Callers may also pass offsets that fold several days onto one day (one segment per 24 h,
         each shifting its start to 0) to total a range per group in one pass: the store only
-        applies the formula (server/api/analytics.py `fold_offsets`).
+        applies the formula (reports/periods.py: `utc_offsets`, `fold_offsets`, `local_day`).
         """
 
     def list_sessions(self, query: SessionQuery) -> SessionPage: ...

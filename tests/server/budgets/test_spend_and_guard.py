@@ -15,7 +15,7 @@ from agent_trace.domain.budgets import make_budget
 from agent_trace.domain.records import LlmCall, RecordBatch, Session, Usage
 from agent_trace.domain.timeutil import parse_iso_ms
 from agent_trace.hook.budget import decide as decide_from_doc
-from agent_trace.server.api.analytics import cost_daily
+from agent_trace.reports.analytics import cost_daily
 from agent_trace.server.budgets.guard import BudgetGuard
 from agent_trace.server.budgets.report import budgets_report, current_statuses
 from agent_trace.server.budgets.spend import period_bounds

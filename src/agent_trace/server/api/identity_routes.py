@@ -12,10 +12,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from agent_trace.domain.audit_chain import verify_chain
+from agent_trace.reports.analytics import day_filters
 from agent_trace.reports.csvtext import to_csv as to_csv_rows
 from agent_trace.reports.team import BY, PERIODS, TeamRow, fetch_totals, memberships, team_report, to_csv
 from agent_trace.server.access import principal_of
-from agent_trace.server.api.analytics import day_filters
 from agent_trace.server.api.params import DayRange, bad, parse_day_range
 from agent_trace.server.context import AppContext
 from agent_trace.store.identity import IdentityStore, identity_of

@@ -93,8 +93,8 @@ class StepUsage(_Model):
     input_tokens: int
     output_tokens: int
     cache_creation_tokens: int
-    cache_5m_tokens: int
-    cache_1h_tokens: int
+    cache_creation_5m_tokens: int
+    cache_creation_1h_tokens: int
     cache_read_tokens: int
 
 

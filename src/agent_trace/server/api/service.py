@@ -15,9 +15,10 @@ import orjson
 from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.domain.search_text import split_marks
 from agent_trace.domain.timeutil import ms_to_iso
+from agent_trace.reports.analytics import cost_daily, tool_stats
 from agent_trace.reports.replay import build_replay
+from agent_trace.reports.tally import tokens_json
 from agent_trace.reports.timeline import build_timeline
-from agent_trace.server.api.analytics import cost_daily, tool_stats
 from agent_trace.server.api.cache import ChangeValidatedCache
 from agent_trace.server.api.params import DayRange, SessionListParams
 from agent_trace.server.errors import ApiError
@@ -43,8 +44,6 @@ def session_row(s: SessionSummary, now_ms: int) -> dict[str, Any]:
     known = [v for v in (s.ended_ms, s.last_activity_ms, s.started_ms) if v is not None]
     last = max(known) if known else None
     duration = None if s.started_ms is None or last is None else last - s.started_ms
-    total_tokens = s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
-    all_unpriced = bool(s.unpriced_calls) and s.unpriced_calls == s.llm_calls
     return {
         "session_id": s.session_id,
         "agent": s.agent,
@@ -71,14 +70,7 @@ def session_row(s: SessionSummary, now_ms: int) -> dict[str, Any]:
         "tool_calls": s.tool_calls,
         "tool_errors": s.tool_errors,
         "subagents": s.subagents,
-        "input_tokens": s.input_tokens,
-        "output_tokens": s.output_tokens,
-        "cache_creation_tokens": s.cache_creation_tokens,
-        "cache_creation_5m_tokens": s.cache_5m_tokens,
-        "cache_creation_1h_tokens": s.cache_1h_tokens,
-        "cache_read_tokens": s.cache_read_tokens,
-        "total_tokens": total_tokens,
-        "cost_usd": None if all_unpriced else s.cost_nusd / NANO_PER_USD,
+        **tokens_json(s, s.llm_calls, s.cost_nusd, s.unpriced_calls),
         "cost_nusd": s.cost_nusd,
         "unpriced_calls": s.unpriced_calls,
         "unpriced_models": list(s.unpriced_models),
@@ -199,10 +191,11 @@ def analytics_tools_json(store: Store, days: DayRange, cache: ChangeValidatedCac
 def analytics_outcomes_json(store: Store, days: DayRange, cache: ChangeValidatedCache | None = None) -> bytes:
     from dataclasses import replace
 
-    from agent_trace.reports.outcomes import local_range_ms, outcomes_report
+    from agent_trace.reports.outcomes import outcomes_report
+    from agent_trace.reports.periods import days_range_ms
 
     def build() -> bytes:
-        since_ms, until_ms = local_range_ms(days.first, days.last, days.tz)
+        since_ms, until_ms = days_range_ms(days.first, days.last, days.tz)
         filters = replace(days.filters, since_ms=since_ms, until_ms=until_ms)
         report = outcomes_report(
             store, filters, days.tz, days.tz_name, days.first.isoformat(), days.last.isoformat()

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import tzinfo
 
 from agent_trace.domain.budgets import Budget
 from agent_trace.hook.budget import project_matches
-from agent_trace.server.api.analytics import utc_offsets
+from agent_trace.reports.periods import (
+    SystemZone,
+    day_start_ms,
+    local_day,
+    period_days,
+    period_label,
+    utc_offsets,
+)
+from agent_trace.reports.tally import UsageTally, total_tokens
 from agent_trace.store.port import Filters, SessionQuery, SessionSummary, Store
 
 # Who is in a team. Teams (issue 15) are not on this branch yet: until their store function is
@@ -33,51 +41,35 @@ def team_members(store: Store, team: str) -> frozenset[str]:
 
 def local_zone(tz: tzinfo | None) -> tzinfo:
     """The configured zone, or the system's (reports use the C library's local time for None)."""
-    if tz is not None:
-        return tz
-    local = datetime.now().astimezone().tzinfo
-    assert local is not None
-    return local
+    return SystemZone() if tz is None else tz
+
+
+# A budget's period → the report period of the same span.
+_REPORT_PERIOD = {"day": "daily", "week": "weekly", "month": "monthly"}
 
 
 def period_bounds(period: str, now_ms: int, tz: tzinfo | None, week_start: int = 0) -> tuple[int, int, str]:
     """[start_ms, end_ms) of the calendar period holding `now_ms`, and its key (as `report` labels it)."""
-    zone = local_zone(tz)
-    today = datetime.fromtimestamp(now_ms / 1000, zone).date()
-    if period == "day":
-        first, after, key = today, today + timedelta(days=1), today.isoformat()
-    elif period == "week":
-        first = today - timedelta(days=(today.weekday() - week_start) % 7)
-        after, key = first + timedelta(days=7), first.isoformat()
-    elif period == "month":
-        first = today.replace(day=1)
-        after = (first + timedelta(days=32)).replace(day=1)
-        key = f"{first.year:04d}-{first.month:02d}"
-    else:
+    if period not in _REPORT_PERIOD:
         raise ValueError(f"period {period!r} has no calendar bounds")
-    return _midnight(first, zone), _midnight(after, zone), key
-
-
-def _midnight(day: date, zone: tzinfo) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
+    zone = local_zone(tz)
+    day = local_day(now_ms, zone)
+    first, after = period_days(day, _REPORT_PERIOD[period], week_start)
+    key = period_label(day, _REPORT_PERIOD[period], week_start)
+    return day_start_ms(first, zone), day_start_ms(after, zone), key
 
 
 def amount(unit: str, values: dict[str, int]) -> int:
     """What a budget counts: nano-USD, or tokens (input + output + cache writes + cache reads)."""
     if unit == "usd":
         return values.get("cost_nusd", 0)
-    return (
-        values.get("input_tokens", 0)
-        + values.get("output_tokens", 0)
-        + values.get("cache_creation_tokens", 0)
-        + values.get("cache_read_tokens", 0)
-    )
+    return UsageTally.from_values(values).total_tokens
 
 
 def session_amount(unit: str, s: SessionSummary) -> int:
     if unit == "usd":
         return s.cost_nusd
-    return s.input_tokens + s.output_tokens + s.cache_creation_tokens + s.cache_read_tokens
+    return total_tokens(s)
 
 
 @dataclass
@@ -173,7 +165,7 @@ def _period_sums(
         "usage", Filters(since_ms=since, until_ms=until), offsets, ("project", "user_id")
     )
     out = {p: PeriodSpend(start, end, key) for p, (start, end, key) in wanted.items()}
-    bounds = {p: (_local_day(start, zone), _local_day(end, zone)) for p, (start, end, _key) in wanted.items()}
+    bounds = {p: (local_day(start, zone), local_day(end, zone)) for p, (start, end, _key) in wanted.items()}
     for row in rows:
         for period, (first, after) in bounds.items():
             if first <= row.day < after:
@@ -181,11 +173,6 @@ def _period_sums(
                 for name, value in row.values.items():
                     into[name] = into.get(name, 0) + value
     return out
-
-
-def _local_day(ms: int, zone: tzinfo) -> int:
-    """The local day of an instant, numbered as `Store.daily_totals` numbers days."""
-    return (datetime.fromtimestamp(ms / 1000, zone).date() - date(1970, 1, 1)).days
 
 
 # How many of the most recently updated sessions the snapshot holds whatever they spent: a live

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from agent_trace.domain.timeutil import parse_iso_ms
+from agent_trace.reports.tally import step_total_tokens
 
 SORT_FIELDS = {
     "started": "started_at",
@@ -144,4 +145,5 @@ FILTERS = {
     "plural": plural,
     "rel_path": rel_path,
     "marked": marked,
+    "step_total_tokens": step_total_tokens,
 }

@@ -1,80 +1,26 @@
-"""Cost and tool analytics per local day (pure: store totals in, JSON-ready dicts out).
+"""Cost and tool analytics per local day (`/v1/analytics/cost/daily`, `/v1/analytics/tools`, the
+dashboard's cost page): store totals in, JSON-ready dicts out, no HTTP here.
 
-The store sums its 15-minute rollups per local day and group (`Store.daily_totals`), so a month
-over a million records arrives as a few thousand rows; what is left here is arranging them:
+The store sums its 15-minute rollups per local day and group (`Store.daily_totals`, with the day
+rule of reports/periods.py), so a month over a million records arrives as a few thousand rows;
+what is left here is arranging them:
 contiguous days for charts, breakdowns by model / project / user, range totals and top lists.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from agent_trace.domain.records import BUCKET_MS, NANO_PER_USD
-from agent_trace.reports.periods import local_datetime
-from agent_trace.store.port import DAY_MS, ROLLUP_METRICS, DayTotal, Filters, Store
+from agent_trace.reports.periods import EPOCH, days_range_ms, fold_offsets, utc_offsets
+from agent_trace.reports.tally import UsageTally
+from agent_trace.store.port import ROLLUP_METRICS, DayTotal, Filters, Store
 
-EPOCH = date(1970, 1, 1)
 ACTIVITY = ROLLUP_METRICS["activity"]
 
 
-def _offset_ms(ms: int, tz: tzinfo) -> int:
-    offset = local_datetime(ms, tz).utcoffset()
-    return 0 if offset is None else int(offset.total_seconds() * 1000)
-
-
-def utc_offsets(since_ms: int, until_ms: int, tz: tzinfo) -> list[tuple[int, int]]:
-    """[(from_ms, offset_ms), ...]: the zone's UTC offset over [since_ms, until_ms), per segment.
-
-    Checked once a day, and where a day's offset differs, the change is located to its 15-minute
-    bucket by bisection: a year costs ~370 lookups, not one per bucket.
-    """
-    segments = [(since_ms, _offset_ms(since_ms, tz))]
-    step = DAY_MS
-    at = since_ms
-    while at < until_ms:
-        nxt = min(at + step, until_ms)
-        end_offset = _offset_ms(nxt, tz) if nxt < until_ms else _offset_ms(nxt - BUCKET_MS, tz)
-        if end_offset != segments[-1][1]:
-            lo, hi = at, nxt  # offset(lo) = current, offset(hi) differs: find the first bucket after
-            while hi - lo > BUCKET_MS:
-                mid = lo + max(1, (hi - lo) // 2 // BUCKET_MS) * BUCKET_MS
-                if mid >= hi:
-                    break
-                if _offset_ms(mid, tz) == segments[-1][1]:
-                    lo = mid
-                else:
-                    hi = mid
-            segments.append((hi, _offset_ms(hi, tz)))
-        at = nxt
-    return segments
-
-
-def _usd(nusd: int) -> float:
-    return nusd / NANO_PER_USD
-
-
 def _usage_json(v: dict[str, int]) -> dict[str, Any]:
-    calls = v.get("calls", 0)
-    unpriced = v.get("unpriced_calls", 0)
-    cost = v.get("cost_nusd", 0)
-    return {
-        "llm_calls": calls,
-        "input_tokens": v.get("input_tokens", 0),
-        "output_tokens": v.get("output_tokens", 0),
-        "cache_creation_tokens": v.get("cache_creation_tokens", 0),
-        "cache_creation_5m_tokens": v.get("cache_5m_tokens", 0),
-        "cache_creation_1h_tokens": v.get("cache_1h_tokens", 0),
-        "cache_read_tokens": v.get("cache_read_tokens", 0),
-        "total_tokens": v.get("input_tokens", 0)
-        + v.get("output_tokens", 0)
-        + v.get("cache_creation_tokens", 0)
-        + v.get("cache_read_tokens", 0),
-        "cost_usd": None if unpriced and unpriced == calls else _usd(cost),
-        "cost_nusd": cost,
-        "unpriced_calls": unpriced,
-        "reported_cost_usd": _usd(v["reported_cost_nusd"]) if v.get("reported_cost_nusd") else None,
-    }
+    return UsageTally.from_values(v).usage_json()
 
 
 def _add(into: dict[str, int], values: dict[str, int]) -> None:
@@ -89,30 +35,13 @@ def _ranked(groups: dict[str, dict[str, int]], label: str) -> list[dict[str, Any
     return [{label: name, **_usage_json(values)} for name, values in ordered]
 
 
-def day_filters(first: date, last: date, tz: tzinfo, base: Filters) -> tuple[Filters, list[tuple[int, int]]]:
-    start = int(datetime(first.year, first.month, first.day, tzinfo=tz).timestamp() * 1000)
-    after = last + timedelta(days=1)
-    end = int(datetime(after.year, after.month, after.day, tzinfo=tz).timestamp() * 1000)
+def day_filters(
+    first: date, last: date, tz: tzinfo | None, base: Filters
+) -> tuple[Filters, list[tuple[int, int]]]:
+    """The store filters of the whole local days `first` … `last` and their UTC offsets."""
+    start, end = days_range_ms(first, last, tz)
     filters = Filters(start, end, base.project, base.model, base.user, base.agent)
     return filters, utc_offsets(start, end, tz)
-
-
-# Folding costs one CASE branch per day in the store's query; past this, sum daily rows instead.
-FOLD_MAX_DAYS = 120
-
-
-def fold_offsets(since_ms: int, until_ms: int) -> list[tuple[int, int]] | None:
-    """Offsets that put every bucket of [since_ms, until_ms) on one "day" (index 0).
-
-    `Store.daily_totals` places a bucket on day floor((bucket + offset) / DAY_MS); a segment per
-    24 h, each shifting its own start to 0, keeps every bucket in [0, DAY_MS). The store then
-    groups the whole range in one pass and returns one row per group — a month of 300 projects
-    is 300 rows, not 9,000 — on any backend, through the port's documented formula.
-    """
-    days = -(-(until_ms - since_ms) // DAY_MS)
-    if days > FOLD_MAX_DAYS:
-        return None
-    return [(since_ms + k * DAY_MS, -(since_ms + k * DAY_MS)) for k in range(days)]
 
 
 def range_totals(
