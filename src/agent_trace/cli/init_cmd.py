@@ -45,6 +45,10 @@ def cmd_init(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
         from agent_trace.cli.codex_config import cmd_init_codex
 
         return cmd_init_codex(args, settings, env)
+    if agent == "opencode":
+        from agent_trace.cli.opencode_config import cmd_init_opencode
+
+        return cmd_init_opencode(args, settings, env)
     if agent in ("gemini", "qwen"):
         from agent_trace.cli.gemini_config import cmd_init_gemini
 
