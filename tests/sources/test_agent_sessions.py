@@ -232,3 +232,26 @@ def test_opencode_rows_calls_are_what_was_billed() -> None:
     assert all(t.call_id for t in batch.tool_calls)
     assert len(batch.prompts) == 1 and "SCENARIO:oc do it" in (batch.prompts[0].text or "")
     assert {s.agent for s in batch.sessions} == {"opencode"}
+
+
+# What the fake billed in the live run (tests/fixtures/agents/opencode-1.18.33/live: the logs
+# agent-trace's OpenCode plugin sent, and the same run's database rows).
+OPENCODE_LIVE_BILLED = [(4001, 0, 41, 5), (4103, 3501, 52, 7), (4205, 3603, 63, 0), (4307, 3705, 74, 9),
+                        (4409, 3807, 85, 11)]  # fmt: skip
+
+
+def test_opencode_plugin_logs_and_database_share_every_key() -> None:
+    live = otlp("opencode-1.18.33/live")
+    rows = json.loads((AGENTS / "opencode-1.18.33" / "live" / "rows.json").read_text())
+    files = OpencodeRows(rows["session"]).records(rows["message"], rows["part"])
+    assert usage_rows(live) == [(p - c, o, c) for p, c, o, _r in OPENCODE_LIVE_BILLED]
+    assert {c.call_id for c in live.llm_calls} == {c.call_id for c in files.llm_calls}
+    assert usage_rows(live) == usage_rows(files)
+    assert tool_rows(live) == tool_rows(files)
+    assert {(t.tool_use_id, t.call_id) for t in live.tool_calls if t.call_id} == {
+        (t.tool_use_id, t.call_id) for t in files.tool_calls
+    }
+    assert {p.prompt_id for p in live.prompts} == {p.prompt_id for p in files.prompts}
+    assert {(s.session_id, s.agent, s.project) for s in live.sessions} == {
+        (s.session_id, s.agent, s.project) for s in files.sessions
+    }
