@@ -14,7 +14,7 @@ import pytest
 from agent_trace.domain.pricing import PriceBook
 from agent_trace.domain.records import Usage
 
-from .conftest import Collector
+from .conftest import Collector, free_port
 from .support.claude_cli import CliInstallError, NpmNotFoundError
 from .support.fake_openai import FakeOpenAI
 from .support.opencode_cli import OPENCODE_MODEL, OPENCODE_SCENARIO, OpencodeSession, install_opencode_cli
@@ -120,3 +120,24 @@ def test_live_capture(
     gone = agent_trace(oc.home, client, "uninstall", "--agent", "opencode")
     assert gone.returncode == 0, gone.stderr
     assert not plugin.exists() and config.read_bytes() == before
+
+
+def test_an_unreachable_collector_leaves_opencode_alone(opencode_binary: Path, tmp_path: Path) -> None:
+    """The plugin never breaks the agent: with nothing listening, OpenCode does its work and exits
+    as usual, and `agent-trace import` still gets every fact from OpenCode's own store."""
+    at_home = tmp_path / "agent-trace"
+    with FakeOpenAI([OPENCODE_SCENARIO]) as fake:
+        oc = OpencodeSession(fake.url, tmp_path / "run", opencode_binary)
+        fake.cwd = str(oc.repo)
+        nobody = f"http://127.0.0.1:{free_port()}"
+        init = agent_trace(
+            oc.home, tmp_path / "client", "init", "--agent", "opencode", "--collector-url", nobody
+        )
+        assert init.returncode == 0, init.stderr
+        events = oc.run(OPENCODE_SCENARIO.prompts[0])
+        assert (oc.repo / "notes.txt").read_text() == "alpha\ngamma\n"
+        assert not [e for e in events if e.get("type") == "error"]
+    assert oc.session_id is not None
+    result = agent_trace(oc.home, at_home, "import")
+    assert result.returncode == 0, result.stderr
+    assert_store_matches(at_home / "agent-trace.db", fake, oc.session_id, 5)
