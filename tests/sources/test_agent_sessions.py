@@ -146,6 +146,38 @@ def test_codex_archived_copy_and_forked_replay_add_nothing() -> None:
     assert {c.call_id for c in again.llm_calls} == {c.call_id for c in original.llm_calls}
 
 
+def test_a_spawned_codex_thread_rolls_into_its_parent(tmp_path: Path) -> None:
+    """A subagent thread's rollout (its `session_meta.source` names the parent thread, as codex-rs
+    `SessionSource::SubAgent(ThreadSpawn)` serialises it): the real run's file with that source."""
+    parent = "01a242d8-0000-7000-8000-00000000a11c"
+    lines = CODEX_NEW.read_text().splitlines(keepends=True)
+    meta = json.loads(lines[0])
+    child = meta["payload"]["id"]
+    spawn = {"parent_thread_id": parent, "depth": 1, "agent_nickname": "Euclid", "agent_role": "explorer"}
+    meta["payload"].update(source={"subagent": {"thread_spawn": spawn}}, thread_source="subagent",
+                           agent_nickname="Euclid", agent_role="explorer")  # fmt: skip
+    path = tmp_path / CODEX_NEW.name
+    path.write_text(json.dumps(meta) + "\n" + "".join(lines[1:]))
+    own = parse(CODEX_NEW)
+    for cut_every in (0, 3):
+        batch = parse(path, cut_every)
+        # The same calls, keyed by their own thread (live copies still merge), billed once.
+        assert {c.call_id for c in batch.llm_calls} == {c.call_id for c in own.llm_calls}
+        assert usage_rows(batch) == usage_rows(own)
+        assert {(c.session_id, c.agent_id, c.is_sidechain, c.prompt_id) for c in batch.llm_calls} == {
+            (parent, child, True, None)
+        }
+        assert {(t.session_id, t.agent_id) for t in batch.tool_calls} == {(parent, child)}
+        assert tool_rows(batch) == tool_rows(own)
+        assert {(t.session_id, t.path) for t in batch.file_touches} == {
+            (parent, t.path) for t in own.file_touches
+        }
+        assert not batch.prompts and not batch.sessions  # the task text is the parent's, not a turn
+        subs = {(s.session_id, s.agent_id) for s in batch.subagents}
+        assert subs == {(parent, child)}
+        assert ("explorer", "Euclid") in {(s.agent_type, s.description) for s in batch.subagents}
+
+
 # -- Gemini CLI --------------------------------------------------------------------------------
 
 
