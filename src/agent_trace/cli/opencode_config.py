@@ -66,8 +66,7 @@ def cmd_init_opencode(
         print(f"agent-trace init: {path} already sends OpenCode's sessions to {url}; nothing to change")
         return 0
     if args.dry_run:
-        shown = files.diff(path, before, after)
-        print(shown.replace(token, "***") if token else shown, end="")
+        print(files.diff(path, before, after, token), end="")
         return 0
     files.write_atomic(path, after, 0o600)
     print(f"agent-trace init: OpenCode sends its sessions to {url}/v1/logs (plugin {path}, tier {tier})")
