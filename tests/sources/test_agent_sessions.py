@@ -221,6 +221,29 @@ def test_gemini_legacy_json_document_is_the_same_session(tmp_path: Path) -> None
     assert usage_rows(parse(legacy)) == usage_rows(parse(GEMINI))  # a .json is always read whole
 
 
+def test_a_gemini_subagent_file_rolls_into_its_parent(tmp_path: Path) -> None:
+    """Gemini CLI 0.61 writes a subagent's chat to `chats/<parent session>/<subagent session>.jsonl`
+    (`kind: subagent`, no `session-` prefix): the real run's file, moved and marked so."""
+    parent, child = "11111111-2222-4333-8444-555555555555", "child-prompt-id"
+    lines = GEMINI.read_text().splitlines(keepends=True)
+    meta = json.loads(lines[0])
+    meta.update(sessionId=child, kind="subagent")
+    path = tmp_path / "repo" / "chats" / parent / f"{child}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(meta) + "\n" + "".join(lines[1:]))
+    own = parse(GEMINI)
+    own_sid = json.loads(lines[0])["sessionId"]
+    batch = parse(path)
+    # Keyed by the main session, as Gemini CLI's telemetry (which names only that) keys them.
+    assert {c.call_id for c in batch.llm_calls} == {c.call_id.replace(own_sid, parent) for c in own.llm_calls}
+    assert usage_rows(batch) == usage_rows(own)
+    assert {(c.session_id, c.agent_id, c.is_sidechain) for c in batch.llm_calls} == {(parent, child, True)}
+    assert {(t.session_id, t.agent_id) for t in batch.tool_calls} == {(parent, child)}
+    assert tool_rows(batch) == tool_rows(own)
+    assert not batch.prompts  # the task text is the parent's, not a turn
+    assert {(s.session_id, s.agent_id) for s in batch.subagents} == {(parent, child)}
+
+
 # -- Qwen Code ---------------------------------------------------------------------------------
 
 
