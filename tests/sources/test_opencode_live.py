@@ -104,3 +104,21 @@ def test_logs_without_a_usable_message_are_skipped() -> None:
         batch = parse(broken)
         assert not batch.llm_calls and not batch.tool_calls
         assert [s.agent for s in batch.sessions] == ["opencode"]
+
+
+def test_what_the_model_said_is_a_response_payload_key() -> None:
+    """An assistant's text and reasoning parts travel in their own attribute, which a raw event
+    keeps only at tier 3 (the prompt and the tools stay at tier 2, nothing of them at tier 1)."""
+    from agent_trace.domain.privacy import sanitize_payload
+
+    said = {"id": "prt_0_text", "type": "text", "text": "the model's answer"}
+    attrs = {**message(ROOT, [STEP]), "opencode.response_parts": json.dumps([{"part": said}])}
+    batch = parse(attrs)
+    [call] = batch.llm_calls
+    assert call.response_text == "the model's answer"
+    [raw] = batch.raw_events
+    payload = json.loads(raw.payload)
+    assert "opencode.response_parts" in sanitize_payload(payload, 3)
+    tier2 = sanitize_payload(payload, 2)
+    assert "opencode.response_parts" not in tier2 and "opencode.parts" in tier2
+    assert set(sanitize_payload(payload, 1)) <= {"event.name", "session.id"}

@@ -45,9 +45,13 @@ export const AgentTracePlugin = async () => {
     return out
   }
 
-  // Below tier 2 the prompt and response texts stay on this machine.
-  const scrub = (part) => {
-    if (CONFIG.tier >= 2 || (part.type !== "text" && part.type !== "reasoning")) return part
+  // What the model said (an assistant's text and reasoning parts) travels apart, in an attribute
+  // the collector keeps in its raw events only at tier 3; below the configured tier the texts
+  // stay on this machine (prompts below 2, responses below 3).
+  const isResponse = (info, part) => info.role === "assistant" && (part.type === "text" || part.type === "reasoning")
+  const scrub = (info, part) => {
+    const allowed = isResponse(info, part) ? CONFIG.tier >= 3 : CONFIG.tier >= 2
+    if (allowed || (part.type !== "text" && part.type !== "reasoning")) return part
     const { text, ...rest } = part
     return rest
   }
@@ -91,7 +95,12 @@ export const AgentTracePlugin = async () => {
       if (!message || !message.info) continue // its Info has not come yet: sent with it
       changed.delete(id)
       const root = rootOf(message.session)
-      const parts = [...message.parts.values()].map(([part, first, last]) => ({ part: scrub(part), first, last }))
+      const parts = []
+      const responses = []
+      for (const [part, first, last] of message.parts.values()) {
+        const item = { part: scrub(message.info, part), first, last }
+        ;(isResponse(message.info, part) ? responses : parts).push(item)
+      }
       const record = {
         timeUnixNano: String(message.info.time?.created ?? Date.now()) + "000000",
         attributes: [
@@ -100,6 +109,7 @@ export const AgentTracePlugin = async () => {
           attr("opencode.sessions", JSON.stringify(chain(message.session))),
           attr("opencode.message", JSON.stringify(message.info)),
           attr("opencode.parts", JSON.stringify(parts)),
+          attr("opencode.response_parts", JSON.stringify(responses)),
         ],
       }
       const size = record.attributes.reduce((n, a) => n + a.value.stringValue.length, 200)

@@ -11,7 +11,9 @@ changed message whole, as one OTLP log:
   spawned is rolled into its root, as the import does);
 * `opencode.message` — the message `Info` (JSON);
 * `opencode.parts` — all its parts so far (JSON list of `{part, first, last}`: the part and when
-  the plugin first and last saw it, standing for the row times the database would have);
+  the plugin first and last saw it, standing for the row times the database would have), but
+  an assistant's text and reasoning parts, which come in `opencode.response_parts` (a response
+  payload key: the raw event keeps them only at tier 3, domain/payload_keys.py);
 * `opencode.sessions` — the `Info` of its session and of each parent up to the root (JSON list).
 
 They go through the same rows → records mapping as the database (sources/opencode_store.py), so
@@ -43,6 +45,10 @@ def _json(value: Any) -> Any:
         return None
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -58,15 +64,16 @@ def on_log(b: Builder, rec: LogRecordView, name: str, sid: str, ts: int | None) 
     info = _json(a.get("opencode.message"))
     if not isinstance(info, dict):
         return
-    sessions = _json(a.get("opencode.sessions"))
-    parts = _json(a.get("opencode.parts"))
+    sessions = _list(_json(a.get("opencode.sessions")))
+    parts = [
+        *_list(_json(a.get("opencode.parts"))),
+        *_list(_json(a.get("opencode.response_parts"))),
+    ]
     message = message_row(info)
-    rows = OpencodeRows(
-        session_row(s) for s in (sessions if isinstance(sessions, list) else []) if isinstance(s, dict)
-    )
+    rows = OpencodeRows(session_row(s) for s in sessions if isinstance(s, dict))
     part_rows = [
         part_row(p["part"], message["id"], message["session_id"], (_int(p.get("first")), _int(p.get("last"))))
-        for p in (parts if isinstance(parts, list) else [])
+        for p in parts
         if isinstance(p, dict) and isinstance(p.get("part"), dict)
     ]
     batch = rows.records([message], part_rows)
