@@ -1,6 +1,6 @@
 """Codex CLI, Gemini CLI and Qwen Code sessions through the commands a user types, on every
 backend: import of files the real clients wrote (tests/fixtures/agents), `--agent` filters, the
-per-agent split, the agent column; `init --agent codex` and `uninstall --agent codex`."""
+per-agent split, the agent column; `init --agent codex|opencode` and `uninstall --agent codex|opencode`."""
 
 from __future__ import annotations
 
@@ -71,3 +71,34 @@ def test_init_and_uninstall_codex_keep_the_users_config(tmp_path: Path) -> None:
     config.write_text(original + '\n[otel]\nenvironment = "mine"\n')
     refused = cli(home, "init", "--agent", "codex", check=False)
     assert refused.returncode == 2 and "[otel]" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_init_and_uninstall_opencode_write_and_remove_only_its_plugin(tmp_path: Path) -> None:
+    home = tmp_path / ".agent-trace"
+    opencode = tmp_path / ".config" / "opencode"
+    (opencode / "plugin").mkdir(parents=True)
+    config = opencode / "opencode.json"
+    config.write_text('{"model": "fake/gpt-4.1"}\n')
+    mine = opencode / "plugin" / "mine.js"
+    mine.write_text("export const Mine = async () => ({})\n")
+    url = "http://127.0.0.1:9999"
+    dry = cli(home, "init", "--agent", "opencode", "--collector-url", url, "--token", "s3cret", "--dry-run")
+    assert "+++" in dry.stdout and "s3cret" not in dry.stdout
+    plugin = opencode / "plugin" / "agent-trace.js"
+    assert not plugin.exists()
+    first = cli(home, "init", "--agent", "opencode", "--collector-url", url, "--privacy-tier", "1")
+    assert "OpenCode sends its sessions" in first.stdout
+    text = plugin.read_text()
+    assert '"endpoint": "http://127.0.0.1:9999/v1/logs"' in text and '"tier": 1' in text
+    assert plugin.stat().st_mode & 0o077 == 0  # it may hold the ingest token
+    again = cli(home, "init", "--agent", "opencode", "--collector-url", url, "--privacy-tier", "1")
+    assert "nothing to change" in again.stdout
+    cli(home, "uninstall", "--agent", "opencode")
+    assert not plugin.exists() and mine.exists() and config.read_text() == '{"model": "fake/gpt-4.1"}\n'
+    # A file of that name that is not ours is left alone, with one clear line.
+    plugin.write_text("export const Other = async () => ({})\n")
+    refused = cli(home, "init", "--agent", "opencode", check=False)
+    assert refused.returncode == 2 and "not agent-trace's plugin" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    kept = cli(home, "uninstall", "--agent", "opencode")
+    assert "left as it is" in kept.stdout and plugin.exists()

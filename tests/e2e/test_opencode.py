@@ -1,11 +1,12 @@
-"""The real OpenCode CLI, offline against the fake Chat Completions API: `agent-trace import`
-(no arguments) reads OpenCode's SQLite store, incrementally, and holds exactly what the fake
-billed. OpenCode exports no per-request telemetry that agent-trace could take live (see
-docs/capture.md), so import is its channel.
+"""The real OpenCode CLI, offline against the fake Chat Completions API: what the store holds must
+equal what the fake billed — through `agent-trace import` (no arguments: OpenCode's SQLite store,
+incrementally) alone, through live capture (agent-trace's OpenCode plugin, installed by `init
+--agent opencode`) alone, and through both — every LLM call once, every tool call once, the prompts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,11 @@ import pytest
 from agent_trace.domain.pricing import PriceBook
 from agent_trace.domain.records import Usage
 
+from .conftest import Collector, free_port
 from .support.claude_cli import CliInstallError, NpmNotFoundError
 from .support.fake_openai import FakeOpenAI
 from .support.opencode_cli import OPENCODE_MODEL, OPENCODE_SCENARIO, OpencodeSession, install_opencode_cli
-from .test_codex import agent_trace, query
+from .test_codex import agent_trace, query, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +84,60 @@ def test_import_alone_and_incremental(opencode_binary: Path, tmp_path: Path) -> 
     assert len(query(db, "SELECT prompt_id FROM prompts")) == 2
     third = agent_trace(oc.home, at_home, "import", "--json")
     assert '"unchanged": 1' in third.stdout
+
+
+@pytest.mark.parametrize("then_import", [False, True], ids=["live-alone", "live-and-import"])
+def test_live_capture(
+    opencode_binary: Path, tmp_path: Path, collector_factory: Callable[..., Collector], then_import: bool
+) -> None:
+    collector = collector_factory()
+    with FakeOpenAI([OPENCODE_SCENARIO]) as fake:
+        oc = OpencodeSession(fake.url, tmp_path / "run", opencode_binary)
+        fake.cwd = str(oc.repo)
+        config = oc.home / ".config" / "opencode" / "opencode.json"
+        before = config.read_bytes()
+        client = tmp_path / "client"
+        init = agent_trace(oc.home, client, "init", "--agent", "opencode", "--collector-url", collector.url)
+        assert init.returncode == 0, init.stderr
+        plugin = oc.home / ".config" / "opencode" / "plugin" / "agent-trace.js"
+        assert collector.url in plugin.read_text() and config.read_bytes() == before
+        for prompt in OPENCODE_SCENARIO.prompts:
+            oc.run(prompt)
+    assert oc.session_id is not None
+    db = collector.database
+    turns = len(OPENCODE_SCENARIO.turns)
+    wait_for(db, "SELECT count(*) FROM llm_calls", turns, collector)
+    wait_for(db, "SELECT count(*) FROM tool_calls WHERE status IS NOT NULL", 4, collector)
+    wait_for(db, "SELECT count(*) FROM prompts", 2, collector)
+    if then_import:
+        result = agent_trace(oc.home, collector.home, "import")
+        assert result.returncode == 0, result.stderr
+    assert_store_matches(db, fake, oc.session_id, turns)
+    assert query(db, "SELECT project FROM sessions") == [(str(oc.repo),)]
+    prompts = [str(p[0]) for p in query(db, "SELECT text FROM prompts ORDER BY ts_ms")]
+    assert [want in got for want, got in zip(OPENCODE_SCENARIO.prompts, prompts, strict=True)] == [True, True]
+
+    gone = agent_trace(oc.home, client, "uninstall", "--agent", "opencode")
+    assert gone.returncode == 0, gone.stderr
+    assert not plugin.exists() and config.read_bytes() == before
+
+
+def test_an_unreachable_collector_leaves_opencode_alone(opencode_binary: Path, tmp_path: Path) -> None:
+    """The plugin never breaks the agent: with nothing listening, OpenCode does its work and exits
+    as usual, and `agent-trace import` still gets every fact from OpenCode's own store."""
+    at_home = tmp_path / "agent-trace"
+    with FakeOpenAI([OPENCODE_SCENARIO]) as fake:
+        oc = OpencodeSession(fake.url, tmp_path / "run", opencode_binary)
+        fake.cwd = str(oc.repo)
+        nobody = f"http://127.0.0.1:{free_port()}"
+        init = agent_trace(
+            oc.home, tmp_path / "client", "init", "--agent", "opencode", "--collector-url", nobody
+        )
+        assert init.returncode == 0, init.stderr
+        events = oc.run(OPENCODE_SCENARIO.prompts[0])
+        assert (oc.repo / "notes.txt").read_text() == "alpha\ngamma\n"
+        assert not [e for e in events if e.get("type") == "error"]
+    assert oc.session_id is not None
+    result = agent_trace(oc.home, at_home, "import")
+    assert result.returncode == 0, result.stderr
+    assert_store_matches(at_home / "agent-trace.db", fake, oc.session_id, 5)

@@ -146,6 +146,38 @@ def test_codex_archived_copy_and_forked_replay_add_nothing() -> None:
     assert {c.call_id for c in again.llm_calls} == {c.call_id for c in original.llm_calls}
 
 
+def test_a_spawned_codex_thread_rolls_into_its_parent(tmp_path: Path) -> None:
+    """A subagent thread's rollout (its `session_meta.source` names the parent thread, as codex-rs
+    `SessionSource::SubAgent(ThreadSpawn)` serialises it): the real run's file with that source."""
+    parent = "01a242d8-0000-7000-8000-00000000a11c"
+    lines = CODEX_NEW.read_text().splitlines(keepends=True)
+    meta = json.loads(lines[0])
+    child = meta["payload"]["id"]
+    spawn = {"parent_thread_id": parent, "depth": 1, "agent_nickname": "Euclid", "agent_role": "explorer"}
+    meta["payload"].update(source={"subagent": {"thread_spawn": spawn}}, thread_source="subagent",
+                           agent_nickname="Euclid", agent_role="explorer")  # fmt: skip
+    path = tmp_path / CODEX_NEW.name
+    path.write_text(json.dumps(meta) + "\n" + "".join(lines[1:]))
+    own = parse(CODEX_NEW)
+    for cut_every in (0, 3):
+        batch = parse(path, cut_every)
+        # The same calls, keyed by their own thread (live copies still merge), billed once.
+        assert {c.call_id for c in batch.llm_calls} == {c.call_id for c in own.llm_calls}
+        assert usage_rows(batch) == usage_rows(own)
+        assert {(c.session_id, c.agent_id, c.is_sidechain, c.prompt_id) for c in batch.llm_calls} == {
+            (parent, child, True, None)
+        }
+        assert {(t.session_id, t.agent_id) for t in batch.tool_calls} == {(parent, child)}
+        assert tool_rows(batch) == tool_rows(own)
+        assert {(t.session_id, t.path) for t in batch.file_touches} == {
+            (parent, t.path) for t in own.file_touches
+        }
+        assert not batch.prompts and not batch.sessions  # the task text is the parent's, not a turn
+        subs = {(s.session_id, s.agent_id) for s in batch.subagents}
+        assert subs == {(parent, child)}
+        assert ("explorer", "Euclid") in {(s.agent_type, s.description) for s in batch.subagents}
+
+
 # -- Gemini CLI --------------------------------------------------------------------------------
 
 
@@ -187,6 +219,29 @@ def test_gemini_legacy_json_document_is_the_same_session(tmp_path: Path) -> None
     legacy.parent.mkdir(parents=True)
     legacy.write_text(json.dumps({**header, "messages": list(messages.values())}, indent=2))
     assert usage_rows(parse(legacy)) == usage_rows(parse(GEMINI))  # a .json is always read whole
+
+
+def test_a_gemini_subagent_file_rolls_into_its_parent(tmp_path: Path) -> None:
+    """Gemini CLI 0.61 writes a subagent's chat to `chats/<parent session>/<subagent session>.jsonl`
+    (`kind: subagent`, no `session-` prefix): the real run's file, moved and marked so."""
+    parent, child = "11111111-2222-4333-8444-555555555555", "child-prompt-id"
+    lines = GEMINI.read_text().splitlines(keepends=True)
+    meta = json.loads(lines[0])
+    meta.update(sessionId=child, kind="subagent")
+    path = tmp_path / "repo" / "chats" / parent / f"{child}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(meta) + "\n" + "".join(lines[1:]))
+    own = parse(GEMINI)
+    own_sid = json.loads(lines[0])["sessionId"]
+    batch = parse(path)
+    # Keyed by the main session, as Gemini CLI's telemetry (which names only that) keys them.
+    assert {c.call_id for c in batch.llm_calls} == {c.call_id.replace(own_sid, parent) for c in own.llm_calls}
+    assert usage_rows(batch) == usage_rows(own)
+    assert {(c.session_id, c.agent_id, c.is_sidechain) for c in batch.llm_calls} == {(parent, child, True)}
+    assert {(t.session_id, t.agent_id) for t in batch.tool_calls} == {(parent, child)}
+    assert tool_rows(batch) == tool_rows(own)
+    assert not batch.prompts  # the task text is the parent's, not a turn
+    assert {(s.session_id, s.agent_id) for s in batch.subagents} == {(parent, child)}
 
 
 # -- Qwen Code ---------------------------------------------------------------------------------
@@ -232,3 +287,26 @@ def test_opencode_rows_calls_are_what_was_billed() -> None:
     assert all(t.call_id for t in batch.tool_calls)
     assert len(batch.prompts) == 1 and "SCENARIO:oc do it" in (batch.prompts[0].text or "")
     assert {s.agent for s in batch.sessions} == {"opencode"}
+
+
+# What the fake billed in the live run (tests/fixtures/agents/opencode-1.18.33/live: the logs
+# agent-trace's OpenCode plugin sent, and the same run's database rows).
+OPENCODE_LIVE_BILLED = [(4001, 0, 41, 5), (4103, 3501, 52, 7), (4205, 3603, 63, 0), (4307, 3705, 74, 9),
+                        (4409, 3807, 85, 11)]  # fmt: skip
+
+
+def test_opencode_plugin_logs_and_database_share_every_key() -> None:
+    live = otlp("opencode-1.18.33/live")
+    rows = json.loads((AGENTS / "opencode-1.18.33" / "live" / "rows.json").read_text())
+    files = OpencodeRows(rows["session"]).records(rows["message"], rows["part"])
+    assert usage_rows(live) == [(p - c, o, c) for p, c, o, _r in OPENCODE_LIVE_BILLED]
+    assert {c.call_id for c in live.llm_calls} == {c.call_id for c in files.llm_calls}
+    assert usage_rows(live) == usage_rows(files)
+    assert tool_rows(live) == tool_rows(files)
+    assert {(t.tool_use_id, t.call_id) for t in live.tool_calls if t.call_id} == {
+        (t.tool_use_id, t.call_id) for t in files.tool_calls
+    }
+    assert {p.prompt_id for p in live.prompts} == {p.prompt_id for p in files.prompts}
+    assert {(s.session_id, s.agent, s.project) for s in live.sessions} == {
+        (s.session_id, s.agent, s.project) for s in files.sessions
+    }

@@ -92,12 +92,7 @@ def cmd_init_codex(args: argparse.Namespace, settings: Settings, env: Mapping[st
         print(f"agent-trace init: {path} already sends Codex telemetry to {url}; nothing to change")
         return 0
     if args.dry_run:
-        print(
-            files.diff(path, before, after).replace(token, "***")
-            if token
-            else files.diff(path, before, after),
-            end="",
-        )
+        print(files.diff(path, before, after, token), end="")
         return 0
     if before is not None:
         files.backup(path, before, settings.home / "backups")

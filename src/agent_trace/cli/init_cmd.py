@@ -45,6 +45,10 @@ def cmd_init(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
         from agent_trace.cli.codex_config import cmd_init_codex
 
         return cmd_init_codex(args, settings, env)
+    if agent == "opencode":
+        from agent_trace.cli.opencode_config import cmd_init_opencode
+
+        return cmd_init_opencode(args, settings, env)
     if agent in ("gemini", "qwen"):
         from agent_trace.cli.gemini_config import cmd_init_gemini
 
@@ -61,8 +65,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings, env: Mapping[str, str
             continue
         changed = True
         if args.dry_run:
-            text = files.diff(path, before, after)
-            print(_mask(text, plan["token"]), end="")
+            print(files.diff(path, before, after, plan["token"]), end="")
     if args.dry_run:
         if not changed:
             print("agent-trace init: nothing to change")
@@ -227,10 +230,6 @@ def _is_loopback(host: str) -> bool:
 def _grpc_endpoint(scheme: str, host: str, settings: Settings) -> str:
     port = settings.otel_grpc_address.rsplit(":", 1)[-1]
     return f"{scheme}://{host}:{port}"
-
-
-def _mask(text: str, token: str | None) -> str:
-    return text.replace(token, "***") if token else text
 
 
 def _report(plan: dict[str, Any], changed: bool, backups: list[Path]) -> None:

@@ -142,14 +142,16 @@ def backup(path: Path, original: str, backups_dir: Path) -> Path:
     return target
 
 
-def diff(path: Path, before: str | None, after: str | None) -> str:
+def diff(path: Path, before: str | None, after: str | None, secret: str | None = None) -> str:
+    """A unified diff of a planned write; `secret` (an ingest token) is shown as ***."""
     lines = difflib.unified_diff(
         (before or "").splitlines(keepends=True),
         (after or "").splitlines(keepends=True),
         fromfile=f"{path} (now)" if before is not None else "/dev/null",
         tofile=f"{path} (after)" if after is not None else "/dev/null",
     )
-    return "".join(lines)
+    text = "".join(lines)
+    return text.replace(secret, "***") if secret else text
 
 
 def records_of(config: Mapping[str, Any] | None) -> list[InstallRecord]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from agent_trace import __version__
 
 # Agents `init --agent` / `uninstall --agent` configure.
-AGENTS = ("claude-code", "codex", "gemini", "qwen")
+AGENTS = ("claude-code", "codex", "gemini", "qwen", "opencode")
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("import", help="import agent transcripts (Claude Code, Codex, Gemini CLI, Qwen Code)")
+    p = sub.add_parser(
+        "import", help="import agent transcripts (Claude Code, Codex, Gemini CLI, Qwen Code, OpenCode)"
+    )
     p.add_argument("paths", nargs="*", help="files or folders (default: every agent's own session store)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -126,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--agent",
         choices=AGENTS,
         default="claude-code",
-        help="which agent to configure (codex: [otel] in ~/.codex/config.toml; gemini / qwen: telemetry in ~/.gemini or ~/.qwen settings.json)",
+        help="which agent to configure (codex: [otel] in ~/.codex/config.toml; gemini / qwen: telemetry in ~/.gemini or ~/.qwen settings.json; opencode: a plugin in ~/.config/opencode/plugin)",
     )
     p.add_argument(
         "--collector-url", help="the collector (default: the recorded one, else http://127.0.0.1:8317)"

@@ -28,6 +28,10 @@ def cmd_uninstall(args: argparse.Namespace, settings: Settings, env: Mapping[str
         from agent_trace.cli.codex_config import cmd_uninstall_codex
 
         return cmd_uninstall_codex(args, settings, env)
+    if agent == "opencode":
+        from agent_trace.cli.opencode_config import cmd_uninstall_opencode
+
+        return cmd_uninstall_opencode(args, settings, env)
     if agent in ("gemini", "qwen"):
         from agent_trace.cli.gemini_config import cmd_uninstall_gemini
 

@@ -95,5 +95,13 @@ PAYLOAD_METADATA_KEYS = frozenset(
 )
 # Raw payload keys holding what the model said: kept only at tier 3.
 PAYLOAD_RESPONSE_KEYS = frozenset(
-    {"last_assistant_message", "response", "delta", "thinking", "assistant_response", "compact_summary"}
+    {
+        "last_assistant_message",
+        "response",
+        "delta",
+        "thinking",
+        "assistant_response",
+        "compact_summary",
+        "opencode.response_parts",  # an OpenCode assistant's text and reasoning (sources/opencode_otel.py)
+    }
 )

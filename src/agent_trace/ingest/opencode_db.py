@@ -46,7 +46,7 @@ def _rows(db: sqlite3.Connection, sql: str, *params: Any) -> list[dict[str, Any]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def read(path: Path, parser_state: str | None) -> Iterator[tuple[Any, str, ParseStats]]:
+def read(path: Path, parser_state: str | None) -> Iterator[tuple[Any, str | None, ParseStats]]:
     """(RecordBatch, new parser state, stats) of what changed since `parser_state`."""
     since = 0
     if parser_state:

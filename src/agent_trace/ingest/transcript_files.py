@@ -19,7 +19,7 @@ import orjson
 
 from agent_trace.domain.jsonl import is_complete_record
 from agent_trace.domain.records import RecordBatch
-from agent_trace.ingest import opencode_db
+from agent_trace.ingest import opencode_db, opencode_files
 from agent_trace.sources.claude_transcript import TranscriptParser
 from agent_trace.sources.claude_transcript_lines import ParseState, ParseStats, describe_path
 from agent_trace.sources.codex_rollout import CodexRolloutParser, CodexState, session_hint
@@ -58,8 +58,8 @@ class Chunk:
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """Every *.jsonl transcript (and Gemini CLI `session-*.json` chat, OpenCode `opencode.db`)
-    under the given files/folders, in a stable order.
+    """Every *.jsonl transcript (and Gemini CLI `session-*.json` chat, OpenCode `opencode.db` and
+    older `storage/` folder) under the given files/folders, in a stable order.
 
     Sorted by path, a session's main file comes before its `<session>/subagents/` files, and an
     original before copies that sort later; missing roots are skipped (the caller reports them).
@@ -69,8 +69,15 @@ def discover(paths: Iterable[Path]) -> list[Path]:
         if root.is_file():
             if root.suffix == ".jsonl" or is_chat_file(str(root)) or opencode_db.is_opencode_db(root):
                 found.add(root)
+        elif opencode_files.is_opencode_storage(root):
+            found.add(root)
         elif root.is_dir():
-            for dirpath, _dirnames, filenames in os.walk(root):
+            for dirpath, dirnames, filenames in os.walk(root):
+                if opencode_files.STORAGE_NAME in dirnames:
+                    storage = Path(dirpath) / opencode_files.STORAGE_NAME
+                    if opencode_files.is_opencode_storage(storage):
+                        found.add(storage)  # one unit, read by its own reader: not walked
+                        dirnames.remove(opencode_files.STORAGE_NAME)
                 for name in filenames:
                     if (
                         name.endswith(".jsonl")
@@ -162,23 +169,33 @@ def signature(path: Path) -> tuple[int, int]:
     """(size, mtime_ns) that tells whether a file changed since the last import."""
     if opencode_db.is_opencode_db(path):
         return opencode_db.signature(path)
+    if opencode_files.is_opencode_storage(path):
+        return opencode_files.signature(path)
     st = path.stat()
     return st.st_size, st.st_mtime_ns
 
 
 def _parse_opencode(task: FileTask) -> Iterator[Chunk]:
+    """OpenCode's database or JSON folder: batches, the last one carrying the new state."""
+    path = Path(task.path)
+    storage = opencode_files.is_opencode_storage(path)
+    reader = opencode_files.read if storage else opencode_db.read
     try:
-        for batch, state, stats in opencode_db.read(Path(task.path), task.parser_state):
+        for batch, state, stats in reader(path, task.parser_state):
+            if state is None:
+                yield Chunk(task.path, batch, 0)
+                continue
             file_state = FileState(task.path, task.size, task.mtime_ns, task.size, state)
             yield Chunk(task.path, batch, task.size - task.start, file_state, stats)
     except (OSError, sqlite3.Error) as exc:
-        yield Chunk(task.path, RecordBatch(), 0, error=f"cannot read OpenCode's database: {exc}")
+        what = "JSON store" if storage else "database"
+        yield Chunk(task.path, RecordBatch(), 0, error=f"cannot read OpenCode's {what}: {exc}")
 
 
 def parse_file(task: FileTask) -> Iterator[Chunk]:
     """The records of one file from `task.start`, in chunks; the last chunk has its FileState."""
     path = Path(task.path)
-    if opencode_db.is_opencode_db(path):
+    if opencode_db.is_opencode_db(path) or opencode_files.is_opencode_storage(path):
         yield from _parse_opencode(task)
         return
     parser = parser_for(path, task.parser_state, task.mtime_ns // 1_000_000)

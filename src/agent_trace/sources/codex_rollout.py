@@ -19,6 +19,12 @@ Pure: lines in, records out. Each line is `{"timestamp", "type", "payload"}` wit
   non-zero exit code is an error.
 * The session: `session_meta` (id, cwd, CLI version, originator, git). A resumed session appends
   to the same file; a fork or an archived copy repeats lines whose keys merge in the store.
+* Subagents: a thread another thread spawned has its own rollout file, whose `session_meta`
+  says so: `source = {"subagent": {"thread_spawn": {"parent_thread_id", "depth", …}}}` with
+  `agent_nickname` / `agent_role` (codex-rs `protocol::SessionSource::SubAgent`). Its records are
+  rolled into the parent thread's session with the child thread id as agent id (as Claude Code's
+  subagents are); its calls keep their own thread in their key. Its "prompt" is the task the
+  parent wrote, not a human turn: not a prompt.
 
 Every line is complete on its own, so a later import can resume after any line: the state
 between lines is only the session, the model, the current turn and the tools awaiting their
@@ -65,6 +71,7 @@ class CodexState:
     """What a later chunk of the same file needs from the earlier ones (JSON-safe)."""
 
     session_id: str | None = None
+    parent_id: str | None = None  # the parent thread, for a spawned subagent thread
     cwd: str | None = None
     model: str | None = None
     turn_id: str | None = None
@@ -101,6 +108,14 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def spawned_by(meta: Mapping[str, Any]) -> str | None:
+    """The parent thread of a `session_meta` whose source is a spawned subagent thread."""
+    source = meta.get("source")
+    sub = source.get("subagent") if isinstance(source, dict) else None
+    spawn = sub.get("thread_spawn") if isinstance(sub, dict) else None
+    return _str(spawn.get("parent_thread_id")) if isinstance(spawn, dict) else None
+
+
 def session_hint(path: str) -> str | None:
     """The session id at the end of a rollout file name (`rollout-<time>-<uuid>.jsonl`)."""
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
@@ -127,20 +142,33 @@ class CodexRolloutParser(SessionFileParser):
 
     # -- records -------------------------------------------------------------------------------
 
+    def _owner(self) -> tuple[str | None, str | None]:
+        """(session the records go to, agent id): a subagent thread's go to its parent's."""
+        if self.state.parent_id is not None:
+            return self.state.parent_id, self.state.session_id
+        return self.state.session_id, None
+
     def _session(self, ts: int | None) -> Session | None:
-        sid = self.state.session_id
+        sid, agent_id = self._owner()
         if sid is None:
+            return None
+        if agent_id is not None:
+            self.subagent(sid, agent_id, ts)
             return None
         session = self.session(sid, ts)
         session.cwd = session.cwd or self.state.cwd
         return session
 
     def _tool(self, tool_use_id: str) -> ToolCall | None:
-        sid = self.state.session_id
-        return None if sid is None else self.tool(tool_use_id, sid)
+        sid, agent_id = self._owner()
+        if sid is None:
+            return None
+        tool = self.tool(tool_use_id, sid)
+        tool.agent_id = agent_id
+        return tool
 
     def _touch(self, tool_use_id: str, path: str, ts: int | None) -> None:
-        sid = self.state.session_id
+        sid, _agent_id = self._owner()
         if sid is None:
             return
         if not path.startswith("/") and self.state.cwd:
@@ -206,7 +234,14 @@ class CodexRolloutParser(SessionFileParser):
         if not first:
             return
         self.state.cwd = _str(payload.get("cwd")) or self.state.cwd
-        session = self._session(parse_iso_ms(payload.get("timestamp")) or ts)
+        self.state.parent_id = spawned_by(payload) or self.state.parent_id
+        started = parse_iso_ms(payload.get("timestamp")) or ts
+        if self.state.parent_id is not None and self.state.session_id is not None:
+            sub = self.subagent(self.state.parent_id, self.state.session_id, started)
+            sub.agent_type = _str(payload.get("agent_role"))
+            sub.description = _str(payload.get("agent_nickname"))
+            return
+        session = self._session(started)
         if session is None:
             return
         session.project = self.state.cwd
@@ -227,19 +262,22 @@ class CodexRolloutParser(SessionFileParser):
         ts: int | None,
         turn_id: str | None,
     ) -> None:
-        sid = self.state.session_id
+        sid, agent_id = self._owner()
         values = counts(raw)
         if sid is None or thread is None or not any(values):
             return
         key = call_key(thread, values)
         call = self.call(key, sid)
+        call.agent_id = agent_id
+        call.is_sidechain = agent_id is not None
         call.request_id = response_id or call.request_id
         call.model = self.state.model
         call.ts_ms = ts
         call.usage = usage_of(values)
-        call.prompt_id = (
-            self.state.turn_prompts.get(turn_id or self.state.turn_id or "") or self.state.prompt_id
-        )
+        if agent_id is None:
+            call.prompt_id = (
+                self.state.turn_prompts.get(turn_id or self.state.turn_id or "") or self.state.prompt_id
+            )
         if self.state.pending_tools:
             call.tool_use_ids = tuple(self.state.pending_tools)
             for tool_use_id in self.state.pending_tools:
@@ -408,7 +446,7 @@ class CodexRolloutParser(SessionFileParser):
     def _on_prompt(self, text: str, ts: int | None) -> None:
         sid = self.state.session_id
         kind = classify_prompt(text)
-        if sid is None or kind is None:
+        if sid is None or kind is None or self.state.parent_id is not None:
             return
         key = prompt_key(sid, text)
         prompt = self.prompt(key, sid, ts)

@@ -17,6 +17,9 @@ own runs of 0.61.0 wrote:
   input. Canonical: input = input - cached + tool, cache reads = cached, output = output + thoughts.
 * LLM calls are keyed by thread and exact counts (sources/usage_keys.py), like Gemini CLI's
   telemetry (`gemini_cli.api_response`) can key them; prompts by the digest of their text.
+* A subagent writes its own file, `chats/<parent session id>/<subagent session id>.jsonl`
+  (`kind: subagent`): its records go to the parent session with the subagent's id as agent id,
+  and a subagent record; its "user" message is the task the parent wrote, not a prompt.
 """
 
 from __future__ import annotations
@@ -99,9 +102,12 @@ def shell_exit_code(output: str | None) -> int | None:
 
 
 def is_chat_file(path: str) -> bool:
-    """A Gemini CLI chat file: `session-*.json(l)` in a `chats` folder (or below, for subagents)."""
+    """A Gemini CLI chat file: `session-*.json(l)` in a `chats` folder, or a subagent's
+    `chats/<parent session>/<subagent session>.jsonl` (0.61: no `session-` prefix there)."""
     parts = path.replace("\\", "/").split("/")
     name = parts[-1]
+    if len(parts) >= 3 and parts[-3] == "chats" and name.endswith(".jsonl"):
+        return True
     return name.startswith("session-") and name.endswith((".json", ".jsonl")) and "chats" in parts[-3:-1]
 
 
@@ -231,7 +237,10 @@ class GeminiChatParser(SessionFileParser):
             self.state.parent_session = None
         if meta.get("kind") == "main":
             self.state.parent_session = None
-        self._session(parse_iso_ms(meta.get("startTime")))
+        started = parse_iso_ms(meta.get("startTime"))
+        if self.state.parent_session and self.state.session_id:
+            self.subagent(self.state.parent_session, self.state.session_id, started)
+        self._session(started)
 
     def _on_message(self, message: Mapping[str, Any]) -> None:
         kind = message.get("type")
@@ -240,6 +249,8 @@ class GeminiChatParser(SessionFileParser):
         if sid is None:
             return
         if kind == "user":
+            if self.state.parent_session:
+                return  # a subagent's "user" text is the task its parent wrote, not a human turn
             text = _text(message.get("content"))
             if not text or text.lstrip().startswith(_NOT_PROMPTS):
                 return
@@ -261,8 +272,9 @@ class GeminiChatParser(SessionFileParser):
         if isinstance(tokens, dict):
             values = gemini_counts(tokens)
             if any(values):
-                thread = self.state.session_id or sid
-                key = call_key(thread, values)
+                # The main session is the thread, a subagent's requests included: Gemini CLI's
+                # telemetry names only that session, so both channels build the same key.
+                key = call_key(sid, values)
                 call = self.call(key, sid)
                 call.message_id = _str(message.get("id"))
                 call.model = _str(message.get("model"))

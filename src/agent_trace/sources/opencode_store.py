@@ -16,6 +16,12 @@ title, version), `message`s (`data.role` user|assistant; an assistant message ca
 * A child session (`parent_id`) is rolled into its root session as a subagent: its calls and
   tools carry the child's id as agent id.
 * A prompt is a user message (its text parts, synthetic ones excepted), keyed by its id.
+
+The same objects also come whole — a session `Info`, a message `Info`, a `Part` as OpenCode's
+API, its event bus and its older `storage/` JSON files hold them: `session_row`, `message_row`
+and `part_row` turn them into rows exactly as OpenCode's own JSON → SQLite migration does
+(`packages/opencode/src/storage/json-migration.ts`), so every channel goes through one mapping
+and names every fact with the same key.
 """
 
 from __future__ import annotations
@@ -54,6 +60,56 @@ def opencode_usage(tokens: Mapping[str, Any]) -> Usage:
         cache_5m_tokens=written,
         cache_read_tokens=as_count(cache.get("read")),
     )
+
+
+def _created_updated(obj: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    times = _dict(obj.get("time"))
+    return _int(times.get("created")), _int(times.get("updated"))
+
+
+def session_row(info: Mapping[str, Any], session_id: str | None = None) -> dict[str, Any]:
+    """A session `Info` (`parentID`, `time.created` …) as its `session` row."""
+    created, updated = _created_updated(info)
+    return {
+        "id": session_id or _str(info.get("id")),
+        "parent_id": _str(info.get("parentID")),
+        "directory": _str(info.get("directory")),
+        "title": _str(info.get("title")),
+        "version": _str(info.get("version")),
+        "time_created": created,
+        "time_updated": updated if updated is not None else created,
+    }
+
+
+def message_row(info: Mapping[str, Any], session_id: str | None = None) -> dict[str, Any]:
+    """A message `Info` as its `message` row (the object itself is the row's `data`)."""
+    created, updated = _created_updated(info)
+    return {
+        "id": _str(info.get("id")),
+        "session_id": session_id or _str(info.get("sessionID")),
+        "time_created": created,
+        "time_updated": updated if updated is not None else created,
+        "data": info,
+    }
+
+
+def part_row(
+    part: Mapping[str, Any],
+    message_id: str | None = None,
+    session_id: str | None = None,
+    seen: tuple[int | None, int | None] = (None, None),
+) -> dict[str, Any]:
+    """A `Part` as its `part` row. A part has no time of its own (OpenCode stamps the row when it
+    writes it): `seen` is when it was first and last seen, where the caller knows that."""
+    created, updated = _created_updated(part)
+    return {
+        "id": _str(part.get("id")),
+        "message_id": message_id or _str(part.get("messageID")),
+        "session_id": session_id or _str(part.get("sessionID")),
+        "time_created": created if created is not None else seen[0],
+        "time_updated": updated if updated is not None else seen[1],
+        "data": part,
+    }
 
 
 def _data(row: Mapping[str, Any]) -> dict[str, Any]:

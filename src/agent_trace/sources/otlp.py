@@ -40,7 +40,7 @@ from agent_trace.domain.records import (
 )
 from agent_trace.domain.timeutil import parse_iso_ms
 from agent_trace.domain.tools import file_touches
-from agent_trace.sources import codex_otel, gemini_otel, qwen_otel
+from agent_trace.sources import codex_otel, gemini_otel, opencode_otel, qwen_otel
 from agent_trace.sources.otlp_build import (
     DENIED_DECISIONS,
     Builder,
@@ -173,6 +173,9 @@ def _log_record(b: Builder, rec: LogRecordView, correlator: OtlpCorrelator | Non
         return
     if name.startswith(qwen_otel.EVENT_PREFIX):
         qwen_otel.on_log(b, rec, name, sid, ts)
+        return
+    if name.startswith(opencode_otel.EVENT_PREFIX):
+        opencode_otel.on_log(b, rec, name, sid, ts)
         return
     handler = _LOG_HANDLERS.get(name)
     if handler is not None:

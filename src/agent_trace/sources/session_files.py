@@ -19,6 +19,7 @@ from agent_trace.domain.records import (
     Prompt,
     RecordBatch,
     Session,
+    Subagent,
     ToolCall,
 )
 from agent_trace.sources.claude_transcript_lines import ParseStats
@@ -47,6 +48,7 @@ class SessionFileParser:
         self._calls: dict[str, LlmCall] = {}
         self._tools: dict[str, ToolCall] = {}
         self._touches: dict[tuple[str, str, str], FileTouch] = {}
+        self._subagents: dict[tuple[str, str], Subagent] = {}
 
     def start_at(self, offset: int) -> None:
         self.safe_offset = offset
@@ -63,6 +65,7 @@ class SessionFileParser:
             llm_calls=list(self._calls.values()),
             tool_calls=list(self._tools.values()),
             file_touches=list(self._touches.values()),
+            subagents=list(self._subagents.values()),
         )
         self._reset_batch()
         return batch
@@ -112,6 +115,16 @@ class SessionFileParser:
         found = self._tools.get(tool_use_id)
         if found is None:
             found = self._tools[tool_use_id] = ToolCall(tool_use_id=tool_use_id, session_id=sid)
+        return found
+
+    def subagent(self, sid: str, agent_id: str, ts: int | None) -> Subagent:
+        """A child session (thread) rolled into its parent `sid` as a subagent."""
+        found = self._subagents.get((sid, agent_id))
+        if found is None:
+            found = self._subagents[(sid, agent_id)] = Subagent(session_id=sid, agent_id=agent_id)
+        if ts is not None:
+            found.started_ms = ts if found.started_ms is None else min(found.started_ms, ts)
+            found.ended_ms = ts if found.ended_ms is None else max(found.ended_ms, ts)
         return found
 
     def touch(self, tool_use_id: str, path: str, op: FileOp, sid: str, ts: int | None) -> None:
