@@ -1,8 +1,7 @@
 """The API role (port 8318): sessions, replay, timeline, live stream, analytics. JSON + SSE.
 
-Parts this module puts in `AppContext.parts`:
-- "api.hub": the ChangeHub behind `/v1/sessions/stream` (one store poll for all listeners);
-- reads "api.stream_config" (a StreamConfig) when present, so tests can shorten heartbeats.
+The answer cache (shared with the in-process dashboard) and the ChangeHub behind
+`/v1/sessions/stream` (one store poll for all listeners) come from server/wiring.py.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from agent_trace.reports.timeline import KINDS
+from agent_trace.server import wiring
 from agent_trace.server.access import aggregate_rows, principal_of, visible_hits, visible_rows
 from agent_trace.server.api import models, service
 from agent_trace.server.api.budgets import budget_router
-from agent_trace.server.api.cache import ChangeValidatedCache
 from agent_trace.server.api.params import (
     bad,
     parse_breakdown,
@@ -29,7 +28,7 @@ from agent_trace.server.api.params import (
     parse_search_query,
     parse_session_query,
 )
-from agent_trace.server.api.stream import ChangeHub, StreamConfig, session_events
+from agent_trace.server.api.stream import session_events
 from agent_trace.server.context import AppContext
 from agent_trace.server.heap import settle_heap
 from agent_trace.server.security import API_CSP, SecurityMiddleware, SecurityPolicy
@@ -88,11 +87,9 @@ def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(prefix="/v1")
     store = ctx.store
     default_tz = ctx.settings.timezone
-    config: StreamConfig = ctx.parts.get("api.stream_config") or StreamConfig()
-    hub = ChangeHub(store, config.poll_interval_s)
-    ctx.parts["api.hub"] = hub
-    cache = ChangeValidatedCache(store)
-    ctx.parts["api.cache"] = cache
+    config = wiring.stream_config(ctx)
+    hub = wiring.change_hub(ctx)
+    cache = wiring.answer_cache(ctx)
 
     async def run(fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args)
@@ -366,9 +363,10 @@ def build_router(ctx: AppContext) -> APIRouter:
     return router
 
 
-def configure(app: FastAPI, ctx: AppContext) -> None:
+def install(app: FastAPI, ctx: AppContext) -> None:
     from agent_trace.server import access
 
+    app.include_router(build_router(ctx))
     access.install(app, ctx, "api")  # inside the security middleware: its headers cover refusals
     policy = SecurityPolicy(
         csp=API_CSP,
@@ -392,5 +390,5 @@ def configure(app: FastAPI, ctx: AppContext) -> None:
             yield state
         await hub.close()
 
-    hub: ChangeHub = ctx.parts["api.hub"]
+    hub = wiring.change_hub(ctx)
     app.router.lifespan_context = lifespan

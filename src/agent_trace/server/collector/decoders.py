@@ -79,7 +79,7 @@ def _init_worker(setup: DecoderSetup, collector_pid: int | None = None) -> None:
         # A worker holds the forkserver's "alive" pipe and its own call queue open: left alone it
         # would outlive a killed collector and keep the forkserver and resource tracker running.
         die_with(collector_pid)
-    # As in the collector process (routes._GcTuning): decoding allocates many short-lived
+    # As in the collector process (services.GcTuning): decoding allocates many short-lived
     # objects; keep full collections over the start-up heap out of the way.
     gc.collect()
     gc.freeze()

@@ -4,8 +4,7 @@ Pages: Sessions (`/`), Replay (`/sessions/{id}`), Cost (`/cost`), plus the fragm
 script fetches (lazy card bodies, "show more", live refresh) and `/live/sessions` (SSE, relayed
 from the API or read in-process). Data comes through a `DataClient` (see client.py).
 
-Parts this module puts in `AppContext.parts`:
-- "dashboard.client": the DataClient (an existing one is reused, so tests can inject theirs).
+The DataClient (in-process over the API's answer cache, or HTTP) comes from server/wiring.py.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent_trace.server import wiring
 from agent_trace.server.access import (
     aggregate_rows,
     current_csrf,
@@ -35,11 +35,11 @@ from agent_trace.server.access import (
     visible_rows,
 )
 from agent_trace.server.api.params import parse_last_event_id, parse_session_query
-from agent_trace.server.api.stream import StreamConfig, sse_comment, sse_event
+from agent_trace.server.api.stream import sse_comment, sse_event
 from agent_trace.server.context import AppContext
 from agent_trace.server.dashboard import pages
 from agent_trace.server.dashboard.budgets_page import BudgetBanner, add_budget_routes
-from agent_trace.server.dashboard.client import DataClient, make_client
+from agent_trace.server.dashboard.client import DataClient
 from agent_trace.server.dashboard.formatting import FILTERS, sort_value
 from agent_trace.server.dashboard.highlight import HighlightCache, Highlighter, stylesheet
 from agent_trace.server.dashboard.identity_pages import add_identity_pages, safe_next
@@ -50,7 +50,7 @@ from agent_trace.server.dashboard.replay_view import CHUNK, PromptCard, ReplayVi
 from agent_trace.server.dashboard.session_filter import SessionFilter, filter_prompts
 from agent_trace.server.dashboard.session_filter import choices as session_choices
 from agent_trace.server.dashboard.timeline_view import waterfall
-from agent_trace.server.errors import ApiError, error_body
+from agent_trace.server.errors import ApiError, error_response
 from agent_trace.server.heap import settle_heap
 from agent_trace.server.security import (
     COOKIE_NAME,
@@ -152,18 +152,8 @@ def _tz_from(request: Request, default: str | None) -> str | None:
     return default
 
 
-def build_router(ctx: AppContext) -> APIRouter:
-    client: DataClient = ctx.parts.get("dashboard.client") or make_client(
-        ctx.store,
-        ctx.settings.dashboard_api_base_url,
-        ctx.settings.dashboard_token,
-        ctx.settings.timezone,
-        ctx.parts.get("api.stream_config") or StreamConfig(),
-        ctx.parts.get("api.cache"),
-    )
-    ctx.parts["dashboard.client"] = client
-    dash = Dashboard(ctx, client)
-    ctx.parts["dashboard"] = dash
+def build_router(ctx: AppContext, dash: Dashboard) -> APIRouter:
+    client = dash.client
     router = APIRouter(include_in_schema=False)
     add_budget_routes(router, dash, client)
 
@@ -532,11 +522,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             parse_session_query(params, ids, ctx.settings.timezone)
             parse_last_event_id(last_id)
         except ApiError as exc:
-            return Response(
-                content=_json_bytes(error_body(exc.status, exc.code, exc.message, exc.field)),
-                status_code=exc.status,
-                media_type="application/json",
-            )
+            return error_response(exc)
 
         def render_row(row: dict[str, Any]) -> str:
             return dash.render("_row.html", row=row, sort=sort)
@@ -618,14 +604,9 @@ def build_router(ctx: AppContext) -> APIRouter:
     return router
 
 
-def _json_bytes(data: Any) -> bytes:
-    import orjson
-
-    return orjson.dumps(data)
-
-
-def configure(app: FastAPI, ctx: AppContext) -> None:
-    dash: Dashboard = ctx.parts["dashboard"]
+def install(app: FastAPI, ctx: AppContext) -> None:
+    dash = Dashboard(ctx, wiring.data_client(ctx))
+    app.include_router(build_router(ctx, dash))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     from agent_trace.server import access
 
@@ -647,11 +628,7 @@ def configure(app: FastAPI, ctx: AppContext) -> None:
         error = ApiError(exc.status_code, "not_found" if exc.status_code == 404 else "error", str(exc.detail))
         if "text/html" in request.headers.get("accept", ""):
             return await dash.error_page(error)
-        return Response(
-            _json_bytes(error_body(error.status, error.code, error.message)),
-            status_code=error.status,
-            media_type="application/json",
-        )
+        return error_response(error)
 
     app.add_exception_handler(StarletteHTTPException, not_found)
 
@@ -668,4 +645,4 @@ def configure(app: FastAPI, ctx: AppContext) -> None:
     app.router.lifespan_context = lifespan
 
 
-__all__ = ["build_router", "configure"]
+__all__ = ["install"]
