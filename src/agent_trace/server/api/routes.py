@@ -28,6 +28,7 @@ from agent_trace.server.api.params import (
     parse_search_query,
     parse_session_query,
 )
+from agent_trace.server.api.queries import Days, DaysModel, Window, WindowModel, given
 from agent_trace.server.api.stream import session_events
 from agent_trace.server.context import AppContext
 from agent_trace.server.heap import settle_heap
@@ -49,26 +50,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": models.ErrorResponse, "description": "no such session"},
 }
 
-# Parameter documentation shared by the endpoints that take them.
-Since = Annotated[
-    str | None,
-    Query(description="from: a local day `2026-02-11` (in `tz`), ISO 8601 date-time or epoch ms"),
-]
-Until = Annotated[
-    str | None,
-    Query(description="to (exclusive for a date-time; a day `2026-02-11` includes that whole day)"),
-]
-# The analytics take whole local days.
-FirstDay = Annotated[str | None, Query(description="first day, 2026-02-11 (default: 29 days before until)")]
-LastDay = Annotated[str | None, Query(description="last day, inclusive (default: today in tz)")]
-Tz = Annotated[str | None, Query(description="IANA time zone for days (default: the server's, else UTC)")]
-Project = Annotated[
-    str | None, Query(description="project (or repo) directory: full path or its last component")
-]
-User = Annotated[str | None, Query(description="user id (exact)")]
-Agent = Annotated[str | None, Query(description="agent, e.g. claude-code (exact)")]
-Model = Annotated[str | None, Query(description="model name (substring, case-insensitive)")]
-
 
 def _json(data: Any, status: int = 200) -> Response:
     # orjson straight to bytes; the response_model documents the shape (see models.py).
@@ -77,10 +58,6 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _raw_json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
-
-
-def _params(**values: str | None) -> dict[str, str]:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 def build_router(ctx: AppContext) -> APIRouter:
@@ -103,13 +80,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     )
     async def list_sessions(
         request: Request,
-        since: Since = None,
-        until: Until = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
-        model: Model = None,
+        filters: WindowModel,
         q: Annotated[
             str | None, Query(description="free text over id, title, project, branch and prompts")
         ] = None,
@@ -127,19 +98,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             list[str] | None, Query(description="only these sessions (repeat, or comma-separated)")
         ] = None,
     ) -> Response:
-        params = _params(
-            since=since,
-            until=until,
-            tz=tz,
-            project=project,
-            user=user,
-            agent=agent,
-            model=model,
-            q=q,
-            sort=sort,
-            limit=limit,
-            cursor=cursor,
-        )
+        params = {**filters, **given(q=q, sort=sort, limit=limit, cursor=cursor)}
         parsed = parse_session_query(params, session_id, default_tz)
         listed = await run(service.list_sessions, store, parsed)
         listed["sessions"] = visible_rows(principal_of(request), listed["sessions"], searched=bool(q))
@@ -161,13 +120,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     )
     async def stream_sessions(
         request: Request,
-        since: Since = None,
-        until: Until = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
-        model: Model = None,
+        filters: WindowModel,
         q: Annotated[str | None, Query(description="free text, as for /v1/sessions")] = None,
         session_id: Annotated[
             list[str] | None, Query(description="only these sessions (e.g. the one being replayed)")
@@ -180,10 +133,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             Query(alias="last_event_id", description="the same, for clients that cannot set headers"),
         ] = None,
     ) -> StreamingResponse:
-        params = _params(
-            since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model, q=q
-        )
-        base = parse_session_query(params, session_id, default_tz).query
+        base = parse_session_query({**filters, **given(q=q)}, session_id, default_tz).query
         start = parse_last_event_id(last_event_id if last_event_id is not None else last_event_id_param)
 
         principal = principal_of(request)
@@ -246,6 +196,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     )
     async def search(
         request: Request,
+        window: Window,
         q: Annotated[
             str | None,
             Query(
@@ -256,25 +207,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         kind: Annotated[
             str | None, Query(description="prompt, tool_call, response (comma-separated)")
         ] = None,
-        since: Since = None,
-        until: Until = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
         limit: Annotated[str | None, Query(description="hits, 1–200 (default 50)")] = None,
     ) -> Response:
-        params = _params(
-            q=q,
-            kind=kind,
-            since=since,
-            until=until,
-            tz=tz,
-            project=project,
-            user=user,
-            agent=agent,
-            limit=limit,
-        )
+        params = {**given(q=q, kind=kind), **window, **given(limit=limit)}
         found = await run(service.search, store, parse_search_query(params, default_tz))
         return _json(visible_hits(principal_of(request), found))
 
@@ -286,13 +221,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="Spend, tokens and activity per local day, by model, project and user",
     )
     async def cost_daily(
-        since: FirstDay = None,
-        until: LastDay = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
-        model: Model = None,
+        filters: DaysModel,
         breakdown: Annotated[
             list[str] | None,
             Query(
@@ -301,10 +230,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             ),
         ] = None,
     ) -> Response:
-        days = parse_day_range(
-            _params(since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model),
-            default_tz,
-        )
+        days = parse_day_range(filters, default_tz)
         return _raw_json(
             await run(service.analytics_cost_daily_json, store, days, parse_breakdown(breakdown), cache)
         )
@@ -316,17 +242,8 @@ def build_router(ctx: AppContext) -> APIRouter:
         tags=["analytics"],
         summary="Tool calls, errors and time per tool (and per day)",
     )
-    async def tools(
-        since: FirstDay = None,
-        until: LastDay = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
-    ) -> Response:
-        days = parse_day_range(
-            _params(since=since, until=until, tz=tz, project=project, user=user, agent=agent), default_tz
-        )
+    async def tools(filters: Days) -> Response:
+        days = parse_day_range(filters, default_tz)
         return _raw_json(await run(service.analytics_tools_json, store, days, cache))
 
     from agent_trace.server.api.identity_routes import add_identity_routes
@@ -341,19 +258,8 @@ def build_router(ctx: AppContext) -> APIRouter:
         tags=["analytics"],
         summary="Cost per commit, per merged PR, per agent-authored line kept; sessions that shipped nothing",
     )
-    async def outcomes(
-        since: FirstDay = None,
-        until: LastDay = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
-        model: Model = None,
-    ) -> Response:
-        days = parse_day_range(
-            _params(since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model),
-            default_tz,
-        )
+    async def outcomes(filters: DaysModel) -> Response:
+        days = parse_day_range(filters, default_tz)
         data = await run(service.analytics_outcomes_json, store, days, cache)
         if not ctx.settings.auth:
             return _raw_json(data)
