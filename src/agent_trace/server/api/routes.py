@@ -29,6 +29,7 @@ from agent_trace.server.api.params import (
     parse_session_query,
 )
 from agent_trace.server.api.queries import Days, DaysModel, Window, WindowModel, given
+from agent_trace.server.api.responses import json_response, raw_json_response
 from agent_trace.server.api.stream import session_events
 from agent_trace.server.context import AppContext
 from agent_trace.server.heap import settle_heap
@@ -49,15 +50,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     404: {"model": models.ErrorResponse, "description": "no such session"},
 }
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    # orjson straight to bytes; the response_model documents the shape (see models.py).
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
-def _raw_json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
 
 
 def build_router(ctx: AppContext) -> APIRouter:
@@ -102,7 +94,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         parsed = parse_session_query(params, session_id, default_tz)
         listed = await run(service.list_sessions, store, parsed)
         listed["sessions"] = visible_rows(principal_of(request), listed["sessions"], searched=bool(q))
-        return _json(listed)
+        return json_response(listed)
 
     @router.get(
         "/sessions/stream",
@@ -159,7 +151,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     async def get_session(session_id: str) -> Response:
         if len(session_id) > 200:
             raise bad("session_id", "at most 200 characters")
-        return _raw_json(await run(service.session_replay_json, store, session_id, cache))
+        return raw_json_response(await run(service.session_replay_json, store, session_id, cache))
 
     @router.get(
         "/timeline",
@@ -185,7 +177,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         unknown = sorted(kinds - set(KINDS))
         if unknown:
             raise bad("kind", f"{', '.join(unknown)}: must be one of {', '.join(KINDS)}")
-        return _json(await run(service.session_timeline, store, session_id.strip(), frozenset(kinds) or None))
+        return json_response(
+            await run(service.session_timeline, store, session_id.strip(), frozenset(kinds) or None)
+        )
 
     @router.get(
         "/search",
@@ -211,7 +205,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     ) -> Response:
         params = {**given(q=q, kind=kind), **window, **given(limit=limit)}
         found = await run(service.search, store, parse_search_query(params, default_tz))
-        return _json(visible_hits(principal_of(request), found))
+        return json_response(visible_hits(principal_of(request), found))
 
     @router.get(
         "/analytics/cost/daily",
@@ -231,7 +225,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         ] = None,
     ) -> Response:
         days = parse_day_range(filters, default_tz)
-        return _raw_json(
+        return raw_json_response(
             await run(service.analytics_cost_daily_json, store, days, parse_breakdown(breakdown), cache)
         )
 
@@ -244,7 +238,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     )
     async def tools(filters: Days) -> Response:
         days = parse_day_range(filters, default_tz)
-        return _raw_json(await run(service.analytics_tools_json, store, days, cache))
+        return raw_json_response(await run(service.analytics_tools_json, store, days, cache))
 
     from agent_trace.server.api.identity_routes import add_identity_routes
 
@@ -262,9 +256,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         days = parse_day_range(filters, default_tz)
         data = await run(service.analytics_outcomes_json, store, days, cache)
         if not ctx.settings.auth:
-            return _raw_json(data)
+            return raw_json_response(data)
         report = orjson.loads(data)
-        return _json({**report, "unshipped": aggregate_rows(report["unshipped"])})
+        return json_response({**report, "unshipped": aggregate_rows(report["unshipped"])})
 
     return router
 
