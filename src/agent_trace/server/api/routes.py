@@ -52,16 +52,28 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def run(fn: Callable[..., T], *args: Any) -> T:
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
 def build_router(ctx: AppContext) -> APIRouter:
+    from agent_trace.server.api.identity_routes import add_identity_routes
+
     router = APIRouter(prefix="/v1")
+    add_session_routes(router, ctx)
+    add_analytics_routes(router, ctx)
+    add_identity_routes(router, ctx)
+    router.include_router(budget_router(ctx))
+    return router
+
+
+def add_session_routes(router: APIRouter, ctx: AppContext) -> None:
+    """Sessions (list, live stream, replay), the timeline and full-text search."""
     store = ctx.store
     default_tz = ctx.settings.timezone
     config = wiring.stream_config(ctx)
     hub = wiring.change_hub(ctx)
     cache = wiring.answer_cache(ctx)
-
-    async def run(fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(fn, *args)
 
     @router.get(
         "/sessions",
@@ -207,6 +219,13 @@ def build_router(ctx: AppContext) -> APIRouter:
         found = await run(service.search, store, parse_search_query(params, default_tz))
         return json_response(visible_hits(principal_of(request), found))
 
+
+def add_analytics_routes(router: APIRouter, ctx: AppContext) -> None:
+    """Cost per day, tools and outcomes over whole local days (answers cached as bytes)."""
+    store = ctx.store
+    default_tz = ctx.settings.timezone
+    cache = wiring.answer_cache(ctx)
+
     @router.get(
         "/analytics/cost/daily",
         response_model=models.CostDaily,
@@ -240,11 +259,6 @@ def build_router(ctx: AppContext) -> APIRouter:
         days = parse_day_range(filters, default_tz)
         return raw_json_response(await run(service.analytics_tools_json, store, days, cache))
 
-    from agent_trace.server.api.identity_routes import add_identity_routes
-
-    add_identity_routes(router, ctx)
-    router.include_router(budget_router(ctx))
-
     @router.get(
         "/analytics/outcomes",
         response_model=models.OutcomeAnalytics,
@@ -259,8 +273,6 @@ def build_router(ctx: AppContext) -> APIRouter:
             return raw_json_response(data)
         report = orjson.loads(data)
         return json_response({**report, "unshipped": aggregate_rows(report["unshipped"])})
-
-    return router
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:

@@ -37,7 +37,7 @@ from agent_trace.server.passwords import verify_password
 from agent_trace.store.identity import identity_of
 
 if TYPE_CHECKING:
-    from agent_trace.server.dashboard.routes import Dashboard
+    from agent_trace.server.dashboard.core import Dashboard
 
 NO_STORE = {"Cache-Control": "no-store"}
 
