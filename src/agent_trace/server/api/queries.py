@@ -36,26 +36,21 @@ def given(**values: str | None) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-async def _window(
-    since: Since = None,
-    until: Until = None,
-    tz: Tz = None,
-    project: Project = None,
-    user: User = None,
-    agent: Agent = None,
+async def _scope(
+    tz: Tz = None, project: Project = None, user: User = None, agent: Agent = None
 ) -> dict[str, str]:
-    return given(since=since, until=until, tz=tz, project=project, user=user, agent=agent)
+    return given(tz=tz, project=project, user=user, agent=agent)
 
 
-async def _days(
-    since: FirstDay = None,
-    until: LastDay = None,
-    tz: Tz = None,
-    project: Project = None,
-    user: User = None,
-    agent: Agent = None,
-) -> dict[str, str]:
-    return given(since=since, until=until, tz=tz, project=project, user=user, agent=agent)
+Scope = Annotated[dict[str, str], Depends(_scope)]
+
+
+async def _window(scope: Scope, since: Since = None, until: Until = None) -> dict[str, str]:
+    return {**given(since=since, until=until), **scope}
+
+
+async def _days(scope: Scope, since: FirstDay = None, until: LastDay = None) -> dict[str, str]:
+    return {**given(since=since, until=until), **scope}
 
 
 # A time window (instants) with the project/user/agent filters; whole local days with the same.

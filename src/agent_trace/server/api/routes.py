@@ -61,6 +61,7 @@ def build_router(ctx: AppContext) -> APIRouter:
 
     router = APIRouter(prefix="/v1")
     add_session_routes(router, ctx)
+    add_replay_routes(router, ctx)
     add_analytics_routes(router, ctx)
     add_identity_routes(router, ctx)
     router.include_router(budget_router(ctx))
@@ -68,12 +69,11 @@ def build_router(ctx: AppContext) -> APIRouter:
 
 
 def add_session_routes(router: APIRouter, ctx: AppContext) -> None:
-    """Sessions (list, live stream, replay), the timeline and full-text search."""
+    """The session list and its live stream."""
     store = ctx.store
     default_tz = ctx.settings.timezone
     config = wiring.stream_config(ctx)
     hub = wiring.change_hub(ctx)
-    cache = wiring.answer_cache(ctx)
 
     @router.get(
         "/sessions",
@@ -152,6 +152,13 @@ def add_session_routes(router: APIRouter, ctx: AppContext) -> None:
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
+
+
+def add_replay_routes(router: APIRouter, ctx: AppContext) -> None:
+    """One session (replay, timeline) and full-text search."""
+    store = ctx.store
+    default_tz = ctx.settings.timezone
+    cache = wiring.answer_cache(ctx)
 
     @router.get(
         "/sessions/{session_id}",

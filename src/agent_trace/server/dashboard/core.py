@@ -104,15 +104,19 @@ def query_of(request: Request, keys: tuple[str, ...]) -> dict[str, str]:
     return {k: v for k in keys if (v := request.query_params.get(k, "").strip())}
 
 
-def tz_from(request: Request, default: str | None) -> str | None:
+def add_tz(params: dict[str, str], request: Request, default: str | None) -> None:
+    """The zone days are read in: `?tz=`, else the browser's (its cookie), else the server's."""
     explicit = request.query_params.get("tz", "").strip()
     if explicit:
-        return explicit
+        params["tz"] = explicit
+        return
     cookie = unquote(request.cookies.get(TZ_COOKIE, "")).strip()
     if cookie:
         try:
             ZoneInfo(cookie)
-            return cookie
+            params["tz"] = cookie
+            return
         except (ZoneInfoNotFoundError, ValueError):
             pass
-    return default
+    if default:
+        params["tz"] = default

@@ -27,8 +27,8 @@ from agent_trace.server.dashboard.core import (
     NO_STORE,
     SEARCH_LIMIT,
     Dashboard,
+    add_tz,
     query_of,
-    tz_from,
 )
 from agent_trace.server.dashboard.formatting import sort_value
 from agent_trace.server.dashboard.outcome_view import outcomes_page as outcomes_page_view
@@ -48,28 +48,6 @@ def add_overview_pages(router: APIRouter, ctx: AppContext, dash: Dashboard) -> N
         except ApiError:
             return {}
         return pages.choices_from(cost)
-
-    async def _data_range(params: dict[str, str]) -> tuple[str, str]:
-        """The cost page's default range: today back to the first day with data, at most a year
-        (a fixed "last 30 days" showed an empty or nearly empty page for older data)."""
-        today = date.today()
-        since = today - timedelta(days=29)
-        filters = {k: v for k, v in params.items() if k in FILTER_KEYS and k not in ("since", "until")}
-        try:
-            oldest = await client.sessions(
-                {
-                    **filters,
-                    "since": (today - timedelta(days=364)).isoformat(),
-                    "sort": "started",
-                    "limit": "1",
-                }
-            )
-        except ApiError:
-            return since.isoformat(), today.isoformat()
-        first = next((r["started_at"][:10] for r in oldest["sessions"] if r.get("started_at")), None)
-        if first and first < since.isoformat():
-            return first, today.isoformat()
-        return since.isoformat(), today.isoformat()
 
     @router.get("/")
     @router.get("/sessions")
@@ -113,92 +91,6 @@ def add_overview_pages(router: APIRouter, ctx: AppContext, dash: Dashboard) -> N
     async def filter_choices() -> Response:
         """The filter boxes' value lists (datalists), fetched when a filter box is first used."""
         return await dash.page("_choices.html", choices=await _choices())
-
-    @router.get("/search")
-    async def search_page(request: Request) -> HTMLResponse:
-        params = query_of(request, ("q", "kind", "project", "user", "since", "until"))
-        tz = tz_from(request, ctx.settings.timezone)
-        if tz:
-            params["tz"] = tz
-        result = None
-        error = None
-        if params.get("q"):
-            try:
-                found = await client.search({**params, "limit": str(SEARCH_LIMIT)})
-                result = visible_hits(principal_of(request), found)
-            except ApiError as exc:
-                if exc.status >= 500:
-                    return await dash.error_page(exc, "search")
-                error = exc
-        return await dash.page(
-            "search.html",
-            400 if error else 200,
-            nav="search",
-            params=params,
-            result=result,
-            error=error,
-            limit=SEARCH_LIMIT,
-            choices={},
-        )
-
-    @router.get("/cost")
-    async def cost_page(request: Request) -> HTMLResponse:
-        params = query_of(request, ("since", "until", "project", "user", "agent", "model"))
-        if "since" not in params and "until" not in params:
-            params["since"], params["until"] = await _data_range(params)
-        tz = tz_from(request, ctx.settings.timezone)
-        if tz:
-            params["tz"] = tz
-        choices: dict[str, list[str]] = {}
-        try:
-            cost = await client.cost_daily(params)
-            tools_params = {k: v for k, v in params.items() if k != "model"}
-            tools = await client.tools(tools_params)
-            top = await client.sessions(
-                {**{k: v for k, v in params.items() if k != "tz"}, "sort": "-cost", "limit": "15"}
-            )
-        except ApiError as exc:
-            if exc.status >= 500:
-                return await dash.error_page(exc, "cost")
-            return await dash.page(
-                "cost.html", 400, nav="cost", params=params, error=exc, view=None, choices=choices
-            )
-        # Spend is an aggregate page (any role may see it), but a session's title is its first
-        # prompt: content. With accounts, the ranking names sessions by id and project only.
-        top_rows = top["sessions"]
-        if ctx.settings.auth:
-            top_rows = aggregate_rows(top_rows)
-        view = await anyio.to_thread.run_sync(pages.cost_view, cost, tools, top_rows)
-        choices = pages.choices_from(cost)
-        return await dash.page(
-            "cost.html",
-            nav="cost",
-            params=params,
-            error=None,
-            view=view,
-            explicit_tz=bool(request.query_params.get("tz")),
-            presets=pages.presets(params),
-            cols=pages.RANKED_COLUMNS,
-            choices=choices,
-        )
-
-    @router.get("/outcomes")
-    async def outcomes_page(request: Request) -> HTMLResponse:
-        params = query_of(request, ("since", "until", "project", "user", "agent", "model"))
-        tz = tz_from(request, ctx.settings.timezone)
-        if tz:
-            params["tz"] = tz
-        try:
-            data = await client.outcomes(params)
-            if ctx.settings.auth:
-                data = {**data, "unshipped": aggregate_rows(data.get("unshipped") or [])}
-        except ApiError as exc:
-            if exc.status >= 500:
-                return await dash.error_page(exc, "outcomes")
-            return await dash.page("outcomes.html", 400, nav="outcomes", params=params, error=exc, view=None)
-        return await dash.page(
-            "outcomes.html", nav="outcomes", params=params, error=None, view=outcomes_page_view(data)
-        )
 
     @router.get("/live/sessions")
     async def live(request: Request) -> Response:
@@ -245,4 +137,111 @@ def add_overview_pages(router: APIRouter, ctx: AppContext, dash: Dashboard) -> N
 
         return StreamingResponse(
             relay(), media_type="text/event-stream", headers={**NO_STORE, "X-Accel-Buffering": "no"}
+        )
+
+
+def add_report_pages(router: APIRouter, ctx: AppContext, dash: Dashboard) -> None:
+    """Search, Cost and Outcomes."""
+    client = dash.client
+
+    async def _data_range(params: dict[str, str]) -> tuple[str, str]:
+        """The cost page's default range: today back to the first day with data, at most a year
+        (a fixed "last 30 days" showed an empty or nearly empty page for older data)."""
+        today = date.today()
+        since = today - timedelta(days=29)
+        filters = {k: v for k, v in params.items() if k in FILTER_KEYS and k not in ("since", "until")}
+        try:
+            oldest = await client.sessions(
+                {
+                    **filters,
+                    "since": (today - timedelta(days=364)).isoformat(),
+                    "sort": "started",
+                    "limit": "1",
+                }
+            )
+        except ApiError:
+            return since.isoformat(), today.isoformat()
+        first = next((r["started_at"][:10] for r in oldest["sessions"] if r.get("started_at")), None)
+        if first and first < since.isoformat():
+            return first, today.isoformat()
+        return since.isoformat(), today.isoformat()
+
+    @router.get("/search")
+    async def search_page(request: Request) -> HTMLResponse:
+        params = query_of(request, ("q", "kind", "project", "user", "since", "until"))
+        add_tz(params, request, ctx.settings.timezone)
+        result = None
+        error = None
+        if params.get("q"):
+            try:
+                found = await client.search({**params, "limit": str(SEARCH_LIMIT)})
+                result = visible_hits(principal_of(request), found)
+            except ApiError as exc:
+                if exc.status >= 500:
+                    return await dash.error_page(exc, "search")
+                error = exc
+        return await dash.page(
+            "search.html",
+            400 if error else 200,
+            nav="search",
+            params=params,
+            result=result,
+            error=error,
+            limit=SEARCH_LIMIT,
+            choices={},
+        )
+
+    @router.get("/cost")
+    async def cost_page(request: Request) -> HTMLResponse:
+        params = query_of(request, ("since", "until", "project", "user", "agent", "model"))
+        if "since" not in params and "until" not in params:
+            params["since"], params["until"] = await _data_range(params)
+        add_tz(params, request, ctx.settings.timezone)
+        choices: dict[str, list[str]] = {}
+        try:
+            cost = await client.cost_daily(params)
+            tools_params = {k: v for k, v in params.items() if k != "model"}
+            tools = await client.tools(tools_params)
+            top = await client.sessions(
+                {**{k: v for k, v in params.items() if k != "tz"}, "sort": "-cost", "limit": "15"}
+            )
+        except ApiError as exc:
+            if exc.status >= 500:
+                return await dash.error_page(exc, "cost")
+            return await dash.page(
+                "cost.html", 400, nav="cost", params=params, error=exc, view=None, choices=choices
+            )
+        # Spend is an aggregate page (any role may see it), but a session's title is its first
+        # prompt: content. With accounts, the ranking names sessions by id and project only.
+        top_rows = top["sessions"]
+        if ctx.settings.auth:
+            top_rows = aggregate_rows(top_rows)
+        view = await anyio.to_thread.run_sync(pages.cost_view, cost, tools, top_rows)
+        choices = pages.choices_from(cost)
+        return await dash.page(
+            "cost.html",
+            nav="cost",
+            params=params,
+            error=None,
+            view=view,
+            explicit_tz=bool(request.query_params.get("tz")),
+            presets=pages.presets(params),
+            cols=pages.RANKED_COLUMNS,
+            choices=choices,
+        )
+
+    @router.get("/outcomes")
+    async def outcomes_page(request: Request) -> HTMLResponse:
+        params = query_of(request, ("since", "until", "project", "user", "agent", "model"))
+        add_tz(params, request, ctx.settings.timezone)
+        try:
+            data = await client.outcomes(params)
+            if ctx.settings.auth:
+                data = {**data, "unshipped": aggregate_rows(data.get("unshipped") or [])}
+        except ApiError as exc:
+            if exc.status >= 500:
+                return await dash.error_page(exc, "outcomes")
+            return await dash.page("outcomes.html", 400, nav="outcomes", params=params, error=exc, view=None)
+        return await dash.page(
+            "outcomes.html", nav="outcomes", params=params, error=None, view=outcomes_page_view(data)
         )

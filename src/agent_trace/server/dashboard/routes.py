@@ -24,8 +24,8 @@ from agent_trace.server.context import AppContext
 from agent_trace.server.dashboard.budgets_page import add_budget_routes
 from agent_trace.server.dashboard.core import STATIC, Dashboard
 from agent_trace.server.dashboard.identity_pages import add_identity_pages, safe_next
-from agent_trace.server.dashboard.overview_pages import add_overview_pages
-from agent_trace.server.dashboard.session_pages import add_session_pages
+from agent_trace.server.dashboard.overview_pages import add_overview_pages, add_report_pages
+from agent_trace.server.dashboard.session_pages import add_session_fragments, add_session_pages
 from agent_trace.server.errors import ApiError, error_response
 from agent_trace.server.heap import settle_heap
 from agent_trace.server.security import (
@@ -50,7 +50,9 @@ def build_router(ctx: AppContext, dash: Dashboard) -> APIRouter:
         )
 
     add_overview_pages(router, ctx, dash)
+    add_report_pages(router, ctx, dash)
     add_session_pages(router, dash)
+    add_session_fragments(router, dash)
     add_identity_pages(router, ctx, dash)
 
     @router.get("/login")

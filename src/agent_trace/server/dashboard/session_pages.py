@@ -133,6 +133,11 @@ def add_session_pages(router: APIRouter, dash: Dashboard) -> None:
             panel=outcome_panel(replay),
         )
 
+
+def add_session_fragments(router: APIRouter, dash: Dashboard) -> None:
+    """What the replay's script fetches: lazy card bodies and chunks, tool views in full or in bulk."""
+    client = dash.client
+
     @router.get("/sessions/{session_id}/cards/{index}")
     async def card_fragment(session_id: str, index: int, request: Request) -> Response:
         """A card's body (lazy open), or its next chunk of items (`?from=`, "show more")."""
