@@ -164,3 +164,45 @@ def test_a_moved_folder_changes_nothing(store: Any, tmp_path: Path) -> None:
     shutil.copytree(tmp_path / "one", tmp_path / "two")
     run_import(store, [tmp_path / "two"])
     assert per_session(store) == before
+
+
+def test_an_upgraded_store_reads_every_file_again_and_copied_calls_find_their_owner(
+    store: Any, tmp_path: Path
+) -> None:
+    """A store written before issue 10 kept a copied call with whichever session was stored
+    first and never recorded the other holders; 0007_i10_reread makes the next import read every
+    file again, which records them and re-decides the owner (and counts nothing twice)."""
+    from agent_trace.store.sql.migrate import downgrade
+
+    a, b = original_and_fork("ffffffff-0000-4000-8000-0000000000c1", "00000000-0000-4000-8000-0000000000c2")
+    for line in b.lines[: len(a.lines)]:
+        line["timestamp"] = "2026-02-11T11:00:00.000Z"  # the fork started later: the original owns
+    root = tmp_path / "-home-dev-alpha"
+    a.write(root / f"{a.session_id}.jsonl")
+    b.write(root / f"{b.session_id}.jsonl")
+    run_import(store, [tmp_path])
+    assert per_session(store)[a.session_id] == (2, 30, 300)
+    if not hasattr(store, "events"):
+        # What 0.1 left behind: the fork stored first took the shared calls, and was their only
+        # recorded holder.
+        store.runner.execute(
+            "UPDATE llm_calls SET session_id = :b WHERE session_id = :a",
+            {"a": a.session_id, "b": b.session_id},
+        )
+        store.runner.execute("DELETE FROM call_holders WHERE session_id = :a", {"a": a.session_id})
+        store.runner.execute(
+            "INSERT INTO dirty_sessions (session_id) VALUES (:a), (:b)",
+            {"a": a.session_id, "b": b.session_id},
+        )
+        store.refresh_derived()
+        assert per_session(store)[a.session_id] == (0, 0, 0)
+    unchanged = run_import(store, [tmp_path])
+    assert unchanged.files_unchanged == 2 and unchanged.files_read == 0
+    downgrade(store.runner, "0006_i9")
+    store.migrate()
+    again = run_import(store, [tmp_path])
+    assert again.files_read == 2
+    got = per_session(store)
+    assert got[a.session_id] == (2, 30, 300)
+    assert got[b.session_id] == (1, 30, 300)
+    assert call_totals(store) == (3, 60, 600)

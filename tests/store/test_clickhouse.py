@@ -303,3 +303,60 @@ def test_views_follow_a_session_that_learns_its_project(hybrid: HybridStore) -> 
     moved = _rollups(hybrid)
     assert [r[:4] for r in moved["cost"]] == [("/w/late", "ann", "m", 2)]
     assert [r[1] for r in moved["users"]] == ["/w/late"]
+
+
+# --- the repair of out-of-range rows (0005, after SQL's 0006_i9) ---------------------------------
+
+
+def test_0005_repairs_out_of_range_rows_and_their_rollups(tmp_path: Path) -> None:
+    """Issue 9, problem 1 on ClickHouse: events stored before the collector checked ranges (a
+    year-10000 instant, a 2^62 token count, a negative duration) are repaired, and the rollups
+    of their buckets summed again, so reads and reports see what the SQL backends see."""
+    from agent_trace.reports.replay import build_replay
+    from agent_trace.store.sql.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    runner = SqlAlchemyRunner(url)
+    client = ChdbClient(str(tmp_path / "chdb"), "repair")
+    store = HybridStore(runner, url, client)
+    try:
+        upgrade(runner)
+        migrate(client, load_migrations()[:4])  # the schema before the repair
+        year_10000 = 253_402_300_800_123
+        store.write(
+            RecordBatch(
+                sessions=[Session("s1", agent="claude-code", project="/w", user_id="dev", started_ms=T0)],
+                prompts=[Prompt("p1", "s1", ts_ms=year_10000, kind="prompt", text="keep me")],
+                llm_calls=[
+                    LlmCall("c1", "s1", model="m", ts_ms=T0, usage=Usage(input_tokens=2**62), cost_nusd=5),
+                    LlmCall("c2", "s1", model="m", ts_ms=T0, usage=Usage(7, 3), cost_nusd=70),
+                ],
+                tool_calls=[
+                    ToolCall("t1", "s1", tool_name="Bash", started_ms=T0, duration_ms=-5, status="success"),
+                    ToolCall("t2", "s1", tool_name="Bash", started_ms=T0, duration_ms=40, status="success"),
+                ],
+            )
+        )
+        before = _rollups(store)
+        assert before["cost"][0][4] == 3 and before["tools"] == [("Bash", 2, 0, 35)]
+        assert client.query("SELECT count() FROM agent_events WHERE bucket_ms >= 4102444800000")[0][0] > 0
+
+        assert migrate(client) == ["0005_i16_i9_repair_out_of_range"]
+        detail = store.session_detail("s1")
+        assert detail is not None
+        assert detail.prompts[0]["ts_ms"] is None and detail.prompts[0]["text"] == "keep me"
+        calls = {c["call_id"]: c for c in detail.llm_calls}
+        assert calls["c1"]["input_tokens"] == 0 and calls["c2"]["input_tokens"] == 7
+        durations = {t["tool_use_id"]: t["duration_ms"] for t in detail.tool_calls}
+        assert durations == {"t1": None, "t2": 40}
+        build_replay(detail)  # formats every instant: must not raise
+        after = _rollups(store)
+        # c1 no longer counts as usage; the tool bucket sums the repaired durations; the
+        # year-10000 prompt's bucket is gone, the session and the rest stay counted once.
+        assert after["cost"] == [("/w", "dev", "m", 1, 3, 70, 0)]
+        assert after["tools"] == [("Bash", 2, 0, 40)]
+        assert [row[3:] for row in after["users"]] == [(0, 2, 0, 1, 1, 70)]
+        assert client.query("SELECT count() FROM agent_events WHERE bucket_ms >= 4102444800000")[0][0] == 0
+        assert "repair_0005_buckets" not in {r[0] for r in client.query("SHOW TABLES")}
+    finally:
+        store.close()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from agent_trace.domain.privacy import apply_privacy
 from agent_trace.domain.records import LlmCall, Prompt, RecordBatch, Session, ToolCall
 from agent_trace.domain.search_text import MARK_END, MARK_START, query_terms, snippet
@@ -122,3 +125,49 @@ def test_terms_and_snippets() -> None:
     cut = snippet(text, query_terms("app.py"))
     assert cut is not None and cut.startswith("…") and f"{MARK_START}app.py{MARK_END}" in cut
     assert snippet("happy path", query_terms("app")) is None  # words, not substrings
+
+
+_TEXTS = st.one_of(st.none(), st.sampled_from(["alpha beta", "beta gamma", "gamma delta", "delta alpha"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    writes=st.lists(
+        st.lists(st.tuples(st.sampled_from(["t1", "t2", "t3"]), _TEXTS, _TEXTS), min_size=1, max_size=4),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_sqlite_index_follows_every_insert_merge_and_repeat(sqlite_store: Any, writes: list[Any]) -> None:
+    """Rows are indexed once per write (migration 0007_fts_pending): whatever mix of new rows,
+    merges and repeats of one key inside a batch, the FTS5 index matches the table exactly
+    (its own integrity check against the content table) and finds what is stored."""
+    store = sqlite_store
+    run = store.runner
+    run.execute("DELETE FROM tool_calls")  # Hypothesis reuses the fixture's store
+    run.execute("INSERT INTO tool_calls_fts (tool_calls_fts) VALUES ('delete-all')")
+    for write in writes:
+        batch = RecordBatch(
+            tool_calls=[
+                ToolCall(key, "s1", tool_name="Bash", input_json=inp, output_text=out)
+                for key, inp, out in write
+            ]
+        )
+        store.write(batch)
+    assert run.query("SELECT COUNT(*) FROM tool_calls_fts_pending") == [(0,)]
+    # What the index holds, read from the index itself: every (word, row) exactly as stored.
+    run.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.words USING fts5vocab(main, 'tool_calls_fts', 'instance')"
+    )
+    rows = run.query("SELECT rowid, tool_use_id, input_json, output_text FROM tool_calls")
+    assert {(str(r[0]), int(r[1])) for r in run.query("SELECT term, doc FROM temp.words")} == {
+        (word, int(rowid))
+        for rowid, _key, inp, out in rows
+        for text in (inp, out)
+        if text
+        for word in text.split()
+    }
+    stored = {str(r[1]): f"{r[2]} {r[3]}" for r in rows}
+    for word in ("alpha", "beta", "gamma", "delta"):
+        expected = {k for k, text in stored.items() if word in text.split()}
+        assert {ref for _kind, ref, _field in _found(store, word)} == expected

@@ -29,6 +29,10 @@ SEPARATED: Final = (
     ("gitlab-token", "glptt-", rf"{_S}glptt-[A-Za-z0-9_\-]{{20,}}"),
     ("gitlab-token", "glsoat-", rf"{_S}glsoat-[A-Za-z0-9_\-]{{20,}}"),
     ("gitlab-token", "glcbt-", rf"{_S}glcbt-[A-Za-z0-9_\-]{{20,}}"),
+    ("gitlab-token", "glimt-", rf"{_S}glimt-[A-Za-z0-9_\-]{{25}}{_T}"),
+    ("gitlab-token", "glagent-", rf"{_S}glagent-[A-Za-z0-9_\-]{{50,1024}}{_T}"),
+    ("gitlab-token", "gloas-", rf"{_S}gloas-[A-Za-z0-9_\-]{{64}}{_T}"),
+    ("gitlab-token", "glft-", rf"{_S}glft-[A-Za-z0-9_\-]{{20,}}"),
     ("npm-token", "npm_", rf"{_S}npm_[A-Za-z0-9]{{36}}{_T}"),
     ("pypi-token", "pypi-", rf"{_S}pypi-AgE[A-Za-z0-9_\-]{{50,}}"),
     ("sendgrid-key", "sg.", rf"{_S}SG\.[A-Za-z0-9_\-]{{22}}\.[A-Za-z0-9_\-]{{43}}{_T}"),
@@ -105,6 +109,12 @@ SEPARATED: Final = (
         ".",
         r"(?<![A-Za-z0-9_\-])[MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}" + _T,
     ),
+    # Only the key (group `secret`) of a SoftLayer API URL is redacted.
+    (
+        "softlayer-key",
+        "softlayer.com/soap/",
+        r"softlayer\.com/soap/v3(?:\.1)?/(?P<secret>[a-z0-9]{64})(?![a-z0-9])",
+    ),
     ("harness-token", "pat.", rf"{_S}pat\.[A-Za-z0-9_\-]{{22}}\.[0-9a-f]{{24}}\.[A-Za-z0-9]{{20}}{_T}"),
 )
 
@@ -118,7 +128,18 @@ LITERAL_FORMATS: Final = (
     ("twilio-key", "SK", r"(?<![A-Za-z0-9])SK[0-9a-f]{32}(?![A-Za-z0-9])"),
     ("alibaba-key", "LTAI", r"(?<![A-Za-z0-9])LTAI[A-Za-z0-9]{20}(?![A-Za-z0-9])"),
     ("easypost-key", "EZAK", r"(?<![A-Za-z0-9])EZAK[A-Za-z0-9]{54}(?![A-Za-z0-9])"),
+    ("gitlab-token", "GR1348941", rf"{_S}GR1348941[A-Za-z0-9_\-]{{20,50}}{_T}"),  # runner registration
+    ("twilio-key", "AC", r"(?<![A-Za-z0-9])AC[0-9a-f]{32}(?![A-Za-z0-9])"),  # account SID
+    # A PuTTY key file: its header line, `Name: value` lines and base64 lines (newlines may be
+    # JSON-escaped, as in _PEM of redaction.py).
+    (
+        "private-key",
+        "PuTTY-User-Key-File-",
+        r"PuTTY-User-Key-File-[0-9]+:[^\n\\]*(?:(?:\r?\n|\\{1,3}r?\\{0,3}n)(?:[A-Z][A-Za-z-]*:[^\n\\]*|[A-Za-z0-9+/=]{4,}))*",
+    ),
 )
+# Literals of two letters before a hex body: the screen for short strings wants the body too.
+_HEX_BODIED: Final = ("SK", "AC")
 
 # Kinds of both tables, in table order (redaction.KINDS lists them after its own).
 KINDS: Final = tuple(dict.fromkeys(kind for kind, _, _ in (*SEPARATED, *LITERAL_FORMATS)))
@@ -126,6 +147,9 @@ KINDS: Final = tuple(dict.fromkeys(kind for kind, _, _ in (*SEPARATED, *LITERAL_
 
 # Where the regex starts, in characters before the separator, when the prefix does not start
 # the anchor; None: the prefix has a variable length, so the regex is searched in a window.
+# Anchors found in redaction.py's scan for `A` of the original text instead of a separator
+# scan of their own: `:` is on every line of JSON, the `AA` of a Telegram token is rare.
+CASED_A: Final = {":aa": r"A(?<=[0-9]:AA)"}
 _OFFSETS: Final = {"_v1_": 6, ".atlasv1.": 22, "-us": 32, "q~": 5, ":aa": None, ".": None}
 # Extra conditions after the separator, on the lowercased text (the discord token's shape).
 _AFTER: Final = {".": r"[a-z0-9_\-]{6}\.[a-z0-9_\-]{27}"}
@@ -160,11 +184,11 @@ class _Lazy:
 def _compile() -> tuple[dict[str, tuple[_Lazy, int | None, str]], list[re.Pattern[str]]]:
     """Rows by group name, and one anchor scan per separator character."""
     rows: dict[str, tuple[_Lazy, int | None, str]] = {}
-    by_sep: dict[str, list[tuple[int, str]]] = {}
+    # Per separator: the anchors' alternatives grouped by the character before the separator
+    # (None: an anchor that starts at the separator), and the alternatives tried without the
+    # shared checks (their own lookarounds are as cheap).
+    by_sep: dict[str, dict[str | None, list[tuple[int, str]]]] = {}
     more: dict[str, list[str]] = {}
-    # The character before each separator, or None when some anchor allows any (one lookbehind
-    # of one character rejects most separators in code before the 16-character lookahead).
-    before_sep: dict[str, set[str] | None] = {"-": set("0123456789abcdef \t\n\r\f\v'\"`e")}
     for i, (kind, anchor, pattern) in enumerate(SEPARATED):
         group = f"f{i}"
         sep_at = max(anchor.rfind(c) for c in "_-.~:")
@@ -173,73 +197,58 @@ def _compile() -> tuple[dict[str, tuple[_Lazy, int | None, str]], list[re.Patter
         offset = _OFFSETS.get(anchor, sep_at)
         rows[group] = (_Lazy(pattern), offset, kind)
         before, after = anchor[: sep_at + 1], _AFTER.get(anchor, re.escape(anchor[sep_at + 1 :]))
-        test = (f"(?<={re.escape(before)})" if len(before) > 1 else "") + (f"(?={after})" if after else "")
+        test = (f"(?<={re.escape(before)})" if len(before) > 2 else "") + (f"(?={after})" if after else "")
         if anchor == "-us":  # mailchimp's body is before the separator
             more.setdefault("-", []).append(f"(?=us[0-9])(?<=[0-9a-f]{{32}}-)(?P<{group}>)")
             continue
+        if anchor in CASED_A:
+            continue  # found by redaction.py's case-sensitive `A` scan (A_ANCHORS)
         if anchor == "django-insecure-":  # a body with any punctuation
             more.setdefault("-", []).append(f"{test}(?P<{group}>)")
             continue
-        by_sep.setdefault(anchor[sep_at], []).append((len(before), f"{test}(?P<{group}>)"))
-        chars = before_sep.setdefault(anchor[sep_at], set())
-        if chars is not None:
-            if len(before) > 1:
-                chars.add(before[-2])
-            else:
-                before_sep[anchor[sep_at]] = None
+        key = before[-2] if len(before) > 1 else None
+        by_sep.setdefault(anchor[sep_at], {}).setdefault(key, []).append(
+            (len(before), f"{test}(?P<{group}>)")
+        )
     # A command-line flag that may carry a password (`mysql -pX`, `sshpass -p X`, `curl -u a:b`,
     # `redis-cli -a X`): redaction.py looks at the command the flag belongs to.
-    more.setdefault("-", []).append(r"(?<=[\s'\"`]-)(?=[pua]|-user|-password)(?P<cli_flag>)")
-    scans = []
-    for sep, alts in by_sep.items():
+    more.setdefault("-", []).append(r"(?=[pua]|-user|-password)(?<=[\s'\"`]-)(?P<cli_flag>)")
+    return rows, [_separator_scan(sep, groups, more.get(sep, [])) for sep, groups in by_sep.items()]
+
+
+def _separator_scan(
+    sep: str, groups: dict[str | None, list[tuple[int, str]]], extra: list[str]
+) -> re.Pattern[str]:
+    """One scan for the anchors ending in `sep`. After the separator (a literal first, so `re`
+    skips to it at memchr speed), one lookbehind on the character before it and the 16-character
+    body check reject most separators in code; then only the anchors ending in that character
+    are tried (a UUID's dashes or an identifier's underscores used to try every anchor's
+    lookbehind in turn: the costliest part of redacting JSON lines)."""
+    branches = []
+    for char, alts in sorted(groups.items(), key=lambda g: g[0] or ""):
         # Longest anchor first: `tskey-` and `age-secret-key-` also end in mailgun's `key-`, and
         # the first alternative that matches is the one reported.
         ordered = "|".join(alt for _, alt in sorted(alts, key=lambda a: -a[0]))
-        body = _BODY.get(sep, "")
-        extra = "".join("|" + alt for alt in more.get(sep, []))
-        chars = before_sep.get(sep)
-        guard = f"(?<=[{re.escape(''.join(sorted(chars)))}]{re.escape(sep)})" if chars else ""
-        scans.append(re.compile(f"{re.escape(sep)}{guard}(?:{body}(?:{ordered}){extra})"))
-    return rows, scans
+        branches.append(ordered if char is None else f"(?<={re.escape(char + sep)})(?:{ordered})")
+    chars = {c for c in groups if c is not None}
+    guard = f"(?<=[{re.escape(''.join(sorted(chars)))}]{re.escape(sep)})" if None not in groups else ""
+    body = _BODY.get(sep, "")
+    alternatives = [f"{guard}{body}(?:{'|'.join(branches)})", *extra]
+    return re.compile(f"{re.escape(sep)}(?:{'|'.join(alternatives)})")
 
 
 ROWS, SEPARATOR_SCANS = _compile()
 
 
-def _trie(words: list[str]) -> str:
-    """One regex alternation matching any of `words`, shaped as a trie: `re` then decides on
-    one character per position instead of trying every word (the screen below runs on every
-    short string an import sees)."""
-    heads: dict[str, list[str]] = {}
-    ends = False
-    for word in words:
-        if word:
-            heads.setdefault(word[0], []).append(word[1:])
-        else:
-            ends = True
-    alts = [re.escape(head) + _trie(rest) for head, rest in sorted(heads.items())]
-    if not alts:
-        return ""
-    body = alts[0] if len(alts) == 1 and not ends else "(?:" + "|".join(alts) + ")"
-    return body + ("?" if ends and alts else "")
-
-
-_SPECIAL: Final = frozenset({".", "-us", ":aa", "q~"})
-# What a short string must contain for any row to match (redaction.py's screen for short strings):
-# an anchor, the shapes checked without one, the literals, the commands of password flags.
-_GATE_WORDS: Final = sorted(
-    {anchor for _, anchor, _ in SEPARATED if anchor not in _SPECIAL}
-    | {literal.lower() for _, literal, _ in LITERAL_FORMATS}
-    | {"mysql", "mariadb", "sshpass", "curl", "wget", "redis-cli", "docker", "podman", "nerdctl"}
-)
-# Top-level alternatives only (no enclosing group), each starting with a literal or a class, so
-# `re` can skip positions by their first characters.
+# What a short string must contain for any row to match (redaction.py's screen for short
+# strings): the separator scans themselves (without their group names), the literals, and the
+# lowercased `A` anchors. Top-level alternatives only, each starting with a literal, so `re` can
+# skip positions by their first characters.
 GATE: Final = "|".join(
-    [
-        re.escape(head) + _trie([w[1:] for w in _GATE_WORDS if w[0] == head])
-        for head in sorted({w[0] for w in _GATE_WORDS})
-    ]
-    + [r"-us[0-9]", r"[0-9]:aa", "q~", r"\.[a-z0-9_\-]{6}\.[a-z0-9_\-]{27}"]
+    [re.sub(r"\(\?P<\w+>\)", "", scan.pattern) for scan in SEPARATOR_SCANS]
+    + sorted({re.escape(literal.lower()) for _, literal, _ in LITERAL_FORMATS if literal not in _HEX_BODIED})
+    + [f"{literal.lower()}[0-9a-f]{{32}}" for literal in _HEX_BODIED]
+    + [r"[0-9]:aa"]
 )
 
 # The password of a command-line flag, by command (the last command before the flag on its line).
@@ -263,13 +272,27 @@ A_ANCHORS: Final = "".join(
     f"|{re.escape(lit[lit.index('A') + 1 :])}(?<={re.escape(lit)})(?P<{g}>)"
     for g, (_, lit, _) in LITERAL_ROWS.items()
     if "A" in lit
+) + "".join(
+    f"|{CASED_A[anchor]}(?P<f{i}>)" for i, (_, anchor, _) in enumerate(SEPARATED) if anchor in CASED_A
 )
-# …and for its lowercased `k` scan (the `k` of twilio's `SK`).
+# …and for its lowercased `k` scan, at the literal's `k` (a lookahead for the rest first: most
+# `k`s fail it on the next character).
+_K_LITERALS: Final = {"SK": "(?=[0-9a-f]{32}(?![0-9a-z]))", "PuTTY-User-Key-File-": ""}
+
+
+def _k_anchor(literal: str) -> str:
+    low = literal.lower()
+    at = low.index("k") + 1
+    ahead = f"(?={re.escape(low[at:])})" if low[at:] else ""
+    return f"{ahead}(?<={re.escape(low[:at])}){_K_LITERALS[literal]}"
+
+
 K_ANCHORS: Final = "".join(
-    f"|(?<=sk)(?=[0-9a-f]{{32}}(?![0-9a-z]))(?P<{g}>)"
-    for g, (_, lit, _) in LITERAL_ROWS.items()
-    if lit == "SK"
+    f"|{_k_anchor(lit)}(?P<{g}>)" for g, (_, lit, _) in LITERAL_ROWS.items() if lit in _K_LITERALS
 )
+# The rest are found by `str.find` of the literal in the original text.
 FOUND_BY_FIND: Final = tuple(
-    (lit, pattern, kind) for pattern, lit, kind in LITERAL_ROWS.values() if "A" not in lit and lit != "SK"
+    (lit, pattern, kind)
+    for pattern, lit, kind in LITERAL_ROWS.values()
+    if "A" not in lit and lit not in _K_LITERALS
 )

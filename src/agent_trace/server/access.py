@@ -69,7 +69,7 @@ ROUTE_NEEDS: dict[str, dict[str, Need]] = {
         "/openapi.json": Need.OPEN,
         "/v1/sessions": Need.LIST,
         "/v1/sessions/stream": Need.LIST,
-        "/v1/sessions/{session_id}": Need.SESSION,
+        "/v1/sessions/{session_id:path}": Need.SESSION,
         "/v1/timeline": Need.SESSION,
         "/v1/search": Need.LIST,
         "/v1/budgets": Need.ADMIN,
@@ -99,13 +99,13 @@ ROUTE_NEEDS: dict[str, dict[str, Need]] = {
         "/": Need.LIST,
         "/sessions": Need.LIST,
         "/live/sessions": Need.LIST,
-        "/sessions/{session_id}": Need.SESSION,
-        "/sessions/{session_id}/live": Need.SESSION,
-        "/sessions/{session_id}/cards/{index}": Need.SESSION,
-        "/sessions/{session_id}/tools/{tool_use_id}": Need.SESSION,
-        "/sessions/{session_id}/tool-bodies": Need.SESSION,
-        "/sessions/{session_id}/timeline": Need.SESSION,
-        "/sessions/{session_id}/prompts/{prompt_id}": Need.SESSION,
+        "/sessions/{session_id:path}": Need.SESSION,
+        "/sessions/{session_id:path}/live": Need.SESSION,
+        "/sessions/{session_id:path}/cards/{index}": Need.SESSION,
+        "/sessions/{session_id:path}/tools/{tool_use_id}": Need.SESSION,
+        "/sessions/{session_id:path}/tool-bodies": Need.SESSION,
+        "/sessions/{session_id:path}/timeline": Need.SESSION,
+        "/sessions/{session_id:path}/prompts/{prompt_id}": Need.SESSION,
         "/search": Need.LIST,
         "/filter-choices": Need.AGGREGATE,
         "/budgets": Need.ADMIN,
@@ -153,12 +153,14 @@ def current_csrf() -> str:
 class RouteTable:
     """Path → (template, path parameters) over one role's ROUTE_NEEDS, with Starlette's own path
     syntax. Templates without parameters are tried first (`/v1/sessions/stream` before
-    `/v1/sessions/{session_id}`); `/static` covers everything under it (a mount)."""
+    `/v1/sessions/{session_id:path}`), templates ending in a `:path` parameter last (the replay
+    `/sessions/{session_id:path}` after its `/timeline`, `/live`...); `/static` covers everything
+    under it (a mount)."""
 
     MOUNTS = ("/static",)
 
     def __init__(self, needs: dict[str, Need]) -> None:
-        ordered = sorted(needs, key=lambda t: ("{" in t, t))
+        ordered = sorted(needs, key=lambda t: ("{" in t, t.endswith(":path}"), t))
         self._compiled = [(compile_path(t)[0], t) for t in ordered if t not in self.MOUNTS]
 
     def match(self, path: str) -> tuple[str | None, dict[str, Any]]:

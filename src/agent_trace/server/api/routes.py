@@ -160,8 +160,10 @@ def add_replay_routes(router: APIRouter, ctx: AppContext) -> None:
     default_tz = ctx.settings.timezone
     cache = wiring.answer_cache(ctx)
 
+    # `:path`: ids stored before ids were limited to URL-safe characters may hold a `/`; a
+    # client sends it percent-encoded (`a%2Fb`), which routing sees decoded.
     @router.get(
-        "/sessions/{session_id}",
+        "/sessions/{session_id:path}",
         response_model=models.Replay,
         responses=NOT_FOUND,
         tags=["sessions"],

@@ -13,24 +13,25 @@ and goes on: budgets fail open (docs/configuration.md, "Budgets and alerts").
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
 
 from agent_trace.domain.budgets import Budget, exhausted, refusal_message
 from agent_trace.hook.budget import ENFORCED_EVENTS, decide
 from agent_trace.server.budgets.spend import (
-    RECENT_SESSIONS,
     Snapshot,
     TeamMembers,
-    recent_sessions,
+    budget_sessions,
+    keep_sessions,
     session_amount,
+    session_floors,
     snapshot,
     team_members,
 )
 from agent_trace.store.port import SessionQuery, SessionSummary, Store
 
-# Session changes read per refresh; more than this since the last one: read the recent sessions afresh.
+# Session changes read per refresh; more than this since the last one: read the sessions afresh.
 CHANGES_PER_REFRESH = 1000
 DEFAULT_CONTACT = "ask an agent-trace admin (`agent-trace budgets set` raises it, `agent-trace budgets allow --session ID` lets this session go on)"
 
@@ -67,6 +68,7 @@ class BudgetStatus:
 class GuardState:
     snap: Snapshot
     sessions: dict[str, SessionSummary]
+    floors: dict[str, int] = field(default_factory=dict)  # spend.session_floors of snap.budgets
 
 
 class BudgetGuard:
@@ -89,33 +91,33 @@ class BudgetGuard:
     def refresh(self, now_ms: int) -> GuardState:
         previous = self.state
         snap = snapshot(self.store, self.tz, now_ms, self.members_of, previous.snap if previous else None)
-        # Recent sessions: per-session spend, and the user and project of a session whose hook
-        # call does not name them.
-        found = self._sessions(previous, snap.seq) if snap.budgets else {}
-        state = GuardState(snap, found)
+        # Sessions: the recent ones (the user and project of a session whose hook call does not
+        # name them) and every one a per-session budget may alert on or block, however old.
+        floors = session_floors(snap.budgets)
+        found = self._sessions(previous, snap.seq, floors) if snap.budgets else {}
+        state = GuardState(snap, found, floors)
         with self._lock:
             self._state = state
         return state
 
-    def _sessions(self, previous: GuardState | None, seq: int) -> dict[str, SessionSummary]:
-        """The recent sessions: the previous ones updated with those changed since (one small
-        read while sessions run), or all of them afresh."""
-        if previous is None or not previous.sessions:
-            return {s.session_id: s for s in recent_sessions(self.store)}
+    def _sessions(
+        self, previous: GuardState | None, seq: int, floors: dict[str, int]
+    ) -> dict[str, SessionSummary]:
+        """The previous sessions updated with those changed since (one small read while sessions
+        run), or all of them afresh (first refresh, a budget changed its floors, many changes)."""
+        if previous is None or not previous.sessions or previous.floors != floors:
+            return budget_sessions(self.store, floors)
         if previous.snap.seq == seq:
             return previous.sessions
         changes = self.store.changes_since(previous.snap.seq, CHANGES_PER_REFRESH)
         if len(changes) >= CHANGES_PER_REFRESH:
-            return {s.session_id: s for s in recent_sessions(self.store)}
+            return budget_sessions(self.store, floors)
         ids = tuple(dict.fromkeys(c.session_id for c in changes))
         merged = dict(previous.sessions)
         if ids:
             page = self.store.list_sessions(SessionQuery(session_ids=ids, limit=len(ids)))
             merged.update((s.session_id, s) for s in page.sessions)
-        if len(merged) > RECENT_SESSIONS:
-            newest = sorted(merged.values(), key=lambda s: s.updated_ms, reverse=True)[:RECENT_SESSIONS]
-            merged = {s.session_id: s for s in newest}
-        return merged
+        return keep_sessions(merged, floors)
 
     @property
     def state(self) -> GuardState | None:
@@ -125,7 +127,7 @@ class BudgetGuard:
     # -- what is spent ------------------------------------------------------------------------
 
     def statuses(self, state: GuardState) -> list[BudgetStatus]:
-        """Every calendar budget once, and every per-session budget once per recent session it applies to."""
+        """Every calendar budget once, and every per-session budget once per held session it applies to."""
         out: list[BudgetStatus] = []
         snap = state.snap
         for budget in snap.budgets:

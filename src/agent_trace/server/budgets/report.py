@@ -18,7 +18,8 @@ RECENT_ALERT_MS = 7 * 86_400_000
 
 def current_statuses(guard: BudgetGuard, now_ms: int) -> list[BudgetStatus]:
     """One status per budget: a calendar budget's spend this period; for a per-session budget,
-    its largest session among the recently active ones (none yet: spend 0)."""
+    its largest session among those the guard holds (the recent ones and every one over the
+    budget's lowest threshold: docs/configuration.md; none yet: spend 0)."""
     state = guard.refresh(now_ms)
     by_budget: dict[str, BudgetStatus] = {}
     for status in guard.statuses(state):

@@ -9,7 +9,7 @@ session's summary (its LLM calls, subagents included).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 
 from agent_trace.domain.budgets import Budget
@@ -188,11 +188,64 @@ def _local_day(ms: int, zone: tzinfo) -> int:
     return (datetime.fromtimestamp(ms / 1000, zone).date() - date(1970, 1, 1)).days
 
 
-# How many of the most recently updated sessions the snapshot holds: per-session budgets and
-# their alerts see these (a live session is among them: every record it sends updates it).
+# How many of the most recently updated sessions the snapshot holds whatever they spent: a live
+# session is among them (every record it sends updates it), and its hook call finds its user and
+# project there. Sessions that matter to a per-session budget are held besides, however many and
+# however old (`session_floors`).
 RECENT_SESSIONS = 500
+SESSION_PAGE = 500
 
 
 def recent_sessions(store: Store, limit: int = RECENT_SESSIONS) -> list[SessionSummary]:
-    """The sessions updated most recently: those per-session budgets look at."""
+    """The sessions updated most recently."""
     return store.list_sessions(SessionQuery(sort="-updated", limit=limit)).sessions
+
+
+def session_floors(budgets: list[Budget]) -> dict[str, int]:
+    """Per unit, the least a session must have spent for a per-session budget of that unit to
+    have crossed a threshold or be spent: below every floor, a session can neither alert nor be
+    blocked, so the snapshot need not hold it."""
+    floors: dict[str, int] = {}
+    for b in budgets:
+        if b.period == "session":
+            least = min(b.limit, -(-min(b.thresholds) * b.limit // 100))  # crossed: spent*100 >= t*limit
+            floors[b.unit] = min(floors.get(b.unit, least), least)
+    return floors
+
+
+def sessions_over(store: Store, unit: str, floor: int) -> list[SessionSummary]:
+    """Every session that spent at least `floor` (the store sorts by spend; pages are read until
+    one holds a session under the floor)."""
+    query = SessionQuery(sort="-cost" if unit == "usd" else "-tokens", limit=SESSION_PAGE)
+    out: list[SessionSummary] = []
+    while True:
+        page = store.list_sessions(query)
+        for s in page.sessions:
+            if session_amount(unit, s) < floor:
+                return out
+            out.append(s)
+        if page.next_cursor is None:
+            return out
+        query = replace(query, cursor=page.next_cursor)
+
+
+def budget_sessions(store: Store, floors: dict[str, int]) -> dict[str, SessionSummary]:
+    """The sessions per-session budgets look at, read afresh: the recent ones and every one at
+    or above a floor."""
+    found = {s.session_id: s for s in recent_sessions(store)}
+    for unit, floor in sorted(floors.items()):
+        found.update((s.session_id, s) for s in sessions_over(store, unit, floor))
+    return found
+
+
+def keep_sessions(sessions: dict[str, SessionSummary], floors: dict[str, int]) -> dict[str, SessionSummary]:
+    """`sessions` without those no budget needs: under every floor and not among the recent ones."""
+    if len(sessions) <= RECENT_SESSIONS:
+        return sessions
+    over = {
+        sid: s for sid, s in sessions.items() if any(session_amount(u, s) >= f for u, f in floors.items())
+    }
+    rest = sorted(
+        (s for sid, s in sessions.items() if sid not in over), key=lambda s: s.updated_ms, reverse=True
+    )
+    return over | {s.session_id: s for s in rest[:RECENT_SESSIONS]}

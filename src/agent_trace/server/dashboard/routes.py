@@ -51,7 +51,7 @@ def build_router(ctx: AppContext, dash: Dashboard) -> APIRouter:
 
     add_overview_pages(router, ctx, dash)
     add_report_pages(router, ctx, dash)
-    add_session_pages(router, dash)
+    replay_page = add_session_pages(router, dash)
     add_session_fragments(router, dash)
     add_identity_pages(router, ctx, dash)
 
@@ -97,6 +97,14 @@ def build_router(ctx: AppContext, dash: Dashboard) -> APIRouter:
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
 
+    # Registered last: `:path` takes ids stored with a `/` (before ids were limited to URL-safe
+    # characters; links send it as %2F, routing sees it decoded), so this template also matches
+    # `/sessions/x/timeline` and must come after the routes under a session.
+    router.get("/sessions/{session_id:path}")(replay_page)
+    # Registered last: `:path` takes ids stored with a `/` (before ids were limited to URL-safe
+    # characters; links send it as %2F, routing sees it decoded), so this template also matches
+    # `/sessions/x/timeline` and must come after the routes under a session.
+    router.get("/sessions/{session_id:path}")(replay_page)
     return router
 
 

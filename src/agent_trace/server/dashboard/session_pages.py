@@ -3,6 +3,7 @@ script fetches (live head and cards, lazy card bodies, tool views)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +25,9 @@ from agent_trace.server.dashboard.timeline_view import waterfall
 from agent_trace.server.errors import ApiError
 
 
-def add_session_pages(router: APIRouter, dash: Dashboard) -> None:
+def add_session_pages(router: APIRouter, dash: Dashboard) -> Callable[[str, Request], Awaitable[Response]]:
+    """The replay, a prompt's link, the timeline, the live head; returns the replay page, which
+    the caller registers after every route under a session (its `:path` id matches them too)."""
     client = dash.client
 
     async def _unique_prefix(prefix: str) -> str | None:
@@ -52,7 +55,6 @@ def add_session_pages(router: APIRouter, dash: Dashboard) -> None:
             q.get("tool", "").strip(), q.get("failed", "") in ("1", "on", "true"), q.get("model", "").strip()
         )
 
-    @router.get("/sessions/{session_id}")
     async def replay_page(session_id: str, request: Request) -> Response:
         try:
             replay = await client.session(session_id)
@@ -78,7 +80,7 @@ def add_session_pages(router: APIRouter, dash: Dashboard) -> None:
             panel=outcome_panel(replay),
         )
 
-    @router.get("/sessions/{session_id}/prompts/{prompt_id}")
+    @router.get("/sessions/{session_id:path}/prompts/{prompt_id}")
     async def prompt_link(session_id: str, prompt_id: str, request: Request) -> Response:
         """A prompt by id (search results link here) → its card on the replay; `?tool=` → that
         tool call, with its card rendered open so the anchor exists."""
@@ -97,7 +99,7 @@ def add_session_pages(router: APIRouter, dash: Dashboard) -> None:
             return RedirectResponse(f"{base}?open={index}#t-{quote(tool, safe='')}", status_code=303)
         return RedirectResponse(f"{base}?open={index}#p{index}", status_code=303)
 
-    @router.get("/sessions/{session_id}/timeline")
+    @router.get("/sessions/{session_id:path}/timeline")
     async def timeline_page(session_id: str, request: Request) -> Response:
         try:
             events = await client.timeline(session_id)
@@ -116,7 +118,7 @@ def add_session_pages(router: APIRouter, dash: Dashboard) -> None:
             "timeline.html", nav="sessions", row=rows[0], sid=session_id, chart=chart, window=window
         )
 
-    @router.get("/sessions/{session_id}/live")
+    @router.get("/sessions/{session_id:path}/live")
     async def replay_fragment(session_id: str, request: Request) -> Response:
         """Head and cards, for the script to merge when the session changes."""
         try:
@@ -133,12 +135,14 @@ def add_session_pages(router: APIRouter, dash: Dashboard) -> None:
             panel=outcome_panel(replay),
         )
 
+    return replay_page
+
 
 def add_session_fragments(router: APIRouter, dash: Dashboard) -> None:
     """What the replay's script fetches: lazy card bodies and chunks, tool views in full or in bulk."""
     client = dash.client
 
-    @router.get("/sessions/{session_id}/cards/{index}")
+    @router.get("/sessions/{session_id:path}/cards/{index}")
     async def card_fragment(session_id: str, index: int, request: Request) -> Response:
         """A card's body (lazy open), or its next chunk of items (`?from=`, "show more")."""
         try:
@@ -166,7 +170,7 @@ def add_session_fragments(router: APIRouter, dash: Dashboard) -> None:
         template = "_card_body.html" if start_text is None else "_card_chunk.html"
         return await dash.page(template, card=card, sid=session_id, root=replay["session"].get("project"))
 
-    @router.get("/sessions/{session_id}/tools/{tool_use_id}")
+    @router.get("/sessions/{session_id:path}/tools/{tool_use_id}")
     async def tool_page(session_id: str, tool_use_id: str, request: Request) -> Response:
         """A tool call on its own page, in full; `?part=body` = its body for a lazy view."""
         part = request.query_params.get("part")
@@ -199,7 +203,7 @@ def add_session_fragments(router: APIRouter, dash: Dashboard) -> None:
             return await dash.page("_tool_body.html", node=node, sid=session_id)
         return await dash.page("tool.html", nav="sessions", node=node, sid=session_id, replay=replay)
 
-    @router.get("/sessions/{session_id}/tool-bodies")
+    @router.get("/sessions/{session_id:path}/tool-bodies")
     async def tool_bodies(session_id: str, request: Request) -> Response:
         """Bodies of several lazy tool views at once (`?ids=a,b,…`, at most 200): what "unfold
         every tool call" of a big card asks for, instead of one request per tool call."""

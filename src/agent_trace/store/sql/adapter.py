@@ -36,7 +36,7 @@ from agent_trace.store.sql.rows import (
     user_rows,
 )
 from agent_trace.store.sql.runner import SqlRunner
-from agent_trace.store.sql.search import SqlSearch
+from agent_trace.store.sql.search import SqlSearch, flush_pending
 from agent_trace.store.sql.sqltext import chunks, in_params, now_ms
 
 __all__ = ["SORT_KEYS", "InvalidQuery", "SqlStore"]
@@ -167,6 +167,7 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
             run.execute_many(
                 st.ADD_CHANGE, [{"session_id": s, "changed_ms": now} for s in sorted(dirty_sessions)]
             )
+            flush_pending(run)
             if file_states:
                 run.execute_many(
                     st.UPSERT_FILE_STATE,

@@ -13,6 +13,7 @@ from typing import Any
 from agent_trace.domain.records import NO_MODEL_LABEL, SIDECHAIN_AGENT
 from agent_trace.store.sql import statements as st
 from agent_trace.store.sql.runner import Row, SqlRunner
+from agent_trace.store.sql.search import flush_pending
 from agent_trace.store.sql.sqltext import chunks, in_params
 
 HUMAN_PROMPT_KINDS = ("prompt", "command")
@@ -51,6 +52,7 @@ class SqlDerived:
         run = self.runner
         with run.transaction():
             self.lock_writers()
+            flush_pending(run)  # rows noted by a statement outside Store.write (a migration)
             buckets = [
                 int(r[0]) for r in run.query("SELECT bucket_ms FROM dirty_buckets" + self._lock_suffix())
             ]

@@ -7,7 +7,7 @@ from typing import Any
 
 # The newest revision in migrations/versions. The lean read path compares the database's
 # alembic_version with this without importing Alembic; a test keeps the two in step.
-HEAD_REVISION = "0006_i9"
+HEAD_REVISION = "0007_fts_pending"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from agent_trace.domain.search_text import prefix_last, query_terms, snippet
 from agent_trace.store.port import Filters, SearchHit, SearchQuery
 from agent_trace.store.sql.runner import SqlRunner
+from agent_trace.store.sql.sqltext import in_params
 
 # Characters of a field read back to cut a snippet from (the match is usually early; a match
 # further in still ranks, and its record is shown without a snippet).
@@ -39,6 +40,31 @@ KINDS: dict[str, tuple[str, str, str, str, list[tuple[str, str]]]] = {
 # index walks them newest first and stops there; PostgreSQL sorts the matches by time (a small
 # column) and ranks those; ClickHouse likewise.
 RANKED = 5_000
+
+
+def flush_pending(run: SqlRunner) -> None:
+    """SQLite: index the rows noted since the last flush, in one statement per table (migration
+    0007_fts_pending: a trigger indexing row by row made FTS5 write a segment per row). Called at
+    the end of every write transaction, so the index never lags a commit."""
+    if run.dialect != "sqlite":
+        return
+    tables = [kind[0] for kind in KINDS.values()]
+    placeholders, params = in_params("t", [f"{t}_fts_pending" for t in tables])
+    # A store still at an older revision has no pending tables (and no triggers noting rows).
+    if not run.query(
+        f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ({placeholders})", params
+    ):
+        return
+    for table, _key, _time, _tool, fields in KINDS.values():
+        columns = [column for _field, column in fields]
+        names = ", ".join(columns)
+        run.execute(
+            f"INSERT INTO {table}_fts (rowid, {names}) SELECT t.rowid, "
+            + ", ".join(f"t.{c}" for c in columns)
+            + f" FROM {table} t JOIN {table}_fts_pending q ON q.id = t.rowid WHERE "
+            + " OR ".join(f"t.{c} IS NOT NULL" for c in columns)
+        )
+        run.execute(f"DELETE FROM {table}_fts_pending")
 
 
 def fts5_match(terms: list[list[str]]) -> str:

@@ -7,7 +7,7 @@ What is indexed is what is stored: text after the privacy tier and secret redact
 
 - SQLite: one FTS5 table per record table, with the record table as its external content (the
   text is not stored twice) and triggers keeping it in step with every insert, merge (update of
-  a text column) and delete. Tokens: unicode61 (letters and digits; `/`, `.`, `_`, `-` split), so a
+  a text column) and delete (since 0007_fts_pending, inserts are indexed once per write). Tokens: unicode61 (letters and digits; `/`, `.`, `_`, `-` split), so a
   path or identifier is found by its parts as a phrase.
 - PostgreSQL: a stored generated `tsvector` column per record table (the `simple` configuration:
   no stemming, no stop words - code is not English) over the same letter-and-digit words, with a
