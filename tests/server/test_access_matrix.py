@@ -64,7 +64,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, dic
     served: dict[str, Served] = {}
     for role in ROLES:
         ctx = AppContext(settings=settings, store=store)
-        ctx.parts["api.stream_config"] = StreamConfig(poll_interval_s=0.05, heartbeat_s=0.3)
+        ctx.stream_config = StreamConfig(poll_interval_s=0.05, heartbeat_s=0.3)
         app = create_app(ctx, role)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
 import anyio
@@ -46,6 +46,9 @@ from agent_trace.domain.access import (
 from agent_trace.server.identity_cache import IdentityCache, same_secret
 from agent_trace.server.security import send_error
 from agent_trace.store.identity import IdentityStore
+
+if TYPE_CHECKING:
+    from agent_trace.server.context import AppContext
 
 log = logging.getLogger("agent_trace.access")
 
@@ -435,17 +438,15 @@ class AccessMiddleware:
         )
 
 
-def install(app: Any, ctx: Any, role: str, login_path: str | None = None) -> None:
+def install(app: Any, ctx: AppContext, role: str, login_path: str | None = None) -> None:
     """Put AccessMiddleware in front of `app` when auth is on (server/api and dashboard call this)."""
     if not ctx.settings.auth:
         return
+    from agent_trace.server import wiring
     from agent_trace.store.identity import identity_of
 
     identity = identity_of(ctx.store)
-    cache = ctx.parts.get("access.cache")
-    if cache is None:
-        cache = ctx.parts["access.cache"] = IdentityCache(identity)
-        ctx.parts["access.auditor"] = Auditor(identity)
+    cache, auditor = wiring.identity_checks(ctx)
     store = ctx.store
 
     def session_owner(session_id: str) -> str | bool | None:
@@ -462,7 +463,7 @@ def install(app: Any, ctx: Any, role: str, login_path: str | None = None) -> Non
         AccessMiddleware,
         role=role,
         cache=cache,
-        auditor=ctx.parts["access.auditor"],
+        auditor=auditor,
         session_lookup=session_owner,
         login_path=login_path,
     )

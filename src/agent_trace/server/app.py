@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -15,12 +15,32 @@ from agent_trace.server.context import AppContext
 from agent_trace.server.errors import install_error_handlers
 
 HTTP_ROLES = ("collector", "api", "dashboard")
-# Each role module exposes `build_router(ctx: AppContext) -> APIRouter`, and may expose
-# `configure(app: FastAPI, ctx: AppContext) -> None` for middleware, static files, lifespan work.
-ROLE_MODULES = {
-    "collector": "agent_trace.server.collector.routes",
-    "api": "agent_trace.server.api.routes",
-    "dashboard": "agent_trace.server.dashboard.routes",
+
+
+def _install_collector(app: FastAPI, ctx: AppContext) -> None:
+    from agent_trace.server.collector import routes
+
+    routes.install(app, ctx)
+
+
+def _install_api(app: FastAPI, ctx: AppContext) -> None:
+    from agent_trace.server.api import routes
+
+    routes.install(app, ctx)
+
+
+def _install_dashboard(app: FastAPI, ctx: AppContext) -> None:
+    from agent_trace.server.dashboard import routes
+
+    routes.install(app, ctx)
+
+
+# Each role's `install` adds its routes, middleware and static files; the shared services it uses
+# come from server/wiring.py. (Imported when the role is built: a process loads only its roles.)
+ROLE_INSTALLERS: dict[str, Callable[[FastAPI, AppContext], None]] = {
+    "collector": _install_collector,
+    "api": _install_api,
+    "dashboard": _install_dashboard,
 }
 
 
@@ -52,6 +72,21 @@ def store_health(store: Any) -> dict[str, str]:
         return {"database": f"error: {type(exc).__name__}"}
 
 
+def _lifespan(ctx: AppContext) -> Callable[[FastAPI], Any]:
+    """Starts the context's background services (ingest queue, decoders, gRPC, budgets) with the
+    first app that starts, stops them with the last that stops (context.Background)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ctx.services.background.start()
+        try:
+            yield
+        finally:
+            ctx.services.background.stop()
+
+    return lifespan
+
+
 def create_app(ctx: AppContext, role: str) -> FastAPI:
     if role not in HTTP_ROLES:
         raise ValueError(f"role {role!r}: must be one of {', '.join(HTTP_ROLES)}")
@@ -63,14 +98,10 @@ def create_app(ctx: AppContext, role: str) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        lifespan=_lifespan(ctx),
     )
     app.state.ctx = ctx
     install_error_handlers(app)
     app.include_router(_health_router(ctx, role))
-    module = importlib.import_module(ROLE_MODULES[role])
-    build: Callable[[AppContext], APIRouter] = module.build_router
-    app.include_router(build(ctx))
-    configure = getattr(module, "configure", None)
-    if configure is not None:
-        configure(app, ctx)
+    ROLE_INSTALLERS[role](app, ctx)
     return app

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("agent_trace.server")
+_JSON = "application/json"
 
 
 class ApiError(Exception):
@@ -58,17 +60,12 @@ _CODES = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.status, exc.code, exc.message, exc.field),
-            status_code=exc.status,
-            headers=exc.headers,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+def as_api_error(exc: Exception) -> ApiError:
+    """Any exception as the one error shape: the renderer's single decision (FastAPI's handlers and
+    the collector's ASGI fast path both come here). Unexpected ones are logged, never shown."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         location = [
             str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path", "header")
@@ -79,20 +76,26 @@ def install_error_handlers(app: FastAPI) -> None:
             if field
             else str(first.get("msg", "invalid request"))
         )
-        return JSONResponse(error_body(400, "invalid_parameter", message, field), status_code=400)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return ApiError(400, "invalid_parameter", message, field)
+    if isinstance(exc, StarletteHTTPException):
         code = _CODES.get(exc.status_code, "error")
-        return JSONResponse(
-            error_body(exc.status_code, code, str(exc.detail)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
+        return ApiError(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+    log.exception("unhandled error", exc_info=exc)
+    return ApiError(500, "internal_error", "internal error (see the server log)")
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return JSONResponse(
-            error_body(500, "internal_error", "internal error (see the server log)"), status_code=500
-        )
+
+def error_json(exc: ApiError) -> bytes:
+    return orjson.dumps(error_body(exc.status, exc.code, exc.message, exc.field))
+
+
+def error_response(exc: Exception) -> Response:
+    error = as_api_error(exc)
+    return Response(error_json(error), status_code=error.status, headers=error.headers, media_type=_JSON)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def render(_request: Request, exc: Exception) -> Response:
+        return error_response(exc)
+
+    for kind in (ApiError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, render)

@@ -133,25 +133,11 @@ def serve(settings: Settings, role: str) -> int:
     try:
         ctx = build_context(settings, roles)
         try:
-            # Route modules register their services (the ingest writer, the gRPC server) while the
-            # apps are built, so build first, then start what they registered.
-            asyncio.run(_run(ctx, roles, sockets))
+            # The apps' lifespan starts the background services (server/app.py).
+            asyncio.run(_serve_all(ctx, roles, sockets))
         finally:
             ctx.store.close()
     finally:
         for sock in sockets.values():
             sock.close()
     return 0
-
-
-async def _run(ctx: AppContext, roles: list[str], sockets: dict[str, Any]) -> None:
-    task = asyncio.create_task(_serve_all(ctx, roles, sockets))
-    # create_app ran synchronously inside _serve_all before its first await, so services exist now.
-    await asyncio.sleep(0)
-    for service in ctx.services:
-        service.start()
-    try:
-        await task
-    finally:
-        for service in reversed(ctx.services):
-            service.stop()

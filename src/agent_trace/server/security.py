@@ -26,9 +26,7 @@ from ipaddress import ip_address
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-
-from agent_trace.server.errors import error_body
+from agent_trace.server.errors import ApiError, error_json
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -251,7 +249,7 @@ async def send_error(
     send: Send, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
 ) -> None:
     """An error in the one JSON shape, straight from ASGI middleware (no route has run)."""
-    body = orjson.dumps(error_body(status, code, message))
+    body = error_json(ApiError(status, code, message))
     await send(
         {
             "type": "http.response.start",

@@ -43,7 +43,7 @@ class Server:
         self.tmp = tmp
         self.user = "dev"
         ctx = AppContext(settings=settings, store=self.store)
-        ctx.parts["api.stream_config"] = StreamConfig(poll_interval_s=0.05, heartbeat_s=0.5)
+        ctx.stream_config = StreamConfig(poll_interval_s=0.05, heartbeat_s=0.5)
         self.port = free_port()
         config = uvicorn.Config(create_app(ctx, "api"), host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)

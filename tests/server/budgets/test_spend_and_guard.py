@@ -194,7 +194,7 @@ def test_collector_answers_hooks_with_the_decision(settings: Settings) -> None:
         }
         assert client.post("/v1/hooks", json=payload).status_code == 204  # no budget yet
         ctx.store.save_budget(make_budget("project:api", "day", usd="1", mode="block"))
-        ctx.parts["budget_guard"].refresh(now)
+        ctx.services.budget_guard.refresh(now)
         answer = client.post("/v1/hooks", json=payload)
         assert answer.status_code == 200 and answer.json()["decision"] == "block"
         assert "$2.00 of $1.00" in answer.json()["reason"]

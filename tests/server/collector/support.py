@@ -76,14 +76,12 @@ def running_collector(settings: Settings) -> Iterator[tuple[TestClient, AppConte
     """The collector app over a fresh context, its services (queue, gRPC) started."""
     ctx = build_context(settings)
     app = create_app(ctx, "collector")
-    for service in ctx.services:
-        service.start()
+    ctx.services.background.start()
     try:
         with TestClient(app, base_url="http://127.0.0.1") as client:
             yield client, ctx
     finally:
-        for service in reversed(ctx.services):
-            service.stop()
+        ctx.services.background.stop()
         ctx.store.close()
 
 

@@ -135,7 +135,7 @@ def test_otlp_http_is_attributed_to_the_token_owner(collector: Any) -> None:
 
 def test_otlp_grpc_metadata_token_and_attribution(collector: Any) -> None:
     _client, ctx, tokens = collector
-    (service,) = [s for s in ctx.services if isinstance(s, OtlpGrpcService)]
+    (service,) = [s for s in ctx.services.background if isinstance(s, OtlpGrpcService)]
     with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
         stub = logs_service_pb2_grpc.LogsServiceStub(channel)
         for metadata in ((), (("authorization", "Bearer at_nope"),)):
@@ -162,7 +162,7 @@ def test_nobody_can_add_to_someone_elses_session(collector: Any) -> None:
     # Bob's own further events are welcome; the session stays his.
     assert _post(client, _hook("s-bobs", "bob"), tokens["bob"]).status_code == 204
     assert _owner(ctx, "s-bobs") == "bob"
-    (service,) = [s for s in ctx.services if isinstance(s, OtlpGrpcService)]
+    (service,) = [s for s in ctx.services.background if isinstance(s, OtlpGrpcService)]
     with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
         stub = logs_service_pb2_grpc.LogsServiceStub(channel)
         with pytest.raises(grpc.RpcError) as failed:

@@ -29,7 +29,7 @@ pytestmark = [
 
 
 def _decoders(ctx: Any) -> OtlpDecoders:
-    decoders = ctx.parts["collector"].decoders
+    decoders = ctx.services.collector.decoders
     assert isinstance(decoders, OtlpDecoders)
     return decoders
 
@@ -67,7 +67,7 @@ def test_workers_give_the_records_of_in_process_decoding(
             ingest_workers=workers,
         )
         with running_collector(each) as (client, ctx), _channel(ctx) as channel:
-            assert (ctx.parts["collector"].decoders is None) == (workers == 0)
+            assert (ctx.services.collector.decoders is None) == (workers == 0)
             for post, capture in zip(otlp_posts(scenario), otlp_captures(scenario), strict=True):
                 if capture["path"] == "/v1/traces":
                     _export(channel, capture)

@@ -224,7 +224,7 @@ def test_otlp_protobuf_garbage(running: tuple[TestClient, AppContext], body: byt
 )
 def test_grpc(running: tuple[TestClient, AppContext], body: bytes, service: str) -> None:
     _client, ctx = running
-    (grpc_service,) = [s for s in ctx.services if isinstance(s, OtlpGrpcService)]
+    (grpc_service,) = [s for s in ctx.services.background if isinstance(s, OtlpGrpcService)]
     with grpc.insecure_channel(f"127.0.0.1:{grpc_service.port}") as channel:
         call = channel.unary_unary(
             f"/opentelemetry.proto.collector.{service}/Export",

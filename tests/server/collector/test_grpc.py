@@ -46,7 +46,7 @@ def _grpc_settings(settings: Settings) -> Settings:
 
 
 def _port(ctx: AppContext) -> int:
-    (service,) = [s for s in ctx.services if isinstance(s, OtlpGrpcService)]
+    (service,) = [s for s in ctx.services.background if isinstance(s, OtlpGrpcService)]
     assert service.port
     return service.port
 
@@ -117,10 +117,9 @@ def test_grpc_back_pressure_is_unavailable(settings: Settings) -> None:
     grpc_settings = replace(_grpc_settings(settings), ingest_queue_records=5)
     inner = open_store(grpc_settings)
     store = GatedStore(inner)
-    ctx = AppContext(settings=grpc_settings, store=inner, parts={"ingest_store": store})
+    ctx = AppContext(settings=grpc_settings, store=inner, ingest_store=store)
     create_app(ctx, "collector")
-    for service in ctx.services:
-        service.start()
+    ctx.services.background.start()
     try:
         capture = otlp_captures("basic")[0]
         with _channel(ctx) as channel:
@@ -135,14 +134,13 @@ def test_grpc_back_pressure_is_unavailable(settings: Settings) -> None:
             assert pending.result() == logs_service_pb2.ExportLogsServiceResponse()
     finally:
         store.gate.set()
-        for service in reversed(ctx.services):
-            service.stop()
+        ctx.services.background.stop()
         inner.close()
 
 
 def test_a_taken_grpc_port_is_a_clear_error(settings: Settings) -> None:
     with running_collector(_grpc_settings(settings)) as (_client, ctx):
         taken = replace(settings, otel_grpc_address=f"127.0.0.1:{_port(ctx)}")
-        service = OtlpGrpcService(taken.otel_grpc_address, ctx.parts["collector"])
+        service = OtlpGrpcService(taken.otel_grpc_address, ctx.services.collector)
         with pytest.raises(RuntimeError, match="OTEL_GRPC_ADDRESS"):
             service.start()

@@ -200,7 +200,7 @@ def test_a_same_origin_or_originless_client_is_served(running: tuple[TestClient,
 
 
 def _grpc_call(ctx: AppContext, method: str, body: bytes) -> tuple[grpc.StatusCode, bytes | None]:
-    (service,) = [s for s in ctx.services if isinstance(s, OtlpGrpcService)]
+    (service,) = [s for s in ctx.services.background if isinstance(s, OtlpGrpcService)]
     with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
         call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
         try:

@@ -244,10 +244,9 @@ def test_a_full_queue_answers_503_with_retry_after(collector_settings: Settings)
     settings = replace(collector_settings, ingest_queue_records=2)
     inner = open_store(settings)
     store = GatedStore(inner)
-    ctx = AppContext(settings=settings, store=inner, parts={"ingest_store": store})
+    ctx = AppContext(settings=settings, store=inner, ingest_store=store)
     app = create_app(ctx, "collector")
-    for service in ctx.services:
-        service.start()
+    ctx.services.background.start()
     try:
         with TestClient(app, base_url="http://127.0.0.1") as client:
             store.gate.clear()
@@ -269,8 +268,7 @@ def test_a_full_queue_answers_503_with_retry_after(collector_settings: Settings)
             assert client.post("/v1/hooks", json=_payload("Stop")).status_code == 204
     finally:
         store.gate.set()
-        for service in reversed(ctx.services):
-            service.stop()
+        ctx.services.background.stop()
         inner.close()
 
 
@@ -278,18 +276,16 @@ def test_a_failing_store_answers_503_and_acknowledges_nothing(collector_settings
     inner = open_store(collector_settings)
     store = GatedStore(inner)
     store.fail_all = True
-    ctx = AppContext(settings=collector_settings, store=inner, parts={"ingest_store": store})
+    ctx = AppContext(settings=collector_settings, store=inner, ingest_store=store)
     app = create_app(ctx, "collector")
-    for service in ctx.services:
-        service.start()
+    ctx.services.background.start()
     try:
         with TestClient(app, base_url="http://127.0.0.1") as client:
             response = client.post("/v1/hooks", json=_payload())
             error = _error(response, 503)
             assert "retry" in error["message"] and response.headers["retry-after"]
     finally:
-        for service in reversed(ctx.services):
-            service.stop()
+        ctx.services.background.stop()
         inner.close()
 
 

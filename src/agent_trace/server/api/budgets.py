@@ -9,19 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-import orjson
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
 from agent_trace.domain.budgets import Budget, BudgetError, make_budget
 from agent_trace.reports.periods import PeriodError, resolve_timezone
+from agent_trace.server.api.responses import json_response
 from agent_trace.server.budgets.report import budgets_report
 from agent_trace.server.context import AppContext
 from agent_trace.server.errors import ApiError
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 def _amount(body: dict[str, Any], key: str) -> str | None:
@@ -67,7 +63,7 @@ def budget_router(ctx: AppContext) -> APIRouter:
     @router.get("/budgets", summary="Budgets with their spend now, recent alerts and deliveries")
     async def list_budgets() -> Response:
         report = await anyio.to_thread.run_sync(budgets_report, store, tz())
-        return _json(report)
+        return json_response(report)
 
     @router.put(
         "/budgets",
@@ -81,7 +77,7 @@ def budget_router(ctx: AppContext) -> APIRouter:
     async def put_budget(body: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
         budget = budget_from_body(body)
         await anyio.to_thread.run_sync(store.save_budget, budget)
-        return _json(budget.to_json())
+        return json_response(budget.to_json())
 
     @router.delete("/budgets/{budget_id:path}", summary="Remove a budget", status_code=204)
     async def delete_budget(budget_id: str) -> Response:
@@ -95,6 +91,6 @@ def budget_router(ctx: AppContext) -> APIRouter:
         if not isinstance(session_id, str) or not session_id.strip():
             raise ApiError(400, "invalid_parameter", "session_id: required", "session_id")
         await anyio.to_thread.run_sync(store.allow_session, session_id.strip())
-        return _json({"session_id": session_id.strip(), "allowed": True})
+        return json_response({"session_id": session_id.strip(), "allowed": True})
 
     return router

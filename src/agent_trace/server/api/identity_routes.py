@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any
 
 import anyio
-import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from agent_trace.domain.audit_chain import verify_chain
@@ -17,6 +17,8 @@ from agent_trace.reports.csvtext import to_csv as to_csv_rows
 from agent_trace.reports.team import BY, PERIODS, TeamRow, fetch_totals, memberships, team_report, to_csv
 from agent_trace.server.access import principal_of
 from agent_trace.server.api.params import DayRange, bad, parse_day_range
+from agent_trace.server.api.queries import Days, DaysModel, Tz, given
+from agent_trace.server.api.responses import json_response
 from agent_trace.server.context import AppContext
 from agent_trace.store.identity import IdentityStore, identity_of
 from agent_trace.store.port import Store
@@ -24,7 +26,6 @@ from agent_trace.store.port import Store
 TeamBy = Annotated[str | None, Query(description="user | team | project (default user)")]
 Period = Annotated[str | None, Query(description="daily | weekly | monthly (default daily)")]
 Day = Annotated[str | None, Query(description="a local day, 2026-02-11")]
-Tz = Annotated[str | None, Query(description="IANA time zone for days")]
 Text = Annotated[str | None, Query()]
 
 
@@ -92,6 +93,28 @@ def audit_json(identity: IdentityStore, since_ms: int | None, limit: int) -> dic
     }
 
 
+async def team_query(
+    request: Request,
+    since: Day = None,
+    until: Day = None,
+    tz: Tz = None,
+    project: Text = None,
+    user: Text = None,
+    by: TeamBy = None,
+    period: Period = None,
+) -> tuple[str, list[TeamRow]]:
+    """The team view's parameters (JSON and CSV alike) → the chosen grouping and its rows."""
+    ctx: AppContext = request.app.state.ctx
+    chosen_by, chosen_period = parse_team_params(by, period)
+    filters = given(since=since, until=until, tz=tz, project=project, user=user)
+    days = parse_day_range(filters, ctx.settings.timezone)
+    rows = await anyio.to_thread.run_sync(team_rows, ctx.store, days, chosen_by, chosen_period)
+    return chosen_by, rows
+
+
+Team = Annotated[tuple[str, list[TeamRow]], Depends(team_query)]
+
+
 def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
     store = ctx.store
     default_tz = ctx.settings.timezone
@@ -99,18 +122,21 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
     @router.get("/me", tags=["identity"], summary="Who you are, your role and teams")
     async def me(request: Request) -> Response:
         p = principal_of(request)
-        body = {"user": p.user_id, "role": p.role.value, "teams": list(p.teams), "auth": ctx.settings.auth}
-        return Response(orjson.dumps(body), media_type="application/json")
+        return json_response(
+            {"user": p.user_id, "role": p.role.value, "teams": list(p.teams), "auth": ctx.settings.auth}
+        )
+
+    async def listed(fetch: Callable[[], Sequence[Any]]) -> Response:
+        found = await anyio.to_thread.run_sync(fetch)
+        return json_response([item.as_json() for item in found])
 
     @router.get("/users", tags=["identity"], summary="Every account (admin)")
     async def users() -> Response:
-        accounts = await anyio.to_thread.run_sync(identity_of(store).accounts)
-        return Response(orjson.dumps([a.as_json() for a in accounts]), media_type="application/json")
+        return await listed(identity_of(store).accounts)
 
     @router.get("/teams", tags=["identity"], summary="Every team and its members (admin)")
     async def teams() -> Response:
-        found = await anyio.to_thread.run_sync(identity_of(store).teams)
-        return Response(orjson.dumps([t.as_json() for t in found]), media_type="application/json")
+        return await listed(identity_of(store).teams)
 
     @router.get(
         "/audit",
@@ -121,102 +147,55 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
         since: Annotated[str | None, Query(description="epoch ms, or a day 2026-02-11 (UTC)")] = None,
         limit: Annotated[int, Query(ge=1, le=10_000, description="the newest N entries")] = 1000,
     ) -> Response:
-        since_ms = None
-        if since:
-            text = since.strip()
-            if text.isdigit():
-                since_ms = int(text)
-            else:
-                try:
-                    day = date.fromisoformat(text)
-                except ValueError:
-                    raise bad("since", f"{text[:40]!r}: epoch ms or a day like 2026-02-11") from None
-                since_ms = (day - date(1970, 1, 1)).days * 86_400_000
-        body = await anyio.to_thread.run_sync(audit_json, identity_of(store), since_ms, limit)
-        return Response(orjson.dumps(body), media_type="application/json")
-
-    def days_of(**values: str | None) -> DayRange:
-        """The day range and filters of the given query parameters (absent ones left out)."""
-        return parse_day_range({k: v for k, v in values.items() if v}, default_tz)
-
-    async def _team(
-        since: str | None,
-        until: str | None,
-        tz: str | None,
-        project: str | None,
-        user: str | None,
-        by: str | None,
-        period: str | None,
-    ) -> tuple[str, list[TeamRow]]:
-        chosen_by, chosen_period = parse_team_params(by, period)
-        days = days_of(since=since, until=until, tz=tz, project=project, user=user)
-        rows = await anyio.to_thread.run_sync(team_rows, store, days, chosen_by, chosen_period)
-        return chosen_by, rows
+        since_ms = parse_audit_since(since)
+        return json_response(await anyio.to_thread.run_sync(audit_json, identity_of(store), since_ms, limit))
 
     @router.get(
         "/analytics/team",
         tags=["analytics"],
         summary="Spend, tokens, sessions, active developers, top tools and models per period and group",
     )
-    async def team(
-        since: Day = None,
-        until: Day = None,
-        tz: Tz = None,
-        project: Text = None,
-        user: Text = None,
-        by: TeamBy = None,
-        period: Period = None,
-    ) -> Response:
-        chosen_by, rows = await _team(since, until, tz, project, user, by, period)
-        body = {"by": chosen_by, "rows": [r.as_json() for r in rows]}
-        return Response(orjson.dumps(body), media_type="application/json")
+    async def team(found: Team) -> Response:
+        chosen_by, rows = found
+        return json_response({"by": chosen_by, "rows": [r.as_json() for r in rows]})
+
+    @router.get("/analytics/team.csv", tags=["analytics"], summary="The same as CSV (a download)")
+    async def team_csv(found: Team) -> Response:
+        chosen_by, rows = found
+        return csv_response(to_csv(rows, chosen_by), f"agent-trace-team-by-{chosen_by}.csv")
 
     @router.get(
         "/analytics/cost/daily.csv",
         tags=["analytics"],
         summary="Spend, tokens and activity per local day as CSV (a download)",
     )
-    async def cost_daily_csv(
-        since: Day = None,
-        until: Day = None,
-        tz: Tz = None,
-        project: Text = None,
-        user: Text = None,
-        agent: Text = None,
-        model: Text = None,
-    ) -> Response:
+    async def cost_daily_csv(filters: DaysModel) -> Response:
         from agent_trace.server.api import service
 
-        days = days_of(since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model)
+        days = parse_day_range(filters, default_tz)
         data = await anyio.to_thread.run_sync(service.analytics_cost_daily, store, days)
         return csv_response(cost_csv(data), "agent-trace-cost-daily.csv")
 
     @router.get(
         "/analytics/tools.csv", tags=["analytics"], summary="Tool calls, errors and time per tool as CSV"
     )
-    async def tools_csv_route(
-        since: Day = None,
-        until: Day = None,
-        tz: Tz = None,
-        project: Text = None,
-        user: Text = None,
-        agent: Text = None,
-    ) -> Response:
+    async def tools_csv_route(filters: Days) -> Response:
         from agent_trace.server.api import service
 
-        days = days_of(since=since, until=until, tz=tz, project=project, user=user, agent=agent)
+        days = parse_day_range(filters, default_tz)
         data = await anyio.to_thread.run_sync(service.analytics_tools, store, days)
         return csv_response(tools_csv(data), "agent-trace-tools.csv")
 
-    @router.get("/analytics/team.csv", tags=["analytics"], summary="The same as CSV (a download)")
-    async def team_csv(
-        since: Day = None,
-        until: Day = None,
-        tz: Tz = None,
-        project: Text = None,
-        user: Text = None,
-        by: TeamBy = None,
-        period: Period = None,
-    ) -> Response:
-        chosen_by, rows = await _team(since, until, tz, project, user, by, period)
-        return csv_response(to_csv(rows, chosen_by), f"agent-trace-team-by-{chosen_by}.csv")
+
+def parse_audit_since(since: str | None) -> int | None:
+    """`since` of /v1/audit: epoch ms, or a UTC day."""
+    if not since:
+        return None
+    text = since.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise bad("since", f"{text[:40]!r}: epoch ms or a day like 2026-02-11") from None
+    return (day - date(1970, 1, 1)).days * 86_400_000

@@ -1,8 +1,7 @@
 """The API role (port 8318): sessions, replay, timeline, live stream, analytics. JSON + SSE.
 
-Parts this module puts in `AppContext.parts`:
-- "api.hub": the ChangeHub behind `/v1/sessions/stream` (one store poll for all listeners);
-- reads "api.stream_config" (a StreamConfig) when present, so tests can shorten heartbeats.
+The answer cache (shared with the in-process dashboard) and the ChangeHub behind
+`/v1/sessions/stream` (one store poll for all listeners) come from server/wiring.py.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from agent_trace.reports.timeline import KINDS
+from agent_trace.server import wiring
 from agent_trace.server.access import aggregate_rows, principal_of, visible_hits, visible_rows
 from agent_trace.server.api import models, service
 from agent_trace.server.api.budgets import budget_router
-from agent_trace.server.api.cache import ChangeValidatedCache
 from agent_trace.server.api.params import (
     bad,
     parse_breakdown,
@@ -29,7 +28,9 @@ from agent_trace.server.api.params import (
     parse_search_query,
     parse_session_query,
 )
-from agent_trace.server.api.stream import ChangeHub, StreamConfig, session_events
+from agent_trace.server.api.queries import Days, DaysModel, Window, WindowModel, given
+from agent_trace.server.api.responses import json_response, raw_json_response
+from agent_trace.server.api.stream import session_events
 from agent_trace.server.context import AppContext
 from agent_trace.server.heap import settle_heap
 from agent_trace.server.security import API_CSP, SecurityMiddleware, SecurityPolicy
@@ -50,52 +51,29 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": models.ErrorResponse, "description": "no such session"},
 }
 
-# Parameter documentation shared by the endpoints that take them.
-Since = Annotated[
-    str | None,
-    Query(description="from: a local day `2026-02-11` (in `tz`), ISO 8601 date-time or epoch ms"),
-]
-Until = Annotated[
-    str | None,
-    Query(description="to (exclusive for a date-time; a day `2026-02-11` includes that whole day)"),
-]
-# The analytics take whole local days.
-FirstDay = Annotated[str | None, Query(description="first day, 2026-02-11 (default: 29 days before until)")]
-LastDay = Annotated[str | None, Query(description="last day, inclusive (default: today in tz)")]
-Tz = Annotated[str | None, Query(description="IANA time zone for days (default: the server's, else UTC)")]
-Project = Annotated[
-    str | None, Query(description="project (or repo) directory: full path or its last component")
-]
-User = Annotated[str | None, Query(description="user id (exact)")]
-Agent = Annotated[str | None, Query(description="agent, e.g. claude-code (exact)")]
-Model = Annotated[str | None, Query(description="model name (substring, case-insensitive)")]
 
-
-def _json(data: Any, status: int = 200) -> Response:
-    # orjson straight to bytes; the response_model documents the shape (see models.py).
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
-
-
-def _raw_json(body: bytes) -> Response:
-    return Response(body, media_type="application/json")
-
-
-def _params(**values: str | None) -> dict[str, str]:
-    return {k: v for k, v in values.items() if v is not None}
+async def run(fn: Callable[..., T], *args: Any) -> T:
+    return await anyio.to_thread.run_sync(fn, *args)
 
 
 def build_router(ctx: AppContext) -> APIRouter:
+    from agent_trace.server.api.identity_routes import add_identity_routes
+
     router = APIRouter(prefix="/v1")
+    add_session_routes(router, ctx)
+    add_replay_routes(router, ctx)
+    add_analytics_routes(router, ctx)
+    add_identity_routes(router, ctx)
+    router.include_router(budget_router(ctx))
+    return router
+
+
+def add_session_routes(router: APIRouter, ctx: AppContext) -> None:
+    """The session list and its live stream."""
     store = ctx.store
     default_tz = ctx.settings.timezone
-    config: StreamConfig = ctx.parts.get("api.stream_config") or StreamConfig()
-    hub = ChangeHub(store, config.poll_interval_s)
-    ctx.parts["api.hub"] = hub
-    cache = ChangeValidatedCache(store)
-    ctx.parts["api.cache"] = cache
-
-    async def run(fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(fn, *args)
+    config = wiring.stream_config(ctx)
+    hub = wiring.change_hub(ctx)
 
     @router.get(
         "/sessions",
@@ -106,13 +84,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     )
     async def list_sessions(
         request: Request,
-        since: Since = None,
-        until: Until = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
-        model: Model = None,
+        filters: WindowModel,
         q: Annotated[
             str | None, Query(description="free text over id, title, project, branch and prompts")
         ] = None,
@@ -130,23 +102,11 @@ def build_router(ctx: AppContext) -> APIRouter:
             list[str] | None, Query(description="only these sessions (repeat, or comma-separated)")
         ] = None,
     ) -> Response:
-        params = _params(
-            since=since,
-            until=until,
-            tz=tz,
-            project=project,
-            user=user,
-            agent=agent,
-            model=model,
-            q=q,
-            sort=sort,
-            limit=limit,
-            cursor=cursor,
-        )
+        params = {**filters, **given(q=q, sort=sort, limit=limit, cursor=cursor)}
         parsed = parse_session_query(params, session_id, default_tz)
         listed = await run(service.list_sessions, store, parsed)
         listed["sessions"] = visible_rows(principal_of(request), listed["sessions"], searched=bool(q))
-        return _json(listed)
+        return json_response(listed)
 
     @router.get(
         "/sessions/stream",
@@ -164,13 +124,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     )
     async def stream_sessions(
         request: Request,
-        since: Since = None,
-        until: Until = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
-        model: Model = None,
+        filters: WindowModel,
         q: Annotated[str | None, Query(description="free text, as for /v1/sessions")] = None,
         session_id: Annotated[
             list[str] | None, Query(description="only these sessions (e.g. the one being replayed)")
@@ -183,10 +137,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             Query(alias="last_event_id", description="the same, for clients that cannot set headers"),
         ] = None,
     ) -> StreamingResponse:
-        params = _params(
-            since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model, q=q
-        )
-        base = parse_session_query(params, session_id, default_tz).query
+        base = parse_session_query({**filters, **given(q=q)}, session_id, default_tz).query
         start = parse_last_event_id(last_event_id if last_event_id is not None else last_event_id_param)
 
         principal = principal_of(request)
@@ -202,6 +153,13 @@ def build_router(ctx: AppContext) -> APIRouter:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
+
+def add_replay_routes(router: APIRouter, ctx: AppContext) -> None:
+    """One session (replay, timeline) and full-text search."""
+    store = ctx.store
+    default_tz = ctx.settings.timezone
+    cache = wiring.answer_cache(ctx)
+
     # `:path`: ids stored before ids were limited to URL-safe characters may hold a `/`; a
     # client sends it percent-encoded (`a%2Fb`), which routing sees decoded.
     @router.get(
@@ -214,7 +172,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     async def get_session(session_id: str) -> Response:
         if len(session_id) > 200:
             raise bad("session_id", "at most 200 characters")
-        return _raw_json(await run(service.session_replay_json, store, session_id, cache))
+        return raw_json_response(await run(service.session_replay_json, store, session_id, cache))
 
     @router.get(
         "/timeline",
@@ -240,7 +198,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         unknown = sorted(kinds - set(KINDS))
         if unknown:
             raise bad("kind", f"{', '.join(unknown)}: must be one of {', '.join(KINDS)}")
-        return _json(await run(service.session_timeline, store, session_id.strip(), frozenset(kinds) or None))
+        return json_response(
+            await run(service.session_timeline, store, session_id.strip(), frozenset(kinds) or None)
+        )
 
     @router.get(
         "/search",
@@ -251,6 +211,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     )
     async def search(
         request: Request,
+        window: Window,
         q: Annotated[
             str | None,
             Query(
@@ -261,27 +222,18 @@ def build_router(ctx: AppContext) -> APIRouter:
         kind: Annotated[
             str | None, Query(description="prompt, tool_call, response (comma-separated)")
         ] = None,
-        since: Since = None,
-        until: Until = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
         limit: Annotated[str | None, Query(description="hits, 1–200 (default 50)")] = None,
     ) -> Response:
-        params = _params(
-            q=q,
-            kind=kind,
-            since=since,
-            until=until,
-            tz=tz,
-            project=project,
-            user=user,
-            agent=agent,
-            limit=limit,
-        )
+        params = {**given(q=q, kind=kind), **window, **given(limit=limit)}
         found = await run(service.search, store, parse_search_query(params, default_tz))
-        return _json(visible_hits(principal_of(request), found))
+        return json_response(visible_hits(principal_of(request), found))
+
+
+def add_analytics_routes(router: APIRouter, ctx: AppContext) -> None:
+    """Cost per day, tools and outcomes over whole local days (answers cached as bytes)."""
+    store = ctx.store
+    default_tz = ctx.settings.timezone
+    cache = wiring.answer_cache(ctx)
 
     @router.get(
         "/analytics/cost/daily",
@@ -291,13 +243,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="Spend, tokens and activity per local day, by model, project and user",
     )
     async def cost_daily(
-        since: FirstDay = None,
-        until: LastDay = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
-        model: Model = None,
+        filters: DaysModel,
         breakdown: Annotated[
             list[str] | None,
             Query(
@@ -306,11 +252,8 @@ def build_router(ctx: AppContext) -> APIRouter:
             ),
         ] = None,
     ) -> Response:
-        days = parse_day_range(
-            _params(since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model),
-            default_tz,
-        )
-        return _raw_json(
+        days = parse_day_range(filters, default_tz)
+        return raw_json_response(
             await run(service.analytics_cost_daily_json, store, days, parse_breakdown(breakdown), cache)
         )
 
@@ -321,23 +264,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         tags=["analytics"],
         summary="Tool calls, errors and time per tool (and per day)",
     )
-    async def tools(
-        since: FirstDay = None,
-        until: LastDay = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
-    ) -> Response:
-        days = parse_day_range(
-            _params(since=since, until=until, tz=tz, project=project, user=user, agent=agent), default_tz
-        )
-        return _raw_json(await run(service.analytics_tools_json, store, days, cache))
-
-    from agent_trace.server.api.identity_routes import add_identity_routes
-
-    add_identity_routes(router, ctx)
-    router.include_router(budget_router(ctx))
+    async def tools(filters: Days) -> Response:
+        days = parse_day_range(filters, default_tz)
+        return raw_json_response(await run(service.analytics_tools_json, store, days, cache))
 
     @router.get(
         "/analytics/outcomes",
@@ -346,31 +275,19 @@ def build_router(ctx: AppContext) -> APIRouter:
         tags=["analytics"],
         summary="Cost per commit, per merged PR, per agent-authored line kept; sessions that shipped nothing",
     )
-    async def outcomes(
-        since: FirstDay = None,
-        until: LastDay = None,
-        tz: Tz = None,
-        project: Project = None,
-        user: User = None,
-        agent: Agent = None,
-        model: Model = None,
-    ) -> Response:
-        days = parse_day_range(
-            _params(since=since, until=until, tz=tz, project=project, user=user, agent=agent, model=model),
-            default_tz,
-        )
+    async def outcomes(filters: DaysModel) -> Response:
+        days = parse_day_range(filters, default_tz)
         data = await run(service.analytics_outcomes_json, store, days, cache)
         if not ctx.settings.auth:
-            return _raw_json(data)
+            return raw_json_response(data)
         report = orjson.loads(data)
-        return _json({**report, "unshipped": aggregate_rows(report["unshipped"])})
-
-    return router
+        return json_response({**report, "unshipped": aggregate_rows(report["unshipped"])})
 
 
-def configure(app: FastAPI, ctx: AppContext) -> None:
+def install(app: FastAPI, ctx: AppContext) -> None:
     from agent_trace.server import access
 
+    app.include_router(build_router(ctx))
     access.install(app, ctx, "api")  # inside the security middleware: its headers cover refusals
     policy = SecurityPolicy(
         csp=API_CSP,
@@ -394,5 +311,5 @@ def configure(app: FastAPI, ctx: AppContext) -> None:
             yield state
         await hub.close()
 
-    hub: ChangeHub = ctx.parts["api.hub"]
+    hub = wiring.change_hub(ctx)
     app.router.lifespan_context = lifespan

@@ -11,10 +11,8 @@ import logging
 import threading
 import time
 
-from agent_trace.reports.periods import PeriodError, resolve_timezone
 from agent_trace.server.budgets.alerts import AlertSender, record_crossings
 from agent_trace.server.budgets.guard import BudgetGuard
-from agent_trace.server.context import AppContext
 
 log = logging.getLogger("agent_trace.budgets")
 
@@ -57,21 +55,3 @@ class BudgetService:
             except Exception as exc:  # logged; the next round tries again
                 log.warning("budgets: %s: %s", type(exc).__name__, exc)
             self._stop.wait(self.interval_s)
-
-
-def budget_guard_for(ctx: AppContext) -> BudgetGuard:
-    """The process's one guard (its service registered on first use)."""
-    found = ctx.parts.get("budget_guard")
-    if isinstance(found, BudgetGuard):
-        return found
-    settings = ctx.settings
-    try:
-        tz = resolve_timezone(settings.timezone)
-    except PeriodError:
-        tz = None  # `serve` reports a bad zone elsewhere; budgets then use the system's
-    guard = BudgetGuard(ctx.store, tz, settings.budgets.contact)
-    ctx.parts["budget_guard"] = guard
-    ctx.services.append(
-        BudgetService(guard, AlertSender(ctx.store, settings.budgets), settings.budgets.refresh_s)
-    )
-    return guard

@@ -1,6 +1,7 @@
 """The collector role: hooks and OTLP in (HTTP and gRPC), one batched writer out.
 
-routes.py        build_router / configure: wiring, services, the OpenAPI description
+routes.py        install: the fast path in front, the OpenAPI description (services: server/wiring.py)
+services.py      the writer store closer and GC tuning run beside the queue
 asgi.py          the HTTP endpoints themselves (plain ASGI) and their error answers
 pipeline.py      what HTTP and gRPC share: decode → records → the ingest queue
 decoders.py      OTLP decoding on worker processes, sharded by session

@@ -36,7 +36,7 @@ from agent_trace.server.collector.auth import ForeignSession
 from agent_trace.server.collector.body import JSON_TYPES, NDJSON_TYPES, PROTOBUF_TYPES, media_type, read_body
 from agent_trace.server.collector.decoders import DecoderUnavailable
 from agent_trace.server.collector.pipeline import CollectorPipeline, HookRecords, now_ms
-from agent_trace.server.errors import ApiError, error_body
+from agent_trace.server.errors import ApiError, as_api_error, error_json
 from agent_trace.server.security import cross_site_problem, is_loopback
 from agent_trace.sources.otlp import OtlpDecodeError
 
@@ -97,10 +97,11 @@ class Answer:
         await send({"type": "http.response.body", "body": self.body})
 
 
-def _error_answer(exc: ApiError) -> Answer:
-    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
-    body = orjson.dumps(error_body(exc.status, exc.code, exc.message, exc.field))
-    return Answer(exc.status, body, _JSON, headers)
+def _error_answer(exc: Exception) -> Answer:
+    """The one error renderer's answer (server/errors.py), as plain ASGI."""
+    error = as_api_error(exc)
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
+    return Answer(error.status, error_json(error), _JSON, headers)
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -154,11 +155,8 @@ class CollectorEndpoints:
                     answer = await self._hooks(headers, receive, user)
                 else:
                     answer = await self._otlp(kind, headers, receive, user)
-        except ApiError as exc:
+        except Exception as exc:  # ApiError, or unexpected (logged by the renderer, never shown)
             answer = _error_answer(exc)
-        except Exception as exc:
-            log.exception("collector request failed", exc_info=exc)
-            answer = _error_answer(ApiError(500, "internal_error", "internal error (see the server log)"))
         await answer.send(send)
 
     # -- the endpoints -----------------------------------------------------------------------

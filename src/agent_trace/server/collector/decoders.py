@@ -24,7 +24,6 @@ import logging
 import multiprocessing
 import os
 import threading
-import time
 import zlib
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -72,47 +71,19 @@ _worker: _WorkerState | None = None
 
 def _init_worker(setup: DecoderSetup, collector_pid: int | None = None) -> None:
     global _worker
-    from agent_trace.server.collector.forkserver_preload import die_with_parent
+    from agent_trace.server.collector.forkserver_preload import die_with
 
-    die_with_parent()  # with the forkserver, which dies with the server
+    die_with()  # with the forkserver, which dies with the server
     _worker = _WorkerState(setup)
     if collector_pid is not None:
-        _exit_with(collector_pid)
-    # As in the collector process (routes._GcTuning): decoding allocates many short-lived
+        # A worker holds the forkserver's "alive" pipe and its own call queue open: left alone it
+        # would outlive a killed collector and keep the forkserver and resource tracker running.
+        die_with(collector_pid)
+    # As in the collector process (services.GcTuning): decoding allocates many short-lived
     # objects; keep full collections over the start-up heap out of the way.
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-
-
-def _exit_with(pid: int) -> None:
-    """End this worker when the collector process ends, however it ends (SIGKILL included).
-
-    A worker is the forkserver's child, not the collector's, and holds the forkserver's "alive"
-    pipe and its own call queue open: left alone it outlives a killed collector and keeps the
-    forkserver and multiprocessing's resource tracker running forever."""
-
-    def watch() -> None:
-        try:
-            fd = os.pidfd_open(pid)  # Linux: readable once the process has exited
-        except (AttributeError, OSError):
-            fd = -1
-        if fd >= 0:
-            import select
-
-            select.select([fd], [], [])
-        else:
-            while True:
-                time.sleep(1.0)
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                except PermissionError:
-                    continue
-        os._exit(0)
-
-    threading.Thread(target=watch, name="agent-trace-collector-watch", daemon=True).start()
 
 
 def _decode(signal: str, content_type: str, body: bytes, received_ms: int) -> tuple[RecordBatch, list[str]]:

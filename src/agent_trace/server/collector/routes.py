@@ -1,127 +1,29 @@
 """Collector routes: `POST /v1/hooks`, OTLP/HTTP `POST /v1/logs|metrics|traces`, `POST /v1/noop`.
 
-The endpoints themselves live in asgi.py (plain ASGI, for speed); `configure` puts them in front
+The endpoints themselves live in asgi.py (plain ASGI, for speed); `install` puts them in front
 of the app, and the FastAPI routes below describe them in the OpenAPI document (and delegate to
-the same code should a request reach them).
-
-What is put in `ctx.parts`: "collector" (the CollectorPipeline); "ingest_store" may be put there
-beforehand to give the writer thread a particular store (tests do). `ctx.services` gets the
-ingest queue, the OTLP/gRPC server and the closing of the writer's own store.
+the same code should a request reach them). The pipeline, the budget guard and their background
+services come from server/wiring.py.
 """
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from agent_trace.ingest.queue import IngestQueue
-from agent_trace.server.budgets.service import budget_guard_for
+from agent_trace.server import wiring
+from agent_trace.server.budgets.guard import BudgetGuard
 from agent_trace.server.collector.asgi import CollectorEndpoints, CollectorFastPath, Receive, Scope, Send
-from agent_trace.server.collector.pipeline import CollectorPipeline
 from agent_trace.server.context import AppContext
-from agent_trace.sources.otlp import OtlpCorrelator
-from agent_trace.store.port import Store
 
 
-def collector_for(ctx: AppContext) -> CollectorPipeline:
-    """The process's one pipeline (built, and its services registered, on first use)."""
-    found = ctx.parts.get("collector")
-    if isinstance(found, CollectorPipeline):
-        return found
-    from agent_trace.domain.pricing import PriceBook
-    from agent_trace.ingest.writer import Writer
-    from agent_trace.server.collector.decoders import DecoderSetup, OtlpDecoders
-    from agent_trace.server.collector.grpc_service import OtlpGrpcService, grpc_disabled
-    from agent_trace.store.factory import open_writer_store
-
-    settings = ctx.settings
-    # The writer thread gets a store of its own (on SQLite: one warm connection), unless one
-    # was put in ctx.parts["ingest_store"] (tests do, to make writes fail or wait).
-    store = ctx.parts.get("ingest_store")
-    if store is None:
-        store = open_writer_store(settings)
-        ctx.services.append(_Closer(store))  # stopped after the queue: services stop in reverse
-    # No default user: the collector cannot know who sent an event; the hook handler says so
-    # (agent_trace.user) and OTLP carries user.id / user.email.
-    writer = Writer(store, PriceBook.from_home(settings.price_override_file), settings.privacy_tier)
-    queue = IngestQueue(
-        writer,
-        max_pending_records=settings.ingest_queue_records,
-        max_batch_records=settings.ingest_batch_records,
-    )
-    decoders = None
-    if settings.ingest_workers > 0:
-        setup = DecoderSetup(settings.privacy_tier, str(settings.price_override_file))
-        decoders = OtlpDecoders(setup, settings.ingest_workers)
-    user_tokens = None
-    if settings.auth:
-        from agent_trace.server.collector.auth import UserTokenCheck
-        from agent_trace.server.identity_cache import IdentityCache, SessionOwners
-        from agent_trace.store.identity import identity_of
-
-        # Its own warm connection (SQLite): a token check is one indexed read per request.
-        identity_store = open_writer_store(settings)
-        ctx.services.append(_Closer(identity_store))
-        identity = identity_of(identity_store)
-        user_tokens = UserTokenCheck(IdentityCache(identity), SessionOwners(identity))
-    pipeline = CollectorPipeline(settings, queue, OtlpCorrelator(), decoders, user_tokens)
-    ctx.parts["collector"] = pipeline
-    ctx.services.append(_GcTuning())
-    if decoders is not None:
-        ctx.services.append(decoders)  # started before gRPC; stopped once the queue has drained
-    ctx.services.append(queue)
-    if not grpc_disabled(settings.otel_grpc_address):
-        ctx.services.append(OtlpGrpcService(settings.otel_grpc_address, pipeline))
-    return pipeline
-
-
-class _Closer:
-    """Closes the writer thread's store once the services before it have stopped."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        self.store.close()
-
-
-class _GcTuning:
-    """Keeps Python's cyclic garbage collector out of the ingest path.
-
-    Decoding one OTLP export allocates tens of thousands of short-lived objects (freed by
-    reference counting; they form no cycles). With the default thresholds they trigger frequent
-    collections, and every full one walks the whole heap of the server: measured, that tripled
-    the cost of `orjson.loads` on a 200-record export. Freezing the start-up heap takes it out
-    of every later collection, and a higher young-generation threshold makes collections rarer.
-    """
-
-    YOUNG_THRESHOLD = 20_000
-
-    def __init__(self) -> None:
-        self._previous: tuple[int, int, int] | None = None
-
-    def start(self) -> None:
-        self._previous = gc.get_threshold()
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(self.YOUNG_THRESHOLD, 20, 20)
-
-    def stop(self) -> None:
-        if self._previous is not None:
-            gc.set_threshold(*self._previous)
-            gc.unfreeze()
-
-
-def configure(app: FastAPI, ctx: AppContext) -> None:
-    pipeline = collector_for(ctx)
-    app.state.collector = pipeline
-    endpoints = CollectorEndpoints(pipeline, budget_guard_for(ctx))
+def install(app: FastAPI, ctx: AppContext) -> None:
+    pipeline = wiring.collector(ctx)  # first: its services start before the budget service
+    guard = wiring.budget_guard(ctx)
+    endpoints = CollectorEndpoints(pipeline, guard)
+    app.include_router(build_router(endpoints, guard))
     app.add_middleware(CollectorFastPath, endpoints=endpoints)
 
 
@@ -161,8 +63,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def build_router(ctx: AppContext) -> APIRouter:
-    endpoints = CollectorEndpoints(collector_for(ctx), budget_guard_for(ctx))
+def build_router(endpoints: CollectorEndpoints, guard: BudgetGuard) -> APIRouter:
     router = APIRouter(tags=["collector"])
 
     @router.post(
@@ -199,8 +100,6 @@ def build_router(ctx: AppContext) -> APIRouter:
             responses=_ERRORS,
             openapi_extra=_OTLP_BODY,
         )
-
-    guard = budget_guard_for(ctx)
 
     @router.get(
         "/v1/budgets/state",

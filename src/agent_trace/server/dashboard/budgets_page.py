@@ -20,7 +20,7 @@ from agent_trace.server.dashboard.client import DataClient
 from agent_trace.server.errors import ApiError
 
 if TYPE_CHECKING:
-    from agent_trace.server.dashboard.routes import Dashboard
+    from agent_trace.server.dashboard.core import Dashboard
 
 # The banner is read at most this often (every page render would otherwise recompute spend).
 BANNER_TTL_S = 5.0

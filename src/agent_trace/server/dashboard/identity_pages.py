@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote
 
@@ -37,7 +38,7 @@ from agent_trace.server.passwords import verify_password
 from agent_trace.store.identity import identity_of
 
 if TYPE_CHECKING:
-    from agent_trace.server.dashboard.routes import Dashboard
+    from agent_trace.server.dashboard.core import Dashboard
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -50,19 +51,10 @@ def safe_next(target: str | None) -> str:
 
 
 def add_identity_pages(router: APIRouter, ctx: AppContext, dash: Dashboard) -> None:
+    """Sign-in with accounts or single sign-on, sign-out; then the team pages."""
     settings = ctx.settings
     store = ctx.store
     limiter = sessions.LoginLimiter()
-    oidc: list[OidcClient] = []
-
-    def client() -> OidcClient:
-        if not oidc:
-            oidc.append(OidcClient(settings, cookie_secret(store)))
-        return oidc[0]
-
-    def redirect_uri(request: Request) -> str:
-        base = settings.public_url or str(request.base_url).rstrip("/")
-        return base + "/auth/oidc/callback"
 
     async def login_page(request: Request, status: int = 200, error: str | None = None) -> Response:
         target = safe_next(request.query_params.get("next"))
@@ -139,6 +131,28 @@ def add_identity_pages(router: APIRouter, ctx: AppContext, dash: Dashboard) -> N
 
     dash.identity_handlers = (login_page, login_submit, logout_submit)
 
+    add_sso_routes(router, ctx, login_page)
+    add_team_pages(router, ctx, dash)
+
+
+LoginPage = Callable[[Request, int, str | None], Awaitable[Response]]
+
+
+def add_sso_routes(router: APIRouter, ctx: AppContext, login_page: LoginPage) -> None:
+    """OpenID Connect: the redirect to the provider and its callback (failures show `login_page`)."""
+    settings = ctx.settings
+    store = ctx.store
+    oidc: list[OidcClient] = []
+
+    def client() -> OidcClient:
+        if not oidc:
+            oidc.append(OidcClient(settings, cookie_secret(store)))
+        return oidc[0]
+
+    def redirect_uri(request: Request) -> str:
+        base = settings.public_url or str(request.base_url).rstrip("/")
+        return base + "/auth/oidc/callback"
+
     @router.get("/auth/oidc/login")
     async def oidc_login(request: Request) -> Response:
         if not configured(settings):
@@ -198,6 +212,12 @@ def add_identity_pages(router: APIRouter, ctx: AppContext, dash: Dashboard) -> N
         sessions.set_session_cookie(response, session_id, sessions.is_secure(request, settings.public_url))
         response.delete_cookie(PENDING_COOKIE, path="/auth/oidc/")
         return response
+
+
+def add_team_pages(router: APIRouter, ctx: AppContext, dash: Dashboard) -> None:
+    """The team view (+ CSV), the cost and tools CSV downloads, the audit log."""
+    settings = ctx.settings
+    store = ctx.store
 
     def team_query(request: Request) -> tuple[dict[str, str], str, str]:
         keys = ("since", "until", "project", "user", "tz")
