@@ -3,6 +3,7 @@ script fetches (live head and cards, lazy card bodies, tool views)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -102,8 +103,11 @@ def add_session_pages(router: APIRouter, dash: Dashboard) -> Callable[[str, Requ
     @router.get("/sessions/{session_id:path}/timeline")
     async def timeline_page(session_id: str, request: Request) -> Response:
         try:
-            events = await client.timeline(session_id)
-            rows = (await client.sessions({"limit": "1"}, [session_id]))["sessions"]
+            # Both reads at once: in a split deployment each is a request to the API.
+            events, listed = await asyncio.gather(
+                client.timeline(session_id), client.sessions({"limit": "1"}, [session_id])
+            )
+            rows = listed["sessions"]
         except ApiError as exc:
             return await dash.error_page(exc, "sessions")
         if not rows:
