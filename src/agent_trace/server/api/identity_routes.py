@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from agent_trace.domain.audit_chain import verify_chain
+from agent_trace.domain.audit_chain import chain_json, verify_chain
 from agent_trace.reports.csvtext import to_csv as to_csv_rows
 from agent_trace.reports.team import BY, PERIODS, TeamRow, fetch_totals, memberships, team_report, to_csv
 from agent_trace.server.access import principal_of
@@ -26,6 +26,9 @@ Period = Annotated[str | None, Query(description="daily | weekly | monthly (defa
 Day = Annotated[str | None, Query(description="a local day, 2026-02-11")]
 Tz = Annotated[str | None, Query(description="IANA time zone for days")]
 Text = Annotated[str | None, Query()]
+Model = Annotated[str | None, Query(description="only models whose name contains this")]
+WeekStart = Annotated[str | None, Query(description="weekly rows start on monday (default) or sunday")]
+WEEK_STARTS = {"monday": 0, "sunday": 6}
 
 
 # The CSV of the cost and tool views: one row per day / per tool, the JSON's scalar fields.
@@ -56,14 +59,14 @@ def tools_csv(data: dict[str, Any]) -> str:
     return to_csv_rows(TOOLS_CSV_COLUMNS, data["tools"])
 
 
-def team_rows(store: Store, days: DayRange, by: str, period: str) -> list[TeamRow]:
+def team_rows(store: Store, days: DayRange, by: str, period: str, week_start: int = 0) -> list[TeamRow]:
     """The team analytics of a day range (API, dashboard and their CSV share this)."""
     filters, offsets = day_filters(days.first, days.last, days.tz, days.filters)
     usage, activity, tools = fetch_totals(store, filters, offsets)
     teams_of: dict[str, list[str]] = {}
     if by == "team":
         teams_of = memberships([(t.team_id, t.members) for t in identity_of(store).teams()])
-    return team_report(usage, activity, tools, by=by, period=period, teams_of=teams_of)
+    return team_report(usage, activity, tools, by=by, period=period, teams_of=teams_of, week_start=week_start)
 
 
 def parse_team_params(by: str | None, period: str | None) -> tuple[str, str]:
@@ -85,10 +88,11 @@ def csv_response(text: str, name: str) -> Response:
 
 
 def audit_json(identity: IdentityStore, since_ms: int | None, limit: int) -> dict[str, Any]:
-    problems = verify_chain(identity.audit_rows(), identity.audit_head())
+    rows = identity.audit_rows()
+    problems = verify_chain(rows, identity.audit_head())
     return {
         "entries": [e.as_json() for e in identity.audit_entries(since_ms=since_ms, limit=limit)],
-        "chain": {"ok": not problems, "problems": [{"seq": p.seq, "message": p.message} for p in problems]},
+        "chain": chain_json(len(rows), problems),
     }
 
 
@@ -147,10 +151,15 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
         user: str | None,
         by: str | None,
         period: str | None,
+        model: str | None,
+        start_of_week: str | None,
     ) -> tuple[str, list[TeamRow]]:
         chosen_by, chosen_period = parse_team_params(by, period)
-        days = days_of(since=since, until=until, tz=tz, project=project, user=user)
-        rows = await anyio.to_thread.run_sync(team_rows, store, days, chosen_by, chosen_period)
+        week_start = WEEK_STARTS.get((start_of_week or "monday").strip())
+        if week_start is None:
+            raise bad("start_of_week", "must be monday or sunday")
+        days = days_of(since=since, until=until, tz=tz, project=project, user=user, model=model)
+        rows = await anyio.to_thread.run_sync(team_rows, store, days, chosen_by, chosen_period, week_start)
         return chosen_by, rows
 
     @router.get(
@@ -166,8 +175,10 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
         user: Text = None,
         by: TeamBy = None,
         period: Period = None,
+        model: Model = None,
+        start_of_week: WeekStart = None,
     ) -> Response:
-        chosen_by, rows = await _team(since, until, tz, project, user, by, period)
+        chosen_by, rows = await _team(since, until, tz, project, user, by, period, model, start_of_week)
         body = {"by": chosen_by, "rows": [r.as_json() for r in rows]}
         return Response(orjson.dumps(body), media_type="application/json")
 
@@ -217,6 +228,8 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
         user: Text = None,
         by: TeamBy = None,
         period: Period = None,
+        model: Model = None,
+        start_of_week: WeekStart = None,
     ) -> Response:
-        chosen_by, rows = await _team(since, until, tz, project, user, by, period)
+        chosen_by, rows = await _team(since, until, tz, project, user, by, period, model, start_of_week)
         return csv_response(to_csv(rows, chosen_by), f"agent-trace-team-by-{chosen_by}.csv")

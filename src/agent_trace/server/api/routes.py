@@ -335,6 +335,9 @@ def build_router(ctx: AppContext) -> APIRouter:
     from agent_trace.server.api.identity_routes import add_identity_routes
 
     add_identity_routes(router, ctx)
+    from agent_trace.server.api.rollup_routes import add_rollup_routes
+
+    add_rollup_routes(router, ctx)
     router.include_router(budget_router(ctx))
 
     @router.get(

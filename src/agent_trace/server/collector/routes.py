@@ -226,8 +226,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         return _Delegate(endpoints)
 
     from agent_trace.server.collector.webhooks import add_routes
+    from agent_trace.store.identity import identity_of
 
-    add_routes(router, endpoints)
+    add_routes(router, endpoints, identity_of(ctx.store))
     return router
 
 
