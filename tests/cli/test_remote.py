@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from agent_trace.config import load_settings
+from agent_trace.domain.records import LlmCall, RecordBatch, Usage
 from agent_trace.store.factory import open_store
 from tests.cli.test_cli import cli
-from tests.server.access_world import World, build_world, secret, session_id
+from tests.server.access_world import T0, World, build_world, secret, session_id
 
 AUTH = {"AGENT_TRACE_AUTH": "on"}
 RANGE = ("--since", "2026-02-01", "--until", "2026-02-28", "--timezone", "UTC")
@@ -48,6 +49,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = load_settings({"AGENT_TRACE_HOME": str(home), "HOME": str(home.parent), "USER": "dev"})
     store = open_store(settings)
     world = build_world(store)
+    # Claude Code's own figure for one call, so `report session` has a reconciliation to show.
+    reported = LlmCall(
+        call_id="c-alice",
+        session_id=session_id("alice"),
+        prompt_id="p-alice",
+        ts_ms=T0 + 1000,
+        model="claude-sonnet-4-5",
+        usage=Usage(input_tokens=100, output_tokens=10),
+        cost_nusd=1_000_000,
+        reported_cost_nusd=1_000_700,
+    )
+    store.write(RecordBatch(llm_calls=[reported]))
+    store.refresh_derived()
     store.close()
     port = _free_port()
     env = {
@@ -168,6 +182,13 @@ def test_remote_output_is_the_local_output(server: Server, args: tuple[str, ...]
     remote = server.run("root", *args).stdout
     assert remote == local
     assert local.strip()
+
+
+def test_report_session_carries_the_reconciliation(server: Server) -> None:
+    rows = json.loads(server.run("carol", "report", "session", *RANGE, "--json").stdout)["sessions"]
+    (alice,) = [r for r in rows if r["session_id"] == session_id("alice")]
+    assert alice["reconciliation"]["calls_with_reported_cost"] == 1
+    assert alice["reconciliation"]["difference_usd"] == 0.0000007
 
 
 def test_remote_outcomes_are_the_local_ones_as_aggregates(server: Server) -> None:

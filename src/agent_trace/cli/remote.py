@@ -27,6 +27,14 @@ TIMEOUT_S = 60.0
 TOKEN_SOURCES = "--token, AGENT_TRACE_TOKEN or `agent-trace init --token`"
 
 
+class RemoteError(CliError):
+    """The server answered an HTTP error `status`; the message is the line the user sees."""
+
+    def __init__(self, message: str, status: int, code: int = EXIT_FAILED) -> None:
+        super().__init__(message, code)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Remote:
     base_url: str  # scheme://host[:port][/prefix], no trailing slash
@@ -47,7 +55,8 @@ class Remote:
             url += "?" + urllib.parse.urlencode(params, doseq=True)
         request = urllib.request.Request(url, headers={"Accept": "application/json, text/csv"})
         if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
+            # Not repeated to wherever a redirect points: the token is for this server only.
+            request.add_unredirected_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:
                 body: bytes = answer.read()
@@ -62,28 +71,31 @@ class Remote:
                 EXIT_FAILED,
             ) from None
 
-    def refusal(self, status: int, message: str | None) -> CliError:
+    def refusal(self, status: int, message: str | None) -> RemoteError:
         """One line for an HTTP error status (docs/cli.md "Remote mode" lists them)."""
         said = f" ({message})" if message else ""
         if status == 401:
             if not self.token:
-                return CliError(f"{self.base_url}: not logged in: give a personal token ({TOKEN_SOURCES})")
-            return CliError(
-                f"{self.base_url}: the server refused your token{said}: it is unknown, rotated or its "
-                f"account disabled; ask an admin for a new one (`agent-trace users token rotate`)"
-            )
-        if status == 403:
-            return CliError(f"{self.base_url}: your role may not see this{said}")
-        if status == 404:
-            return CliError(message or f"{self.base_url}: not found", EXIT_FAILED)
-        if status == 400:
-            return CliError(f"the server refused a parameter: {message}", EXIT_USAGE)
-        if status == 421:
-            return CliError(
+                line = f"{self.base_url}: not logged in: give a personal token ({TOKEN_SOURCES})"
+            else:
+                line = (
+                    f"{self.base_url}: the server refused your token{said}: it is unknown, rotated or "
+                    "its account disabled; ask an admin for a new one (`agent-trace users token rotate`)"
+                )
+        elif status == 403:
+            line = f"{self.base_url}: your role may not see this{said}"
+        elif status == 404:
+            line = message or f"{self.base_url}: not found"
+        elif status == 400:
+            return RemoteError(f"the server refused a parameter: {message}", status, EXIT_USAGE)
+        elif status == 421:
+            line = (
                 f"{self.base_url}: the server does not answer to this host name{said}; its admin adds "
                 "it to AGENT_TRACE_ALLOWED_HOSTS"
             )
-        return CliError(f"{self.base_url}: the server answered HTTP {status}{said}")
+        else:
+            line = f"{self.base_url}: the server answered HTTP {status}{said}"
+        return RemoteError(line, status)
 
 
 def _api_message(exc: Any) -> str | None:

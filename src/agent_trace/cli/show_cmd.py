@@ -216,12 +216,12 @@ def remote_replay(remote: Any, session_id: str) -> dict[str, Any] | None:
     not read), a unique id prefix resolved through the session list like locally."""
     from urllib.parse import quote
 
-    from agent_trace.cli.errors import CliError
+    from agent_trace.cli.remote import RemoteError
 
     try:
         data: dict[str, Any] = remote.get_json(f"/v1/sessions/{quote(session_id, safe='')}")
-    except CliError as exc:
-        if not str(exc).startswith("session_id: no session"):
+    except RemoteError as exc:
+        if exc.status != 404:
             raise
         rows = remote.get_json("/v1/sessions", {"q": session_id, "limit": "500"})["sessions"]
         found = sorted({r["session_id"] for r in rows if r["session_id"].startswith(session_id)})
