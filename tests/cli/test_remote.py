@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,17 +17,12 @@ import pytest
 from agent_trace.config import load_settings
 from agent_trace.domain.records import LlmCall, RecordBatch, Usage
 from agent_trace.store.factory import open_store
+from tests.browser.conftest import _wait_healthy, free_port
 from tests.cli.test_cli import cli
 from tests.server.access_world import T0, World, build_world, secret, session_id
 
 AUTH = {"AGENT_TRACE_AUTH": "on"}
 RANGE = ("--since", "2026-02-01", "--until", "2026-02-28", "--timezone", "UTC")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -63,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     store.write(RecordBatch(llm_calls=[reported]))
     store.refresh_derived()
     store.close()
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(home.parent),
@@ -76,8 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         [sys.executable, "-m", "agent_trace.cli.main", "serve", "--role", "api"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -86,22 +77,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"serve exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
-            )
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("the API did not start")
 
 
 def _one_line(proc: subprocess.CompletedProcess[str], code: int, *parts: str) -> str:
@@ -226,7 +201,7 @@ def test_failures_are_one_line(server: Server) -> None:
     _one_line(server.run(None, "sessions", check=False), 1, "not logged in", "--token")
     bad = cli(server.home, "sessions", "--server", server.url, "--token", "at_nope", check=False)
     _one_line(bad, 1, "refused your token")
-    closed = f"http://127.0.0.1:{_free_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     _one_line(
         cli(server.home, "report", "daily", "--server", closed, "--token", "x", check=False),
         1,

@@ -41,42 +41,29 @@ def filter_params(filters: Filters) -> Params:
     return {k: str(v) for k, v in values.items() if v is not None}
 
 
+# SessionSummary fields the API's session row carries under the same name.
+SAME_NAMED = (
+    "session_id", "agent", "project", "cwd", "title", "version", "git_repo", "git_branch",
+    "prompts", "llm_calls", "tool_calls", "tool_errors", "subagents", "input_tokens",
+    "output_tokens", "cache_creation_tokens", "cache_read_tokens", "cost_nusd", "unpriced_calls",
+    "first_prompt", "outcome", "outcome_score",
+)  # fmt: skip
+
+
 def summary_of_row(row: dict[str, Any]) -> SessionSummary:
     """An API session row (server/api/service.session_row) as the store's SessionSummary."""
-    updated = parse_iso_ms(row.get("updated_at"))
     return SessionSummary(
-        session_id=row["session_id"],
-        agent=row.get("agent"),
-        project=row.get("project"),
-        cwd=row.get("cwd"),
+        **{name: row[name] for name in SAME_NAMED},
         user_id=row.get("user"),
-        title=row.get("title"),
-        version=row.get("version"),
         started_ms=parse_iso_ms(row.get("started_at")),
         ended_ms=parse_iso_ms(row.get("ended_at")),
         last_activity_ms=parse_iso_ms(row.get("last_activity_at")),
-        updated_ms=updated if updated is not None else 0,
-        git_repo=row.get("git_repo"),
-        git_branch=row.get("git_branch"),
-        prompts=row["prompts"],
-        llm_calls=row["llm_calls"],
-        tool_calls=row["tool_calls"],
-        tool_errors=row["tool_errors"],
-        subagents=row["subagents"],
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        cache_creation_tokens=row["cache_creation_tokens"],
+        updated_ms=parse_iso_ms(row.get("updated_at")) or 0,
         cache_5m_tokens=row["cache_creation_5m_tokens"],
         cache_1h_tokens=row["cache_creation_1h_tokens"],
-        cache_read_tokens=row["cache_read_tokens"],
-        cost_nusd=row["cost_nusd"],
-        unpriced_calls=row["unpriced_calls"],
         models=tuple(row.get("models") or ()),
         reported_cost_nusd=usd_nusd(row.get("reported_cost_usd")),
         unpriced_models=tuple(row.get("unpriced_models") or ()),
-        first_prompt=row.get("first_prompt"),
-        outcome=row.get("outcome"),
-        outcome_score=row.get("outcome_score"),
         commits=row.get("commits") or 0,
     )
 
