@@ -94,6 +94,10 @@ class Settings:
     # Serve a non-loopback address with auth off anyway (`serve --insecure-no-auth`;
     # the rule: server/listeners.exposure_problem).
     insecure_no_auth: bool = False
+    # The CLI's read commands against a remote server's API (`--server`; docs/cli.md "Remote
+    # mode"): its base URL, and the personal token they send (else the one `init --token` recorded).
+    server: str | None = None
+    api_token: str | None = None
     budgets: BudgetSettings = field(default_factory=BudgetSettings)
 
     @property
@@ -372,6 +376,8 @@ class _IdentitySettings(TypedDict):
     oidc_client_secret: str | None
     oidc_default_role: str
     oidc_teams_claim: str | None
+    server: str | None
+    api_token: str | None
 
 
 def _identity(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> _IdentitySettings:
@@ -412,6 +418,8 @@ def _identity(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> _Identi
         "oidc_client_secret": _str(env, file_cfg, ("AGENT_TRACE_OIDC_CLIENT_SECRET",), "oidc_client_secret"),
         "oidc_default_role": default_role,
         "oidc_teams_claim": _str(env, file_cfg, ("AGENT_TRACE_OIDC_TEAMS_CLAIM",), "oidc_teams_claim"),
+        "server": _str(env, file_cfg, ("AGENT_TRACE_SERVER",), "server"),
+        "api_token": _str(env, file_cfg, ("AGENT_TRACE_TOKEN",), "token"),
     }
 
 

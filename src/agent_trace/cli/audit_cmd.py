@@ -13,9 +13,13 @@ from typing import Any
 
 import orjson
 
+from agent_trace.cli.remote_args import add_remote_options
 from agent_trace.config import Settings
-from agent_trace.domain.audit_chain import verify_chain
+from agent_trace.domain.audit_chain import chain_json, verify_chain
 from agent_trace.store.identity import identity_of
+
+# Remote mode: the newest entries the server answers at most (GET /v1/audit `limit`).
+REMOTE_LIMIT = 10_000
 
 
 def add_parsers(sub: Any) -> None:
@@ -24,49 +28,68 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--since", help="first local day (2026-02-11), ISO date-time or epoch ms")
     p.add_argument("--timezone", "-z", help="IANA time zone for --since and the times shown")
     p.add_argument("--json", action="store_true", help="one JSON entry per line")
+    add_remote_options(p)
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from agent_trace.cli.remote import remote_of
     from agent_trace.reports.periods import resolve_timezone
-    from agent_trace.store.factory import open_store
 
     tz = resolve_timezone(args.timezone or settings.timezone)
     since_ms = parse_since(args.since, tz) if args.since else None
+    remote = remote_of(args, settings)
+    if remote is not None:
+        # The server checks the chain itself and answers only an admin (403 otherwise).
+        params = {"limit": str(REMOTE_LIMIT), **({"since": str(since_ms)} if since_ms is not None else {})}
+        answer = remote.get_json("/v1/audit", params)
+        chain, entries = answer["chain"], answer["entries"]
+    else:
+        chain, entries = _local_audit(settings, since_ms, args.action == "verify")
+    if args.action == "verify":
+        return _print_verify(chain, args.json)
+    for e in entries:
+        if args.json:
+            sys.stdout.write(orjson.dumps(e).decode() + "\n")
+            continue
+        at = datetime.fromtimestamp(e["at_ms"] / 1000, tz or UTC).strftime("%Y-%m-%d %H:%M:%S")
+        detail = " ".join(f"{k}={v}" for k, v in sorted(e["detail"].items()) if v not in (None, [], ""))
+        print(
+            f"{e['seq']:>6}  {at}  {e['actor'] or '-':<20} {e['action']:<16} {e['target'] or '-':<24} {detail}"
+        )
+    return 0
+
+
+def _local_audit(
+    settings: Settings, since_ms: int | None, verify: bool
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The chain's state (when verifying) and the entries (in their JSON shape) of the local store."""
+    from agent_trace.store.factory import open_store
+
     store = open_store(settings)
     try:
         ids = identity_of(store)
-        if args.action == "verify":
+        if verify:
             rows = ids.audit_rows()
-            problems = verify_chain(rows, ids.audit_head())
-            if args.json:
-                out = {
-                    "ok": not problems,
-                    "entries": len(rows),
-                    "problems": [{"seq": p.seq, "message": p.message} for p in problems],
-                }
-                sys.stdout.write(orjson.dumps(out).decode() + "\n")
-            elif problems:
-                for p in problems:
-                    print(f"audit entry {p.seq}: {p.message}", file=sys.stderr)
-                print(
-                    f"agent-trace audit verify: the log has been tampered with ({len(problems)} problem(s))",
-                    file=sys.stderr,
-                )
-            else:
-                print(f"audit log intact: {len(rows)} entries, hash chain verified")
-            return 1 if problems else 0
-        entries = ids.audit_entries(since_ms=since_ms)
-        if args.json:
-            for e in entries:
-                sys.stdout.write(orjson.dumps(e.as_json()).decode() + "\n")
-            return 0
-        for e in entries:
-            at = datetime.fromtimestamp(e.at_ms / 1000, tz or UTC).strftime("%Y-%m-%d %H:%M:%S")
-            detail = " ".join(f"{k}={v}" for k, v in sorted(e.detail.items()) if v not in (None, [], ""))
-            print(f"{e.seq:>6}  {at}  {e.actor or '-':<20} {e.action:<16} {e.target or '-':<24} {detail}")
-        return 0
+            return chain_json(len(rows), verify_chain(rows, ids.audit_head())), []
+        return {}, [e.as_json() for e in ids.audit_entries(since_ms=since_ms)]
     finally:
         store.close()
+
+
+def _print_verify(chain: dict[str, Any], as_json: bool) -> int:
+    problems = chain["problems"]
+    if as_json:
+        sys.stdout.write(orjson.dumps(chain).decode() + "\n")
+    elif problems:
+        for p in problems:
+            print(f"audit entry {p['seq']}: {p['message']}", file=sys.stderr)
+        print(
+            f"agent-trace audit verify: the log has been tampered with ({len(problems)} problem(s))",
+            file=sys.stderr,
+        )
+    else:
+        print(f"audit log intact: {chain['entries']} entries, hash chain verified")
+    return 1 if problems else 0
 
 
 def parse_since(text: str, tz: Any) -> int:

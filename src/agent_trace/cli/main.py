@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from agent_trace import __version__
+from agent_trace.cli.remote_args import add_remote_options
 
 # Agents `init --agent` / `uninstall --agent` configure.
 AGENTS = ("claude-code", "codex", "gemini", "qwen", "opencode")
@@ -25,6 +26,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", help="only this developer")
     p.add_argument("--agent", help="only this agent: claude-code, codex, gemini, qwen, opencode")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_remote_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the same structure as the API's /v1/sessions/{id}")
     p.add_argument("--timezone", "-z", help="IANA time zone for times (default: config, else the system's)")
     p.add_argument("--full", action="store_true", help="do not shorten prompts, outputs and responses")
+    add_remote_options(p)
 
     p = sub.add_parser(
         "serve",

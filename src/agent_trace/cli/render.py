@@ -56,6 +56,12 @@ def money(nusd: int | None, unpriced: int = 0, calls: int = 0) -> str:
     return text + " +unpriced" if unpriced else text
 
 
+def usd_nusd(usd: float | None) -> int | None:
+    """Dollars of an API answer (exact nano-dollars / 1e9) as nano-dollars again: rounding
+    recovers the integer exactly (far below 2**53 nano-dollars)."""
+    return None if usd is None else round(usd * NANO_PER_USD)
+
+
 def tokens(n: int) -> str:
     return f"{n:,}"
 

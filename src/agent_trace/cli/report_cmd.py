@@ -64,7 +64,7 @@ def unpriced_reasons(models: set[str], settings: Settings) -> dict[str, str]:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from agent_trace.store.factory import open_read_store
+    from agent_trace.cli.remote import open_reads
 
     if getattr(args, "csv", False) and not getattr(args, "by", None):
         print("agent-trace report: --csv goes with --by user|team|project", file=sys.stderr)
@@ -75,19 +75,10 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_team_report(args, settings)
 
     filters, tz, tz_name = filters_from_args(args, settings)
-    store = open_read_store(settings)
+    if args.kind == "outcomes":
+        return _outcomes(args, settings, filters, tz, tz_name)
+    store = open_reads(args, settings)
     try:
-        if args.kind == "outcomes":
-            from agent_trace.reports.outcomes import outcomes_report
-
-            data = outcomes_report(store, filters, tz, tz_name, args.since, args.until)
-            if args.json:
-                _write_json(data)
-            else:
-                from agent_trace.cli.outcome_tables import print_outcomes
-
-                print_outcomes(data)
-            return 0
         if args.kind == "session":
             from agent_trace.reports.reconcile import reconcile
             from agent_trace.reports.usage import SessionReport
@@ -124,13 +115,44 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _outcomes(args: argparse.Namespace, settings: Settings, filters: Filters, tz: Any, tz_name: str) -> int:
+    from agent_trace.cli.remote import remote_of
+
+    remote = remote_of(args, settings)
+    if remote is not None:
+        # The server's outcomes (its `unshipped` rows carry no content: they are aggregates).
+        from agent_trace.cli.remote_reads import filter_params
+
+        params = filter_params(filters)
+        params.update({k: v for k, v in (("since", args.since), ("until", args.until), ("tz", tz_name)) if v})
+        if tz_name == "local":
+            del params["tz"]
+        data = remote.get_json("/v1/analytics/outcomes", params)
+    else:
+        from agent_trace.reports.outcomes import outcomes_report
+        from agent_trace.store.factory import open_read_store
+
+        store = open_read_store(settings)
+        try:
+            data = outcomes_report(store, filters, tz, tz_name, args.since, args.until)
+        finally:
+            store.close()
+    if args.json:
+        _write_json(data)
+    else:
+        from agent_trace.cli.outcome_tables import print_outcomes
+
+        print_outcomes(data)
+    return 0
+
+
 def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
-    from agent_trace.store.factory import open_read_store
+    from agent_trace.cli.remote import open_reads
 
     filters, tz, _tz_name = filters_from_args(args, settings)
     if args.limit < 1:
         raise CliError("sessions: --limit must be at least 1", EXIT_USAGE)
-    store = open_read_store(settings)
+    store = open_reads(args, settings)
     try:
         sessions: list[SessionSummary] = []
         cursor = None

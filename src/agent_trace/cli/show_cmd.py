@@ -18,33 +18,42 @@ from agent_trace.cli.render import (
     project_name,
     terminal_safe,
     tokens,
+    usd_nusd,
     when,
 )
 from agent_trace.config import Settings
-from agent_trace.reports.replay import PromptView, Replay, Step, SubagentView, ToolView, build_replay
-from agent_trace.reports.tally import UsageTally
+from agent_trace.domain.timeutil import parse_iso_ms
+from agent_trace.reports.replay import build_replay
 from agent_trace.reports.tool_summary import key_input
 
 STATUS_MARK = {"success": "✓", "error": "✗", "denied": "⊘", "interrupted": "⏹", None: "…"}
 
 
-def _totals_line(t: UsageTally) -> str:
+def _totals_line(t: dict[str, Any]) -> str:
+    cache_write = t["cache_creation_tokens"]
     parts = [
-        f"in {tokens(t.input_tokens)}",
-        f"out {tokens(t.output_tokens)}",
-        f"cache write {tokens(t.cache_creation_tokens)}"
+        f"in {tokens(t['input_tokens'])}",
+        f"out {tokens(t['output_tokens'])}",
+        f"cache write {tokens(cache_write)}"
         + (
-            f" (5m {tokens(t.cache_5m_tokens)}, 1h {tokens(t.cache_1h_tokens)})"
-            if t.cache_creation_tokens
+            f" (5m {tokens(t['cache_creation_5m_tokens'])}, 1h {tokens(t['cache_creation_1h_tokens'])})"
+            if cache_write
             else ""
         ),
-        f"cache read {tokens(t.cache_read_tokens)}",
-        money(t.cost_nusd, t.unpriced_calls, t.llm_calls),
+        f"cache read {tokens(t['cache_read_tokens'])}",
+        _money(t),
     ]
     return " · ".join(parts)
 
 
+def _money(t: dict[str, Any]) -> str:
+    return money(usd_nusd(t["cost_usd"]), t["unpriced_calls"], t["llm_calls"])
+
+
 class _Printer:
+    """Prints a replay in the shape of its JSON (`show --json`, the API's /v1/sessions/{id}), so a
+    session read from a remote server prints exactly like a local one."""
+
     def __init__(self, tz: tzinfo | None, full: bool) -> None:
         self.console = make_console(highlight=False, markup=False, soft_wrap=True)
         self.tz = tz
@@ -63,100 +72,100 @@ class _Printer:
         for line in lines:
             self.line(line if self.full else one_line(line, self.width) or "", style, indent)
 
-    def tool(self, view: ToolView, indent: int) -> None:
-        r = view.row
-        mark = STATUS_MARK.get(r.get("status"), "?")
-        took = f" {duration(r.get('duration_ms'))}" if r.get("duration_ms") is not None else ""
-        detail = one_line(key_input(view.name, view.input), self.width - indent - 20)
-        style = "red" if r.get("status") in ("error", "denied", "interrupted") else None
-        self.line(f"▸ {view.name} {detail}  {mark}{took}", style, indent)
-        if r.get("status") in ("error", "denied") and r.get("error"):
-            self.block(str(r["error"]), indent + 4, "red", max_lines=3)
-        if view.subagent is not None:
-            self.subagent(view.subagent, indent + 4)
+    def tool(self, tool: dict[str, Any], indent: int) -> None:
+        name = str(tool.get("tool_name") or "?")
+        mark = STATUS_MARK.get(tool.get("status"), "?")
+        took = f" {duration(tool.get('duration_ms'))}" if tool.get("duration_ms") is not None else ""
+        detail = one_line(key_input(name, tool.get("input")), self.width - indent - 20)
+        style = "red" if tool.get("status") in ("error", "denied", "interrupted") else None
+        self.line(f"▸ {name} {detail}  {mark}{took}", style, indent)
+        if tool.get("status") in ("error", "denied") and tool.get("error"):
+            self.block(str(tool["error"]), indent + 4, "red", max_lines=3)
+        if tool.get("subagent") is not None:
+            self.subagent(tool["subagent"], indent + 4)
 
-    def step_tools(self, steps: list[Step], orphans: list[ToolView], indent: int, show_text: bool) -> None:
+    def step_tools(
+        self, steps: list[dict[str, Any]], orphans: list[dict[str, Any]], indent: int, show_text: bool
+    ) -> None:
         for step in steps:
-            text = step.call.get("response_text")
-            if show_text and text and step.tools:
+            text = step.get("text")
+            if show_text and text and step["tools"]:
                 self.line("» " + one_line(str(text), self.width - indent), "italic", indent)
-            for tool in step.tools:
+            for tool in step["tools"]:
                 self.tool(tool, indent)
         for tool in orphans:
             self.tool(tool, indent)
 
-    def subagent(self, sub: SubagentView, indent: int) -> None:
-        r = sub.row
-        kind = "compaction" if r.get("is_compaction") else (r.get("agent_type") or "subagent")
+    def subagent(self, sub: dict[str, Any], indent: int) -> None:
+        kind = "compaction" if sub.get("is_compaction") else (sub.get("agent_type") or "subagent")
+        totals = sub["totals"]
         self.line(
-            f"┌ subagent {r.get('agent_id')} ({kind}) — {sub.totals.llm_calls} LLM calls · {_totals_line(sub.totals)}",
+            f"┌ subagent {sub.get('agent_id')} ({kind}) — {totals['llm_calls']} LLM calls · {_totals_line(totals)}",
             "cyan",
             indent,
         )
-        self.step_tools(sub.steps, sub.orphan_tools, indent + 2, show_text=False)
+        self.step_tools(sub["steps"], sub["tools"], indent + 2, show_text=False)
 
-    def prompt(self, index: int, p: PromptView) -> None:
-        r = p.row
-        kind = r.get("kind") or "prompt"
-        header = f"── {index}. {kind} · {when(r.get('ts_ms'), self.tz)}"
-        if r.get("duration_ms"):
-            header += f" · {duration(r.get('duration_ms'))}"
-        header += f" · {p.tool_calls} tool calls · {money(p.totals.cost_nusd, p.totals.unpriced_calls, p.totals.llm_calls)}"
+    def prompt(self, index: int, p: dict[str, Any]) -> None:
+        kind = p.get("kind") or "prompt"
+        header = f"── {index}. {kind} · {when(parse_iso_ms(p.get('ts')), self.tz)}"
+        if p.get("duration_ms"):
+            header += f" · {duration(p.get('duration_ms'))}"
+        header += f" · {p['tool_calls']} tool calls · {_money(p['totals'])}"
         self.line(header, "bold")
-        if r.get("text"):
-            self.block(str(r["text"]), 2, "green", max_lines=8)
+        if p.get("text"):
+            self.block(str(p["text"]), 2, "green", max_lines=8)
         elif kind != "preface":
             self.line("(prompt text not stored at this privacy tier)", "dim", 2)
-        if r.get("interrupted"):
+        if p.get("interrupted"):
             self.line("interrupted by the user", "yellow", 2)
-        if r.get("api_errors"):
-            self.line(f"{r['api_errors']} API error(s)", "yellow", 2)
-        self.step_tools(p.steps, p.orphan_tools, 2, show_text=True)
-        for sub in p.subagents:
+        if p.get("api_errors"):
+            self.line(f"{p['api_errors']} API error(s)", "yellow", 2)
+        self.step_tools(p["steps"], p["tools"], 2, show_text=True)
+        for sub in p["subagents"]:
             self.subagent(sub, 2)
-        if p.files_read:
-            self.line("read:    " + ", ".join(p.files_read), "dim", 2)
-        if p.files_written:
-            self.line("written: " + ", ".join(p.files_written), "dim", 2)
-        if p.response:
+        if p["files_read"]:
+            self.line("read:    " + ", ".join(p["files_read"]), "dim", 2)
+        if p["files_written"]:
+            self.line("written: " + ", ".join(p["files_written"]), "dim", 2)
+        if p.get("response"):
             self.line("response:", "bold", 2)
-            self.block(p.response, 4, max_lines=10)
-        self.line(_totals_line(p.totals), "dim", 2)
+            self.block(str(p["response"]), 4, max_lines=10)
+        self.line(_totals_line(p["totals"]), "dim", 2)
         self.line("")
 
-    def replay(self, replay: Replay) -> None:
-        s = replay.session
+    def replay(self, data: dict[str, Any]) -> None:
+        s = data["session"]
+        git = s.get("git") or {}
         self.line(f"Session {s['session_id']}", "bold")
         meta = [
             f"{s.get('agent') or 'agent'} {s.get('version') or ''}".strip(),
-            f"user {s.get('user_id') or '–'}",
+            f"user {s.get('user') or '–'}",
             f"project {project_name(s.get('project'))}",
         ]
-        if s.get("git_branch"):
-            meta.append(f"branch {s['git_branch']}")
+        if git.get("branch"):
+            meta.append(f"branch {git['branch']}")
         self.line(" · ".join(meta))
-        span = None
-        if s.get("started_ms") is not None and s.get("ended_ms") is not None:
-            span = int(s["ended_ms"]) - int(s["started_ms"])
+        started, ended = parse_iso_ms(s.get("started_at")), parse_iso_ms(s.get("ended_at"))
+        span = None if started is None or ended is None else ended - started
         self.line(
-            f"started {when(s.get('started_ms'), self.tz)} · lasted {duration(span)} · {len(replay.prompts)} turns"
+            f"started {when(started, self.tz)} · lasted {duration(span)} · {len(data['prompts'])} turns"
         )
-        total = f"total: {_totals_line(replay.totals)}"
-        if s.get("reported_cost_nusd") is not None:
-            total += f" (Claude Code reported {money(int(s['reported_cost_nusd']))})"
+        total = f"total: {_totals_line(data['totals'])}"
+        if s.get("reported_cost_usd") is not None:
+            total += f" (Claude Code reported {money(usd_nusd(s['reported_cost_usd']))})"
         self.line(total)
-        if s.get("git_lines_added") is not None or s.get("git_files_changed") is not None:
+        if git.get("lines_added") is not None or git.get("files_changed") is not None:
             self.line(
-                f"git: +{s.get('git_lines_added') or 0} −{s.get('git_lines_removed') or 0} "
-                f"in {s.get('git_files_changed') or 0} files"
+                f"git: +{git.get('lines_added') or 0} −{git.get('lines_removed') or 0} "
+                f"in {git.get('files_changed') or 0} files"
             )
         from agent_trace.cli.outcome_tables import outcome_lines
 
-        data = replay.as_json()
         for text in outcome_lines(data["outcome"], data["commits"]):
             self.line(text)
         self.line("")
-        for index, prompt in enumerate(replay.prompts, start=1):
+        for index, prompt in enumerate(data["prompts"], start=1):
             self.prompt(index, prompt)
 
 
@@ -170,30 +179,65 @@ def _resolve(store: Any, session_id: str) -> str | list[str] | None:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from agent_trace.store.factory import open_read_store
+    from agent_trace.cli.remote import remote_of
 
     tz, _ = cli_timezone(args.timezone, settings.timezone)
+    remote = remote_of(args, settings)
+    data = _local_replay(args, settings) if remote is None else remote_replay(remote, args.session_id)
+    if data is None:
+        return 1
+    if args.json:
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    _Printer(tz, args.full).replay(data)
+    return 0
+
+
+def _local_replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None:
+    from agent_trace.store.factory import open_read_store
+
     store = open_read_store(settings)
     try:
         found = _resolve(store, args.session_id)
         if found is None or isinstance(found, list):
-            if found:
-                print(
-                    f"agent-trace show: {args.session_id!r} matches several sessions: {', '.join(found)}",
-                    file=sys.stderr,
-                )
-            else:
-                print(f"agent-trace show: no session {args.session_id!r}", file=sys.stderr)
-            return 1
+            _not_one(args.session_id, found or [])
+            return None
         detail = store.session_detail(found)
     finally:
         store.close()
     if detail is None:
-        print(f"agent-trace show: no session {args.session_id!r}", file=sys.stderr)
-        return 1
-    replay = build_replay(detail)
-    if args.json:
-        sys.stdout.write(orjson.dumps(replay.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
-        return 0
-    _Printer(tz, args.full).replay(replay)
-    return 0
+        _not_one(args.session_id, [])
+        return None
+    return build_replay(detail).as_json()
+
+
+def remote_replay(remote: Any, session_id: str) -> dict[str, Any] | None:
+    """The replay from the server (which answers 403 for a session whose content the caller may
+    not read), a unique id prefix resolved through the session list like locally."""
+    from urllib.parse import quote
+
+    from agent_trace.cli.remote import RemoteError
+
+    try:
+        data: dict[str, Any] = remote.get_json(f"/v1/sessions/{quote(session_id, safe='')}")
+    except RemoteError as exc:
+        if exc.status != 404:
+            raise
+        rows = remote.get_json("/v1/sessions", {"q": session_id, "limit": "500"})["sessions"]
+        found = sorted({r["session_id"] for r in rows if r["session_id"].startswith(session_id)})
+        if len(found) != 1:
+            _not_one(session_id, found)
+            return None
+        data = remote.get_json(f"/v1/sessions/{quote(found[0], safe='')}")
+    data.pop("summary", None)  # the API adds the session's list row; `show --json` is the replay
+    return data
+
+
+def _not_one(session_id: str, matches: list[str]) -> None:
+    if matches:
+        print(
+            f"agent-trace show: {session_id!r} matches several sessions: {', '.join(matches)}",
+            file=sys.stderr,
+        )
+    else:
+        print(f"agent-trace show: no session {session_id!r}", file=sys.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -113,3 +113,12 @@ def verify_chain(
                 )
             )
     return problems
+
+
+def chain_json(entries: int, problems: Sequence[ChainProblem]) -> dict[str, Any]:
+    """Whether the hash chain is intact: `audit verify --json` and `/v1/audit`'s `chain`."""
+    return {
+        "ok": not problems,
+        "entries": entries,
+        "problems": [{"seq": p.seq, "message": p.message} for p in problems],
+    }

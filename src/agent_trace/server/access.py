@@ -82,6 +82,8 @@ ROUTE_NEEDS: dict[str, dict[str, Need]] = {
         "/v1/analytics/team.csv": Need.AGGREGATE,
         "/v1/analytics/cost/daily.csv": Need.AGGREGATE,
         "/v1/analytics/tools.csv": Need.AGGREGATE,
+        "/v1/analytics/rollups": Need.AGGREGATE,
+        "/v1/analytics/reported-calls": Need.AGGREGATE,
         "/v1/me": Need.AGGREGATE,
         "/v1/audit": Need.ADMIN,
         "/v1/users": Need.ADMIN,

@@ -172,3 +172,62 @@ def test_gitlab_merge_request_and_push(collector: tuple[TestClient, AppContext])
     assert [(p["provider"], p["number"], p["merge_sha"]) for p in prs] == [
         ("gitlab", 7, "7e1c0ffee0000000000000000000000000000007")
     ]
+
+
+def test_every_delivery_is_in_the_audit_log(collector: tuple[TestClient, AppContext]) -> None:
+    from agent_trace.domain.audit_chain import verify_chain
+    from agent_trace.store.identity import identity_of
+
+    client, ctx = collector
+    github(client, "pull_request", fixture("github_pull_request_merged.json"), "d-ok")
+    github(client, "pull_request", b"{}", "d-forged", **{"x-hub-signature-256": "sha256=00"})
+    github(client, "ping", b'{"zen": "hi"}', "d-ping")
+    gitlab(client, "Push Hook", fixture("gitlab_push.json"), "wrong")
+    ids = identity_of(ctx.store)
+    entries = [e for e in ids.audit_entries() if e.action == "webhook_delivery"]
+    assert [
+        (e.actor, e.target, e.detail["event"], e.detail["outcome"], e.detail["status"]) for e in entries
+    ] == [
+        ("webhook:github", "d-ok", "pull_request", "accepted", 200),
+        ("webhook:github", "d-forged", "pull_request", "refused", 401),
+        ("webhook:github", "d-ping", "ping", "accepted", 200),
+        ("webhook:gitlab", None, "Push Hook", "refused", 401),
+    ]
+    assert entries[0].detail["stored"] == 1 and entries[2].detail["ignored"] == "ping"
+    assert "does not match the body" in entries[1].detail["reason"]
+    assert entries[3].detail["source"] == "gitlab" and "X-Gitlab-Token" in entries[3].detail["reason"]
+    rows = ids.audit_rows()
+    assert verify_chain(rows, ids.audit_head()) == []
+    # An edited delivery (refused rewritten as accepted) breaks the chain.
+    seq = entries[1].seq
+    edited = [(*r[:5], r[5].replace('"refused"', '"accepted"'), *r[6:]) if r[0] == seq else r for r in rows]
+    problems = verify_chain(edited, ids.audit_head())
+    assert [p.seq for p in problems] == [seq]
+
+
+def test_a_delivery_with_a_personal_token_is_audited_as_its_user(settings: Settings) -> None:
+    from agent_trace.domain.access import new_token, token_digest
+    from agent_trace.store.identity import identity_of
+
+    configured = replace(settings, otel_grpc_address="off", gitlab_webhook_token=TOKEN, auth=True)
+    with running_collector(configured) as (client, ctx):
+        token = new_token()
+        identity_of(ctx.store).add_account("ci-bot", "member", token_hash=token_digest(token))
+        response = client.post(
+            "/v1/webhooks/gitlab",
+            content=b'{"object_kind": "note"}',
+            headers={
+                "x-gitlab-event": "Note Hook",
+                "x-gitlab-token": TOKEN,
+                "x-gitlab-event-uuid": "u-1",
+                "authorization": f"Bearer {token}",
+            },
+        )
+        assert response.status_code == 200, response.text
+        (entry,) = [e for e in identity_of(ctx.store).audit_entries() if e.action == "webhook_delivery"]
+        assert (entry.actor, entry.target, entry.detail["user"], entry.detail["outcome"]) == (
+            "ci-bot",
+            "u-1",
+            "ci-bot",
+            "accepted",
+        )

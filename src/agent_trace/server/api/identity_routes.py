@@ -11,7 +11,7 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from agent_trace.domain.audit_chain import verify_chain
+from agent_trace.domain.audit_chain import chain_json, verify_chain
 from agent_trace.reports.analytics import day_filters
 from agent_trace.reports.csvtext import to_csv as to_csv_rows
 from agent_trace.reports.team import BY, PERIODS, TeamRow, fetch_totals, memberships, team_report, to_csv
@@ -27,6 +27,9 @@ TeamBy = Annotated[str | None, Query(description="user | team | project (default
 Period = Annotated[str | None, Query(description="daily | weekly | monthly (default daily)")]
 Day = Annotated[str | None, Query(description="a local day, 2026-02-11")]
 Text = Annotated[str | None, Query()]
+Model = Annotated[str | None, Query(description="only models whose name contains this")]
+WeekStart = Annotated[str | None, Query(description="weekly rows start on monday (default) or sunday")]
+WEEK_STARTS = {"monday": 0, "sunday": 6}
 
 
 # The CSV of the cost and tool views: one row per day / per tool, the JSON's scalar fields.
@@ -57,14 +60,14 @@ def tools_csv(data: dict[str, Any]) -> str:
     return to_csv_rows(TOOLS_CSV_COLUMNS, data["tools"])
 
 
-def team_rows(store: Store, days: DayRange, by: str, period: str) -> list[TeamRow]:
+def team_rows(store: Store, days: DayRange, by: str, period: str, week_start: int = 0) -> list[TeamRow]:
     """The team analytics of a day range (API, dashboard and their CSV share this)."""
     filters, offsets = day_filters(days.first, days.last, days.tz, days.filters)
     usage, activity, tools = fetch_totals(store, filters, offsets)
     teams_of: dict[str, list[str]] = {}
     if by == "team":
         teams_of = memberships([(t.team_id, t.members) for t in identity_of(store).teams()])
-    return team_report(usage, activity, tools, by=by, period=period, teams_of=teams_of)
+    return team_report(usage, activity, tools, by=by, period=period, teams_of=teams_of, week_start=week_start)
 
 
 def parse_team_params(by: str | None, period: str | None) -> tuple[str, str]:
@@ -86,10 +89,11 @@ def csv_response(text: str, name: str) -> Response:
 
 
 def audit_json(identity: IdentityStore, since_ms: int | None, limit: int) -> dict[str, Any]:
-    problems = verify_chain(identity.audit_rows(), identity.audit_head())
+    rows = identity.audit_rows()
+    problems = verify_chain(rows, identity.audit_head())
     return {
         "entries": [e.as_json() for e in identity.audit_entries(since_ms=since_ms, limit=limit)],
-        "chain": {"ok": not problems, "problems": [{"seq": p.seq, "message": p.message} for p in problems]},
+        "chain": chain_json(len(rows), problems),
     }
 
 
@@ -102,13 +106,18 @@ async def team_query(
     user: Text = None,
     by: TeamBy = None,
     period: Period = None,
+    model: Model = None,
+    start_of_week: WeekStart = None,
 ) -> tuple[str, list[TeamRow]]:
     """The team view's parameters (JSON and CSV alike) → the chosen grouping and its rows."""
     ctx: AppContext = request.app.state.ctx
     chosen_by, chosen_period = parse_team_params(by, period)
-    filters = given(since=since, until=until, tz=tz, project=project, user=user)
+    week_start = WEEK_STARTS.get((start_of_week or "monday").strip())
+    if week_start is None:
+        raise bad("start_of_week", "must be monday or sunday")
+    filters = given(since=since, until=until, tz=tz, project=project, user=user, model=model)
     days = parse_day_range(filters, ctx.settings.timezone)
-    rows = await anyio.to_thread.run_sync(team_rows, ctx.store, days, chosen_by, chosen_period)
+    rows = await anyio.to_thread.run_sync(team_rows, ctx.store, days, chosen_by, chosen_period, week_start)
     return chosen_by, rows
 
 

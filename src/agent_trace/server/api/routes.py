@@ -58,12 +58,14 @@ async def run(fn: Callable[..., T], *args: Any) -> T:
 
 def build_router(ctx: AppContext) -> APIRouter:
     from agent_trace.server.api.identity_routes import add_identity_routes
+    from agent_trace.server.api.rollup_routes import add_rollup_routes
 
     router = APIRouter(prefix="/v1")
     add_session_routes(router, ctx)
     add_replay_routes(router, ctx)
     add_analytics_routes(router, ctx)
     add_identity_routes(router, ctx)
+    add_rollup_routes(router, ctx)
     router.include_router(budget_router(ctx))
     return router
 

@@ -24,6 +24,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent_trace.config import BudgetSettings
 from agent_trace.domain.budgets import AlertDelivery, Budget, BudgetAlert, format_amount, refusal_message
@@ -126,8 +127,32 @@ class AlertSender:
                     delivery, status="sent", attempts=attempts, last_error=None, updated_ms=now_ms
                 )
             self.store.finish_delivery(outcome)
+            self._audit(outcome, alert)
             done.append(outcome)
         return done
+
+    def _audit(self, outcome: AlertDelivery, alert: BudgetAlert) -> None:
+        """Each attempt in the audit log, naming only the target's host: a Slack or webhook URL
+        usually carries its secret in the path. Runs on the budget service's thread."""
+        from agent_trace.store.identity import identity_of
+
+        detail = {
+            "channel": outcome.channel,
+            "budget": alert.budget_id,
+            "period": alert.period_key,
+            "threshold": alert.threshold,
+            "attempt": outcome.attempts,
+            "outcome": {"sent": "sent", "pending": "retrying"}.get(outcome.status, outcome.status),
+            "error": outcome.last_error,
+        }
+        identity_of(self.store).append_audit("budgets", "alert_delivery", self._host(outcome.channel), detail)
+
+    def _host(self, channel: str) -> str | None:
+        s = self.settings
+        url = {"webhook": s.webhook_url, "slack": s.slack_webhook_url}.get(channel)
+        if url is not None:
+            return urlsplit(url).hostname
+        return s.smtp_host if channel == "email" else None
 
     # -- channels -----------------------------------------------------------------------------
 

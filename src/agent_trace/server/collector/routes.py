@@ -17,13 +17,14 @@ from agent_trace.server import wiring
 from agent_trace.server.budgets.guard import BudgetGuard
 from agent_trace.server.collector.asgi import CollectorEndpoints, CollectorFastPath, Receive, Scope, Send
 from agent_trace.server.context import AppContext
+from agent_trace.store.identity import IdentityStore, identity_of
 
 
 def install(app: FastAPI, ctx: AppContext) -> None:
     pipeline = wiring.collector(ctx)  # first: its services start before the budget service
     guard = wiring.budget_guard(ctx)
     endpoints = CollectorEndpoints(pipeline, guard)
-    app.include_router(build_router(endpoints, guard))
+    app.include_router(build_router(endpoints, guard, identity_of(ctx.store)))
     app.add_middleware(CollectorFastPath, endpoints=endpoints)
 
 
@@ -63,7 +64,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def build_router(endpoints: CollectorEndpoints, guard: BudgetGuard) -> APIRouter:
+def build_router(endpoints: CollectorEndpoints, guard: BudgetGuard, identity: IdentityStore) -> APIRouter:
     router = APIRouter(tags=["collector"])
 
     @router.post(
@@ -126,7 +127,7 @@ def build_router(endpoints: CollectorEndpoints, guard: BudgetGuard) -> APIRouter
 
     from agent_trace.server.collector.webhooks import add_routes
 
-    add_routes(router, endpoints)
+    add_routes(router, endpoints, identity)
     return router
 
 
