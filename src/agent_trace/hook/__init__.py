@@ -9,6 +9,7 @@ stdlib-only): it runs inside the agent's loop, so every millisecond of start-up 
 developer. Keep imports inside functions where they are not needed on the hot path.
 
 handler.py     entry point: read stdin, hand the payload to a detached worker, exit 0 at once
+agent_process  is Claude Code still running; how long to wait for it to go idle
 worker.py      enrich (git, transcript deltas), apply tier + redaction, spool, deliver
 client_config  ~/.claude/agent-trace.json (written by `agent-trace init`)
 gitinfo.py     repository, branch, HEAD, diff stats against the session's baseline, commits

@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agent_trace.hook import client_config
+from agent_trace.hook.agent_process import SESSION_END_EXIT_WAIT_S, STOP_IDLE_WAIT_S, claude_running
 from agent_trace.hook.client_config import ClientConfig
-from agent_trace.hook.handler import SESSION_END_EXIT_WAIT_S, STOP_IDLE_WAIT_S, claude_running
 from agent_trace.hook.spool import DeliveryReport, Spool
 
 TYPE_CHECKING = False  # `typing` costs the hook worker an import it does not need
