@@ -385,6 +385,11 @@ class PriceBook:
         self._cache: dict[tuple[str, int, str], ModelPricing | str] = {}
         self._models: dict[str, Any] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its caches (the import's parse worker gets a copy): they refill,
+        and the resolved genai-prices models need not pickle."""
+        return {**self.__dict__, "_cache": {}, "_models": {}}
+
     @classmethod
     def from_home(cls, override_file: Path) -> PriceBook:
         return cls(load_override_file(override_file), geo=geo_multipliers(override_file))
