@@ -42,6 +42,7 @@ _PRELOAD = [
     "agent_trace.sources.otlp",
     "agent_trace.ingest.preparation",
     "agent_trace.domain.pricing",
+    "agent_trace.ingest.prices",
 ]
 
 
@@ -55,11 +56,11 @@ class _WorkerState:
     """What one worker process keeps between exports: its correlator shard and a Preparation."""
 
     def __init__(self, setup: DecoderSetup) -> None:
-        from agent_trace.domain.pricing import PriceBook
         from agent_trace.ingest.preparation import Preparation
+        from agent_trace.ingest.prices import price_book
         from agent_trace.sources.otlp import OtlpCorrelator
 
-        prices = PriceBook.from_home(Path(setup.price_override_file))
+        prices = price_book(Path(setup.price_override_file))
         self.preparation = Preparation(prices, setup.privacy_tier)
         self.correlator = OtlpCorrelator()
 

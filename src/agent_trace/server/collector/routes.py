@@ -31,7 +31,7 @@ def collector_for(ctx: AppContext) -> CollectorPipeline:
     found = ctx.parts.get("collector")
     if isinstance(found, CollectorPipeline):
         return found
-    from agent_trace.domain.pricing import PriceBook
+    from agent_trace.ingest.prices import price_book
     from agent_trace.ingest.writer import Writer
     from agent_trace.server.collector.decoders import DecoderSetup, OtlpDecoders
     from agent_trace.server.collector.grpc_service import OtlpGrpcService, grpc_disabled
@@ -46,7 +46,7 @@ def collector_for(ctx: AppContext) -> CollectorPipeline:
         ctx.services.append(_Closer(store))  # stopped after the queue: services stop in reverse
     # No default user: the collector cannot know who sent an event; the hook handler says so
     # (agent_trace.user) and OTLP carries user.id / user.email.
-    writer = Writer(store, PriceBook.from_home(settings.price_override_file), settings.privacy_tier)
+    writer = Writer(store, price_book(settings.price_override_file), settings.privacy_tier)
     queue = IngestQueue(
         writer,
         max_pending_records=settings.ingest_queue_records,
