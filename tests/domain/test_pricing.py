@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent_trace.domain.pricing import PriceBook, PriceFileError, load_override_file, parse_override_text
+from agent_trace.domain.pricing import PriceBook, PriceFileError, parse_override_text
 from agent_trace.domain.records import Usage
+from agent_trace.ingest.prices import load_override_file
 
 
 def ms(year: int, month: int, day: int) -> int:

@@ -1,4 +1,5 @@
-"""The hook's tier rule (stdlib only) agrees with the collector's (domain.privacy)."""
+"""The hook's tier rule agrees with the collector's (domain.privacy): both strip with
+domain.payload_keys.strip_payload (stdlib only), the hook keeping two keys more at tier 1."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from agent_trace.domain import privacy
-from agent_trace.hook import tiering
+from agent_trace.domain.payload_keys import CLIENT_METADATA_KEYS, PAYLOAD_METADATA_KEYS, PAYLOAD_RESPONSE_KEYS
 from agent_trace.hook.worker import sanitize_payload
 
 SECRET = "ghp_" + "a1B2c3D4e5" * 4
@@ -41,8 +42,9 @@ PAYLOADS: list[dict[str, Any]] = [
 
 
 def test_metadata_keys_are_the_collectors_plus_cwd() -> None:
-    assert tiering.METADATA_KEYS - {"cwd", "transcript_path"} == privacy._METADATA_KEYS
-    assert tiering.RESPONSE_KEYS == privacy._RESPONSE_KEYS
+    hook_metadata = PAYLOAD_METADATA_KEYS | CLIENT_METADATA_KEYS
+    assert hook_metadata - {"cwd", "transcript_path"} == PAYLOAD_METADATA_KEYS
+    assert tuple(f'"{key}"' for key in sorted(PAYLOAD_RESPONSE_KEYS)) == privacy._RESPONSE_MARKERS
 
 
 @pytest.mark.parametrize("tier", [1, 2, 3])

@@ -153,7 +153,8 @@ def test_basic_api_requests_match_the_transcript_tokens_and_request_ids() -> Non
         assert call.model == "claude-opus-5-5"
         assert call.reported_cost_nusd is not None and call.reported_cost_nusd > 0
         assert call.prompt_id == "0a307393-62cf-485b-ad78-353dfa17352d"
-        assert call.speed == "normal" and call.query_source == "sdk"
+        # OTLP says "normal"; the parser speaks the transcript's word (issue 12: not the writer).
+        assert call.speed == "standard" and call.query_source == "sdk"
         assert call.duration_ms is not None and call.ttft_ms is not None
         assert call.response_text  # assistant_response merged in
 

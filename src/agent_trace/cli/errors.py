@@ -1,5 +1,6 @@
-"""The CLI's one error path: dispatch to a command, turn every expected failure into one line on
-stderr (what went wrong, with what, and how to fix it) and a documented exit code.
+"""The CLI's one error rendering: every failure a command lets through becomes one line on
+stderr (what went wrong, with what, and how to fix it) and a documented exit code. Commands
+are dispatched by cli/main.py.
 
 Exit codes (docs/cli.md keeps the same table):
 
@@ -16,14 +17,9 @@ Exit codes (docs/cli.md keeps the same table):
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from agent_trace.config import Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -48,56 +44,18 @@ def debug_wanted(flag: bool, env: dict[str, str] | None = None) -> bool:
     return flag or value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from agent_trace.config import load_settings
-
-    debug = debug_wanted(bool(getattr(args, "debug", False)))
-    settings: Settings | None = None
-    try:
-        settings = load_settings()
-        return _dispatch(args, parser, settings)
-    except BrokenPipeError:
-        # The reader went away (`| head`): not an error. Silence the flush at exit too.
-        _silence_stdout()
+def render_error(exc: BaseException, sqlite_path: Path | None = None) -> int:
+    """Show what a command let through as the CLI shows every failure, and its exit code: one
+    line on stderr; nothing for a reader that went away (`| head`), which is not an error."""
+    if isinstance(exc, BrokenPipeError):
+        _silence_stdout()  # the flush at exit too
         return EXIT_OK
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         print("agent-trace: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:
-        if debug:
-            raise
-        message, code = explain(exc, settings.sqlite_path if settings else None)
-        print(f"agent-trace: {message}", file=sys.stderr)
-        return code
-
-
-# command → (module, function); imported only when run, so start-up stays lean.
-COMMANDS = {
-    "import": ("agent_trace.cli.import_cmd", "cmd_import"),
-    "report": ("agent_trace.cli.report_cmd", "cmd_report"),
-    "git": ("agent_trace.cli.git_cmd", "cmd_git"),
-    "sessions": ("agent_trace.cli.report_cmd", "cmd_sessions"),
-    "show": ("agent_trace.cli.show_cmd", "cmd_show"),
-    "serve": ("agent_trace.cli.serve_cmd", "cmd_serve"),
-    "db": ("agent_trace.cli.db_cmd", "cmd_db"),
-    "init": ("agent_trace.cli.init_cmd", "cmd_init"),
-    "status": ("agent_trace.cli.status_cmd", "cmd_status"),
-    "uninstall": ("agent_trace.cli.uninstall_cmd", "cmd_uninstall"),
-    "users": ("agent_trace.cli.users_cmd", "cmd_users"),
-    "teams": ("agent_trace.cli.users_cmd", "cmd_teams"),
-    "audit": ("agent_trace.cli.audit_cmd", "cmd_audit"),
-    "budgets": ("agent_trace.cli.budgets_cmd", "cmd_budgets"),
-}
-
-
-def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser, settings: Settings) -> int:
-    if args.command not in COMMANDS:
-        parser.error(f"unknown command {args.command!r}")
-    from importlib import import_module
-
-    module, function = COMMANDS[args.command]
-    result: int = getattr(import_module(module), function)(args, settings)
-    return result
+    message, code = explain(exc, sqlite_path)
+    print(f"agent-trace: {message}", file=sys.stderr)
+    return code
 
 
 def explain(exc: BaseException, sqlite_path: Path | None = None) -> tuple[str, int]:

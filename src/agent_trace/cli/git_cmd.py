@@ -16,7 +16,6 @@ def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
         print("agent-trace git: say `agent-trace git scan [REPO…]`", file=sys.stderr)
         return 2
     from agent_trace.cli.report_cmd import _all_sessions
-    from agent_trace.domain.pricing import PriceBook
     from agent_trace.ingest.git_scan import (
         SESSION_TAIL_MS,
         RepoScan,
@@ -25,6 +24,7 @@ def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
         scan_repo,
         toplevel,
     )
+    from agent_trace.ingest.prices import price_book
     from agent_trace.ingest.writer import Writer
     from agent_trace.store.factory import open_store
     from agent_trace.store.port import Filters
@@ -64,7 +64,7 @@ def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
                 return 1
         batch = scan_batch(scans)
         if batch.commits:
-            writer = Writer(store, PriceBook.from_home(settings.price_override_file), settings.privacy_tier)
+            writer = Writer(store, price_book(settings.price_override_file), settings.privacy_tier)
             writer.write(batch)
             store.refresh_derived()
     finally:

@@ -110,7 +110,7 @@ class _Progress:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from agent_trace.domain.pricing import PriceBook
+    from agent_trace.ingest.prices import price_book
     from agent_trace.ingest.writer import Writer
     from agent_trace.store.factory import open_store
 
@@ -134,7 +134,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     user = resolve_user(settings.user)  # the same rule as live capture (init records it)
     store = open_store(settings)
     try:
-        writer = Writer(store, PriceBook.from_home(settings.price_override_file), settings.privacy_tier, user)
+        writer = Writer(store, price_book(settings.price_override_file), settings.privacy_tier, user)
         progress = _Progress() if sys.stderr.isatty() and not args.quiet and not args.json else None
         importer = Importer(
             writer,

@@ -13,6 +13,10 @@ from collections.abc import Sequence
 from agent_trace import __version__
 from agent_trace.cli.remote_args import add_remote_options
 
+TYPE_CHECKING = False  # `typing` is not imported on the lean start-up path
+if TYPE_CHECKING:
+    from agent_trace.config import Settings
+
 # Agents `init --agent` / `uninstall --agent` configure.
 AGENTS = ("claude-code", "codex", "gemini", "qwen", "opencode")
 
@@ -220,9 +224,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    from agent_trace.cli.errors import run_command
-
     return run_command(args, parser)
+
+
+# command → (module, function); imported only when run, so start-up stays lean.
+COMMANDS = {
+    "import": ("agent_trace.cli.import_cmd", "cmd_import"),
+    "report": ("agent_trace.cli.report_cmd", "cmd_report"),
+    "git": ("agent_trace.cli.git_cmd", "cmd_git"),
+    "sessions": ("agent_trace.cli.report_cmd", "cmd_sessions"),
+    "show": ("agent_trace.cli.show_cmd", "cmd_show"),
+    "serve": ("agent_trace.cli.serve_cmd", "cmd_serve"),
+    "db": ("agent_trace.cli.db_cmd", "cmd_db"),
+    "init": ("agent_trace.cli.init_cmd", "cmd_init"),
+    "status": ("agent_trace.cli.status_cmd", "cmd_status"),
+    "uninstall": ("agent_trace.cli.uninstall_cmd", "cmd_uninstall"),
+    "users": ("agent_trace.cli.users_cmd", "cmd_users"),
+    "teams": ("agent_trace.cli.users_cmd", "cmd_teams"),
+    "audit": ("agent_trace.cli.audit_cmd", "cmd_audit"),
+    "budgets": ("agent_trace.cli.budgets_cmd", "cmd_budgets"),
+}
+
+
+def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the parsed command with the settings; whatever it lets through is rendered by
+    cli/errors.py (`--debug`: raised, for the traceback)."""
+    from agent_trace.cli.errors import debug_wanted, render_error
+    from agent_trace.config import load_settings
+
+    debug = debug_wanted(bool(getattr(args, "debug", False)))
+    settings: Settings | None = None
+    try:
+        settings = load_settings()
+        if args.command not in COMMANDS:
+            parser.error(f"unknown command {args.command!r}")
+        from importlib import import_module
+
+        module, function = COMMANDS[args.command]
+        result: int = getattr(import_module(module), function)(args, settings)
+        return result
+    except (BrokenPipeError, KeyboardInterrupt) as exc:
+        return render_error(exc)
+    except Exception as exc:
+        if debug:
+            raise
+        return render_error(exc, settings.sqlite_path if settings else None)
 
 
 if __name__ == "__main__":

@@ -57,9 +57,9 @@ def unpriced_reasons(models: set[str], settings: Settings) -> dict[str, str]:
     """Why each unpriced model is unpriced (the price book is loaded only when one is)."""
     if not models:
         return {}
-    from agent_trace.domain.pricing import PriceBook
+    from agent_trace.ingest.prices import price_book
 
-    book = PriceBook.from_home(settings.price_override_file)
+    book = price_book(settings.price_override_file)
     return {model: book.explain(model) for model in sorted(models)}
 
 

@@ -1,8 +1,20 @@
-"""Which keys of a raw hook/OTLP payload each privacy tier keeps (standard library only).
+"""Which keys of a raw hook/OTLP payload each privacy tier keeps, and the one function that
+strips a payload to a tier (standard library only).
 
-One list for both places that strip payloads: the collector (domain/privacy.py) and the hook
-handler on the developer's machine (hook/tiering.py), which must not import orjson or records.
+Used by both places that strip payloads: the collector (domain/privacy.py, which then redacts)
+and the hook handler on the developer's machine (hook/worker.py), which must not import orjson
+or records:
+
+- tier 3 keeps everything;
+- tier 2 drops what the model said (`last_assistant_message`, ...);
+- tier 1 keeps only metadata keys: ids, names, states, numbers.
 """
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # `typing` costs the hook worker an import it does not need
+if TYPE_CHECKING:
+    from typing import Any
 
 # Raw payload keys that are safe at tier 1: identifiers, names, numbers, states.
 PAYLOAD_METADATA_KEYS = frozenset(
@@ -105,3 +117,25 @@ PAYLOAD_RESPONSE_KEYS = frozenset(
         "opencode.response_parts",  # an OpenCode assistant's text and reasoning (sources/opencode_otel.py)
     }
 )
+# What the hook client keeps at tier 1 besides the metadata: the collector reads a session's cwd
+# and project from them (kept at every tier) before it strips the payload again.
+CLIENT_METADATA_KEYS = frozenset({"cwd", "transcript_path"})
+
+
+def strip_payload(value: Any, tier: int, also_metadata: frozenset[str] = frozenset()) -> Any:
+    """`value` without the keys `tier` does not allow, recursively (new containers below tier
+    3; the input is never changed). `also_metadata`: keys kept at tier 1 too."""
+    if tier >= 3:
+        return value
+    if isinstance(value, dict):
+        kept: dict[str, Any] = {}
+        for key, inner in value.items():
+            if key in PAYLOAD_RESPONSE_KEYS:
+                continue
+            if tier < 2 and key not in PAYLOAD_METADATA_KEYS and key not in also_metadata:
+                continue
+            kept[key] = strip_payload(inner, tier, also_metadata)
+        return kept
+    if isinstance(value, list):
+        return [strip_payload(item, tier, also_metadata) for item in value]
+    return value

@@ -1,4 +1,5 @@
-"""List-price cost of one LLM call, from genai-prices and a local override file.
+"""List-price cost of one LLM call, from genai-prices and a local override file (pure: the
+override file is read by ingest/prices.py, which hands its text or entries here).
 
 Rules (reference §5): price each request on its own, by the model and the date of its
 timestamp; 5-minute and 1-hour cache writes and cache reads have their own rates; when a
@@ -10,7 +11,7 @@ $0.0375/MTok is 37,500 pico-dollars per token), so a call's cost is an exact int
 once to nano-dollars.
 
 Where the rates come from, first match wins: $AGENT_TRACE_HOME/prices.toml (the user's
-override), then the bundled table `anthropic_rates.toml` (list prices the genai-prices snapshot
+override), then the bundled table `anthropic_rates.py` (list prices the genai-prices snapshot
 lacks, from Anthropic's published pricing page: fast mode, Sonnet 4's long-context tier), then
 genai-prices. Prices never fall back silently: a fast-mode request of a model with no known fast
 price is unpriced (with that reason), never priced at the standard rate. `PriceBook.quote` gives
@@ -29,9 +30,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Literal
 
+from agent_trace.domain.anthropic_rates import BUNDLED_RATES_TOML
 from agent_trace.domain.records import NO_MODEL_LABEL, Usage
 
 PICO_PER_NANO = 1000
@@ -39,8 +40,7 @@ _DATE_SUFFIX = re.compile(r"[-@](\d{8})$")
 SYNTHETIC_MODEL = "<synthetic>"
 FAST = "fast"
 STANDARD = "standard"
-# The bundled rate table (a data file in this package; its header names the public source).
-BUNDLED_RATES = Path(__file__).with_name("anthropic_rates.toml")
+BUNDLED_RATES_NAME = "anthropic_rates.py"  # where a price-table error in the bundled rates points
 # Web search is $10 per 1,000 requests on every Claude model (Anthropic's pricing page).
 WEB_SEARCH_USD_PER_1K = 10
 
@@ -236,10 +236,8 @@ def _date_key(table: Mapping[str, Any], key: str, label: str) -> date | None:
 
 
 def load_bundled_rates() -> list[OverrideEntry]:
-    """The bundled table of list prices genai-prices lacks (see anthropic_rates.toml)."""
-    return parse_override_text(
-        BUNDLED_RATES.read_text(encoding="utf-8"), where=BUNDLED_RATES.name, source="bundled"
-    )
+    """The bundled table of list prices genai-prices lacks (domain/anthropic_rates.py)."""
+    return parse_override_text(BUNDLED_RATES_TOML, where=BUNDLED_RATES_NAME, source="bundled")
 
 
 def parse_geo_multipliers(text: str, where: str) -> dict[str, Fraction]:
@@ -258,18 +256,12 @@ def parse_geo_multipliers(text: str, where: str) -> dict[str, Fraction]:
     return out
 
 
-def geo_multipliers(override_file: Path | None = None) -> dict[str, Fraction]:
-    """The bundled multipliers, then the override file's (which win)."""
-    out = parse_geo_multipliers(BUNDLED_RATES.read_text(encoding="utf-8"), BUNDLED_RATES.name)
-    if override_file is not None and override_file.is_file():
-        out.update(parse_geo_multipliers(override_file.read_text(encoding="utf-8"), str(override_file)))
+def geo_multipliers(override_text: str | None = None, where: str = "prices.toml") -> dict[str, Fraction]:
+    """The bundled multipliers, then those of an override file's text (which win)."""
+    out = parse_geo_multipliers(BUNDLED_RATES_TOML, BUNDLED_RATES_NAME)
+    if override_text is not None:
+        out.update(parse_geo_multipliers(override_text, where))
     return out
-
-
-def load_override_file(path: Path) -> list[OverrideEntry]:
-    if not path.is_file():
-        return []
-    return parse_override_text(path.read_text(encoding="utf-8"), where=str(path))
 
 
 # --- genai-prices -----------------------------------------------------------------------------
@@ -385,9 +377,10 @@ class PriceBook:
         self._cache: dict[tuple[str, int, str], ModelPricing | str] = {}
         self._models: dict[str, Any] = {}
 
-    @classmethod
-    def from_home(cls, override_file: Path) -> PriceBook:
-        return cls(load_override_file(override_file), geo=geo_multipliers(override_file))
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its caches (the import's parse worker gets a copy): they refill,
+        and the resolved genai-prices models need not pickle."""
+        return {**self.__dict__, "_cache": {}, "_models": {}}
 
     def _override_for(self, model: str, day: date, speed: str) -> ModelPricing | None:
         lowered = model.lower()

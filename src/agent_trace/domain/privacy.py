@@ -16,33 +16,16 @@ from typing import Any
 
 import orjson
 
-from agent_trace.domain.payload_keys import PAYLOAD_METADATA_KEYS as _METADATA_KEYS
-from agent_trace.domain.payload_keys import PAYLOAD_RESPONSE_KEYS as _RESPONSE_KEYS
+from agent_trace.domain.payload_keys import PAYLOAD_RESPONSE_KEYS, strip_payload
 from agent_trace.domain.records import RecordBatch
 from agent_trace.domain.redaction import redact, redact_json_value
 
-_RESPONSE_MARKERS = tuple(f'"{key}"' for key in sorted(_RESPONSE_KEYS))
-
-
-def _strip_payload(value: Any, tier: int) -> Any:
-    """Drop payload keys the tier does not allow, recursively."""
-    if isinstance(value, dict):
-        kept: dict[str, Any] = {}
-        for key, inner in value.items():
-            if tier < 3 and key in _RESPONSE_KEYS:
-                continue
-            if tier < 2 and key not in _METADATA_KEYS:
-                continue
-            kept[key] = _strip_payload(inner, tier)
-        return kept
-    if isinstance(value, list):
-        return [_strip_payload(item, tier) for item in value]
-    return value
+_RESPONSE_MARKERS = tuple(f'"{key}"' for key in sorted(PAYLOAD_RESPONSE_KEYS))
 
 
 def sanitize_payload(payload: Any, tier: int) -> Any:
     """A raw event payload as it may be stored at `tier`: keys stripped, secrets redacted."""
-    return redact_json_value(_strip_payload(payload, tier))
+    return redact_json_value(strip_payload(payload, tier))
 
 
 def _redact_opt(text: str | None, redactor: Callable[[str], str]) -> str | None:

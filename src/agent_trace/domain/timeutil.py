@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -38,16 +39,29 @@ def parse_iso_ms(value: object) -> int | None:
     return int(parsed.replace(microsecond=0).timestamp()) * 1000 + parsed.microsecond // 1000
 
 
+# Years 1..9999, the range of ISO 8601 text and of datetime.
+_MIN_MS = -62_135_596_800_000
+_MAX_MS = 253_402_300_800_000
+
+
+@lru_cache(maxsize=16_384)
+def _second_text(epoch_s: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s))
+
+
 def ms_to_iso(ms: int | None) -> str | None:
     """Epoch ms → `2026-02-11T20:36:45.618Z`; None when not a representable instant (a read
-    must never fail on what a store holds: see domain/limits.py)."""
+    must never fail on what a store holds: see domain/limits.py).
+
+    Fast for views that format thousands of instants at once: a 2,000-tool-call replay formats
+    ~5,000, mostly within a few hundred seconds, so the date-and-time part is cached per second
+    (a dict lookup instead of ~4 µs of datetime work)."""
     if ms is None:
         return None
-    try:
-        text = datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-    except (ValueError, OverflowError, OSError, TypeError):
+    ms = int(ms)
+    if not _MIN_MS <= ms < _MAX_MS:
         return None
-    return text + f"{ms % 1000:03d}Z"
+    return f"{_second_text(ms // 1000)}.{ms % 1000:03d}Z"
 
 
 def unix_nano_to_ms(value: object) -> int | None:

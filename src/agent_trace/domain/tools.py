@@ -39,8 +39,18 @@ def bash_changed_files(tool_response: Mapping[str, Any] | None) -> list[str]:
     return []
 
 
+# Claude Code names an MCP server's tool `mcp__<server>__<tool>`.
+MCP_PREFIX = "mcp__"
+
+
 def is_mcp_tool(tool_name: str | None) -> bool:
-    return bool(tool_name) and str(tool_name).startswith("mcp__")
+    return bool(tool_name) and str(tool_name).startswith(MCP_PREFIX)
+
+
+def mcp_server_and_tool(tool_name: str) -> tuple[str, str]:
+    """The server and tool of an MCP tool name ("?" for a missing part)."""
+    server, _, name = tool_name.removeprefix(MCP_PREFIX).partition("__")
+    return server or "?", name or "?"
 
 
 # --- canonical tool kinds across agents ----------------------------------------------------------
@@ -114,7 +124,7 @@ def tool_kind(tool_name: str | None) -> str:
     subagent, mcp, todo, or other."""
     if not tool_name:
         return "other"
-    if tool_name.startswith("mcp__"):
+    if is_mcp_tool(tool_name):
         return "mcp"
     return TOOL_KINDS.get(tool_name, "other")
 

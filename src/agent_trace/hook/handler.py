@@ -155,27 +155,6 @@ def _read_stdin() -> bytes:
     return b"".join(chunks)
 
 
-# The agent is about to be idle after these events (the turn is over, or the process ends), so
-# the worker waits for that before it even imports what it needs: its CPU must not compete with
-# Claude Code's own end-of-turn and exit work. At most this many seconds.
-STOP_IDLE_WAIT_S = 1.0
-SESSION_END_EXIT_WAIT_S = 3.0
-IDLE_WAIT_S = {b"Stop": STOP_IDLE_WAIT_S, b"SessionEnd": SESSION_END_EXIT_WAIT_S}
-
-
-def claude_running(pid: int) -> bool:
-    """Is Claude Code's process (`$CLAUDE_PID`) still running?"""
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:  # Linux: a zombie has exited, whether or not its parent has reaped it yet
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _event_name(data: bytes) -> bytes:
     """The hook_event_name of a payload, found without a JSON parser (the worker parses it properly)."""
     key = data.find(b'"hook_event_name"')
@@ -186,6 +165,9 @@ def _event_name(data: bytes) -> bytes:
 
 
 def _wait_until_idle(data: bytes) -> None:
+    # Imported here: only the detached worker waits, never the part Claude Code waits for.
+    from agent_trace.hook.agent_process import IDLE_WAIT_S, claude_running
+
     limit = IDLE_WAIT_S.get(_event_name(data))
     pid = os.environ.get("CLAUDE_PID", "")
     if limit is None or not pid.isdigit():

@@ -12,8 +12,8 @@ Per event:
   time. SessionStart records the baseline at once and delivers after START_IDLE_WAIT_S (or the exit).
 - any other event (when installed as command hooks): the payload itself.
 
-Everything that leaves the machine passed `tiering.strip_payload` + redaction first; the spool
-holds only sanitised payloads.
+Everything that leaves the machine passed `domain.payload_keys.strip_payload` + redaction first;
+the spool holds only sanitised payloads.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agent_trace.hook import client_config
+from agent_trace.hook.agent_process import SESSION_END_EXIT_WAIT_S, STOP_IDLE_WAIT_S, claude_running
 from agent_trace.hook.client_config import ClientConfig
-from agent_trace.hook.handler import SESSION_END_EXIT_WAIT_S, STOP_IDLE_WAIT_S, claude_running
 from agent_trace.hook.spool import DeliveryReport, Spool
 
 TYPE_CHECKING = False  # `typing` costs the hook worker an import it does not need
@@ -292,10 +292,10 @@ def _enrich_at_boundary(
 
 def sanitize_payload(payload: dict[str, Any], tier: int) -> dict[str, Any]:
     """The payload as it may leave the machine: stripped to the tier, secrets redacted."""
+    from agent_trace.domain.payload_keys import CLIENT_METADATA_KEYS, strip_payload
     from agent_trace.domain.redaction import redact_json_value
-    from agent_trace.hook.tiering import strip_payload
 
-    stripped = strip_payload(payload, tier)
+    stripped = strip_payload(payload, tier, CLIENT_METADATA_KEYS)
     redacted = redact_json_value(stripped)
     return dict(redacted) if isinstance(redacted, dict) else {}
 

@@ -276,7 +276,7 @@ class IngestQueue:
         if deltas:
             parsed, cursors = self.deltas.parse(deltas)
             merged.extend(self.writer.prepare(parsed))
-        self.writer.store.write(merged)
+        self.writer.write_prepared(merged)
         # After the records: a crash in between re-parses the same lines from the old cursor.
         self.deltas.commit(cursors)
         size = sum(item.size for item in group)

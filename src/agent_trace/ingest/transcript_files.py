@@ -11,7 +11,7 @@ import functools
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,6 +55,8 @@ class Chunk:
     file_state: FileState | None = None
     stats: ParseStats | None = None
     error: str | None = None  # the file could not be read (then nothing else is set)
+    # Set where the chunk was prepared in the parse worker: what its Preparation repaired.
+    repaired: list[str] = field(default_factory=list)
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:

@@ -81,8 +81,8 @@ class _BackgroundWriter:
     the writer thread is raised on the importing thread.
     """
 
-    def __init__(self, writer: Writer, depth: int = 2) -> None:
-        self._writer = writer
+    def __init__(self, write: Callable[[RecordBatch, list[FileState]], None], depth: int = 2) -> None:
+        self._write = write
         self._queue: queue.Queue[tuple[RecordBatch, list[FileState]] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="agent-trace-import-writer", daemon=True)
@@ -96,7 +96,7 @@ class _BackgroundWriter:
             if self._error is not None:
                 continue  # drain: the importing thread will raise
             try:
-                self._writer.write(*item)
+                self._write(*item)
             except BaseException as exc:
                 self._error = exc
 
@@ -158,10 +158,13 @@ class Importer:
             self.on_plan(len(plan), to_read)
         if parallel is None:
             parallel = (os.cpu_count() or 1) > 1 and to_read >= PARALLEL_MIN_BYTES
-        chunks = (
-            parse_in_worker(plan) if parallel and plan else (c for task in plan for c in parse_file(task))
-        )
-        self._background = _BackgroundWriter(self.writer)
+        if parallel and plan:
+            # Parsed and prepared in the worker: this process's writer thread only writes SQL.
+            chunks: Iterable[Chunk] = parse_in_worker(plan, self.writer.preparation)
+            self._background = _BackgroundWriter(self.writer.write_prepared)
+        else:
+            chunks = (c for task in plan for c in parse_file(task))
+            self._background = _BackgroundWriter(self.writer.write)
         try:
             for chunk in chunks:
                 self._take(chunk, summary)

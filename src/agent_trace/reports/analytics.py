@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
+from agent_trace.domain.tools import is_mcp_tool
 from agent_trace.reports.periods import EPOCH, days_range_ms, fold_offsets, utc_offsets
 from agent_trace.reports.tally import UsageTally
 from agent_trace.store.port import ROLLUP_METRICS, DayTotal, Filters, Store
@@ -181,7 +182,7 @@ def tool_stats(
         "timezone": tz_name,
         "since": first.isoformat(),
         "until": last.isoformat(),
-        "tools": [{"tool_name": name, "is_mcp": name.startswith("mcp__"), **stat(v)} for name, v in tools],
+        "tools": [{"tool_name": name, "is_mcp": is_mcp_tool(name), **stat(v)} for name, v in tools],
         "days": [{"date": (first + timedelta(days=i)).isoformat(), **stat(daily[i])} for i in range(n_days)],
         "totals": stat(total),
     }

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from agent_trace.reports.iso import iso_ms as ms_to_iso
+from agent_trace.domain.timeutil import ms_to_iso
 
 
 def outcome_json(session: dict[str, Any]) -> dict[str, Any] | None:

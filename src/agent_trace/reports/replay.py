@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from agent_trace.domain.records import NANO_PER_USD
-from agent_trace.reports.iso import iso_ms as ms_to_iso
+from agent_trace.domain.timeutil import ms_to_iso
 from agent_trace.reports.outcome_views import commit_json, outcome_json, pr_json
 from agent_trace.reports.reconcile import reconcile
 from agent_trace.reports.tally import UsageTally, step_usage_json

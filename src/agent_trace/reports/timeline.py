@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from agent_trace.domain.records import NANO_PER_USD
-from agent_trace.reports.iso import iso_ms as ms_to_iso
+from agent_trace.domain.timeutil import ms_to_iso
 from agent_trace.reports.tally import UsageTally
 from agent_trace.reports.tool_summary import key_input
 from agent_trace.store.port import SessionDetail

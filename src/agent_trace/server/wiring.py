@@ -102,7 +102,7 @@ def collector(ctx: AppContext) -> CollectorPipeline:
     it (in start order: they stop in reverse, so the writer's store closes last)."""
     if ctx.services.collector is not None:
         return ctx.services.collector
-    from agent_trace.domain.pricing import PriceBook
+    from agent_trace.ingest.prices import price_book
     from agent_trace.ingest.queue import IngestQueue
     from agent_trace.ingest.writer import Writer
     from agent_trace.server.collector.decoders import DecoderSetup, OtlpDecoders
@@ -121,7 +121,7 @@ def collector(ctx: AppContext) -> CollectorPipeline:
         background.add(StoreCloser(store))
     # No default user: the collector cannot know who sent an event; the hook handler says so
     # (agent_trace.user) and OTLP carries user.id / user.email.
-    writer = Writer(store, PriceBook.from_home(settings.price_override_file), settings.privacy_tier)
+    writer = Writer(store, price_book(settings.price_override_file), settings.privacy_tier)
     queue = IngestQueue(
         writer,
         max_pending_records=settings.ingest_queue_records,

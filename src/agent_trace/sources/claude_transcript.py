@@ -40,7 +40,7 @@ from agent_trace.domain.records import (
     llm_call_id,
 )
 from agent_trace.domain.timeutil import parse_iso_ms
-from agent_trace.domain.tools import SUBAGENT_TOOLS, bash_changed_files, file_touches
+from agent_trace.domain.tools import bash_changed_files, file_touches
 from agent_trace.sources.claude_transcript_lines import (
     BOOKKEEPING_TYPES,
     KNOWN_FIELDS,
@@ -695,7 +695,3 @@ def _stretch(holder: Session, ts: int) -> None:
         holder.started_ms = ts
     if holder.ended_ms is None or ts > holder.ended_ms:
         holder.ended_ms = ts
-
-
-def subagent_tool_names() -> frozenset[str]:
-    return SUBAGENT_TOOLS

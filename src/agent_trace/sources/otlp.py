@@ -51,6 +51,7 @@ from agent_trace.sources.otlp_build import (
     make_usage,
     prompt_kind,
     reported_cost,
+    speed_of,
     stretch,
 )
 from agent_trace.sources.otlp_decode import (
@@ -230,7 +231,7 @@ def _on_api_request(
             usage=usage,
             is_sidechain=agent_id is not None,
             reported_cost_nusd=reported_cost(a),
-            speed=as_str(a.get("speed")),
+            speed=speed_of(a),
             query_source=as_str(a.get("query_source")),
             duration_ms=as_int(a.get("duration_ms")),
             ttft_ms=as_int(a.get("ttft_ms")),

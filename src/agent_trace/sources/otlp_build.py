@@ -105,6 +105,12 @@ def reported_cost(attrs: dict[str, Any]) -> int | None:
     return cost
 
 
+def speed_of(attrs: dict[str, Any]) -> str | None:
+    """The request's speed in the transcript's words: OTLP says "normal" for "standard"."""
+    speed = as_str(attrs.get("speed"))
+    return "standard" if speed == "normal" else speed
+
+
 def make_usage(
     input_tokens: int | None,
     output_tokens: int | None,

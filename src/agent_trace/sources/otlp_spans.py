@@ -20,6 +20,7 @@ from agent_trace.sources.otlp_build import (
     as_str,
     as_text,
     make_usage,
+    speed_of,
     stretch,
 )
 from agent_trace.sources.otlp_join import OtlpCorrelator
@@ -187,7 +188,7 @@ def _on_llm_request(b: Builder, span: SpanView, sid: str) -> None:
             ts_ms=span.end_ms or span.start_ms,  # when the response was complete, like api_request
             usage=usage,
             is_sidechain=agent_id is not None,
-            speed=as_str(a.get("speed")),
+            speed=speed_of(a),
             stop_reason=stop_reason,
             query_source=_query_source(a),
             duration_ms=as_int(a.get("duration_ms")),

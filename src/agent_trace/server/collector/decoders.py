@@ -13,8 +13,8 @@ session id found in their body (a byte search, no decoding): all of a session's 
 same worker and its correlator. An export without one goes to the first worker.
 
 Workers are forked from a forkserver (a clean process: the collector's own threads are never
-forked), each holds a Writer for `prepare` only (no store). A worker that dies is replaced; the
-request that was on it gets 503 and is retried by its client.
+forked), each holds a Preparation (ingest/preparation.py; no store). A worker that dies is
+replaced; the request that was on it gets 503 and is retried by its client.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ log = logging.getLogger("agent_trace.collector")
 _PRELOAD = [
     "agent_trace.server.collector.forkserver_preload",
     "agent_trace.sources.otlp",
-    "agent_trace.ingest.writer",
+    "agent_trace.ingest.preparation",
     "agent_trace.domain.pricing",
+    "agent_trace.ingest.prices",
 ]
 
 
@@ -51,16 +52,15 @@ class DecoderSetup:
 
 
 class _WorkerState:
-    """What one worker process keeps between exports: its correlator shard and a Writer."""
+    """What one worker process keeps between exports: its correlator shard and a Preparation."""
 
     def __init__(self, setup: DecoderSetup) -> None:
-        from agent_trace.domain.pricing import PriceBook
-        from agent_trace.ingest.writer import Writer
+        from agent_trace.ingest.preparation import Preparation
+        from agent_trace.ingest.prices import price_book
         from agent_trace.sources.otlp import OtlpCorrelator
 
-        prices = PriceBook.from_home(Path(setup.price_override_file))
-        # Writer.prepare never touches the store; the worker has none.
-        self.writer = Writer(None, prices, setup.privacy_tier)  # type: ignore[arg-type]
+        prices = price_book(Path(setup.price_override_file))
+        self.preparation = Preparation(prices, setup.privacy_tier)
         self.correlator = OtlpCorrelator()
 
 
@@ -95,7 +95,7 @@ def _decode(signal: str, content_type: str, body: bytes, received_ms: int) -> tu
     assert _worker is not None, "the decoder worker was not initialised"
     result = parse_request(signal, content_type, body, received_ms=received_ms, correlator=_worker.correlator)
     refused = drop_invalid(result.batch)
-    return _worker.writer.prepare(result.batch), refused
+    return _worker.preparation.prepare(result.batch), refused
 
 
 def _ping() -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_trace.domain.tools import patch_paths, tool_kind
+from agent_trace.domain.tools import is_mcp_tool, mcp_server_and_tool, patch_paths, tool_kind
 from agent_trace.reports.tool_summary import key_input
 from agent_trace.server.dashboard.formatting import rel_path
 from agent_trace.server.dashboard.highlight import Highlighter, json_text, strip_ansi
@@ -145,7 +145,7 @@ class ToolViewBuilder:
             tool_use_id=str(tool.get("tool_use_id")),
             name=name,
             family="mcp"
-            if name.startswith("mcp__")
+            if is_mcp_tool(name)
             else FAMILIES.get(name) or _KIND_FAMILY.get(tool_kind(name), "generic"),
             title=key_input(name, inp),
             status=status,
@@ -159,9 +159,8 @@ class ToolViewBuilder:
         if not body:
             if name == "Bash":
                 card.title = (_str(args.get("command")) or "").split("\n", 1)[0]
-            if name.startswith("mcp__"):
-                server, _, tool_name = name[len("mcp__") :].partition("__")
-                card.mcp_server, card.mcp_tool = server or "?", tool_name or "?"
+            if is_mcp_tool(name):
+                card.mcp_server, card.mcp_tool = mcp_server_and_tool(name)
             return self._finish(card, args)
         if inp is None:
             card.sections.append(Section("input", "note", "input not stored at this privacy tier"))
@@ -183,7 +182,7 @@ class ToolViewBuilder:
             "TodoWrite": self._todowrite,
             "ExitPlanMode": self._exitplanmode,
         }
-        view = self._mcp if name.startswith("mcp__") else views.get(name, self._generic)
+        view = self._mcp if is_mcp_tool(name) else views.get(name, self._generic)
         if view == self._generic and isinstance(inp, dict):
             # Another agent's tool of a known kind: shown with the Claude Code view of that kind.
             if name == "apply_patch":
@@ -440,9 +439,7 @@ class ToolViewBuilder:
 
     def _mcp(self, card: ToolCard, args: Any, tool: dict[str, Any], full: bool) -> None:
         card.family = "mcp"
-        _, _, rest = card.name.partition("mcp__")
-        server, _, name = rest.partition("__")
-        card.mcp_server, card.mcp_tool = server or "?", name or "?"
+        card.mcp_server, card.mcp_tool = mcp_server_and_tool(card.name)
         self._generic(card, args, tool, full)
         card.family = "mcp"
 

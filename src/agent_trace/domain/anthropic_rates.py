@@ -1,3 +1,7 @@
+"""The bundled rate table: Anthropic list prices the genai-prices snapshot lacks, as TOML text in
+the format of prices.toml (parsed by domain/pricing.py; data, not a file read at run time)."""
+
+BUNDLED_RATES_TOML = r"""
 # Bundled Anthropic list prices that the genai-prices snapshot lacks (USD per million tokens).
 #
 # Source: Anthropic's published pricing page, https://docs.claude.com/en/docs/about-claude/pricing
@@ -42,3 +46,4 @@ model = "claude-opus-4-7"
 speed = "fast"
 input = 30
 output = 150
+"""
