@@ -32,7 +32,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
     tz = resolve_timezone(args.timezone or settings.timezone)
     since_ms = parse_since(args.since, tz) if args.since else None
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     try:
         ids = identity_of(store)
         if args.action == "verify":

@@ -75,7 +75,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_team_report(args, settings)
 
     filters, tz, tz_name = filters_from_args(args, settings)
-    store = open_read_store(settings)
+    store = open_read_store(settings.database_url, settings.events_url)
     try:
         if args.kind == "outcomes":
             from agent_trace.reports.outcomes import outcomes_report
@@ -130,7 +130,7 @@ def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
     filters, tz, _tz_name = filters_from_args(args, settings)
     if args.limit < 1:
         raise CliError("sessions: --limit must be at least 1", EXIT_USAGE)
-    store = open_read_store(settings)
+    store = open_read_store(settings.database_url, settings.events_url)
     try:
         sessions: list[SessionSummary] = []
         cursor = None

@@ -172,7 +172,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from agent_trace.store.factory import open_read_store
 
     tz, _ = cli_timezone(args.timezone, settings.timezone)
-    store = open_read_store(settings)
+    store = open_read_store(settings.database_url, settings.events_url)
     try:
         found = _resolve(store, args.session_id)
         if found is None or isinstance(found, list):

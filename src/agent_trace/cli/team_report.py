@@ -57,7 +57,7 @@ def cmd_team_report(args: argparse.Namespace, settings: Settings) -> int:
     if first > last:
         raise PeriodError("--since: must not be after --until")
     base = Filters(project=args.project, model=args.model, user=args.user)
-    store = open_read_store(settings)
+    store = open_read_store(settings.database_url, settings.events_url)
     try:
         filters, offsets = day_filters(first, last, tz, base)
         usage, activity, tools = fetch_totals(store, filters, offsets)

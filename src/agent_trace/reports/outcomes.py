@@ -17,7 +17,7 @@ from typing import Any
 
 from agent_trace.domain.outcomes import LABELS
 from agent_trace.domain.records import NANO_PER_USD
-from agent_trace.store.port import Filters, OutcomeRow, Store
+from agent_trace.store.port import Filters, OutcomeRow, RecordReader
 
 UNSHIPPED = ("no-commit", "spun")
 
@@ -88,7 +88,7 @@ def local_range_ms(first: date, last: date, tz: tzinfo) -> tuple[int, int]:
 
 
 def outcomes_report(
-    store: Store,
+    store: RecordReader,
     filters: Filters,
     tz: tzinfo,
     tz_name: str,

@@ -12,7 +12,7 @@ from typing import Any
 
 from agent_trace.domain.records import BUCKET_MS, NANO_PER_USD
 from agent_trace.reports.periods import local_datetime
-from agent_trace.store.port import DAY_MS, ROLLUP_METRICS, DayTotal, Filters, Store
+from agent_trace.store.port import DAY_MS, ROLLUP_METRICS, DayTotal, Filters, RecordReader
 
 EPOCH = date(1970, 1, 1)
 ACTIVITY = ROLLUP_METRICS["activity"]
@@ -116,7 +116,7 @@ def fold_offsets(since_ms: int, until_ms: int) -> list[tuple[int, int]] | None:
 
 
 def range_totals(
-    store: Store,
+    store: RecordReader,
     rollup: str,
     filters: Filters,
     daily_offsets: list[tuple[int, int]],
@@ -136,7 +136,7 @@ BREAKDOWNS = ("model", "project", "user")
 
 
 def cost_daily(
-    store: Store,
+    store: RecordReader,
     first: date,
     last: date,
     tz: tzinfo,
@@ -217,7 +217,7 @@ def _activity_json(v: dict[str, int]) -> dict[str, int]:
 
 
 def tool_stats(
-    store: Store, first: date, last: date, tz: tzinfo, tz_name: str, base: Filters
+    store: RecordReader, first: date, last: date, tz: tzinfo, tz_name: str, base: Filters
 ) -> dict[str, Any]:
     filters, offsets = day_filters(first, last, tz, base)
     rows = store.daily_totals("tool", filters, offsets, ("tool_name",))

@@ -42,7 +42,7 @@ def collector_for(ctx: AppContext) -> CollectorPipeline:
     # was put in ctx.parts["ingest_store"] (tests do, to make writes fail or wait).
     store = ctx.parts.get("ingest_store")
     if store is None:
-        store = open_writer_store(settings)
+        store = open_writer_store(settings.database_url, settings.events_url)
         ctx.services.append(_Closer(store))  # stopped after the queue: services stop in reverse
     # No default user: the collector cannot know who sent an event; the hook handler says so
     # (agent_trace.user) and OTLP carries user.id / user.email.
@@ -63,7 +63,7 @@ def collector_for(ctx: AppContext) -> CollectorPipeline:
         from agent_trace.store.identity import identity_of
 
         # Its own warm connection (SQLite): a token check is one indexed read per request.
-        identity_store = open_writer_store(settings)
+        identity_store = open_writer_store(settings.database_url, settings.events_url)
         ctx.services.append(_Closer(identity_store))
         identity = identity_of(identity_store)
         user_tokens = UserTokenCheck(IdentityCache(identity), SessionOwners(identity))
