@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import tzinfo
-from typing import Any
 
 import orjson
 
@@ -23,6 +22,7 @@ from agent_trace.cli.render import (
 from agent_trace.config import Settings
 from agent_trace.reports.replay import PromptView, Replay, Step, SubagentView, ToolView, Totals, build_replay
 from agent_trace.reports.tool_summary import key_input
+from agent_trace.store.port import RecordReader
 
 STATUS_MARK = {"success": "✓", "error": "✗", "denied": "⊘", "interrupted": "⏹", None: "…"}
 
@@ -159,7 +159,7 @@ class _Printer:
             self.prompt(index, prompt)
 
 
-def _resolve(store: Any, session_id: str) -> str | list[str] | None:
+def _resolve(store: RecordReader, session_id: str) -> str | list[str] | None:
     matches = store.find_session_ids(session_id)
     if session_id in matches:
         return session_id

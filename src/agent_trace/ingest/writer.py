@@ -16,7 +16,7 @@ from agent_trace.domain.pricing import FAST, UNPRICED_NO_FAST_PRICE, PriceBook
 from agent_trace.domain.privacy import apply_privacy
 from agent_trace.domain.records import NO_MODEL_LABEL, RecordBatch
 from agent_trace.domain.redaction import redact
-from agent_trace.store.port import FileState, Store
+from agent_trace.store.port import FileState, RecordWriter
 
 # Generous, but bounded: a 40 MB minified bundle read by the agent should not become a 40 MB row.
 MAX_TEXT_CHARS = 1_000_000
@@ -34,7 +34,7 @@ def _cap(text: str | None) -> str | None:
 class Writer:
     def __init__(
         self,
-        store: Store,
+        store: RecordWriter,
         prices: PriceBook,
         privacy_tier: int,
         default_user: str | None = None,

@@ -279,6 +279,9 @@ class Change:
 class StorePart(Protocol):
     """What every role shares: the store is closed by whoever opened it."""
 
+    def counts(self) -> dict[str, int]:
+        """Row counts per record kind (import summaries, status, tests)."""
+
     def close(self) -> None: ...
 
 
@@ -363,9 +366,6 @@ class RecordReader(StorePart, Protocol):
 
     def instance_settings(self) -> dict[str, str]:
         """Instance-wide settings (e.g. `instance_id`)."""
-
-    def counts(self) -> dict[str, int]:
-        """Row counts per record kind (status, tests)."""
 
 
 class BudgetStore(StorePart, Protocol):

@@ -19,7 +19,7 @@ from agent_trace.server.api.analytics import day_filters
 from agent_trace.server.api.params import DayRange, bad, parse_day_range
 from agent_trace.server.context import AppContext
 from agent_trace.store.identity import IdentityStore, identity_of
-from agent_trace.store.port import Store
+from agent_trace.store.port import RecordReader
 
 TeamBy = Annotated[str | None, Query(description="user | team | project (default user)")]
 Period = Annotated[str | None, Query(description="daily | weekly | monthly (default daily)")]
@@ -56,7 +56,7 @@ def tools_csv(data: dict[str, Any]) -> str:
     return to_csv_rows(TOOLS_CSV_COLUMNS, data["tools"])
 
 
-def team_rows(store: Store, days: DayRange, by: str, period: str) -> list[TeamRow]:
+def team_rows(store: RecordReader, days: DayRange, by: str, period: str) -> list[TeamRow]:
     """The team analytics of a day range (API, dashboard and their CSV share this)."""
     filters, offsets = day_filters(days.first, days.last, days.tz, days.filters)
     usage, activity, tools = fetch_totals(store, filters, offsets)

@@ -2,7 +2,7 @@
 progress and the change feed; ClickHouse for prompts, LLM calls, tool calls, file touches,
 subagents, raw events and the rollups.
 
-It is the SQL store (it inherits everything about sessions) with the record tables moved:
+It is the SQL store (it keeps everything about sessions there) with the record tables moved:
 
 - write: under the SQL writers' lock (one writer at a time, as on the SQL store), read the stored
   states of the batch's records from ClickHouse, write sessions and commits to SQL, merge each
@@ -15,9 +15,11 @@ It is the SQL store (it inherits everything about sessions) with the record tabl
 - reads: rollups, replays and summaries come from ClickHouse with the SQL store's ordering and
   NULL rules; session lists come from SQL.
 
-It is built by composition: it holds a SqlStore (whose record reads for derived columns go to
-ClickHouse through store.clickhouse.reads.ClickHouseRecords) and answers what lives in SQL by
-explicit delegation (sql_side.SqlSide); everything that touches records is written here.
+It is built by composition, not inheritance: it holds a SqlStore (built with
+store.clickhouse.reads.ClickHouseRecords, so the SQL side's derived columns and its session list's
+text filter read the records from ClickHouse) and answers what lives only in SQL by explicit
+delegation (sql_side.SqlSide); every method that touches records is written here
+(tests/store/test_hybrid_surface.py checks the whole port is).
 """
 
 from __future__ import annotations
