@@ -211,11 +211,10 @@ def main() -> int:
         # Answers are kept until the data behind them changes (server/api/cache.py). The target
         # rows make them stale before every request — a write touching the session (a live
         # session's case), or any session (for analytics) — so they measure a full rebuild.
-        writer = open_store(
-            load_settings(
-                {"AGENT_TRACE_DATABASE_URL": db_url, "HOME": str(workdir), "AGENT_TRACE_HOME": str(workdir)}
-            )
+        opened = load_settings(
+            {"AGENT_TRACE_DATABASE_URL": db_url, "HOME": str(workdir), "AGENT_TRACE_HOME": str(workdir)}
         )
+        writer = open_store(opened.database_url, opened.events_url)
         touch_big = partial(writer.write, RecordBatch(sessions=[Session(big)]))
         touch_other = partial(
             writer.write, RecordBatch(sessions=[Session("bench-00001-0000-4000-8000-000000000001")])

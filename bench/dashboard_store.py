@@ -272,7 +272,7 @@ def build(db_url: str, plan: Plan, events_url: str | None = None) -> None:
     if events_url:
         env["AGENT_TRACE_EVENTS_URL"] = events_url
     settings = load_settings(env)
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     rng = random.Random(42)
     batch = RecordBatch()
     started = time.perf_counter()
@@ -303,7 +303,7 @@ def shape_matches(db_url: str, plan: Plan, events_url: str | None = None) -> boo
         if events_url:
             env["AGENT_TRACE_EVENTS_URL"] = events_url
         settings = load_settings(env)
-        store = open_store(settings)
+        store = open_store(settings.database_url, settings.events_url)
         counts = store.counts()
         big = store.list_sessions(SessionQuery(limit=1, session_ids=(plan.big_session,))).sessions
         store.close()
@@ -333,7 +333,8 @@ def error_query(db_url: str, events_url: str | None = None) -> str:
     env = {"AGENT_TRACE_DATABASE_URL": db_url, "HOME": str(REPO), "AGENT_TRACE_HOME": str(REPO)}
     if events_url:
         env["AGENT_TRACE_EVENTS_URL"] = events_url
-    store = open_store(load_settings(env))
+    opened = load_settings(env)
+    store = open_store(opened.database_url, opened.events_url)
     try:
         hits = store.search(SearchQuery("AssertionError expected", kinds=frozenset({"tool_call"}), limit=1))
     finally:

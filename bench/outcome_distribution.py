@@ -31,7 +31,8 @@ def main() -> int:
         from agent_trace.config import load_settings
         from agent_trace.store.factory import open_store
 
-        store = open_store(load_settings(env))
+        opened = load_settings(env)
+        store = open_store(opened.database_url, opened.events_url)
         try:
             store.refresh_derived()
             ids = [

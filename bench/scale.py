@@ -244,7 +244,7 @@ def open_backend(name: str, workdir: Path) -> Opened:
     if name == "chdb":
         env["AGENT_TRACE_EVENTS_URL"] = f"chdb:///{workdir / 'chdb'}?database=bench"
     settings = load_settings(env)
-    return Opened(name, open_store(settings), settings, cleanup)
+    return Opened(name, open_store(settings.database_url, settings.events_url), settings, cleanup)
 
 
 def _disk(path: Path) -> int:

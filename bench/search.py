@@ -91,7 +91,8 @@ def main() -> int:
         env = {"AGENT_TRACE_DATABASE_URL": db_url, "HOME": str(work), "AGENT_TRACE_HOME": str(work)}
         if events_url:
             env["AGENT_TRACE_EVENTS_URL"] = events_url
-        store = open_store(load_settings(env))
+        opened = load_settings(env)
+        store = open_store(opened.database_url, opened.events_url)
         rows = []
         for label, q in searches:
             query = SearchQuery(q, limit=100)

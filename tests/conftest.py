@@ -39,7 +39,7 @@ def settings(home: Path, tmp_path: Path) -> Settings:
 def sqlite_store(settings: Settings) -> Iterator[object]:
     from agent_trace.store.factory import open_store
 
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     yield store
     store.close()
 
@@ -72,6 +72,6 @@ def store(backend: Backend) -> Iterator[object]:
     """An open store on each backend, closed after the test."""
     from agent_trace.store.factory import open_store
 
-    opened = open_store(backend.settings)
+    opened = open_store(backend.settings.database_url, backend.settings.events_url)
     yield opened
     opened.close()

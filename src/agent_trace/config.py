@@ -115,11 +115,9 @@ class Settings:
     @property
     def sqlite_path(self) -> Path | None:
         """The file behind a `sqlite:///path` URL, or None for other databases and in-memory SQLite."""
-        if not self.is_sqlite:
-            return None
-        rest = self.database_url.split(":///", 1)[1] if ":///" in self.database_url else ""
-        rest = rest.split("?", 1)[0]
-        return Path(rest) if rest and rest != ":memory:" else None
+        from agent_trace.store.sql.urls import sqlite_file
+
+        return sqlite_file(self.database_url)
 
 
 def _int(

@@ -47,7 +47,7 @@ def test_unpriced_reasons_and_reconciliation(home: Path, tmp_path: Path) -> None
     assert "(no model): " + UNPRICED_NO_MODEL in out
 
     settings = load_settings({"AGENT_TRACE_HOME": str(home), "HOME": str(home.parent), "USER": "dev"})
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     try:
         writer = Writer(store, PriceBook(), 2, "dev")
         writer.write(_otlp(exact, "0.055"))
@@ -76,7 +76,7 @@ def test_unpriced_reasons_and_reconciliation(home: Path, tmp_path: Path) -> None
     # The API's session replay shows the same reconciliation.
     from agent_trace.reports.replay import build_replay
 
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     try:
         detail = store.session_detail(SID)
         assert detail is not None

@@ -91,7 +91,7 @@ def scripted(tmp_path: Path) -> tuple[Repo, dict[str, Any]]:
 
 def test_git_scan_finds_each_fate(home: Path, backend: Backend, tmp_path: Path) -> None:
     repo, shas = scripted(tmp_path)
-    store: Any = open_store(backend.settings)
+    store: Any = open_store(backend.settings.database_url, backend.settings.events_url)
     try:
         store.write(
             RecordBatch(

@@ -41,7 +41,7 @@ def test_escape_sequences_and_markup_in_transcripts_are_shown_escaped(home: Path
 def test_an_out_of_range_instant_in_the_store_breaks_no_command(home: Path) -> None:
     """A row stored before the collector checked ranges (problem 1): every read still answers."""
     settings = load_settings({"AGENT_TRACE_HOME": str(home), "HOME": str(home.parent), "USER": "dev"})
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     sid = "bad-ts-session"
     try:
         store.write(

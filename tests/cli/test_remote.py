@@ -39,7 +39,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("remote") / "home" / ".agent-trace"
     settings = load_settings({"AGENT_TRACE_HOME": str(home), "HOME": str(home.parent), "USER": "dev"})
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     world = build_world(store)
     # Claude Code's own figure for one call, so `report session` has a reconciliation to show.
     reported = LlmCall(

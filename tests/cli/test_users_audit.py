@@ -174,7 +174,7 @@ def test_audit_bad_since_is_one_line(home: Path) -> None:
 
 def test_report_by_user_team_and_project(home: Path) -> None:
     settings = load_settings({"AGENT_TRACE_HOME": str(home), "HOME": str(home.parent), "USER": "dev"})
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     build_world(store)
     store.close()
     common = ("--since", "2026-02-01", "--until", "2026-02-28", "--timezone", "UTC")

@@ -38,7 +38,7 @@ def _run(name: str, inputs: Inputs, tmp: Path, pg_server: PgServer | None, *, tw
         }
     )
     backend, urls = backend_settings(name, base, tmp, pg_server)
-    store = open_store(backend.settings)
+    store = open_store(backend.settings.database_url, backend.settings.events_url)
     try:
         ingest(backend.settings, store, inputs)
         first = all_answers(backend.settings, store)

@@ -144,7 +144,7 @@ def _summed(days: list[dict[str, Any]], label: Any) -> dict[str, dict[str, Any]]
 
 
 def test_report_daily_equals_analytics_cost_daily(backend: Backend) -> None:
-    store = open_store(backend.settings)
+    store = open_store(backend.settings.database_url, backend.settings.events_url)
     try:
         store.write(_batch())
         store.refresh_derived()

@@ -7,7 +7,6 @@ import itertools
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ VOLATILE = {"updated_ms", "last_activity_ms"}
 def _store(settings: Settings, name: str) -> Store:
     home = settings.home / name
     home.mkdir()
-    return open_store(replace(settings, home=home, database_url=f"sqlite:///{home / 'agent-trace.db'}"))
+    return open_store(f"sqlite:///{home / 'agent-trace.db'}", settings.events_url)
 
 
 @contextmanager

@@ -47,7 +47,7 @@ class GatedStore:
 
 @pytest.fixture
 def gated(settings: Settings) -> Iterator[GatedStore]:
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     yield GatedStore(store)
     store.close()
 
@@ -72,7 +72,7 @@ def test_a_resolved_future_means_the_records_are_committed(gated: GatedStore, se
         for future in futures:
             future.result(timeout=30)
         # Another connection, as after a restart: everything acknowledged is there.
-        other = open_store(settings)
+        other = open_store(settings.database_url, settings.events_url)
         try:
             assert other.counts()["sessions"] == 20
             assert other.counts()["tool_calls"] == 20

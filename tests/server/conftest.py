@@ -26,7 +26,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings,
     settings = load_settings(
         {"AGENT_TRACE_HOME": str(home), "HOME": str(tmp), "USER": "dev", "AGENT_TRACE_TIMEZONE": "UTC"}
     )
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     data = load_dataset(store, tmp / "projects")
     yield settings, store, data
     store.close()

@@ -59,7 +59,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, dic
         }
     )
     settings = replace(settings, auth=True)
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     built = build_world(store)
     served: dict[str, Served] = {}
     for role in ROLES:

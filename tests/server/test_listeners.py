@@ -26,7 +26,7 @@ from agent_trace.store.factory import open_store
 
 @contextmanager
 def _server(settings: Settings) -> Iterator[int]:
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     app = create_app(AppContext(settings=settings, store=store), "api")
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", **listeners.uvicorn_options()

@@ -26,7 +26,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def team(settings: Settings) -> Iterator[tuple[Settings, Any]]:
     auth = replace(settings, auth=True)
-    store = open_store(auth)
+    store = open_store(auth.database_url, auth.events_url)
     build_world(store)
     for name in ("alice", "carol", "root"):
         identity_of(store).set_password_hash(name, hash_password(PASSWORD))

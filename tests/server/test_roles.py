@@ -60,7 +60,7 @@ def test_health_reports_every_database(backend: Backend, role: str) -> None:
 
 
 def test_health_is_503_when_a_database_is_gone(backend: Backend, pg_server: PgServer | None) -> None:
-    store = open_store(backend.settings)
+    store = open_store(backend.settings.database_url, backend.settings.events_url)
     try:
         if backend.name == SQLITE:
             store.runner.engine.dispose()  # type: ignore[attr-defined]
@@ -111,10 +111,10 @@ def test_without_migrations_an_old_schema_stops_the_start(backend: Backend, tmp_
 
 @pytest.mark.parametrize("backend", backend_params(HYBRID), indirect=True)
 def test_a_half_applied_clickhouse_migration_stops_the_start(backend: Backend) -> None:
-    store = open_store(backend.settings)
+    store = open_store(backend.settings.database_url, backend.settings.events_url)
     store.client.insert("schema_migrations", ["version", "name", "state"], [[99, "future", "started"]])  # type: ignore[attr-defined]
     store.close()
     with pytest.raises(StoreUnavailable, match=r"0099 .* was started at .* but never finished"):
         build_context(replace(backend.settings, run_migrations=False))
     with pytest.raises(StoreUnavailable, match="never finished"):
-        open_store(backend.settings)
+        open_store(backend.settings.database_url, backend.settings.events_url)

@@ -22,7 +22,7 @@ ENCODED = "team%2Falpha%2Fs1"
 def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
     tmp: Path = tmp_path_factory.mktemp("slash")
     settings = load_settings({"AGENT_TRACE_HOME": str(tmp / "home"), "HOME": str(tmp), "USER": "dev"})
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     # Written through the store, as the collector did before issue 9 checked ids at the edge.
     store.write(
         RecordBatch(

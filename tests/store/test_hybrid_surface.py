@@ -1,16 +1,17 @@
-"""The hybrid store answers every Store method from the right database.
+"""The hybrid store answers every Store method itself.
 
-It inherits from the SQL store, so a method someone adds to SqlStore would silently read the
-(empty) SQL record tables on PostgreSQL + ClickHouse. This test makes that impossible: every
-public SqlStore method is either overridden by HybridStore or listed as touching SQL-only tables
-(hybrid.SQL_ONLY_METHODS) - decide which when adding one.
+It holds a SqlStore rather than extending it, so a method someone adds to SqlStore cannot be
+inherited unreviewed (and silently read the empty SQL record tables on PostgreSQL + ClickHouse):
+every method of the port (each role, and the identity part) is written on HybridStore, either
+reading ClickHouse (hybrid.py) or delegating to SQL explicitly (sql_side.py).
 """
 
 from __future__ import annotations
 
 import inspect
 
-from agent_trace.store.clickhouse.hybrid import SQL_ONLY_METHODS, HybridStore
+from agent_trace.store.clickhouse.hybrid import HybridStore
+from agent_trace.store.identity import IdentityStore
 from agent_trace.store.port import Store
 from agent_trace.store.sql.adapter import SqlStore
 
@@ -19,16 +20,15 @@ def _public(cls: type) -> set[str]:
     return {name for name, _ in inspect.getmembers(cls, inspect.isfunction) if not name.startswith("_")}
 
 
-def test_every_sql_store_method_is_overridden_or_known_to_be_sql_only() -> None:
-    overridden = {name for name in _public(SqlStore) if name in vars(HybridStore)}
-    unaccounted = _public(SqlStore) - overridden - SQL_ONLY_METHODS
-    assert not unaccounted, (
-        f"SqlStore methods {sorted(unaccounted)} are inherited by HybridStore unreviewed: override them "
-        "(store/clickhouse/hybrid.py) or add them to SQL_ONLY_METHODS if they read only SQL-side tables"
-    )
-    assert not (SQL_ONLY_METHODS & set(vars(HybridStore))), "listed as SQL-only but overridden"
+def test_the_hybrid_store_is_composed_not_inherited() -> None:
+    assert not issubclass(HybridStore, SqlStore)
 
 
 def test_the_hybrid_store_has_the_whole_port() -> None:
-    port = {name for name in vars(Store) if not name.startswith("_")}
+    port = _public(Store) | _public(IdentityStore)
     assert port <= _public(HybridStore), sorted(port - _public(HybridStore))
+
+
+def test_every_port_method_of_the_sql_store_is_answered_by_the_hybrid_store() -> None:
+    port = _public(Store) | _public(IdentityStore)
+    assert port <= _public(SqlStore), sorted(port - _public(SqlStore))

@@ -65,7 +65,7 @@ def _local_audit(
     """The chain's state (when verifying) and the entries (in their JSON shape) of the local store."""
     from agent_trace.store.factory import open_store
 
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     try:
         ids = identity_of(store)
         if verify:

@@ -59,7 +59,7 @@ def cmd_budgets(args: argparse.Namespace, settings: Settings) -> int:
     except BudgetError as exc:
         print(f"agent-trace budgets {action}: {exc}", file=sys.stderr)
         return 2
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     try:
         if action == "set":
             store.save_budget(budget)

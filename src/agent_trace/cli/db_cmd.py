@@ -13,11 +13,12 @@ import sys
 
 from agent_trace.cli.errors import EXIT_USAGE, CliError, confirm
 from agent_trace.config import Settings
+from agent_trace.store.port import StoreAdmin
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     from agent_trace.store.factory import open_store
-    from agent_trace.store.sql.migrate import current_revision, downgrade, known_revisions
+    from agent_trace.store.sql.migrate import known_revisions
 
     action = args.db_command or "current"
     if action == "downgrade":
@@ -27,12 +28,10 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
                 f"db downgrade: unknown revision {args.revision!r} (known: base, {', '.join(known)})",
                 EXIT_USAGE,
             )
-    store = open_store(settings, migrate=action == "upgrade")
-    events: tuple[int | None, int] | None = None
+    store: StoreAdmin = open_store(settings.database_url, settings.events_url, migrate=action == "upgrade")
     try:
-        runner = store.runner  # type: ignore[attr-defined]
         if action == "downgrade":
-            revision = current_revision(runner)
+            revision = store.schema_revision()
             if revision is not None and args.revision != revision:
                 what = "every table and all data" if args.revision == "base" else "the tables it added"
                 confirm(
@@ -40,11 +39,9 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
                     f"of the reverted revisions.",
                     args.yes,
                 )
-            downgrade(runner, args.revision)
-        revision = current_revision(runner)
-        events_schema = getattr(store, "events_schema", None)
-        if events_schema is not None:
-            events = events_schema()
+            store.downgrade_schema(args.revision)
+        revision = store.schema_revision()
+        events = store.events_schema()
     finally:
         store.close()
     print(f"schema revision: {revision or '(empty database)'}", file=sys.stdout)

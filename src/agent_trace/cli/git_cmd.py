@@ -36,7 +36,7 @@ def cmd_git(args: argparse.Namespace, settings: Settings) -> int:
             print(f"agent-trace git scan: {repo}: not a git repository", file=sys.stderr)
             return 1
         wanted.append(top)
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     try:
         tops: dict[str, str | None] = {}
         windows: dict[str, list[tuple[str, int, int]]] = {}

@@ -132,7 +132,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from agent_trace.identity import resolve_user
 
     user = resolve_user(settings.user)  # the same rule as live capture (init records it)
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     try:
         writer = Writer(store, price_book(settings.price_override_file), settings.privacy_tier, user)
         progress = _Progress() if sys.stderr.isatty() and not args.quiet and not args.json else None

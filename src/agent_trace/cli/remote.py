@@ -135,7 +135,7 @@ def open_reads(args: argparse.Namespace, settings: Settings) -> Any:
     if remote is None:
         from agent_trace.store.factory import open_read_store
 
-        return open_read_store(settings)
+        return open_read_store(settings.database_url, settings.events_url)
     from agent_trace.cli.remote_reads import RemoteReads
 
     return RemoteReads(remote)

@@ -13,7 +13,7 @@ from agent_trace.cli.render import cli_timezone
 from agent_trace.config import Settings
 from agent_trace.domain.records import canonical_agent
 from agent_trace.reports.periods import PeriodError, day_start_ms, parse_day
-from agent_trace.store.port import Filters, SessionQuery, SessionSummary
+from agent_trace.store.port import Filters, RecordReader, SessionQuery, SessionSummary
 
 
 def filters_from_args(args: argparse.Namespace, settings: Settings) -> tuple[Filters, Any, str]:
@@ -42,7 +42,7 @@ def _write_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def _all_sessions(store: Any, filters: Filters) -> list[SessionSummary]:
+def _all_sessions(store: RecordReader, filters: Filters) -> list[SessionSummary]:
     sessions: list[SessionSummary] = []
     cursor = None
     while True:
@@ -132,7 +132,7 @@ def _outcomes(args: argparse.Namespace, settings: Settings, filters: Filters, tz
         from agent_trace.reports.outcomes import outcomes_report
         from agent_trace.store.factory import open_read_store
 
-        store = open_read_store(settings)
+        store = open_read_store(settings.database_url, settings.events_url)
         try:
             data = outcomes_report(store, filters, tz, tz_name, args.since, args.until)
         finally:

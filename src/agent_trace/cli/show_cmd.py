@@ -25,6 +25,7 @@ from agent_trace.config import Settings
 from agent_trace.domain.timeutil import parse_iso_ms
 from agent_trace.reports.replay import build_replay
 from agent_trace.reports.tool_summary import key_input
+from agent_trace.store.port import RecordReader
 
 STATUS_MARK = {"success": "✓", "error": "✗", "denied": "⊘", "interrupted": "⏹", None: "…"}
 
@@ -169,7 +170,7 @@ class _Printer:
             self.prompt(index, prompt)
 
 
-def _resolve(store: Any, session_id: str) -> str | list[str] | None:
+def _resolve(store: RecordReader, session_id: str) -> str | list[str] | None:
     matches = store.find_session_ids(session_id)
     if session_id in matches:
         return session_id
@@ -196,7 +197,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 def _local_replay(args: argparse.Namespace, settings: Settings) -> dict[str, Any] | None:
     from agent_trace.store.factory import open_read_store
 
-    store = open_read_store(settings)
+    store = open_read_store(settings.database_url, settings.events_url)
     try:
         found = _resolve(store, args.session_id)
         if found is None or isinstance(found, list):

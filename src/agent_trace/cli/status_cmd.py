@@ -118,7 +118,7 @@ def _budgets(settings: Settings, cfg: client_config.ClientConfig | None) -> dict
             from agent_trace.server.budgets.report import banner_lines, budgets_report
             from agent_trace.store.factory import open_read_store
 
-            store = open_read_store(settings)
+            store = open_read_store(settings.database_url, settings.events_url)
             try:
                 report = budgets_report(store, resolve_timezone(settings.timezone))
             finally:
@@ -193,7 +193,7 @@ def _last_event(settings: Settings) -> dict[str, Any]:
         from agent_trace.store.factory import open_read_store
         from agent_trace.store.port import SessionQuery
 
-        store = open_read_store(settings)
+        store = open_read_store(settings.database_url, settings.events_url)
         try:
             page = store.list_sessions(SessionQuery(sort="-updated", limit=1))
         finally:

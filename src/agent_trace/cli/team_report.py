@@ -77,7 +77,7 @@ def _local_rows(
     from agent_trace.store.identity import identity_of
 
     base = Filters(project=args.project, model=args.model, user=args.user)
-    store = open_read_store(settings)
+    store = open_read_store(settings.database_url, settings.events_url)
     try:
         filters, offsets = day_filters(first, last, tz, base)
         usage, activity, tools = fetch_totals(store, filters, offsets)

@@ -77,7 +77,7 @@ def _actor(settings: Settings) -> str:
 def _open(settings: Settings) -> tuple[Any, IdentityStore]:
     from agent_trace.store.factory import open_store
 
-    store = open_store(settings)
+    store = open_store(settings.database_url, settings.events_url)
     return store, identity_of(store)
 
 

@@ -34,7 +34,7 @@ from agent_trace.domain.jsonl import is_complete_record
 from agent_trace.domain.records import RecordBatch
 from agent_trace.sources.claude_transcript import TranscriptParser
 from agent_trace.sources.claude_transcript_lines import ParseState, describe_path
-from agent_trace.store.port import Store, TranscriptCursor
+from agent_trace.store.port import RecordWriter, TranscriptCursor
 
 # A response run longer than this is not carried: its records are already written, and the
 # store's merge rules keep the longest text and the largest usage of a request anyway.
@@ -110,7 +110,7 @@ class DeltaParser:
     Not thread-safe: one writer thread owns it (the ingest queue's).
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: RecordWriter) -> None:
         self.store = store
         self._cursors: dict[tuple[str, str], _Cursor] = {}
 

@@ -15,13 +15,13 @@ from agent_trace.domain.pricing import PriceBook
 from agent_trace.domain.records import RecordBatch
 from agent_trace.domain.redaction import redact
 from agent_trace.ingest.preparation import Preparation
-from agent_trace.store.port import FileState, Store
+from agent_trace.store.port import FileState, RecordWriter
 
 
 class Writer:
     def __init__(
         self,
-        store: Store,
+        store: RecordWriter,
         prices: PriceBook,
         privacy_tier: int,
         default_user: str | None = None,

@@ -15,7 +15,7 @@ from typing import Any
 from agent_trace.domain.tools import is_mcp_tool
 from agent_trace.reports.periods import EPOCH, days_range_ms, fold_offsets, utc_offsets
 from agent_trace.reports.tally import UsageTally
-from agent_trace.store.port import ROLLUP_METRICS, DayTotal, Filters, Store
+from agent_trace.store.port import ROLLUP_METRICS, DayTotal, Filters, RecordReader
 
 ACTIVITY = ROLLUP_METRICS["activity"]
 
@@ -46,7 +46,7 @@ def day_filters(
 
 
 def range_totals(
-    store: Store,
+    store: RecordReader,
     rollup: str,
     filters: Filters,
     daily_offsets: list[tuple[int, int]],
@@ -66,7 +66,7 @@ BREAKDOWNS = ("model", "project", "user")
 
 
 def cost_daily(
-    store: Store,
+    store: RecordReader,
     first: date,
     last: date,
     tz: tzinfo,
@@ -147,7 +147,7 @@ def _activity_json(v: dict[str, int]) -> dict[str, int]:
 
 
 def tool_stats(
-    store: Store, first: date, last: date, tz: tzinfo, tz_name: str, base: Filters
+    store: RecordReader, first: date, last: date, tz: tzinfo, tz_name: str, base: Filters
 ) -> dict[str, Any]:
     filters, offsets = day_filters(first, last, tz, base)
     rows = store.daily_totals("tool", filters, offsets, ("tool_name",))

@@ -18,7 +18,7 @@ from typing import Any
 from agent_trace.domain.outcomes import LABELS
 from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.reports.periods import local_day, period_label
-from agent_trace.store.port import Filters, OutcomeRow, Store
+from agent_trace.store.port import Filters, OutcomeRow, RecordReader
 
 UNSHIPPED = ("no-commit", "spun")
 
@@ -82,7 +82,7 @@ def _week(ms: int | None, tz: tzinfo) -> str:
 
 
 def outcomes_report(
-    store: Store,
+    store: RecordReader,
     filters: Filters,
     tz: tzinfo,
     tz_name: str,

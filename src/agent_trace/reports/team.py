@@ -18,7 +18,7 @@ from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.reports import csvtext
 from agent_trace.reports.periods import period_label
 from agent_trace.reports.tally import UsageTally
-from agent_trace.store.port import DayTotal, Filters, Store
+from agent_trace.store.port import DayTotal, Filters, RecordReader
 
 BY = ("user", "team", "project")
 PERIODS = ("daily", "weekly", "monthly")
@@ -172,7 +172,7 @@ def to_csv(rows: Sequence[TeamRow], by: str) -> str:
 
 
 def fetch_totals(
-    store: Store, filters: Filters, utc_offsets: Sequence[tuple[int, int]]
+    store: RecordReader, filters: Filters, utc_offsets: Sequence[tuple[int, int]]
 ) -> tuple[list[DayTotal], list[DayTotal], list[DayTotal]]:
     """The three rollups per local day, grouped as `team_report` reads them (in the store)."""
     return (

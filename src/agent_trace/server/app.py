@@ -51,25 +51,12 @@ def _health_router(ctx: AppContext, role: str) -> APIRouter:
     def health() -> JSONResponse:
         """This role and every database behind it: 200 when all answer, else 503 (so container
         health checks and load balancers take a role whose database is down out of service)."""
-        checks = store_health(ctx.store)
+        checks = ctx.store.health()
         healthy = not any(value.startswith("error") for value in checks.values())
         body = {"status": "ok" if healthy else "degraded", "role": role, "version": __version__, **checks}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     return router
-
-
-def store_health(store: Any) -> dict[str, str]:
-    """ "ok" or "error: <kind>" per database (`database`, and `events` for ClickHouse)."""
-    reporter = getattr(store, "health", None)
-    if reporter is not None:
-        result: dict[str, str] = reporter()
-        return result
-    try:
-        store.last_change_seq()
-        return {"database": "ok"}
-    except Exception as exc:  # report, do not raise: health must always answer
-        return {"database": f"error: {type(exc).__name__}"}
 
 
 def _lifespan(ctx: AppContext) -> Callable[[FastAPI], Any]:

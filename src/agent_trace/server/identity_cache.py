@@ -15,7 +15,6 @@ from __future__ import annotations
 import hmac
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from agent_trace.domain.access import Principal, Role, bearer_token, content_users, token_digest
 from agent_trace.store.identity import IdentityStore, TokenOwner
@@ -39,8 +38,7 @@ class IdentityCache:
         self._version: str | None = None
         self._owners: dict[str, TokenOwner | _Miss] = {}
         self._principals: dict[str, Principal] = {}
-        marker = getattr(store, "identity_marker", None)
-        path: Path | None = marker() if marker is not None else None
+        path = store.identity_marker()
         self._marker = MarkerWatch(str(path)) if path is not None else None
         self._marker_seen: bytes | None = None
 

@@ -47,7 +47,7 @@ def build_context(settings: Settings, roles: list[str] | None = None) -> AppCont
     # then reads with AGENT_TRACE_DASHBOARD_TOKEN, an admin's personal token).
     if roles == ["dashboard"] and settings.dashboard_api_base_url and not settings.auth:
         return AppContext(settings=settings, store=cast(Store, ApiReader(settings.dashboard_api_base_url)))
-    store = open_store(settings, migrate=settings.run_migrations)
+    store = open_store(settings.database_url, settings.events_url, migrate=settings.run_migrations)
     if not settings.run_migrations:
         try:
             check_schema(store)

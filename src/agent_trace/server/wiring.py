@@ -117,7 +117,7 @@ def collector(ctx: AppContext) -> CollectorPipeline:
     # The writer thread gets a store of its own (on SQLite: one warm connection).
     store = ctx.ingest_store
     if store is None:
-        store = open_writer_store(settings)
+        store = open_writer_store(settings.database_url, settings.events_url)
         background.add(StoreCloser(store))
     # No default user: the collector cannot know who sent an event; the hook handler says so
     # (agent_trace.user) and OTLP carries user.id / user.email.
@@ -138,7 +138,7 @@ def collector(ctx: AppContext) -> CollectorPipeline:
         from agent_trace.store.identity import identity_of
 
         # Its own warm connection (SQLite): a token check is one indexed read per request.
-        identity_store = open_writer_store(settings)
+        identity_store = open_writer_store(settings.database_url, settings.events_url)
         background.add(StoreCloser(identity_store))
         identity = identity_of(identity_store)
         user_tokens = UserTokenCheck(IdentityCache(identity), SessionOwners(identity))

@@ -1,92 +1,95 @@
-"""Open the Store that the settings name: one function, so every command and role agree."""
+"""Open the Store a database URL names: one module, so every command and role agree.
+
+It takes plain arguments (the SQL database URL, the optional ClickHouse events URL); the caller
+(server, cli) passes them from its Settings.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-from agent_trace.config import Settings
-from agent_trace.store.port import Store
+from agent_trace.store.port import Store, StoreAdmin
 from agent_trace.store.sql.runner import SqliteRunner
+from agent_trace.store.sql.urls import sqlite_file
 
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be opened; the message says which and why."""
 
 
-def open_store(settings: Settings, *, migrate: bool = True) -> Store:
-    """The full store (SQLAlchemy engine; migrations applied unless `migrate` is False)."""
+def open_store(database_url: str, events_url: str | None = None, *, migrate: bool = True) -> Store:
+    """The full store (SQLAlchemy engine; migrations applied unless `migrate` is False): SQL, or
+    SQL + ClickHouse when `events_url` is set."""
     from agent_trace.store.sql.adapter import SqlStore
     from agent_trace.store.sql.runner import SqlAlchemyRunner
 
-    if settings.events_url:
-        return _open_hybrid(settings, migrate=migrate)
+    if events_url:
+        return _open_hybrid(database_url, events_url, migrate=migrate)
     try:
-        runner = SqlAlchemyRunner(settings.database_url)
-        store = SqlStore(runner, settings.database_url)
+        runner = SqlAlchemyRunner(database_url)
+        store = SqlStore(runner, database_url)
         if migrate:
             store.migrate()
     except Exception as exc:  # driver errors vary by backend; name the URL without credentials
-        raise StoreUnavailable(_cannot_open(settings, exc)) from exc
+        raise StoreUnavailable(_cannot_open(database_url, exc)) from exc
     return store
 
 
-def _open_hybrid(settings: Settings, *, migrate: bool) -> Store:
+def _open_hybrid(database_url: str, events_url: str, *, migrate: bool) -> Store:
     """SQL (sessions, users, commits, settings) + ClickHouse (records, rollups): store.clickhouse."""
     from agent_trace.store.clickhouse.client import open_client, parse_events_url
     from agent_trace.store.clickhouse.hybrid import HybridStore
     from agent_trace.store.sql.runner import SqlAlchemyRunner
 
-    assert settings.events_url is not None
     try:
-        events = parse_events_url(settings.events_url)
+        events = parse_events_url(events_url)
     except ValueError as exc:
         raise StoreUnavailable(str(exc)) from exc
     try:
-        runner = SqlAlchemyRunner(settings.database_url)
+        runner = SqlAlchemyRunner(database_url)
     except Exception as exc:
-        raise StoreUnavailable(_cannot_open(settings, exc)) from exc
+        raise StoreUnavailable(_cannot_open(database_url, exc)) from exc
     try:
-        client = open_client(settings.events_url)
+        client = open_client(events_url)
     except Exception as exc:
         runner.close()
         raise StoreUnavailable(f"cannot open events database {events.redacted}: {exc}") from exc
-    store = HybridStore(runner, settings.database_url, client)
+    store = HybridStore(runner, database_url, client)
     if migrate:
         try:
             store.migrate()
         except Exception as exc:
             store.close()
             raise StoreUnavailable(
-                f"cannot migrate {_redacted_url(settings.database_url)} + {events.redacted}: {exc}"
+                f"cannot migrate {_redacted_url(database_url)} + {events.redacted}: {exc}"
             ) from exc
     return store
 
 
-def open_writer_store(settings: Settings) -> Store:
+def open_writer_store(database_url: str, events_url: str | None = None) -> Store:
     """A store for ONE writer thread (the collector's ingest queue), on an already migrated schema.
 
     On a SQLite file it keeps one stdlib sqlite3 connection open: a group commit is then a few
     statements on a warm connection, instead of a new connection (and its pragmas) and
     SQLAlchemy's per-statement overhead for every transaction. Elsewhere it is `open_store`.
     """
-    path = settings.sqlite_path
-    if path is None or settings.events_url:
-        return open_store(settings, migrate=False)
+    path = sqlite_file(database_url)
+    if path is None or events_url:
+        return open_store(database_url, events_url, migrate=False)
     from agent_trace.store.sql.adapter import SqlStore
-    from agent_trace.store.sql.runner import SqliteRunner
 
     try:
-        return SqlStore(SqliteRunner(path), settings.database_url)
+        return SqlStore(SqliteRunner(path), database_url)
     except Exception as exc:
-        raise StoreUnavailable(_cannot_open(settings, exc)) from exc
+        raise StoreUnavailable(_cannot_open(database_url, exc)) from exc
 
 
-def open_read_store(settings: Settings) -> Store:
+def open_read_store(database_url: str, events_url: str | None = None) -> Store:
     """A store for read-only commands. On SQLite at the current schema this avoids importing
     SQLAlchemy and Alembic entirely (a whole-process report then starts in ~50 ms)."""
-    path = settings.sqlite_path
-    if path is not None and path.is_file() and not settings.events_url:
+    path = sqlite_file(database_url)
+    if path is not None and path.is_file() and not events_url:
         from agent_trace.store.sql.adapter import SqlStore
         from agent_trace.store.sql.migrate import HEAD_REVISION, current_revision
 
@@ -94,13 +97,13 @@ def open_read_store(settings: Settings) -> Store:
             runner = _sqlite_reader(path)
             revision = current_revision(runner)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(_cannot_open(settings, exc)) from exc
+            raise StoreUnavailable(_cannot_open(database_url, exc)) from exc
         if revision == HEAD_REVISION or runner.read_only:
             # A read-only file cannot be migrated: read what it holds (a report on an old schema
             # then fails with a one-line message naming the file rather than writing to it).
-            return SqlStore(runner, settings.database_url)
+            return SqlStore(runner, database_url)
         runner.close()
-    return open_store(settings)
+    return open_store(database_url, events_url)
 
 
 def _sqlite_reader(path: Path) -> SqliteRunner:
@@ -114,30 +117,28 @@ def _sqlite_reader(path: Path) -> SqliteRunner:
     return SqliteRunner(path, read_only=True)
 
 
-def check_schema(store: Store) -> None:
+def check_schema(store: StoreAdmin) -> None:
     """Raise StoreUnavailable unless the schema is exactly what this agent-trace expects (used
     when a role starts with RUNTIME_RUN_MIGRATIONS=false: another process migrates)."""
-    from agent_trace.store.sql.migrate import HEAD_REVISION, current_revision
+    from agent_trace.store.sql.migrate import HEAD_REVISION
 
     how = "run `agent-trace db upgrade`, or start one role with RUNTIME_RUN_MIGRATIONS=true"
-    revision = current_revision(getattr(store, "runner", None))
+    revision = store.schema_revision()
     if revision != HEAD_REVISION:
         raise StoreUnavailable(
             f"database schema is at revision {revision or '(none)'}, this agent-trace needs {HEAD_REVISION}: {how}"
         )
-    pending = getattr(store, "pending_events_migrations", None)
-    if pending is not None:
-        try:
-            waiting = pending()
-        except RuntimeError as exc:  # MigrationStateError: a half-applied migration, explained
-            raise StoreUnavailable(str(exc)) from exc
-        if waiting:
-            raise StoreUnavailable(f"ClickHouse migrations {', '.join(waiting)} are not applied: {how}")
+    try:
+        waiting = store.pending_events_migrations()
+    except RuntimeError as exc:  # MigrationStateError: a half-applied migration, explained
+        raise StoreUnavailable(str(exc)) from exc
+    if waiting:
+        raise StoreUnavailable(f"ClickHouse migrations {', '.join(waiting)} are not applied: {how}")
 
 
-def _cannot_open(settings: Settings, exc: BaseException) -> str:
-    return describe_database_error(exc, settings.sqlite_path) or (
-        f"cannot open database {_redacted_url(settings.database_url)}: {first_line(str(exc))}"
+def _cannot_open(database_url: str, exc: BaseException) -> str:
+    return describe_database_error(exc, sqlite_file(database_url)) or (
+        f"cannot open database {_redacted_url(database_url)}: {first_line(str(exc))}"
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from agent_trace.domain.audit_chain import AuditEntry
@@ -74,6 +75,10 @@ class IdentityStore(Protocol):
     def identity_version(self) -> str:
         """A number that changes whenever an account, token, team or login session changes
         (caches of token → user compare it on every request)."""
+
+    def identity_marker(self) -> Path | None:
+        """A file touched whenever identity_version changes (SQLite: a cache reads it instead of
+        asking the database on every request), or None where there is none."""
 
     def add_account(
         self,

@@ -3,7 +3,12 @@
 Nothing here assumes SQL. A backend stores canonical records with idempotent merges (the same
 fact written twice, or from several sources, is one record holding the union of the details),
 keeps derived rollups exact, and answers the queries below. Adapters: `store.sql` (SQLite,
-PostgreSQL) and `store.clickhouse`.
+PostgreSQL) and `store.clickhouse` (PostgreSQL + ClickHouse).
+
+The port is split by role, so each caller depends on what it uses: `RecordWriter` (the ingest
+writer), `RecordReader` (the API, the dashboard, the CLI's reports), `BudgetStore` (budgets and
+their alerts), `StoreAdmin` (schema, health: `db` commands, /health, start-up checks); `Store` is
+all of them, what `store.factory` opens. The identity part is `store.identity.IdentityStore`.
 """
 
 from __future__ import annotations
@@ -15,6 +20,17 @@ from typing import Any, Protocol, runtime_checkable
 from agent_trace.domain.budgets import AlertDelivery, Budget, BudgetAlert
 from agent_trace.domain.records import DAY_MS as DAY_MS  # re-exported: the day daily_totals divides by
 from agent_trace.domain.records import RecordBatch
+
+
+class InvalidQuery(ValueError):
+    """A query parameter the store cannot use: `field` names it, `rule` says what it must be.
+
+    The message is `field: rule`, or `field=given: rule` when the refused value is shown."""
+
+    def __init__(self, field: str, rule: str, *, given: str | None = None) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}={given}: {rule}" if given is not None else f"{field}: {rule}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,12 +276,17 @@ class Change:
     changed_ms: int
 
 
-@runtime_checkable
-class Store(Protocol):
-    """A backend for canonical records. Writes are idempotent upserts."""
+class StorePart(Protocol):
+    """What every role shares: the store is closed by whoever opened it."""
 
-    def migrate(self) -> None:
-        """Bring the schema up to date (idempotent)."""
+    def counts(self) -> dict[str, int]:
+        """Row counts per record kind (import summaries, status, tests)."""
+
+    def close(self) -> None: ...
+
+
+class RecordWriter(StorePart, Protocol):
+    """Writing records (ingest.writer, the collector's queue, `import`)."""
 
     def write(self, batch: RecordBatch, file_states: list[FileState] | None = None) -> None:
         """Merge `batch` (and record import progress) in one transaction."""
@@ -281,6 +302,11 @@ class Store(Protocol):
 
     def save_transcript_cursors(self, cursors: list[TranscriptCursor]) -> None:
         """Insert or replace cursors (one transaction)."""
+
+
+class RecordReader(StorePart, Protocol):
+    """Reading records, rollups and summaries (API, dashboard, CLI reports). Refused parameters
+    raise InvalidQuery."""
 
     def usage_buckets(self, filters: Filters) -> list[UsageBucket]: ...
 
@@ -303,7 +329,7 @@ class Store(Protocol):
         bucket's day is floor((bucket_ms + offset at bucket_ms) / DAY_MS); offsets are multiples of
         15 minutes, so buckets never straddle a local midnight and the grouping is exact, DST
         included. `filters.since_ms/until_ms` should be local midnights; `model` applies to "usage"
-        only. Dimensions not in ROLLUP_DIMENSIONS[rollup] raise ValueError naming them.
+        only. Dimensions not in ROLLUP_DIMENSIONS[rollup] raise InvalidQuery naming them.
         Callers may also pass offsets that fold several days onto one day (one segment per 24 h,
         each shifting its start to 0) to total a range per group in one pass: the store only
         applies the formula (reports/periods.py: `utc_offsets`, `fold_offsets`, `local_day`).
@@ -341,9 +367,9 @@ class Store(Protocol):
     def instance_settings(self) -> dict[str, str]:
         """Instance-wide settings (e.g. `instance_id`)."""
 
-    def set_instance_setting(self, key: str, value: str) -> None: ...
 
-    # -- budgets (store/sql/budgets.py documents the once-only rules) --
+class BudgetStore(StorePart, Protocol):
+    """Budgets and their alerts (store/sql/budgets.py documents the once-only rules)."""
 
     def budgets(self) -> list[Budget]: ...
 
@@ -369,7 +395,32 @@ class Store(Protocol):
 
     def allowed_sessions(self) -> set[str]: ...
 
-    def counts(self) -> dict[str, int]:
-        """Row counts per record kind (status, tests)."""
 
-    def close(self) -> None: ...
+class StoreAdmin(StorePart, Protocol):
+    """Schema and health (`db` commands, /health, the start-up schema check)."""
+
+    def migrate(self) -> None:
+        """Bring the schema up to date (idempotent), then the data fixes that need the write path."""
+
+    def schema_revision(self) -> str | None:
+        """The applied revision of the SQL schema, None on an empty database."""
+
+    def downgrade_schema(self, revision: str) -> None:
+        """Revert the SQL schema to `revision` ("base" = empty), dropping what it added."""
+
+    def events_schema(self) -> tuple[int | None, int] | None:
+        """(applied, newest known) versions of a separate events database; None without one."""
+
+    def pending_events_migrations(self) -> list[str]:
+        """Migrations of the events database not applied yet (none without one); raises
+        RuntimeError (MigrationStateError) on a half-applied one."""
+
+    def health(self) -> dict[str, str]:
+        """ "ok" or "error: <kind>" per database (`database`, `events`); never raises."""
+
+    def set_instance_setting(self, key: str, value: str) -> None: ...
+
+
+@runtime_checkable
+class Store(RecordWriter, RecordReader, BudgetStore, StoreAdmin, Protocol):
+    """A whole backend for canonical records: every role. Writes are idempotent upserts."""

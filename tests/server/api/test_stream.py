@@ -39,7 +39,7 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, settings: Settings, tmp: Path) -> None:
-        self.store = open_store(settings)
+        self.store = open_store(settings.database_url, settings.events_url)
         self.tmp = tmp
         self.user = "dev"
         ctx = AppContext(settings=settings, store=self.store)

@@ -29,7 +29,7 @@ def collector(settings: Settings) -> Iterator[tuple[TestClient, AppContext, dict
     auth = replace(settings, auth=True, otel_grpc_address="127.0.0.1:0", ingest_token="shared-secret")
     from agent_trace.store.factory import open_store
 
-    setup = open_store(auth)
+    setup = open_store(auth.database_url, auth.events_url)
     ids = identity_of(setup)
     tokens = {}
     for name in ("alice", "bob"):

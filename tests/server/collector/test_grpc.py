@@ -115,7 +115,7 @@ def test_grpc_requires_the_token_when_set(settings: Settings) -> None:
 
 def test_grpc_back_pressure_is_unavailable(settings: Settings) -> None:
     grpc_settings = replace(_grpc_settings(settings), ingest_queue_records=5)
-    inner = open_store(grpc_settings)
+    inner = open_store(grpc_settings.database_url, grpc_settings.events_url)
     store = GatedStore(inner)
     ctx = AppContext(settings=grpc_settings, store=inner, ingest_store=store)
     create_app(ctx, "collector")

@@ -242,7 +242,7 @@ def test_an_oversize_body_is_413(collector_settings: Settings) -> None:
 
 def test_a_full_queue_answers_503_with_retry_after(collector_settings: Settings) -> None:
     settings = replace(collector_settings, ingest_queue_records=2)
-    inner = open_store(settings)
+    inner = open_store(settings.database_url, settings.events_url)
     store = GatedStore(inner)
     ctx = AppContext(settings=settings, store=inner, ingest_store=store)
     app = create_app(ctx, "collector")
@@ -273,7 +273,7 @@ def test_a_full_queue_answers_503_with_retry_after(collector_settings: Settings)
 
 
 def test_a_failing_store_answers_503_and_acknowledges_nothing(collector_settings: Settings) -> None:
-    inner = open_store(collector_settings)
+    inner = open_store(collector_settings.database_url, collector_settings.events_url)
     store = GatedStore(inner)
     store.fail_all = True
     ctx = AppContext(settings=collector_settings, store=inner, ingest_store=store)

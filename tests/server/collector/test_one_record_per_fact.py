@@ -117,7 +117,7 @@ def test_any_order_any_number_of_times_gives_the_same_records(
 def _import_only(settings: Settings, scenario: str, tmp_path: Path) -> dict[str, Any]:
     home = tmp_path / "import-home"
     home.mkdir()
-    store = open_store(replace(settings, home=home, database_url=f"sqlite:///{home / 'agent-trace.db'}"))
+    store = open_store(f"sqlite:///{home / 'agent-trace.db'}", settings.events_url)
     try:
         Importer(Writer(store, PriceBook(), settings.privacy_tier)).run(transcript_files(scenario))
         return fingerprint(store, session_of(scenario))

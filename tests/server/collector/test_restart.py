@@ -113,7 +113,8 @@ def test_acknowledged_events_survive_a_kill_and_deltas_resume(tmp_path: Path) ->
         process.send_signal(signal.SIGKILL)  # no shutdown work at all
         process.wait(10)
 
-    store = open_store(load_settings({"AGENT_TRACE_HOME": str(home), "HOME": str(tmp_path)}))
+    reopened = load_settings({"AGENT_TRACE_HOME": str(home), "HOME": str(tmp_path)})
+    store = open_store(reopened.database_url, reopened.events_url)
     try:
         assert store.counts()["tool_calls"] == 300
         # The delta's lines were stored too, though its response was still open (carried).
@@ -129,7 +130,8 @@ def test_acknowledged_events_survive_a_kill_and_deltas_resume(tmp_path: Path) ->
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
 
-    store = open_store(load_settings({"AGENT_TRACE_HOME": str(home), "HOME": str(tmp_path)}))
+    reopened = load_settings({"AGENT_TRACE_HOME": str(home), "HOME": str(tmp_path)})
+    store = open_store(reopened.database_url, reopened.events_url)
     try:
         detail = store.session_detail(SESSION)
         assert detail is not None

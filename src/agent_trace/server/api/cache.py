@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from agent_trace.store.port import Store
+from agent_trace.store.port import RecordReader
 
 # Past this many changes since an entry was made, rebuilding is cheaper than reading them.
 SCAN_LIMIT = 5_000
@@ -37,7 +37,7 @@ class _Entry:
 class ChangeValidatedCache:
     """Serialised answers by key, at most `max_bytes` of them (least recently used go first)."""
 
-    def __init__(self, store: Store, max_bytes: int = 128 * 1024 * 1024) -> None:
+    def __init__(self, store: RecordReader, max_bytes: int = 128 * 1024 * 1024) -> None:
         self.store = store
         self.max_bytes = max_bytes
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()

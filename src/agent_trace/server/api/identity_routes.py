@@ -21,7 +21,7 @@ from agent_trace.server.api.queries import Days, DaysModel, Tz, given
 from agent_trace.server.api.responses import json_response
 from agent_trace.server.context import AppContext
 from agent_trace.store.identity import IdentityStore, identity_of
-from agent_trace.store.port import Store
+from agent_trace.store.port import RecordReader
 
 TeamBy = Annotated[str | None, Query(description="user | team | project (default user)")]
 Period = Annotated[str | None, Query(description="daily | weekly | monthly (default daily)")]
@@ -60,7 +60,9 @@ def tools_csv(data: dict[str, Any]) -> str:
     return to_csv_rows(TOOLS_CSV_COLUMNS, data["tools"])
 
 
-def team_rows(store: Store, days: DayRange, by: str, period: str, week_start: int = 0) -> list[TeamRow]:
+def team_rows(
+    store: RecordReader, days: DayRange, by: str, period: str, week_start: int = 0
+) -> list[TeamRow]:
     """The team analytics of a day range (API, dashboard and their CSV share this)."""
     filters, offsets = day_filters(days.first, days.last, days.tz, days.filters)
     usage, activity, tools = fetch_totals(store, filters, offsets)

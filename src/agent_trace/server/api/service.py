@@ -22,7 +22,7 @@ from agent_trace.reports.timeline import build_timeline
 from agent_trace.server.api.cache import ChangeValidatedCache
 from agent_trace.server.api.params import DayRange, SessionListParams
 from agent_trace.server.errors import ApiError
-from agent_trace.store.port import SearchQuery, SessionQuery, SessionSummary, Store
+from agent_trace.store.port import InvalidQuery, RecordReader, SearchQuery, SessionQuery, SessionSummary
 
 # A session with activity this recent and no end is shown as live.
 ACTIVE_WINDOW_MS = 10 * 60 * 1000
@@ -83,15 +83,12 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def list_sessions(store: Store, params: SessionListParams) -> dict[str, Any]:
+def list_sessions(store: RecordReader, params: SessionListParams) -> dict[str, Any]:
     try:
         page = store.list_sessions(params.query)
-    except ValueError as exc:
-        # Stores refuse what they cannot use with a message that starts with the parameter's name
-        # ("cursor: …", "sort='x': …"); parameters were checked here first, so this is mostly cursors.
-        message = str(exc)
-        field = message.split(":", 1)[0].split("=", 1)[0].strip() or None
-        raise ApiError(400, "invalid_parameter", message, field) from None
+    except InvalidQuery as exc:
+        # Parameters were checked here first, so this is mostly a cursor the store cannot read.
+        raise ApiError(400, "invalid_parameter", str(exc), exc.field) from None
     now = _now_ms()
     return {
         "sessions": [session_row(s, now) for s in page.sessions],
@@ -101,7 +98,9 @@ def list_sessions(store: Store, params: SessionListParams) -> dict[str, Any]:
     }
 
 
-def session_rows_for(store: Store, base: SessionQuery, session_ids: list[str]) -> dict[str, dict[str, Any]]:
+def session_rows_for(
+    store: RecordReader, base: SessionQuery, session_ids: list[str]
+) -> dict[str, dict[str, Any]]:
     """The rows (under the list's own filters) of exactly these sessions: what a live view re-reads."""
     rows: dict[str, dict[str, Any]] = {}
     now = _now_ms()
@@ -115,14 +114,16 @@ def session_rows_for(store: Store, base: SessionQuery, session_ids: list[str]) -
     return rows
 
 
-def _replay_core(store: Store, session_id: str) -> bytes:
+def _replay_core(store: RecordReader, session_id: str) -> bytes:
     detail = store.session_detail(session_id)
     if detail is None:
         raise ApiError(404, "not_found", f"session_id: no session {session_id[:200]!r}", "session_id")
     return orjson.dumps(build_replay(detail).as_json())
 
 
-def session_replay_json(store: Store, session_id: str, cache: ChangeValidatedCache | None = None) -> bytes:
+def session_replay_json(
+    store: RecordReader, session_id: str, cache: ChangeValidatedCache | None = None
+) -> bytes:
     """The replay as JSON bytes: the prompt-by-prompt core (kept in `cache` until the session
     changes) plus `summary`, the session's list row, read fresh (its `active` depends on the clock)."""
     if cache is None:
@@ -136,13 +137,13 @@ def session_replay_json(store: Store, session_id: str, cache: ChangeValidatedCac
 
 
 def session_replay(
-    store: Store, session_id: str, cache: ChangeValidatedCache | None = None
+    store: RecordReader, session_id: str, cache: ChangeValidatedCache | None = None
 ) -> dict[str, Any]:
     replay: dict[str, Any] = orjson.loads(session_replay_json(store, session_id, cache))
     return replay
 
 
-def session_timeline(store: Store, session_id: str, kinds: frozenset[str] | None) -> dict[str, Any]:
+def session_timeline(store: RecordReader, session_id: str, kinds: frozenset[str] | None) -> dict[str, Any]:
     detail = store.session_detail(session_id)
     if detail is None:
         raise ApiError(404, "not_found", f"session_id: no session {session_id[:200]!r}", "session_id")
@@ -153,7 +154,7 @@ def session_timeline(store: Store, session_id: str, kinds: frozenset[str] | None
 
 
 def analytics_cost_daily_json(
-    store: Store,
+    store: RecordReader,
     days: DayRange,
     breakdown: frozenset[str] = frozenset({"model"}),
     cache: ChangeValidatedCache | None = None,
@@ -170,7 +171,7 @@ def analytics_cost_daily_json(
 
 
 def analytics_cost_daily(
-    store: Store,
+    store: RecordReader,
     days: DayRange,
     breakdown: frozenset[str] = frozenset({"model"}),
     cache: ChangeValidatedCache | None = None,
@@ -179,7 +180,9 @@ def analytics_cost_daily(
     return data
 
 
-def analytics_tools_json(store: Store, days: DayRange, cache: ChangeValidatedCache | None = None) -> bytes:
+def analytics_tools_json(
+    store: RecordReader, days: DayRange, cache: ChangeValidatedCache | None = None
+) -> bytes:
     def build() -> bytes:
         return orjson.dumps(tool_stats(store, days.first, days.last, days.tz, days.tz_name, days.filters))
 
@@ -188,7 +191,9 @@ def analytics_tools_json(store: Store, days: DayRange, cache: ChangeValidatedCac
     return cache.get(("tools", days.first, days.last, days.tz_name, days.filters), None, build)
 
 
-def analytics_outcomes_json(store: Store, days: DayRange, cache: ChangeValidatedCache | None = None) -> bytes:
+def analytics_outcomes_json(
+    store: RecordReader, days: DayRange, cache: ChangeValidatedCache | None = None
+) -> bytes:
     from dataclasses import replace
 
     from agent_trace.reports.outcomes import outcomes_report
@@ -208,13 +213,13 @@ def analytics_outcomes_json(store: Store, days: DayRange, cache: ChangeValidated
 
 
 def analytics_tools(
-    store: Store, days: DayRange, cache: ChangeValidatedCache | None = None
+    store: RecordReader, days: DayRange, cache: ChangeValidatedCache | None = None
 ) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(analytics_tools_json(store, days, cache))
     return data
 
 
-def search(store: Store, query: SearchQuery) -> dict[str, Any]:
+def search(store: RecordReader, query: SearchQuery) -> dict[str, Any]:
     """Full-text hits, best first, each with its session's title, project and user, and the
     snippet as plain text plus the [start, end) character ranges of the matches."""
     hits = store.search(query)

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 import orjson
 
-from agent_trace.store.port import Store
+from agent_trace.store.port import RecordReader
 
 log = logging.getLogger("agent_trace.server")
 
@@ -36,7 +36,7 @@ class StreamConfig:
 class ChangeHub:
     """Polls `Store.last_change_seq()` while anyone listens; listeners await a newer sequence."""
 
-    def __init__(self, store: Store, interval_s: float) -> None:
+    def __init__(self, store: RecordReader, interval_s: float) -> None:
         self.store = store
         self.interval_s = interval_s
         self.latest = -1  # unknown until the first poll
@@ -118,7 +118,7 @@ RowsFetcher = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]
 
 
 async def session_events(
-    hub: ChangeHub, store: Store, config: StreamConfig, start_seq: int | None, fetch_rows: RowsFetcher
+    hub: ChangeHub, store: RecordReader, config: StreamConfig, start_seq: int | None, fetch_rows: RowsFetcher
 ) -> AsyncIterator[bytes]:
     """The SSE body: `event: session` per changed session (id = its change sequence)."""
     current = await hub.current()

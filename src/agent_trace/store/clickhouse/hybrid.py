@@ -2,7 +2,7 @@
 progress and the change feed; ClickHouse for prompts, LLM calls, tool calls, file touches,
 subagents, raw events and the rollups.
 
-It is the SQL store (it inherits everything about sessions) with the record tables moved:
+It is the SQL store (it keeps everything about sessions there) with the record tables moved:
 
 - write: under the SQL writers' lock (one writer at a time, as on the SQL store), read the stored
   states of the batch's records from ClickHouse, write sessions and commits to SQL, merge each
@@ -15,16 +15,17 @@ It is the SQL store (it inherits everything about sessions) with the record tabl
 - reads: rollups, replays and summaries come from ClickHouse with the SQL store's ordering and
   NULL rules; session lists come from SQL.
 
-Every public method of SqlStore is either overridden here or listed in SQL_ONLY_METHODS
-(tests/store/test_hybrid_surface.py keeps it that way as the port grows).
+It is built by composition, not inheritance: it holds a SqlStore (built with
+store.clickhouse.reads.ClickHouseRecords, so the SQL side's derived columns and its session list's
+text filter read the records from ClickHouse) and answers what lives only in SQL by explicit
+delegation (sql_side.SqlSide); every method that touches records is written here
+(tests/store/test_hybrid_surface.py checks the whole port is).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
-
-import orjson
 
 from agent_trace.domain.records import RecordBatch, Session
 from agent_trace.store.clickhouse import reads
@@ -53,6 +54,7 @@ from agent_trace.store.clickhouse.migrate import (
     migrate,
 )
 from agent_trace.store.clickhouse.rekey import rekey_calls
+from agent_trace.store.clickhouse.sql_side import SqlSide
 from agent_trace.store.port import (
     DAY_MS,
     ActivityBucket,
@@ -65,70 +67,12 @@ from agent_trace.store.port import (
     ToolBucket,
     UsageBucket,
 )
-from agent_trace.store.sql import adapter as sql
 from agent_trace.store.sql import call_keys, sqltext
 from agent_trace.store.sql import reads as sql_reads
 from agent_trace.store.sql import rows as sql_rows
+from agent_trace.store.sql.adapter import SqlStore
+from agent_trace.store.sql.backfill import backfill_users
 from agent_trace.store.sql.runner import SqlRunner
-
-# SqlStore methods the hybrid store inherits unchanged: they touch only tables kept in SQL.
-SQL_ONLY_METHODS = frozenset(
-    {
-        "file_states",
-        "transcript_cursor",
-        "save_transcript_cursors",
-        "find_session_ids",
-        "changes_since",
-        "last_change_seq",
-        "users",
-        "instance_settings",
-        "set_instance_setting",
-        "has_pending_refresh",
-        "lock_writers",
-        # Budgets (store/sql/budgets.py): small transactional tables, kept in SQL.
-        "budgets",
-        "save_budget",
-        "delete_budget",
-        "record_alert",
-        "budget_alerts",
-        "alert_deliveries",
-        "claim_deliveries",
-        "finish_delivery",
-        "allow_session",
-        "allowed_sessions",
-        "list_sessions",  # through the _prompt_text_match / _first_prompt_sql hooks below
-        # Identity (store/sql/identity.py): accounts, teams, tokens, login sessions, the audit
-        # log and sessions.user_id, all in PostgreSQL.
-        "identity_version",
-        "identity_marker",
-        "add_account",
-        "account",
-        "account_by_subject",
-        "accounts",
-        "set_disabled",
-        "set_role",
-        "set_password_hash",
-        "password_hash",
-        "replace_token",
-        "token_owner",
-        "add_team",
-        "set_team_access",
-        "teams",
-        "set_team_members",
-        "team_members",
-        "teams_of",
-        "session_owners",
-        "open_login_session",
-        "login_session",
-        "close_login_session",
-        "append_audit",
-        "audit_entries",
-        "audit_rows",
-        "audit_head",
-        "outcome_rows",  # sessions and their derived outcome columns are in SQL
-        "session_commits",
-    }
-)
 
 
 def _dims(row: tuple[Any, ...] | None) -> Dims:
@@ -141,32 +85,34 @@ def _start(row: tuple[Any, ...] | None) -> Any:
     return None if row is None else row[3]
 
 
-class HybridStore(sql.SqlStore):
+class HybridStore(SqlSide):
     """Store on SQL (sessions and friends) + ClickHouse (records and rollups)."""
 
-    calls_in_sql = False
-
     def __init__(self, runner: SqlRunner, url: str | None, client: ClickHouseClient) -> None:
-        super().__init__(runner, url)
+        self.sql = SqlStore(runner, url, external=reads.ClickHouseRecords(client))
         self.client = client
         self.events = EventTables(client)
+
+    @property
+    def runner(self) -> SqlRunner:
+        return self.sql.runner
 
     # -- schema ------------------------------------------------------------------------------
 
     def migrate(self) -> None:
-        # SqlStore.migrate: migrate_schema (below: SQL, then ClickHouse), then the data back-fills,
-        # which write through this store, so ClickHouse's events and rollups follow too.
-        super().migrate()
+        self.migrate_schema()
+        # Data back-fills write through this store, so ClickHouse's events and rollups follow too.
+        backfill_users(self)
 
     def migrate_schema(self) -> None:
-        super().migrate_schema()
+        self.sql.migrate_schema()
         # Under the SQL writers' lock, so two processes starting at once migrate ClickHouse once.
         with self.runner.transaction():
-            self.lock_writers()
+            self.sql.lock_writers()
             migrate(self.client)
             rekey_calls(self)
 
-    def events_schema(self) -> tuple[int | None, int]:
+    def events_schema(self) -> tuple[int | None, int] | None:
         """(applied, newest known) ClickHouse migration versions."""
         return current_version(self.client), head_version()
 
@@ -175,7 +121,7 @@ class HybridStore(sql.SqlStore):
         return [m.label for m in check_state(self.client, load_migrations())]
 
     def health(self) -> dict[str, str]:
-        out = super().health()
+        out = self.sql.health()
         try:
             self.client.query("SELECT 1")
             out["events"] = "ok"
@@ -200,11 +146,11 @@ class HybridStore(sql.SqlStore):
             pushed_commits=list(batch.pushed_commits),
         )
         known = {s.session_id for s in batch.sessions}
-        for sid in sorted(self._referenced_sessions(batch) - known):
+        for sid in sorted(self.sql.referenced_sessions(batch) - known):
             sql_batch.sessions.append(Session(session_id=sid))
             known.add(sid)
         with self.runner.transaction():
-            self.lock_writers()
+            self.sql.lock_writers()
             resolution = call_keys.resolve(self.runner, batch)
             incoming = _incoming(batch)
             fold_keys = [(LLM_CALL, bare) for bare, _ in resolution.folds]
@@ -213,9 +159,9 @@ class HybridStore(sql.SqlStore):
             # As the SQL store does: the sessions owning merged prompts, calls and tools change too.
             owners_touched = {states[k].session_id for k in states if k[0] in (PROMPT, LLM_CALL, TOOL_CALL)}
             involved = sorted(known | {s.session_id for s in states.values()})
-            old_dims = self._session_dims(involved)
-            super().write(sql_batch, file_states, also_dirty=owners_touched | set(also_dirty))
-            new_dims = self._session_dims(involved)
+            old_dims = self.sql.session_dims(involved)
+            self.sql.write(sql_batch, file_states, also_dirty=owners_touched | set(also_dirty))
+            new_dims = self.sql.session_dims(involved)
             moved = sorted(sid for sid in old_dims if _dims(old_dims[sid]) != _dims(new_dims.get(sid)))
             for key, state in self.events.session_states(moved).items():
                 states.setdefault(key, state)
@@ -237,7 +183,7 @@ class HybridStore(sql.SqlStore):
             restarted = [s for s in involved if _start(old_dims.get(s)) != _start(new_dims.get(s))]
             self._settle(states, stored, [k[1] for k in states if k[0] == LLM_CALL], restarted)
             new_dims.update(
-                self._session_dims(sorted({st.session_id for st in states.values()} - set(new_dims)))
+                self.sql.session_dims(sorted({st.session_id for st in states.values()} - set(new_dims)))
             )
             changes: list[tuple[EventState | None, EventState, Dims]] = []
             for key, state in states.items():
@@ -313,48 +259,28 @@ class HybridStore(sql.SqlStore):
     # -- derived data ------------------------------------------------------------------------
 
     def refresh_derived(self) -> None:
-        run = self.runner
-        with run.transaction():
-            self.lock_writers()
-            # Rollups are ClickHouse materialized views, current after every write: bucket marks
-            # left by the SQL side (session dimension changes) need no work.
-            run.execute("DELETE FROM dirty_buckets")
-            sessions = [
-                str(r[0]) for r in run.query("SELECT session_id FROM dirty_sessions" + self._lock_suffix())
-            ]
-            for chunk in sqltext.chunks(sorted(sessions)):
-                self._refresh_session_summaries(chunk)
-                placeholders, params = sqltext.in_params("s", chunk)
-                run.execute(f"DELETE FROM dirty_sessions WHERE session_id IN ({placeholders})", params)
-
-    def _event_summary_rows(
-        self, session_ids: Sequence[str]
-    ) -> tuple[list[Any], list[Any], list[Any], list[Any], list[Any]]:
-        return reads.summary_rows(self.client, session_ids)
-
-    def _outcome_inputs(
-        self, session_ids: Sequence[str], with_commits: Sequence[str]
-    ) -> dict[str, tuple[Any, Any, Any]]:
-        return reads.outcome_inputs(self.client, session_ids, with_commits)
+        # Rollups are ClickHouse materialized views (current after every write); the SqlStore
+        # recomputes its session summary columns from ClickHouse (ClickHouseRecords).
+        self.sql.refresh_derived()
 
     # -- reads -------------------------------------------------------------------------------
 
     def usage_buckets(self, filters: Filters) -> list[UsageBucket]:
-        self._ensure_fresh()
-        rows = reads.bucket_rows(self.client, "usage", self._bucket_filters(filters))
+        self.sql.ensure_fresh()
+        rows = reads.bucket_rows(self.client, "usage", self.sql.bucket_filters(filters))
         return [sql_rows.usage_bucket(r) for r in rows]
 
     def activity_buckets(self, filters: Filters) -> list[ActivityBucket]:
-        self._ensure_fresh()
-        f = self._bucket_filters(filters)
+        self.sql.ensure_fresh()
+        f = self.sql.bucket_filters(filters)
         rows = reads.bucket_rows(
             self.client, "activity", Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
         )
         return [sql_rows.activity_bucket(r) for r in rows]
 
     def tool_buckets(self, filters: Filters) -> list[ToolBucket]:
-        self._ensure_fresh()
-        f = self._bucket_filters(filters)
+        self.sql.ensure_fresh()
+        f = self.sql.bucket_filters(filters)
         rows = reads.bucket_rows(
             self.client, "tool", Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent)
         )
@@ -368,27 +294,19 @@ class HybridStore(sql.SqlStore):
         group_by: tuple[str, ...] = (),
     ) -> list[DayTotal]:
         f = sql_reads.daily_query_filters(rollup, filters, utc_offsets, group_by)
-        self._ensure_fresh()
-        f = self._bucket_filters(f)
+        self.sql.ensure_fresh()
+        f = self.sql.bucket_filters(f)
         rows = reads.daily_rows(self.client, rollup, f, utc_offsets, group_by, DAY_MS)
         return sql_reads.day_totals(rollup, group_by, rows)
-
-    def _prompt_text_match(self, text: str, params: dict[str, Any]) -> str:
-        matches = reads.sessions_with_prompt_text(self.client, text)
-        if not matches:
-            return "1 = 0"
-        if self.dialect == "postgresql":
-            params["prompt_matches"] = matches
-            return "s.session_id = ANY(CAST(:prompt_matches AS TEXT[]))"
-        params["prompt_matches"] = orjson.dumps(matches).decode()
-        return "s.session_id IN (SELECT value FROM json_each(:prompt_matches))"
 
     def search(self, query: SearchQuery) -> list[SearchHit]:
         return ch_search.search(self.client, query)
 
     def session_detail(self, session_id: str) -> SessionDetail | None:
-        self._ensure_fresh()
-        session_rows = self._dict_rows("SELECT * FROM sessions WHERE session_id = :sid", {"sid": session_id})
+        self.sql.ensure_fresh()
+        session_rows = self.sql.dict_rows(
+            "SELECT * FROM sessions WHERE session_id = :sid", {"sid": session_id}
+        )
         if not session_rows:
             return None
         records = reads.session_records(self.client, session_id)
@@ -399,15 +317,15 @@ class HybridStore(sql.SqlStore):
             tool_calls=records[TOOL_CALL],
             file_touches=records[FILE_TOUCH],
             subagents=records[SUBAGENT],
-            commits=self._dict_rows(
+            commits=self.sql.dict_rows(
                 "SELECT * FROM commits WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, sha",
                 {"sid": session_id},
             ),
-            pull_requests=self._session_pull_requests(session_id),
+            pull_requests=self.sql.session_pull_requests(session_id),
         )
 
     def reported_calls(self, session_ids: Sequence[str]) -> list[dict[str, Any]]:
-        self._ensure_fresh()
+        self.sql.ensure_fresh()
         rows = reads.reported_call_rows(
             self.client, sorted(set(session_ids)), sql_reads.REPORTED_CALL_COLUMNS
         )
@@ -430,7 +348,7 @@ class HybridStore(sql.SqlStore):
         try:
             self.client.close()
         finally:
-            super().close()
+            self.sql.close()
 
 
 def _incoming(batch: RecordBatch) -> list[tuple[str, Key, dict[str, Any]]]:

@@ -335,3 +335,24 @@ def outcome_inputs(
             out[sid][1].clear()
         out[sid][slot[kind]].append({c: values[c] for c in fields[kind]})
     return out
+
+
+class ClickHouseRecords:
+    """store.sql.external.ExternalRecords from ClickHouse: the record reads the hybrid store's SQL
+    side needs for its derived columns and its session list's text filter."""
+
+    def __init__(self, client: ClickHouseClient) -> None:
+        self.client = client
+
+    def summary_rows(
+        self, session_ids: Sequence[str]
+    ) -> tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]:
+        return summary_rows(self.client, session_ids)
+
+    def outcome_inputs(
+        self, session_ids: Sequence[str], with_commits: Sequence[str]
+    ) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
+        return outcome_inputs(self.client, session_ids, with_commits)
+
+    def sessions_with_prompt_text(self, text: str) -> list[str]:
+        return sessions_with_prompt_text(self.client, text)

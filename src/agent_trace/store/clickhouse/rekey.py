@@ -50,7 +50,7 @@ def rekey_calls(store: HybridStore) -> None:
             )
             current.row = {**current.row, "call_id": new_key}
     sessions = sorted({s.session_id for s in [*targets.values(), *tools.values()]})
-    dims_rows = store._session_dims(sessions)
+    dims_rows = store.sql.session_dims(sessions)
 
     def dims(session_id: str) -> Dims:
         row = dims_rows.get(session_id)

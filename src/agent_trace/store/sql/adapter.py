@@ -18,9 +18,10 @@ from agent_trace.store.sql import call_keys
 from agent_trace.store.sql import statements as st
 from agent_trace.store.sql.budgets import SqlBudgets
 from agent_trace.store.sql.derived import SqlDerived
+from agent_trace.store.sql.external import ExternalRecords
 from agent_trace.store.sql.identity import SqlIdentity
 from agent_trace.store.sql.outcomes import SqlOutcomes
-from agent_trace.store.sql.reads import SORT_KEYS, InvalidQuery, SqlReads
+from agent_trace.store.sql.reads import SORT_KEYS, SqlReads
 from agent_trace.store.sql.rows import (
     call_row,
     clean_text_rows,
@@ -39,7 +40,7 @@ from agent_trace.store.sql.runner import SqlRunner
 from agent_trace.store.sql.search import SqlSearch, flush_pending
 from agent_trace.store.sql.sqltext import chunks, in_params, now_ms
 
-__all__ = ["SORT_KEYS", "InvalidQuery", "SqlStore"]
+__all__ = ["SORT_KEYS", "SqlStore"]
 
 # The collector's cursor on a shipped transcript is replaced whole: ingest.deltas owns its content.
 _UPSERT_TRANSCRIPT_CURSOR = (
@@ -50,16 +51,19 @@ _UPSERT_TRANSCRIPT_CURSOR = (
 
 
 class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSearch):
-    """Store on SQLite or PostgreSQL through a SqlRunner."""
+    """Store on SQLite or PostgreSQL through a SqlRunner.
 
-    # LLM calls live in this database's llm_calls (False in the hybrid store: it settles their
-    # keys and owners itself, in ClickHouse).
-    calls_in_sql = True
+    With `external`, the record tables are in another database (store/sql/external.py): this
+    store then writes and derives only what SQL keeps, and the owner of the records (the hybrid
+    store) settles LLM call keys and owners there itself."""
 
-    def __init__(self, runner: SqlRunner, url: str | None = None) -> None:
+    def __init__(
+        self, runner: SqlRunner, url: str | None = None, external: ExternalRecords | None = None
+    ) -> None:
         self.runner = runner
         self.url = url
         self.dialect = runner.dialect
+        self.external = external
 
     def migrate(self) -> None:
         from agent_trace.store.sql.backfill import backfill_users
@@ -71,6 +75,22 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
         from agent_trace.store.sql.migrate import upgrade
 
         upgrade(self.runner)
+
+    def schema_revision(self) -> str | None:
+        from agent_trace.store.sql.migrate import current_revision
+
+        return current_revision(self.runner)
+
+    def downgrade_schema(self, revision: str) -> None:
+        from agent_trace.store.sql.migrate import downgrade
+
+        downgrade(self.runner, revision)
+
+    def events_schema(self) -> tuple[int | None, int] | None:
+        return None  # no events database beside this one
+
+    def pending_events_migrations(self) -> list[str]:
+        return []
 
     def write(
         self,
@@ -86,7 +106,7 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
         # sent no session record of its own.
         known = {s.session_id for s in batch.sessions}
         sessions = list(batch.sessions)
-        for sid in self._referenced_sessions(batch):
+        for sid in self.referenced_sessions(batch):
             if sid not in known:
                 sessions.append(Session(session_id=sid))
                 known.add(sid)
@@ -100,7 +120,7 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
             tool_rows = clean_text_rows([tool_row(t) for t in batch.tool_calls])
             dirty_buckets: set[int] = set()
             dirty_sessions: set[str] = set(known)
-            old_dims = self._session_dims(list(known))
+            old_dims = self.session_dims(list(known))
             dirty_buckets |= self._existing_buckets(
                 "prompts", "prompt_id", [r["prompt_id"] for r in prompt_rows]
             )
@@ -143,8 +163,8 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
             dirty_buckets |= self._existing_buckets(
                 "tool_calls", "tool_use_id", [r["tool_use_id"] for r in tool_rows]
             )
-            new_dims = self._session_dims(list(known))
-            if self.calls_in_sql:
+            new_dims = self.session_dims(list(known))
+            if self.external is None:
                 folded = self._fold_calls(resolution.folds, dirty_buckets, dirty_sessions)
                 call_keys.save(run, resolution, [(r["call_id"], r["session_id"]) for r in call_rows])
                 restarted = [s for s, dims in new_dims.items() if old_dims.get(s, (None,) * 4)[3] != dims[3]]
@@ -239,7 +259,7 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
             )
 
     @staticmethod
-    def _referenced_sessions(batch: RecordBatch) -> set[str]:
+    def referenced_sessions(batch: RecordBatch) -> set[str]:
         ids: set[str] = set()
         for group in (batch.prompts, batch.llm_calls, batch.tool_calls, batch.file_touches, batch.subagents):
             ids.update(r.session_id for r in group)
@@ -300,7 +320,7 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
             owners.update(str(r[0]) for r in rows)
         return owners
 
-    def _session_dims(self, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    def session_dims(self, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
         dims: dict[str, tuple[Any, ...]] = {}
         for chunk in chunks(list(ids)):
             placeholders, params = in_params("k", chunk)

@@ -2,7 +2,7 @@
 
 Writes mark the buckets and sessions they touch (`dirty_buckets`, `dirty_sessions`) in their own
 transaction; `refresh_derived` rebuilds exactly those from the records, so every derived number
-equals a fresh computation. Reads call `_ensure_fresh` first.
+equals a fresh computation. Reads call `ensure_fresh` first.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from agent_trace.domain.records import NO_MODEL_LABEL, SIDECHAIN_AGENT
 from agent_trace.store.sql import statements as st
+from agent_trace.store.sql.external import ExternalRecords
 from agent_trace.store.sql.runner import Row, SqlRunner
 from agent_trace.store.sql.search import flush_pending
 from agent_trace.store.sql.sqltext import chunks, in_params
@@ -30,6 +31,7 @@ class SqlDerived:
 
     runner: SqlRunner
     dialect: str
+    external: ExternalRecords | None
 
     def _lock_suffix(self) -> str:
         # On PostgreSQL a concurrent writer re-marking a bucket waits for this refresh to commit,
@@ -53,9 +55,14 @@ class SqlDerived:
         with run.transaction():
             self.lock_writers()
             flush_pending(run)  # rows noted by a statement outside Store.write (a migration)
-            buckets = [
-                int(r[0]) for r in run.query("SELECT bucket_ms FROM dirty_buckets" + self._lock_suffix())
-            ]
+            buckets: list[int] = []
+            if self.external is not None:
+                # The records' rollups are materialized views beside them, current after every
+                # write: bucket marks (session dimension changes) need no work here.
+                run.execute("DELETE FROM dirty_buckets")
+            else:
+                query = "SELECT bucket_ms FROM dirty_buckets" + self._lock_suffix()
+                buckets = [int(r[0]) for r in run.query(query)]
             human = ", ".join(f"'{k}'" for k in HUMAN_PROMPT_KINDS)
             for chunk in chunks(sorted(buckets)):
                 placeholders, params = in_params("b", chunk)
@@ -184,6 +191,8 @@ class SqlDerived:
         tool calls: session_id, calls, errors, latest end-or-start; subagents (not compactions):
         session_id, count; first prompts: session_id, the text of its first typed prompt (unknown
         times first, then by id)."""
+        if self.external is not None:
+            return self.external.summary_rows(session_ids)
         run = self.runner
         placeholders, params = in_params("s", session_ids)
         human = ", ".join(f"'{k}'" for k in HUMAN_PROMPT_KINDS)
@@ -222,6 +231,6 @@ class SqlDerived:
             ),
         )
 
-    def _ensure_fresh(self) -> None:
+    def ensure_fresh(self) -> None:
         if self.has_pending_refresh():
             self.refresh_derived()

@@ -18,6 +18,7 @@ from agent_trace.store.identity import Account, IdentityError, Team, TokenOwner
 from agent_trace.store.sql.identity_marker import touch
 from agent_trace.store.sql.runner import SqlRunner
 from agent_trace.store.sql.sqltext import chunks, in_params, now_ms
+from agent_trace.store.sql.urls import sqlite_file
 
 AUDIT_LOCK_KEY = 0x15A0D17  # pg_advisory_xact_lock key: one audit appender at a time
 _SET_SETTING = (
@@ -46,10 +47,8 @@ class SqlIdentity:
 
         A collector reads it from memory on every request and reads `identity_version` only when
         it changed (store/sql/identity_marker.py); a query per request cost ~20 % of a hook POST."""
-        if not self.url or not self.url.startswith("sqlite") or ":///" not in self.url:
-            return None
-        path = self.url.split(":///", 1)[1].split("?", 1)[0]
-        return Path(path + "-identity") if path and path != ":memory:" else None
+        path = sqlite_file(self.url) if self.url else None
+        return None if path is None else path.with_name(path.name + "-identity")
 
     def _bump(self) -> None:
         self.runner.execute(

@@ -15,6 +15,7 @@ from typing import Any
 
 from agent_trace.domain.outcomes import BASH_RULE_WORDS, assess
 from agent_trace.domain.provenance import agent_lines, commit_files, link_commit
+from agent_trace.store.sql.external import ExternalRecords
 from agent_trace.store.sql.rows import TABLE_COLUMNS
 from agent_trace.store.sql.runner import SqlRunner
 from agent_trace.store.sql.sqltext import in_params
@@ -52,6 +53,7 @@ class SqlOutcomes:
     """Mixin of SqlStore: the outcome part of `_refresh_session_summaries`."""
 
     runner: SqlRunner
+    external: ExternalRecords | None
 
     def _outcome_inputs(
         self, session_ids: Sequence[str], with_commits: Sequence[str]
@@ -61,6 +63,8 @@ class SqlOutcomes:
         rule can name (RULE_TOOLS, and every call that did not succeed). The tool error rate's
         denominator is the session's `n_tool_calls` summary column. A successful Write's content
         matters only to provenance: it is read for the sessions `with_commits` only."""
+        if self.external is not None:
+            return self.external.outcome_inputs(session_ids, with_commits)
         placeholders, params = in_params("s", session_ids)
         committed, commit_params = in_params("c", list(with_commits) or [""])
         params = {**params, **commit_params}

@@ -17,6 +17,7 @@ from agent_trace.store.port import (
     Change,
     DayTotal,
     Filters,
+    InvalidQuery,
     OutcomeRow,
     SessionDetail,
     SessionPage,
@@ -24,6 +25,7 @@ from agent_trace.store.port import (
     ToolBucket,
     UsageBucket,
 )
+from agent_trace.store.sql.external import ExternalRecords
 from agent_trace.store.sql.rows import (
     SESSION_SUMMARY_FIELDS,
     TABLE_COLUMNS,
@@ -69,24 +71,22 @@ _TEXT_SORTS = frozenset({"user", "repo"})
 SORT_KEYS = tuple(_SORTS)
 
 
-class InvalidQuery(ValueError):
-    """A query parameter the store cannot use; the message names it."""
-
-
 def daily_query_filters(
     rollup: str, filters: Filters, utc_offsets: Sequence[tuple[int, int]], group_by: tuple[str, ...]
 ) -> Filters:
     """Check a `daily_totals` query (every backend answers it alike) and return its filters: only
     the usage rollup has a model dimension."""
     if rollup not in ROLLUP_METRICS:
-        raise InvalidQuery(f"rollup={rollup!r}: must be one of {', '.join(ROLLUP_METRICS)}")
+        raise InvalidQuery("rollup", f"must be one of {', '.join(ROLLUP_METRICS)}", given=repr(rollup))
     unknown = [d for d in group_by if d not in ROLLUP_DIMENSIONS[rollup]]
     if unknown:
         raise InvalidQuery(
-            f"group_by={','.join(unknown)}: {rollup} can be grouped by {', '.join(ROLLUP_DIMENSIONS[rollup])}"
+            "group_by",
+            f"{rollup} can be grouped by {', '.join(ROLLUP_DIMENSIONS[rollup])}",
+            given=",".join(unknown),
         )
     if not utc_offsets:
-        raise InvalidQuery("utc_offsets: at least one (from_ms, offset_ms) pair")
+        raise InvalidQuery("utc_offsets", "at least one (from_ms, offset_ms) pair")
     if rollup != "usage":
         return Filters(filters.since_ms, filters.until_ms, filters.project, None, filters.user, filters.agent)
     return filters
@@ -113,7 +113,8 @@ class SqlReads:
 
     runner: SqlRunner
     dialect: str
-    _ensure_fresh: Callable[[], None]  # SqlDerived: rebuild what writes left pending
+    external: ExternalRecords | None  # where the record tables are, when not in this database
+    ensure_fresh: Callable[[], None]  # SqlDerived: rebuild what writes left pending
 
     def _filter_sql(
         self,
@@ -154,7 +155,7 @@ class SqlReads:
             params["model"] = "%" + like_escape(ascii_lower(filters.model)) + "%"
         return (" WHERE " + " AND ".join(where)) if where else "", params
 
-    def _bucket_filters(self, filters: Filters) -> Filters:
+    def bucket_filters(self, filters: Filters) -> Filters:
         """Rollups hold whole buckets: widen `since` down and `until` up to bucket edges."""
         since = filters.since_ms
         until = filters.until_ms
@@ -165,9 +166,9 @@ class SqlReads:
         return Filters(since, until, filters.project, filters.model, filters.user, filters.agent)
 
     def usage_buckets(self, filters: Filters) -> list[UsageBucket]:
-        self._ensure_fresh()
+        self.ensure_fresh()
         where, params = self._filter_sql(
-            self._bucket_filters(filters),
+            self.bucket_filters(filters),
             time_col="bucket_ms",
             project_col="project",
             user_col="user_id",
@@ -186,8 +187,8 @@ class SqlReads:
     def _rollup_rows(self, table: str, columns: str, filters: Filters, keys: int) -> list[Any]:
         """Rows of a rollup without a model dimension, in bucket order and then key order (code
         points: the same order from every backend); the key is the `keys` columns after bucket_ms."""
-        self._ensure_fresh()
-        f = self._bucket_filters(filters)
+        self.ensure_fresh()
+        f = self.bucket_filters(filters)
         where, params = self._filter_sql(
             Filters(f.since_ms, f.until_ms, f.project, None, f.user, f.agent),
             time_col="bucket_ms",
@@ -226,8 +227,8 @@ class SqlReads:
         group_by: tuple[str, ...] = (),
     ) -> list[DayTotal]:
         f = daily_query_filters(rollup, filters, utc_offsets, group_by)
-        self._ensure_fresh()
-        f = self._bucket_filters(f)
+        self.ensure_fresh()
+        f = self.bucket_filters(f)
         where, params = self._filter_sql(
             f,
             time_col="bucket_ms",
@@ -256,15 +257,17 @@ class SqlReads:
         return day_totals(rollup, group_by, rows)
 
     def list_sessions(self, query: SessionQuery) -> SessionPage:
-        self._ensure_fresh()
+        self.ensure_fresh()
         descending = query.sort.startswith("-")
         sort_name = query.sort.lstrip("-+")
         if sort_name not in _SORTS:
             raise InvalidQuery(
-                f"sort={query.sort!r}: must be one of {', '.join(SORT_KEYS)} (prefix '-' = descending)"
+                "sort",
+                f"must be one of {', '.join(SORT_KEYS)} (prefix '-' = descending)",
+                given=repr(query.sort),
             )
         if not 1 <= query.limit <= 1000:
-            raise InvalidQuery(f"limit={query.limit}: must be between 1 and 1000")
+            raise InvalidQuery("limit", "must be between 1 and 1000", given=str(query.limit))
         sort_expr = _SORTS[sort_name]
         where, params = self._filter_sql(
             query.filters,
@@ -277,7 +280,7 @@ class SqlReads:
         clauses = [where[len(" WHERE ") :]] if where else []
         if query.session_ids:
             if len(query.session_ids) > 1000:
-                raise InvalidQuery(f"session_ids: at most 1000 per query, got {len(query.session_ids)}")
+                raise InvalidQuery("session_ids", f"at most 1000 per query, got {len(query.session_ids)}")
             placeholders, id_params = in_params("sid", list(dict.fromkeys(query.session_ids)))
             clauses.append(f"s.session_id IN ({placeholders})")
             params.update(id_params)
@@ -294,7 +297,7 @@ class SqlReads:
                 value = str(value) if sort_name in _TEXT_SORTS else int(value)
                 cursor_sid = str(cursor_sid)
             except (ValueError, TypeError, orjson.JSONDecodeError):
-                raise InvalidQuery("cursor: not a cursor this API returned") from None
+                raise InvalidQuery("cursor", "not a cursor this API returned") from None
             op = "<" if descending else ">"
             clauses.append(f"({sort_expr} {op} :cv OR ({sort_expr} = :cv AND s.session_id {op} :csid))")
             params["cv"] = value
@@ -321,6 +324,15 @@ class SqlReads:
 
     def _prompt_text_match(self, text: str, params: dict[str, Any]) -> str:
         """SQL, true when session `s` has a prompt whose text contains :text (set in `params`)."""
+        if self.external is not None:
+            matches = self.external.sessions_with_prompt_text(text)
+            if not matches:
+                return "1 = 0"
+            if self.dialect == "postgresql":
+                params["prompt_matches"] = matches
+                return "s.session_id = ANY(CAST(:prompt_matches AS TEXT[]))"
+            params["prompt_matches"] = orjson.dumps(matches).decode()
+            return "s.session_id IN (SELECT value FROM json_each(:prompt_matches))"
         return (
             "EXISTS (SELECT 1 FROM prompts p WHERE p.session_id = s.session_id "
             "AND LOWER(COALESCE(p.text, '')) LIKE :text ESCAPE '\\')"
@@ -335,13 +347,13 @@ class SqlReads:
         out: list[dict[str, Any]] = []
         for chunk in chunks(list(dict.fromkeys(session_ids))):
             placeholders, params = in_params("s", chunk)
-            out += self._dict_rows(
+            out += self.dict_rows(
                 f"SELECT * FROM commits WHERE session_id IN ({placeholders}) ORDER BY sha", params
             )
         return out
 
     def outcome_rows(self, filters: Filters) -> list[OutcomeRow]:
-        self._ensure_fresh()
+        self.ensure_fresh()
         where, params = self._filter_sql(
             filters,
             time_col="s.started_ms",
@@ -375,47 +387,47 @@ class SqlReads:
             for r in rows
         ]
 
-    def _session_pull_requests(self, session_id: str) -> list[dict[str, Any]]:
+    def session_pull_requests(self, session_id: str) -> list[dict[str, Any]]:
         """The pull/merge requests holding the session's commits (linked by store.sql.outcomes)."""
-        return self._dict_rows(
+        return self.dict_rows(
             "SELECT * FROM pull_requests WHERE pr_id IN (SELECT pr_id FROM commits WHERE session_id = :sid) "
             "ORDER BY number, pr_id",
             {"sid": session_id},
         )
 
     def session_detail(self, session_id: str) -> SessionDetail | None:
-        self._ensure_fresh()
-        session_rows = self._dict_rows("SELECT * FROM sessions WHERE session_id = :sid", {"sid": session_id})
+        self.ensure_fresh()
+        session_rows = self.dict_rows("SELECT * FROM sessions WHERE session_id = :sid", {"sid": session_id})
         if not session_rows:
             return None
         params = {"sid": session_id}
         return SessionDetail(
             session=session_rows[0],
-            prompts=self._dict_rows(
+            prompts=self.dict_rows(
                 "SELECT * FROM prompts WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, prompt_id", params
             ),
-            llm_calls=self._dict_rows(
+            llm_calls=self.dict_rows(
                 "SELECT * FROM llm_calls WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, call_id", params
             ),
-            tool_calls=self._dict_rows(
+            tool_calls=self.dict_rows(
                 "SELECT * FROM tool_calls WHERE session_id = :sid ORDER BY COALESCE(started_ms, ended_ms) NULLS FIRST, tool_use_id",
                 params,
             ),
-            file_touches=self._dict_rows(
+            file_touches=self.dict_rows(
                 "SELECT * FROM file_touches WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, path, op, tool_use_id",
                 params,
             ),
-            subagents=self._dict_rows(
+            subagents=self.dict_rows(
                 "SELECT * FROM subagents WHERE session_id = :sid ORDER BY started_ms NULLS FIRST, agent_id",
                 params,
             ),
-            commits=self._dict_rows(
+            commits=self.dict_rows(
                 "SELECT * FROM commits WHERE session_id = :sid ORDER BY ts_ms NULLS FIRST, sha", params
             ),
-            pull_requests=self._session_pull_requests(session_id),
+            pull_requests=self.session_pull_requests(session_id),
         )
 
-    def _dict_rows(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def dict_rows(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         # Column names come from the SELECT * expansion; portable through both runners.
         names, rows = self._query_with_names(sql, params)
         return [dict(zip(names, row, strict=True)) for row in rows]
@@ -449,7 +461,7 @@ class SqlReads:
         return int(rows[0][0] or 0) if rows else 0
 
     def reported_calls(self, session_ids: Sequence[str]) -> list[dict[str, Any]]:
-        self._ensure_fresh()
+        self.ensure_fresh()
         out: list[dict[str, Any]] = []
         for chunk in chunks(sorted(set(session_ids))):
             placeholders, params = in_params("s", chunk)

@@ -120,7 +120,7 @@ class SqlSearch:
 
     runner: SqlRunner
     dialect: str
-    _ensure_fresh: Callable[[], None]
+    ensure_fresh: Callable[[], None]
     _filter_sql: Callable[..., tuple[str, dict[str, Any]]]
 
     def search(self, query: SearchQuery) -> list[SearchHit]:
