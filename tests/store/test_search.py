@@ -12,6 +12,7 @@ from agent_trace.domain.privacy import apply_privacy
 from agent_trace.domain.records import LlmCall, Prompt, RecordBatch, Session, ToolCall
 from agent_trace.domain.search_text import MARK_END, MARK_START, query_terms, snippet
 from agent_trace.store.port import Filters, SearchQuery
+from agent_trace.store.sql.search import KINDS, index_pending_statement
 
 T0 = 1_770_000_000_000
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
@@ -171,3 +172,14 @@ def test_sqlite_index_follows_every_insert_merge_and_repeat(sqlite_store: Any, w
     for word in ("alpha", "beta", "gamma", "delta"):
         expected = {k for k, text in stored.items() if word in text.split()}
         assert {ref for _kind, ref, _field in _found(store, word)} == expected
+
+
+def test_sqlite_index_flush_reads_only_the_noted_rows(sqlite_store: Any) -> None:
+    """The flush at the end of every write looks up the noted rows by rowid; a plan that scans the
+    record table made every collector write cost O(store size) (found by profiling the collector)."""
+    run = sqlite_store.runner
+    for table, _key, _time, _tool, fields in KINDS.values():
+        sql = index_pending_statement(table, [column for _field, column in fields])
+        plan = " | ".join(str(row[-1]) for row in run.query("EXPLAIN QUERY PLAN " + sql))
+        assert f"SCAN {table}" not in plan and "SCAN t" not in plan, plan
+        assert "SEARCH t USING INTEGER PRIMARY KEY" in plan, plan

@@ -56,15 +56,20 @@ def flush_pending(run: SqlRunner) -> None:
     ):
         return
     for table, _key, _time, _tool, fields in KINDS.values():
-        columns = [column for _field, column in fields]
-        names = ", ".join(columns)
-        run.execute(
-            f"INSERT INTO {table}_fts (rowid, {names}) SELECT t.rowid, "
-            + ", ".join(f"t.{c}" for c in columns)
-            + f" FROM {table} t JOIN {table}_fts_pending q ON q.id = t.rowid WHERE "
-            + " OR ".join(f"t.{c} IS NOT NULL" for c in columns)
-        )
+        run.execute(index_pending_statement(table, [column for _field, column in fields]))
         run.execute(f"DELETE FROM {table}_fts_pending")
+
+
+def index_pending_statement(table: str, columns: list[str]) -> str:
+    """Index the rows of `table` noted in its pending table (SQLite FTS5)."""
+    return (
+        f"INSERT INTO {table}_fts (rowid, {', '.join(columns)}) SELECT t.rowid, "
+        + ", ".join(f"t.{c}" for c in columns)
+        # CROSS JOIN: SQLite keeps the left table outermost; the planner otherwise scans the
+        # whole record table (the small pending table has no statistics) on every write.
+        + f" FROM {table}_fts_pending q CROSS JOIN {table} t ON t.rowid = q.id WHERE "
+        + " OR ".join(f"t.{c} IS NOT NULL" for c in columns)
+    )
 
 
 def fts5_match(terms: list[list[str]]) -> str:
