@@ -180,7 +180,9 @@ def _session_batch(
         else:
             prompt = c * n_prompts // n_calls
         call_ts = ts + prompt * 60_000 + (c % 50) * 900
-        call_id = f"req_{sid[-12:]}_{c:05d}"
+        # The whole session id: the big session's last 12 characters equal an ordinary one's,
+        # whose calls then merged into it (the store holding 119 records fewer than planned).
+        call_id = f"req_{sid}_{c:05d}"
         u = Usage(
             input_tokens=rng.randint(2, 40),
             output_tokens=rng.randint(50, 900),
@@ -208,7 +210,7 @@ def _session_batch(
                 break
             name = _pick(rng, TOOLS)
             inp, out, path = _tool_io(rng, name, project, big)
-            tid = f"toolu_{sid[-12:]}_{tool_index:05d}"
+            tid = f"toolu_{sid}_{tool_index:05d}"
             failed = rng.random() < 0.03
             batch.tool_calls.append(
                 ToolCall(
