@@ -121,19 +121,19 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
             dirty_buckets: set[int] = set()
             dirty_sessions: set[str] = set(known)
             old_dims = self.session_dims(list(known))
-            dirty_buckets |= self._existing_buckets(
-                "prompts", "prompt_id", [r["prompt_id"] for r in prompt_rows]
-            )
-            dirty_buckets |= self._existing_buckets("llm_calls", "call_id", [r["call_id"] for r in call_rows])
-            dirty_buckets |= self._existing_buckets(
-                "tool_calls", "tool_use_id", [r["tool_use_id"] for r in tool_rows]
-            )
-            # Records copied into another session keep their first owner: that session changes too.
-            # Records copied into another session keep their first owner, whose summary a merge
-            # can change (a larger usage, a worse status, another prompt kind): it is dirty too.
-            dirty_sessions |= self._owners("llm_calls", "call_id", [r["call_id"] for r in call_rows])
-            dirty_sessions |= self._owners("prompts", "prompt_id", [r["prompt_id"] for r in prompt_rows])
-            dirty_sessions |= self._owners("tool_calls", "tool_use_id", [r["tool_use_id"] for r in tool_rows])
+            # What the merged records already hold: their buckets (a merged record keeps the
+            # earlier instant, so its bucket is its stored one or the new row's: no second read
+            # after the upserts is needed) and their first owners — records copied into another
+            # session keep their first owner, whose summary a merge can change (a larger usage, a
+            # worse status, another prompt kind): it is dirty too.
+            for table, key, rows in (
+                ("prompts", "prompt_id", prompt_rows),
+                ("llm_calls", "call_id", call_rows),
+                ("tool_calls", "tool_use_id", tool_rows),
+            ):
+                buckets, owners = self._stored_buckets_and_owners(table, key, [r[key] for r in rows])
+                dirty_buckets |= buckets
+                dirty_sessions |= owners
             dirty_sessions |= set(also_dirty)
             run.execute_many(st.UPSERT_SESSION, session_rows)
             run.execute_many(st.UPSERT_PROMPT, prompt_rows)
@@ -156,13 +156,6 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
             run.execute_many(st.UPSERT_RAW_EVENT, clean_text_rows([raw_row(e) for e in batch.raw_events]))
             for rows in (prompt_rows, call_rows, tool_rows):
                 dirty_buckets.update(r["bucket_ms"] for r in rows if r["bucket_ms"] is not None)
-            dirty_buckets |= self._existing_buckets(
-                "prompts", "prompt_id", [r["prompt_id"] for r in prompt_rows]
-            )
-            dirty_buckets |= self._existing_buckets("llm_calls", "call_id", [r["call_id"] for r in call_rows])
-            dirty_buckets |= self._existing_buckets(
-                "tool_calls", "tool_use_id", [r["tool_use_id"] for r in tool_rows]
-            )
             new_dims = self.session_dims(list(known))
             if self.external is None:
                 folded = self._fold_calls(resolution.folds, dirty_buckets, dirty_sessions)
@@ -297,28 +290,22 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
             owners.update(str(r[0]) for r in rows)
         return owners
 
-    def _existing_buckets(self, table: str, key: str, ids: Sequence[str]) -> set[int]:
-        found: set[int] = set()
-        unique = list(dict.fromkeys(ids))
-        for chunk in chunks(unique):
-            placeholders, params = in_params("k", chunk)
-            rows = self.runner.query(
-                f"SELECT DISTINCT bucket_ms FROM {table} WHERE {key} IN ({placeholders}) AND bucket_ms IS NOT NULL",
-                params,
-            )
-            found.update(int(r[0]) for r in rows)
-        return found
-
-    def _owners(self, table: str, key: str, ids: Sequence[str]) -> set[str]:
+    def _stored_buckets_and_owners(
+        self, table: str, key: str, ids: Sequence[str]
+    ) -> tuple[set[int], set[str]]:
+        """The buckets and sessions of the stored records among `ids` (one read per chunk)."""
+        buckets: set[int] = set()
         owners: set[str] = set()
-        unique = list(dict.fromkeys(ids))
-        for chunk in chunks(unique):
+        for chunk in chunks(list(dict.fromkeys(ids))):
             placeholders, params = in_params("k", chunk)
             rows = self.runner.query(
-                f"SELECT DISTINCT session_id FROM {table} WHERE {key} IN ({placeholders})", params
+                f"SELECT DISTINCT bucket_ms, session_id FROM {table} WHERE {key} IN ({placeholders})", params
             )
-            owners.update(str(r[0]) for r in rows)
-        return owners
+            for bucket, owner in rows:
+                if bucket is not None:
+                    buckets.add(int(bucket))
+                owners.add(str(owner))
+        return buckets, owners
 
     def session_dims(self, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
         dims: dict[str, tuple[Any, ...]] = {}
