@@ -134,20 +134,28 @@ _TEXTS = st.one_of(st.none(), st.sampled_from(["alpha beta", "beta gamma", "gamm
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     writes=st.lists(
-        st.lists(st.tuples(st.sampled_from(["t1", "t2", "t3"]), _TEXTS, _TEXTS), min_size=1, max_size=4),
+        st.lists(
+            st.tuples(st.sampled_from(["t1", "t2", "t3", "t4"]), _TEXTS, _TEXTS), min_size=1, max_size=4
+        ),
         min_size=1,
         max_size=5,
-    )
+    ),
+    deletes=st.lists(st.sampled_from(["t1", "t2", "t3", "t4", None]), min_size=5, max_size=5),
 )
-def test_sqlite_index_follows_every_insert_merge_and_repeat(sqlite_store: Any, writes: list[Any]) -> None:
-    """Rows are indexed once per write (migration 0007_fts_pending): whatever mix of new rows,
-    merges and repeats of one key inside a batch, the FTS5 index matches the table exactly
-    (its own integrity check against the content table) and finds what is stored."""
+def test_sqlite_index_follows_every_insert_merge_and_repeat(
+    sqlite_store: Any, writes: list[Any], deletes: list[str | None]
+) -> None:
+    """Rows are indexed once per write (migration 0007_fts_pending): whatever mix
+    of new rows, merges, repeats of one key inside a batch and deletes between writes (a delete
+    of the newest row makes SQLite reuse its rowid), the FTS5 index holds exactly the table's
+    words and finds what is stored."""
     store = sqlite_store
     run = store.runner
     run.execute("DELETE FROM tool_calls")  # Hypothesis reuses the fixture's store
     run.execute("INSERT INTO tool_calls_fts (tool_calls_fts) VALUES ('delete-all')")
-    for write in writes:
+    for write, delete in zip(writes, deletes, strict=False):
+        if delete is not None:
+            run.execute("DELETE FROM tool_calls WHERE tool_use_id = :k", {"k": delete})
         batch = RecordBatch(
             tool_calls=[
                 ToolCall(key, "s1", tool_name="Bash", input_json=inp, output_text=out)
@@ -175,11 +183,13 @@ def test_sqlite_index_follows_every_insert_merge_and_repeat(sqlite_store: Any, w
 
 
 def test_sqlite_index_flush_reads_only_the_noted_rows(sqlite_store: Any) -> None:
-    """The flush at the end of every write looks up the noted rows by rowid; a plan that scans the
-    record table made every collector write cost O(store size) (found by profiling the collector)."""
+    """The flush at the end of every write looks up the noted rows by rowid; a plan that scans the record table made every collector write cost
+    O(store size) (found by profiling the collector)."""
     run = sqlite_store.runner
     for table, _key, _time, _tool, fields in KINDS.values():
-        sql = index_pending_statement(table, [column for _field, column in fields])
-        plan = " | ".join(str(row[-1]) for row in run.query("EXPLAIN QUERY PLAN " + sql))
+        columns = [column for _field, column in fields]
+        plan = " | ".join(
+            str(row[-1]) for row in run.query("EXPLAIN QUERY PLAN " + index_pending_statement(table, columns))
+        )
         assert f"SCAN {table}" not in plan and "SCAN t" not in plan, plan
         assert "SEARCH t USING INTEGER PRIMARY KEY" in plan, plan
