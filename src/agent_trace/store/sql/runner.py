@@ -192,7 +192,15 @@ class SqlAlchemyRunner:
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         with self._connection() as conn:
-            return [tuple(row) for row in conn.exec_driver_sql(self._driver_sql(sql), dict(params or {}))]
+            result = conn.exec_driver_sql(self._driver_sql(sql), dict(params or {}))
+            if not result.returns_rows:
+                return []
+            # The driver's own rows (tuples in sqlite3 and psycopg): SQLAlchemy's row objects
+            # cost ~3 µs each, a third of refreshing an import's derived data.
+            try:
+                return list(result.cursor.fetchall())
+            finally:
+                result.close()
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         with self._connection() as conn:
