@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from agent_trace.domain.merge_rules import merge_call_usage
 from agent_trace.domain.prompts import classify_prompt
 from agent_trace.domain.records import (
     AGENT_CLAUDE_CODE,
@@ -235,9 +236,7 @@ class Builder:
         if found is None:
             self.calls[call.call_id] = call
             return
-        if call.usage is not None and (found.usage is None or call.usage.total > found.usage.total):
-            found.usage = call.usage
-        found.is_sidechain = found.is_sidechain or call.is_sidechain
+        merge_call_usage(found, call)  # the store's rule: usage, is_sidechain and cost move together
         merge_into(found, call)
 
     def tool(self, tool: ToolCall) -> None:
