@@ -279,6 +279,10 @@ def usage_copy(usage: Usage | None, is_sidechain: bool) -> UsageCopy:
     return UsageCopy(True, usage.total, is_sidechain, usage.cache_1h_tokens)
 
 
+# The LlmCall fields merge_call_usage decides (a parser's generic merge leaves them alone).
+CALL_USAGE_FIELDS = ("usage", "is_sidechain", "cost_nusd", "unpriced_reason")
+
+
 def merge_call_usage(found: LlmCall, new: LlmCall) -> None:
     """Fold `new`'s usage, sidechain flag, cost and unpriced reason into `found` by the store's
     rule (the parsers' in-batch merge of one call met twice)."""
