@@ -3,8 +3,8 @@
 Two copies of one fact (a streaming duplicate, the same call from the transcript and from OTLP,
 a file imported twice) become one record by these rules, whoever merges them:
 
-- store/sql/upsert.py renders the column rules and store/sql/statements.py the LLM-call and
-  tool-call rules as `INSERT … ON CONFLICT DO UPDATE` SQL (SQLite, PostgreSQL);
+- store/sql/upsert.py renders them as `INSERT … ON CONFLICT DO UPDATE` SQL (SQLite,
+  PostgreSQL), and store/sql/statements.py assembles the upsert of each table;
 - store/clickhouse/merge.py applies them in Python to the stored row and the new copy;
 - the parsers that meet a call twice in one batch (sources/claude_transcript.py,
   sources/otlp_build.py) merge with `merge_call_usage`, so an in-batch merge picks the same
@@ -232,7 +232,9 @@ class TieBreak(NamedTuple):
 
 # On a tie a main-thread copy beats a sidechain copy, and a copy that knows the 1-hour
 # cache-write split beats one that does not (OTLP spans carry no split: every write counts as
-# 5m). Either tie-break suffices. store/sql/statements.py renders this tuple as SQL.
+# 5m). Either tie-break suffices, so between a sidechain copy with the split and a main-thread
+# copy without it the later one wins (the rule as the stores have always applied it).
+# store/sql/upsert.py renders this tuple as SQL.
 USAGE_TIE_BREAKS: tuple[TieBreak, ...] = (
     TieBreak("is_sidechain", "lower"),
     TieBreak("cache_1h_tokens", "higher"),
