@@ -22,6 +22,7 @@ from agent_trace.cli.render import (
     when,
 )
 from agent_trace.config import Settings
+from agent_trace.domain.merge_rules import FAILED_STATUSES
 from agent_trace.domain.timeutil import parse_iso_ms
 from agent_trace.reports.replay import build_replay
 from agent_trace.reports.tool_summary import key_input
@@ -78,7 +79,7 @@ class _Printer:
         mark = STATUS_MARK.get(tool.get("status"), "?")
         took = f" {duration(tool.get('duration_ms'))}" if tool.get("duration_ms") is not None else ""
         detail = one_line(key_input(name, tool.get("input")), self.width - indent - 20)
-        style = "red" if tool.get("status") in ("error", "denied", "interrupted") else None
+        style = "red" if tool.get("status") in FAILED_STATUSES else None
         self.line(f"▸ {name} {detail}  {mark}{took}", style, indent)
         if tool.get("status") in ("error", "denied") and tool.get("error"):
             self.block(str(tool["error"]), indent + 4, "red", max_lines=3)

@@ -24,6 +24,9 @@ NOT_A_TURN_PREFIXES = (
 INTERRUPT_PREFIX = "[Request interrupted by user"
 TASK_NOTIFICATION_PREFIX = "<task-notification>"
 COMMAND_PREFIXES = ("<command-name>", "<command-message>")
+# What reports count as a prompt (what people asked): typed prompts and slash commands, not task
+# notifications. The SQL rollups and summaries, the ClickHouse reads and its rollup views use it.
+HUMAN_PROMPT_KINDS = ("prompt", "command")
 
 
 def classify_prompt(text: str) -> PromptKind | None:
@@ -42,11 +45,6 @@ def classify_prompt(text: str) -> PromptKind | None:
     if stripped.startswith(COMMAND_PREFIXES):
         return "command"
     return "prompt"
-
-
-def counts_as_human_prompt(kind: str | None) -> bool:
-    """Reports count what people asked: typed prompts and slash commands, not task notifications."""
-    return kind in ("prompt", "command")
 
 
 _NOTIFICATION_FIELD = re.compile(r"<([a-z][a-z-]{0,40})>(.*?)</\1>", re.S)

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from agent_trace.domain.merge_rules import FAILED_STATUSES
 from agent_trace.domain.records import NANO_PER_USD
 from agent_trace.domain.timeutil import ms_to_iso
 from agent_trace.reports.outcome_views import commit_json, outcome_json, pr_json
@@ -327,7 +328,7 @@ def build_replay(detail: SessionDetail) -> Replay:
     for view in tool_views.values():
         prompt = prompt_of_tool(view.row)
         prompt.tool_calls += 1
-        if view.row.get("status") in ("error", "denied", "interrupted"):
+        if view.row.get("status") in FAILED_STATUSES:
             prompt.tool_errors += 1
         for path in view.files_read:
             if path not in prompt.files_read:

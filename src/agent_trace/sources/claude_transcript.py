@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from agent_trace.domain.merge_rules import usage_copy, usage_wins
 from agent_trace.domain.prompts import INTERRUPT_PREFIX, classify_prompt
 from agent_trace.domain.records import (
     AGENT_CLAUDE_CODE,
@@ -430,11 +431,8 @@ class TranscriptParser:
                 self._call_thinking[key] = carry[3]
                 call.tool_use_ids = carry[4]
         else:
-            if usage is not None and (
-                call.usage is None
-                or usage.total > call.usage.total
-                or (usage.total == call.usage.total and call.is_sidechain and not is_sidechain)
-            ):
+            # A streaming duplicate: the copy the store's merge would keep wins here too.
+            if usage_wins(usage_copy(call.usage, call.is_sidechain), usage_copy(usage, is_sidechain)):
                 call.usage = usage
                 call.is_sidechain = is_sidechain
             if ts is not None and (call.ts_ms is None or ts < call.ts_ms):

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from agent_trace.domain.merge_rules import CALL_USAGE_FIELDS, merge_call_usage
 from agent_trace.domain.prompts import classify_prompt
 from agent_trace.domain.records import (
     AGENT_CLAUDE_CODE,
@@ -143,11 +144,13 @@ def prompt_kind(text: str | None, command_name: Any) -> PromptKind | None:
 
 # --------------------------------------------------------------------------------------------
 # building one batch: records met twice under one key are merged (first value wins, except
-# usage: the larger; started: min; ended and counters: max)
+# a call's usage and what follows it: domain.merge_rules; started: min; ended and counters: max)
 
 
-def merge_into(old: Any, new: Any) -> None:
+def merge_into(old: Any, new: Any, skip: tuple[str, ...] = ()) -> None:
     for name in type(old).__slots__:
+        if name in skip:
+            continue
         value = getattr(new, name)
         if value is not None and getattr(old, name) is None:
             setattr(old, name, value)
@@ -235,10 +238,8 @@ class Builder:
         if found is None:
             self.calls[call.call_id] = call
             return
-        if call.usage is not None and (found.usage is None or call.usage.total > found.usage.total):
-            found.usage = call.usage
-        found.is_sidechain = found.is_sidechain or call.is_sidechain
-        merge_into(found, call)
+        merge_call_usage(found, call)  # the store's rule: usage, is_sidechain and cost move together
+        merge_into(found, call, skip=CALL_USAGE_FIELDS)
 
     def tool(self, tool: ToolCall) -> None:
         found = self.tools.get(tool.tool_use_id)

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from agent_trace.server.dashboard.formatting import duration
+from agent_trace.server.dashboard.toolviews import FAILED
 
 WIDTH = 1200
 LEFT = 150  # lane labels
@@ -173,7 +174,7 @@ def waterfall(
                 x = x_of(start)
                 w = max(x_of(end) - x, MIN_BAR)
                 status = e.get("status")
-                failed = status in ("error", "denied", "interrupted")
+                failed = status in FAILED
                 text = " · ".join(
                     str(v)
                     for v in (

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_trace.domain.merge_rules import FAILED_STATUSES
 from agent_trace.domain.tools import is_mcp_tool, mcp_server_and_tool, patch_paths, tool_kind
 from agent_trace.reports.tool_summary import key_input
 from agent_trace.server.dashboard.formatting import rel_path
@@ -20,7 +21,7 @@ from agent_trace.server.dashboard.highlight import Highlighter, json_text, strip
 # Beyond this, a view shows the start of a text and links to the tool call's own page.
 SHOW_CHARS = 20_000
 SHOW_LINES = 400
-FAILED = frozenset({"error", "denied", "interrupted"})
+FAILED = frozenset(FAILED_STATUSES)
 FAMILIES = {
     "Bash": "bash",
     "BashOutput": "bash",

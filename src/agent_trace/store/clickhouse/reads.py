@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agent_trace.domain.merge_rules import FAILED_STATUSES
+from agent_trace.domain.prompts import HUMAN_PROMPT_KINDS
 from agent_trace.domain.records import SIDECHAIN_AGENT
 from agent_trace.store.clickhouse.client import ClickHouseClient
 from agent_trace.store.clickhouse.events import (
@@ -20,10 +22,11 @@ from agent_trace.store.clickhouse.events import (
 )
 from agent_trace.store.port import Filters
 from agent_trace.store.sql.sqltext import ascii_lower
+from agent_trace.store.sql.upsert import sql_list
 
 Row = tuple[Any, ...]
-_ERROR_STATUSES = "('error', 'denied', 'interrupted')"
-_HUMAN_KINDS = "('prompt', 'command')"
+_ERROR_STATUSES = f"({sql_list(FAILED_STATUSES)})"
+_HUMAN_KINDS = f"({sql_list(HUMAN_PROMPT_KINDS)})"
 
 # Rollup name (as in the Store port) → materialized-view table, its metric columns (in the
 # SQL rollup's order) and the condition under which a group exists in the SQL rollup: groups

@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agent_trace.domain.merge_rules import FAILED_STATUSES
+from agent_trace.domain.prompts import HUMAN_PROMPT_KINDS
 from agent_trace.domain.records import NO_MODEL_LABEL, SIDECHAIN_AGENT
-from agent_trace.store.sql import statements as st
+from agent_trace.store.sql import rollup_sql
 from agent_trace.store.sql.external import ExternalRecords
 from agent_trace.store.sql.runner import Row, SqlRunner
 from agent_trace.store.sql.search import flush_pending
 from agent_trace.store.sql.sqltext import chunks, in_params
-
-HUMAN_PROMPT_KINDS = ("prompt", "command")
+from agent_trace.store.sql.upsert import sql_list
 
 # Every writer and refresh on PostgreSQL takes this transaction-level advisory lock first: writes
 # are idempotent merges that read before they write (dirty buckets, owners, dimensions), so one
@@ -63,13 +64,13 @@ class SqlDerived:
             else:
                 query = "SELECT bucket_ms FROM dirty_buckets" + self._lock_suffix()
                 buckets = [int(r[0]) for r in run.query(query)]
-            human = ", ".join(f"'{k}'" for k in HUMAN_PROMPT_KINDS)
+            human = sql_list(HUMAN_PROMPT_KINDS)
             for chunk in chunks(sorted(buckets)):
                 placeholders, params = in_params("b", chunk)
                 statements = (
-                    st.rebuild_usage_rollup(placeholders)
-                    + st.rebuild_activity_rollup(placeholders, human)
-                    + st.rebuild_tool_rollup(placeholders)
+                    rollup_sql.rebuild_usage_rollup(placeholders)
+                    + rollup_sql.rebuild_activity_rollup(placeholders, human)
+                    + rollup_sql.rebuild_tool_rollup(placeholders)
                 )
                 for sql in statements:
                     run.execute(sql, params)
@@ -195,7 +196,7 @@ class SqlDerived:
             return self.external.summary_rows(session_ids)
         run = self.runner
         placeholders, params = in_params("s", session_ids)
-        human = ", ".join(f"'{k}'" for k in HUMAN_PROMPT_KINDS)
+        human = sql_list(HUMAN_PROMPT_KINDS)
         return (
             run.query(
                 "SELECT session_id, model, COUNT(*), SUM(input_tokens), SUM(output_tokens), "
@@ -210,7 +211,7 @@ class SqlDerived:
                 params,
             ),
             run.query(
-                "SELECT session_id, COUNT(*), SUM(CASE WHEN status IN ('error', 'denied', 'interrupted') THEN 1 ELSE 0 END), "
+                f"SELECT session_id, COUNT(*), SUM(CASE WHEN status IN ({sql_list(FAILED_STATUSES)}) THEN 1 ELSE 0 END), "
                 f"MAX(COALESCE(ended_ms, started_ms)) FROM tool_calls WHERE session_id IN ({placeholders}) "
                 "GROUP BY session_id",
                 params,

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from agent_trace.domain.prompts import HUMAN_PROMPT_KINDS
 from agent_trace.domain.records import BUCKET_MS, bucket_of
 from agent_trace.store.port import (
     DAY_MS,
@@ -37,6 +38,7 @@ from agent_trace.store.sql.rows import (
 from agent_trace.store.sql.runner import SqlRunner
 from agent_trace.store.sql.sqltext import ascii_lower, chunks, in_params, like_escape
 from agent_trace.store.sql.statements import USAGE_COLUMNS
+from agent_trace.store.sql.upsert import sql_list
 
 # The columns of Store.reported_calls (reports/reconcile.py reads them).
 REPORTED_CALL_COLUMNS = (
@@ -477,10 +479,8 @@ class SqlReads:
     def counts(self) -> dict[str, int]:
         """Rows per kind; `prompts` counts what the reports count (typed prompts and slash
         commands, not task notifications), so the import summary and `report` agree."""
-        from agent_trace.store.sql.derived import HUMAN_PROMPT_KINDS
-
         out: dict[str, int] = {}
-        human = ", ".join(f"'{k}'" for k in HUMAN_PROMPT_KINDS)
+        human = sql_list(HUMAN_PROMPT_KINDS)
         for table in ("sessions", "prompts", "llm_calls", "tool_calls", "subagents", "commits", "raw_events"):
             where = f" WHERE kind IN ({human})" if table == "prompts" else ""
             out[table] = int(self.runner.query(f"SELECT COUNT(*) FROM {table}{where}")[0][0])
