@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from agent_trace.domain.records import RecordBatch, Subagent, ToolCall
+from agent_trace.sources.claude_hook_context import transcript_deltas
 from agent_trace.sources.claude_hooks import (
     hook_events_of_interest,
     records_from_hook,
     render_tool_response,
-    transcript_deltas,
 )
 from agent_trace.sources.hook_fields import HookPayloadError
 

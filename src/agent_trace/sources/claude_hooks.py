@@ -84,31 +84,31 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
 from agent_trace.domain.prompts import classify_prompt
 from agent_trace.domain.records import (
-    AGENT_CLAUDE_CODE,
-    Commit,
     FileTouch,
     Prompt,
     PromptKind,
     RawEvent,
     RecordBatch,
-    Session,
     Subagent,
     ToolCall,
     ToolStatus,
 )
 from agent_trace.domain.tools import SUBAGENT_TOOLS, bash_changed_files, file_touches
+from agent_trace.sources.claude_hook_context import (
+    ENRICHMENT_KEY,
+    HookContext,
+    transcript_deltas,
+)
 from agent_trace.sources.hook_fields import (
     HookPayloadError,
     canonical_json,
     compact_json,
     field_bool,
     field_count,
-    field_int,
     field_list,
     field_mapping,
     field_str,
@@ -116,7 +116,6 @@ from agent_trace.sources.hook_fields import (
 )
 
 SOURCE = "hook"
-ENRICHMENT_KEY = "agent_trace"
 
 # SessionStart sources that continue an existing session: their cwd is not the start cwd.
 _CONTINUING_SOURCES = frozenset({"resume", "compact"})
@@ -124,15 +123,6 @@ _CONTINUING_SOURCES = frozenset({"resume", "compact"})
 _SLASH_COMMAND = re.compile(r"^/[A-Za-z][\w:.-]*(\s|$)")
 # A tool call rejected before it ran (input validation): no Pre/Post hook fires for it.
 _TOOL_USE_ERROR = re.compile(r"^\s*<tool_use_error>(.*)</tool_use_error>\s*$", re.DOTALL)
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptDelta:
-    """Transcript lines our hook handler shipped with a payload (see the module docstring)."""
-
-    path: str
-    offset: int
-    text: str
 
 
 def hook_events_of_interest() -> tuple[str, ...]:
@@ -187,7 +177,7 @@ def records_from_hook(payload: Mapping[str, Any], received_ms: int) -> RecordBat
     if not session_id and (handler is not None or "session_id" in payload):
         raise HookPayloadError("session_id: required, a non-empty string")
 
-    ctx = _Context.of(payload, event, session_id, received_ms)
+    ctx = HookContext.of(payload, event, session_id, received_ms)
     batch = RecordBatch()
     if ctx.session_id is not None and event not in _RAW_ONLY:
         batch.sessions.append(ctx.session())
@@ -197,32 +187,6 @@ def records_from_hook(payload: Mapping[str, Any], received_ms: int) -> RecordBat
             handler(ctx, payload, batch)
     batch.raw_events.append(_raw_event(ctx, payload))
     return batch
-
-
-def transcript_deltas(payload: Mapping[str, Any]) -> tuple[TranscriptDelta, ...]:
-    """The transcript lines our hook handler attached to `payload`, for the transcript source."""
-    enrichment = field_mapping(payload, ENRICHMENT_KEY, "")
-    if enrichment is None:
-        return ()
-    where = ENRICHMENT_KEY + "."
-    value = enrichment.get("transcript_delta")
-    if value is None:
-        return ()
-    items = value if isinstance(value, list) else [value]
-    deltas: list[TranscriptDelta] = []
-    for i, item in enumerate(items):
-        at = f"{where}transcript_delta" + (f"[{i}]" if isinstance(value, list) else "")
-        if not isinstance(item, Mapping):
-            raise HookPayloadError(f"{at}: expected an object, got {json_type(item)}")
-        path = field_str(item, "path", at + ".")
-        text = field_str(item, "text", at + ".")
-        offset = field_count(item, "offset", at + ".")
-        if not path:
-            raise HookPayloadError(f"{at}.path: required, a non-empty string")
-        if text is None or offset is None:
-            raise HookPayloadError(f"{at}: needs both `offset` and `text`")
-        deltas.append(TranscriptDelta(path=path, offset=offset, text=text))
-    return tuple(deltas)
 
 
 def render_tool_response(tool_name: str | None, tool_response: Any) -> str | None:
@@ -238,193 +202,18 @@ def render_tool_response(tool_name: str | None, tool_response: Any) -> str | Non
     return compact_json(tool_response)
 
 
-# ── context ─────────────────────────────────────────────────────────────────────────────────────
-
-
-@dataclass(frozen=True, slots=True)
-class _Git:
-    repo: str | None
-    branch: str | None
-    head: str | None
-    base_sha: str | None
-    lines_added: int | None
-    lines_removed: int | None
-    files_changed: int | None
-
-
-def _commit_files(item: Mapping[str, Any], where: str) -> str | None:
-    """`files`: {repo-relative path: [line keys of added lines]} → canonical JSON text."""
-    files = field_mapping(item, "files", where)
-    if files is None:
-        return None
-    out: dict[str, list[str]] = {}
-    for path, keys in files.items():
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise HookPayloadError(f"{where}files.{path}: expected a list of line keys (strings)")
-        out[str(path)] = keys
-    return canonical_json(out)
-
-
-@dataclass(frozen=True, slots=True)
-class _Enrichment:
-    ts_ms: int | None = None
-    user: str | None = None
-    project_dir: str | None = None
-    entrypoint: str | None = None
-    git: _Git | None = None
-    commits: tuple[Commit, ...] = ()
-
-    @classmethod
-    def of(cls, payload: Mapping[str, Any]) -> _Enrichment:
-        data = field_mapping(payload, ENRICHMENT_KEY, "")
-        if data is None:
-            return cls()
-        where = ENRICHMENT_KEY + "."
-        transcript_deltas(payload)  # validated here so a bad delta is a 400, not a later failure
-        git_data = field_mapping(data, "git", where)
-        git = None
-        commits: list[Commit] = []
-        if git_data is not None:
-            gw = where + "git."
-            git = _Git(
-                repo=field_str(git_data, "repo", gw),
-                branch=field_str(git_data, "branch", gw),
-                head=field_str(git_data, "head", gw),
-                base_sha=field_str(git_data, "base_sha", gw),
-                lines_added=field_count(git_data, "lines_added", gw),
-                lines_removed=field_count(git_data, "lines_removed", gw),
-                files_changed=field_count(git_data, "files_changed", gw),
-            )
-            for i, item in enumerate(field_list(git_data, "commits", gw) or []):
-                cw = f"{gw}commits[{i}]"
-                if not isinstance(item, Mapping):
-                    raise HookPayloadError(f"{cw}: expected an object, got {json_type(item)}")
-                sha = field_str(item, "sha", cw + ".")
-                if not sha:
-                    raise HookPayloadError(f"{cw}.sha: required, a non-empty string")
-                commits.append(
-                    Commit(
-                        sha=sha,
-                        repo=git.repo,
-                        branch=git.branch,
-                        message=field_str(item, "message", cw + "."),
-                        author=field_str(item, "author", cw + "."),
-                        ts_ms=field_int(item, "ts_ms", cw + "."),
-                        files_changed=field_count(item, "files_changed", cw + "."),
-                        insertions=field_count(item, "insertions", cw + "."),
-                        deletions=field_count(item, "deletions", cw + "."),
-                        parent_sha=field_str(item, "parent_sha", cw + "."),
-                        patch_id=field_str(item, "patch_id", cw + "."),
-                        files_json=_commit_files(item, cw + "."),
-                        co_authored=field_bool(item, "co_authored", cw + "."),
-                    )
-                )
-        return cls(
-            ts_ms=field_int(data, "ts_ms", where),
-            user=field_str(data, "user", where),
-            project_dir=field_str(data, "project_dir", where),
-            entrypoint=field_str(data, "entrypoint", where),
-            git=git,
-            commits=tuple(commits),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
-    """What every event shares: the envelope fields, validated once."""
-
-    event: str
-    session_id: str | None
-    received_ms: int
-    ts: int
-    cwd: str | None
-    prompt_id: str | None
-    agent_id: str | None
-    agent_type: str | None
-    permission_mode: str | None
-    enrichment: _Enrichment
-
-    @classmethod
-    def of(cls, payload: Mapping[str, Any], event: str, session_id: str | None, received_ms: int) -> _Context:
-        enrichment = _Enrichment.of(payload)
-        return cls(
-            event=event,
-            session_id=session_id or None,
-            received_ms=received_ms,
-            ts=enrichment.ts_ms if enrichment.ts_ms is not None else received_ms,
-            cwd=field_str(payload, "cwd") or None,
-            prompt_id=field_str(payload, "prompt_id") or None,
-            agent_id=field_str(payload, "agent_id") or None,
-            agent_type=field_str(payload, "agent_type"),
-            permission_mode=field_str(payload, "permission_mode") or None,
-            enrichment=enrichment,
-        )
-
-    @property
-    def sid(self) -> str:
-        assert self.session_id is not None  # handlers run only for payloads with a session id
-        return self.session_id
-
-    def session(self) -> Session:
-        e = self.enrichment
-        main_thread = self.agent_id is None  # a subagent may run elsewhere (worktree) or in plan mode
-        session = Session(
-            session_id=self.sid,
-            agent=AGENT_CLAUDE_CODE,
-            project=e.project_dir,
-            cwd=self.cwd if main_thread else None,
-            user_id=e.user,
-            entrypoint=e.entrypoint,
-            started_ms=self.ts,
-            permission_mode=self.permission_mode if main_thread else None,
-        )
-        if e.git is not None:
-            session.git_repo = e.git.repo
-            session.git_branch = e.git.branch
-            session.git_head = e.git.head
-            session.git_base_sha = e.git.base_sha
-            session.git_lines_added = e.git.lines_added
-            session.git_lines_removed = e.git.lines_removed
-            session.git_files_changed = e.git.files_changed
-        return session
-
-    def commits(self) -> list[Commit]:
-        return [replace(c, session_id=self.sid) for c in self.enrichment.commits]
-
-    def subagent(self, agent_id: str, agent_type: str | None) -> Subagent:
-        # Claude Code's compaction run reports as a subagent with an empty agent_type (2.1.331),
-        # or as agent-acompact-<hex> in 2.1.38/39 transcripts.
-        compaction = agent_type == "" or agent_id.startswith("acompact")
-        return Subagent(
-            session_id=self.sid,
-            agent_id=agent_id,
-            agent_type=agent_type or None,
-            prompt_id=self.prompt_id,
-            is_compaction=True if compaction else None,
-        )
-
-    def tool_call(self, tool_use_id: str, tool_name: str | None) -> ToolCall:
-        return ToolCall(
-            tool_use_id=tool_use_id,
-            session_id=self.sid,
-            tool_name=tool_name,
-            agent_id=self.agent_id,
-            prompt_id=self.prompt_id,
-        )
-
-
 # ── events ──────────────────────────────────────────────────────────────────────────────────────
 
-_Handler = Callable[[_Context, Mapping[str, Any], RecordBatch], None]
+_Handler = Callable[[HookContext, Mapping[str, Any], RecordBatch], None]
 
 
-def _session_start(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _session_start(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     source = field_str(payload, "source")
     if source not in _CONTINUING_SOURCES and ctx.cwd and ctx.agent_id is None:
         batch.sessions[0].project = ctx.cwd
 
 
-def _user_prompt_submit(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _user_prompt_submit(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     text = field_str(payload, "prompt")
     if ctx.prompt_id is None:
         return  # pre-2.1 CLIs: no prompt_id, nothing that joins the transcript's promptId
@@ -439,7 +228,7 @@ def _user_prompt_submit(ctx: _Context, payload: Mapping[str, Any], batch: Record
     )
 
 
-def _pre_tool_use(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _pre_tool_use(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     tool = _tool_event(ctx, payload, batch)
     if tool is None:
         return
@@ -451,7 +240,7 @@ def _pre_tool_use(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch)
         )
 
 
-def _post_tool_use(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _post_tool_use(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     tool = _tool_event(ctx, payload, batch)
     if tool is None:
         return
@@ -484,7 +273,7 @@ def _post_tool_use(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch
             batch.subagents.append(subagent)
 
 
-def _post_tool_use_failure(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _post_tool_use_failure(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     tool = _tool_event(ctx, payload, batch)
     if tool is None:
         return
@@ -496,7 +285,7 @@ def _post_tool_use_failure(ctx: _Context, payload: Mapping[str, Any], batch: Rec
     call.ended_ms = ctx.ts
 
 
-def _post_tool_batch(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _post_tool_batch(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     # The batch is a summary sent after the Post* hooks: it knows names and inputs, but its
     # `tool_response` is the text handed to the model and its time is not the call's. So it fills
     # only those, leaving status, output and timing to PostToolUse(Failure) and the transcript.
@@ -519,38 +308,38 @@ def _post_tool_batch(ctx: _Context, payload: Mapping[str, Any], batch: RecordBat
         batch.tool_calls.append(call)
 
 
-def _subagent_start(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _subagent_start(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     subagent = _subagent_of(ctx, batch)
     if subagent is not None:
         subagent.started_ms = ctx.ts
 
 
-def _subagent_stop(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _subagent_stop(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     subagent = _subagent_of(ctx, batch)
     if subagent is not None:
         subagent.ended_ms = ctx.ts
 
 
-def _stop_failure(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _stop_failure(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     field_str(payload, "error")  # type-checked only: the kind (server_error, ...) has no canonical field
     if ctx.prompt_id is not None:
         batch.prompts.append(Prompt(prompt_id=ctx.prompt_id, session_id=ctx.sid, api_errors=1))
 
 
-def _session_end(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _session_end(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     session = batch.sessions[0]
     session.ended_ms = ctx.ts
     session.end_reason = field_str(payload, "reason") or None
 
 
-def _cwd_changed(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _cwd_changed(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     new_cwd = field_str(payload, "new_cwd")
     field_str(payload, "old_cwd")
     if new_cwd and ctx.agent_id is None:
         batch.sessions[0].cwd = new_cwd
 
 
-def _session_only(ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch) -> None:
+def _session_only(ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch) -> None:
     """Stop ends a turn, not the session; compaction and instruction loads have no record of their own."""
 
 
@@ -578,7 +367,7 @@ _RAW_ONLY = frozenset({"PermissionRequest", "MessageDisplay"})
 
 
 def _tool_event(
-    ctx: _Context, payload: Mapping[str, Any], batch: RecordBatch
+    ctx: HookContext, payload: Mapping[str, Any], batch: RecordBatch
 ) -> tuple[ToolCall, Mapping[str, Any] | None] | None:
     """The ToolCall a Pre/Post tool event describes (appended to the batch), with its input."""
     tool_use_id = field_str(payload, "tool_use_id")
@@ -593,7 +382,7 @@ def _tool_event(
     return call, tool_input
 
 
-def _subagent_of(ctx: _Context, batch: RecordBatch) -> Subagent | None:
+def _subagent_of(ctx: HookContext, batch: RecordBatch) -> Subagent | None:
     """The Subagent an event inside a subagent names (appended to the batch)."""
     if ctx.agent_id is None:
         return None
@@ -613,7 +402,7 @@ def _prompt_kind(text: str) -> PromptKind | None:
 # ── raw event ───────────────────────────────────────────────────────────────────────────────────
 
 
-def _raw_event(ctx: _Context, payload: Mapping[str, Any]) -> RawEvent:
+def _raw_event(ctx: HookContext, payload: Mapping[str, Any]) -> RawEvent:
     full = canonical_json(payload)
     natural_key = "/".join(
         (

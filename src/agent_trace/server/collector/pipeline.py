@@ -21,7 +21,8 @@ from agent_trace.ingest.deltas import Delta
 from agent_trace.ingest.queue import IngestQueue
 from agent_trace.server.collector.auth import TokenCheck, UserTokenCheck
 from agent_trace.server.collector.decoders import OtlpDecoders
-from agent_trace.sources.claude_hooks import records_from_hook, transcript_deltas
+from agent_trace.sources.claude_hook_context import transcript_deltas
+from agent_trace.sources.claude_hooks import records_from_hook
 from agent_trace.sources.hook_fields import HookPayloadError
 from agent_trace.sources.otlp import OtlpCorrelator, OtlpDecodeError, parse_message, parse_request
 
