@@ -294,13 +294,7 @@ def assess(
     states = {str(c["sha"]): commit_state(c, merged_shas) for c in commits}
     shipped = [s for s, v in states.items() if v == "shipped"]
     kept = [s for s, v in states.items() if v != "reverted"]
-    reverted = [s for s, v in states.items() if v == "reverted"]
-    if shipped:
-        signals.append(Signal("shipped", len(shipped), 40, tuple(Evidence("commit", s) for s in shipped)))
-    elif kept:
-        signals.append(Signal("committed", len(kept), 20, tuple(Evidence("commit", s) for s in kept)))
-    if reverted:
-        signals.append(Signal("reverted", len(reverted), -10, tuple(Evidence("commit", s) for s in reverted)))
+    signals.extend(_commit_signals(states))
     found_loops = loops(tool_calls)
     if found_loops:
         rows = [r for g in found_loops for r in g]
@@ -321,20 +315,7 @@ def assess(
     retries = fail_retries(tool_calls)
     if len(retries) >= FAIL_RETRY_MIN:
         signals.append(Signal("fail_retry", len(retries), -min(20, 5 * (len(retries) - 1)), _ids(retries)))
-    total = max(tool_count or 0, len(tool_calls))
-    if total:
-        errors = [r for r in tool_calls if r.get("status") == "error"]
-        rate = round(len(errors) / total, 3)
-        signals.append(Signal("tool_error_rate", rate, -round(20 * rate), _ids(errors)))
-    interrupted = [r for r in tool_calls if r.get("status") == "interrupted"]
-    stopped_prompts = [p for p in prompts if p.get("interrupted")]
-    if interrupted or stopped_prompts:
-        ev = _ids(interrupted) + tuple(Evidence("prompt", str(p["prompt_id"])) for p in stopped_prompts)
-        n = len(interrupted) + len(stopped_prompts)
-        signals.append(Signal("interruptions", n, -min(15, 5 * n), ev[:MAX_EVIDENCE]))
-    denied = [r for r in tool_calls if r.get("status") == "denied"]
-    if denied:
-        signals.append(Signal("permission_denials", len(denied), -min(15, 5 * len(denied)), _ids(denied)))
+    signals.extend(_status_signals(tool_calls, prompts, tool_count))
     if not kept and (prompts or llm_calls) and not _final_answer(llm_calls, prompts):
         signals.append(Signal("abandoned", 1, -20, (), "no commit and no final answer"))
     # Only the agent's own commits (made by a `git commit` tool call) make a prompt one-shot.
@@ -357,3 +338,40 @@ def assess(
         label = "no-commit"
     score = max(0, min(100, 50 + sum(s.points for s in signals)))
     return Outcome(label, score, tuple(signals))
+
+
+def _commit_signals(states: dict[str, str]) -> list[Signal]:
+    """shipped (or else committed) and reverted, from each commit's state."""
+    shipped = [s for s, v in states.items() if v == "shipped"]
+    kept = [s for s, v in states.items() if v != "reverted"]
+    reverted = [s for s, v in states.items() if v == "reverted"]
+    signals: list[Signal] = []
+    if shipped:
+        signals.append(Signal("shipped", len(shipped), 40, tuple(Evidence("commit", s) for s in shipped)))
+    elif kept:
+        signals.append(Signal("committed", len(kept), 20, tuple(Evidence("commit", s) for s in kept)))
+    if reverted:
+        signals.append(Signal("reverted", len(reverted), -10, tuple(Evidence("commit", s) for s in reverted)))
+    return signals
+
+
+def _status_signals(
+    tool_calls: list[dict[str, object]], prompts: list[dict[str, object]], tool_count: int | None
+) -> list[Signal]:
+    """tool_error_rate, interruptions and permission_denials, from the calls' statuses."""
+    signals: list[Signal] = []
+    total = max(tool_count or 0, len(tool_calls))
+    if total:
+        errors = [r for r in tool_calls if r.get("status") == "error"]
+        rate = round(len(errors) / total, 3)
+        signals.append(Signal("tool_error_rate", rate, -round(20 * rate), _ids(errors)))
+    interrupted = [r for r in tool_calls if r.get("status") == "interrupted"]
+    stopped_prompts = [p for p in prompts if p.get("interrupted")]
+    if interrupted or stopped_prompts:
+        ev = _ids(interrupted) + tuple(Evidence("prompt", str(p["prompt_id"])) for p in stopped_prompts)
+        n = len(interrupted) + len(stopped_prompts)
+        signals.append(Signal("interruptions", n, -min(15, 5 * n), ev[:MAX_EVIDENCE]))
+    denied = [r for r in tool_calls if r.get("status") == "denied"]
+    if denied:
+        signals.append(Signal("permission_denials", len(denied), -min(15, 5 * len(denied)), _ids(denied)))
+    return signals

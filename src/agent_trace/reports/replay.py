@@ -215,72 +215,99 @@ def _ts(row: dict[str, Any], *keys: str) -> int:
     return 0
 
 
-def build_replay(detail: SessionDetail) -> Replay:
-    prompts_sorted = sorted(detail.prompts, key=lambda p: (_ts(p, "ts_ms"), str(p["prompt_id"])))
-    views = [PromptView(row=p) for p in prompts_sorted]
-    by_prompt = {str(v.row["prompt_id"]): v for v in views}
-    starts = [_ts(v.row, "ts_ms") for v in views]
-    # Calls and tools from before the first prompt (or with no time) gather in a leading card.
-    preface = PromptView(row={"prompt_id": None, "kind": "preface", "text": None, "ts_ms": None})
+class _PromptIndex:
+    """Which prompt card a record belongs under: its own prompt id, else its LLM call's, else
+    its subagent's parent tool call's, else the prompt current at its time (`preface` before
+    the first prompt). Chains of references are followed at most five deep."""
 
-    def by_time(ts: int) -> PromptView:
-        index = bisect.bisect_right(starts, ts) - 1
-        return views[index] if index >= 0 else preface
+    def __init__(self, detail: SessionDetail, views: list[PromptView], preface: PromptView) -> None:
+        self.views = views
+        self.preface = preface
+        self.by_prompt = {str(v.row["prompt_id"]): v for v in views}
+        self.starts = [_ts(v.row, "ts_ms") for v in views]
+        self.calls = {str(c["call_id"]): c for c in detail.llm_calls}
+        self.tools = {str(t["tool_use_id"]): t for t in detail.tool_calls}
+        self.subagent_rows = {str(s["agent_id"]): s for s in detail.subagents}
+        # Subagents hang under the tool call that started them.
+        self.parent_of_agent: dict[str, str] = {}
+        for t in detail.tool_calls:
+            if t.get("subagent_id"):
+                self.parent_of_agent[str(t["subagent_id"])] = str(t["tool_use_id"])
+        for s in detail.subagents:
+            if s.get("parent_tool_use_id") and str(s["agent_id"]) not in self.parent_of_agent:
+                self.parent_of_agent[str(s["agent_id"])] = str(s["parent_tool_use_id"])
 
-    calls = {str(c["call_id"]): c for c in detail.llm_calls}
-    tools = {str(t["tool_use_id"]): t for t in detail.tool_calls}
-    subagent_rows = {str(s["agent_id"]): s for s in detail.subagents}
+    def by_time(self, ts: int) -> PromptView:
+        index = bisect.bisect_right(self.starts, ts) - 1
+        return self.views[index] if index >= 0 else self.preface
 
-    # Subagents hang under the tool call that started them.
-    parent_of_agent: dict[str, str] = {}
-    for t in detail.tool_calls:
-        if t.get("subagent_id"):
-            parent_of_agent[str(t["subagent_id"])] = str(t["tool_use_id"])
-    for s in detail.subagents:
-        if s.get("parent_tool_use_id") and str(s["agent_id"]) not in parent_of_agent:
-            parent_of_agent[str(s["agent_id"])] = str(s["parent_tool_use_id"])
-
-    def prompt_of_tool(t: dict[str, Any], depth: int = 0) -> PromptView:
+    def of_tool(self, t: dict[str, Any], depth: int = 0) -> PromptView:
         pid = t.get("prompt_id")
-        if pid and str(pid) in by_prompt:
-            return by_prompt[str(pid)]
-        call = calls.get(str(t.get("call_id")))
+        if pid and str(pid) in self.by_prompt:
+            return self.by_prompt[str(pid)]
+        call = self.calls.get(str(t.get("call_id")))
         if call is not None and depth < 5:
-            return prompt_of_call(call, depth + 1)
+            return self.of_call(call, depth + 1)
         if t.get("agent_id") and depth < 5:
-            return prompt_of_agent(str(t["agent_id"]), _ts(t, "started_ms", "ended_ms"), depth + 1)
-        return by_time(_ts(t, "started_ms", "ended_ms"))
+            return self.of_agent(str(t["agent_id"]), _ts(t, "started_ms", "ended_ms"), depth + 1)
+        return self.by_time(_ts(t, "started_ms", "ended_ms"))
 
-    def prompt_of_agent(agent_id: str, ts: int, depth: int) -> PromptView:
-        parent = parent_of_agent.get(agent_id)
-        if parent and parent in tools and depth < 5:
-            return prompt_of_tool(tools[parent], depth + 1)
-        sub = subagent_rows.get(agent_id)
-        if sub is not None and sub.get("prompt_id") and str(sub["prompt_id"]) in by_prompt:
-            return by_prompt[str(sub["prompt_id"])]
-        return by_time(_ts(sub or {}, "started_ms") or ts)
+    def of_agent(self, agent_id: str, ts: int, depth: int) -> PromptView:
+        parent = self.parent_of_agent.get(agent_id)
+        if parent and parent in self.tools and depth < 5:
+            return self.of_tool(self.tools[parent], depth + 1)
+        sub = self.subagent_rows.get(agent_id)
+        if sub is not None and sub.get("prompt_id") and str(sub["prompt_id"]) in self.by_prompt:
+            return self.by_prompt[str(sub["prompt_id"])]
+        return self.by_time(_ts(sub or {}, "started_ms") or ts)
 
-    def prompt_of_call(c: dict[str, Any], depth: int = 0) -> PromptView:
-        if c.get("agent_id"):
-            pid = c.get("prompt_id")
-            if pid and str(pid) in by_prompt:
-                return by_prompt[str(pid)]
-            return prompt_of_agent(str(c["agent_id"]), _ts(c, "ts_ms"), depth + 1)
+    def of_call(self, c: dict[str, Any], depth: int = 0) -> PromptView:
         pid = c.get("prompt_id")
-        if pid and str(pid) in by_prompt:
-            return by_prompt[str(pid)]
-        return by_time(_ts(c, "ts_ms"))
+        if pid and str(pid) in self.by_prompt:
+            return self.by_prompt[str(pid)]
+        if c.get("agent_id"):
+            return self.of_agent(str(c["agent_id"]), _ts(c, "ts_ms"), depth + 1)
+        return self.by_time(_ts(c, "ts_ms"))
 
+
+def _tool_views(detail: SessionDetail) -> dict[str, ToolView]:
+    """Each tool call's view, with the files it read and wrote."""
     touches_by_tool: dict[str, list[dict[str, Any]]] = {}
     for f in detail.file_touches:
         touches_by_tool.setdefault(str(f["tool_use_id"]), []).append(f)
-
     tool_views: dict[str, ToolView] = {}
     for t in detail.tool_calls:
         view = ToolView(row=t, input=_parse_input(t.get("input_json")))
         for f in touches_by_tool.get(str(t["tool_use_id"]), []):
             (view.files_read if f["op"] == "read" else view.files_written).append(str(f["path"]))
         tool_views[str(t["tool_use_id"])] = view
+    return tool_views
+
+
+def _count_tools_and_files(tool_views: dict[str, ToolView], index: _PromptIndex) -> None:
+    """Files and tool counts per prompt, subagents' tools included."""
+    for view in tool_views.values():
+        prompt = index.of_tool(view.row)
+        prompt.tool_calls += 1
+        if view.row.get("status") in FAILED_STATUSES:
+            prompt.tool_errors += 1
+        for path in view.files_read:
+            if path not in prompt.files_read:
+                prompt.files_read.append(path)
+        for path in view.files_written:
+            if path not in prompt.files_written:
+                prompt.files_written.append(path)
+
+
+def build_replay(detail: SessionDetail) -> Replay:
+    prompts_sorted = sorted(detail.prompts, key=lambda p: (_ts(p, "ts_ms"), str(p["prompt_id"])))
+    views = [PromptView(row=p) for p in prompts_sorted]
+    # Calls and tools from before the first prompt (or with no time) gather in a leading card.
+    preface = PromptView(row={"prompt_id": None, "kind": "preface", "text": None, "ts_ms": None})
+    index = _PromptIndex(detail, views, preface)
+    prompt_of_tool, prompt_of_call, prompt_of_agent = index.of_tool, index.of_call, index.of_agent
+    calls, subagent_rows, parent_of_agent = index.calls, index.subagent_rows, index.parent_of_agent
+    tool_views = _tool_views(detail)
 
     sub_views = {aid: SubagentView(row=row) for aid, row in subagent_rows.items()}
     steps: dict[str, Step] = {cid: Step(call=c) for cid, c in calls.items()}
@@ -324,18 +351,7 @@ def build_replay(detail: SessionDetail) -> Replay:
         else:
             prompt_of_agent(aid, _ts(sub.row, "started_ms"), 0).subagents.append(sub)
 
-    # Files and tool counts per prompt, subagents' tools included.
-    for view in tool_views.values():
-        prompt = prompt_of_tool(view.row)
-        prompt.tool_calls += 1
-        if view.row.get("status") in FAILED_STATUSES:
-            prompt.tool_errors += 1
-        for path in view.files_read:
-            if path not in prompt.files_read:
-                prompt.files_read.append(path)
-        for path in view.files_written:
-            if path not in prompt.files_written:
-                prompt.files_written.append(path)
+    _count_tools_and_files(tool_views, index)
 
     all_views = ([preface] if (preface.steps or preface.orphan_tools or preface.subagents) else []) + views
     totals = UsageTally()

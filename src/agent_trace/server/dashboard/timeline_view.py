@@ -129,28 +129,7 @@ def waterfall(
         counts={k: sum(1 for e in events if e["kind"] == k) for k in ("prompt", "llm_call", "tool_call")}
     )
     view.prompts = prompts
-    spans: list[tuple[str, int, int, dict[str, Any]]] = []  # (kind, start, end, event)
-    agent_start: dict[str | None, int] = {None: -1}
-    agent_names: dict[str | None, str] = {None: "main"}
-    sub_open: dict[str, dict[str, Any]] = {}
-    for e in timed:
-        start = int(e["ts_ms"])
-        end = start + max(int(e.get("duration_ms") or 0), 0)
-        if e["kind"] in ("llm_call", "tool_call"):
-            spans.append((e["kind"], start, end, e))
-            agent_start.setdefault(e.get("agent_id"), start)
-        elif e["kind"] == "subagent_start":
-            sub_open[str(e["id"])] = e
-            agent_start.setdefault(str(e["id"]), start)
-            agent_names[str(e["id"])] = f"{e.get('name') or 'subagent'}"
-        elif e["kind"] == "subagent_end" and str(e["id"]) in sub_open:
-            began = sub_open.pop(str(e["id"]))
-            spans.append(("subagent", int(began["ts_ms"]), start, began))
-    for i, p in enumerate(prompts):
-        start = int(p["ts_ms"])
-        following = int(prompts[i + 1]["ts_ms"]) if i + 1 < len(prompts) else None
-        end = start + int(p["duration_ms"]) if p.get("duration_ms") else (following or start)
-        spans.append(("prompt", start, end, p))
+    spans, agent_start, agent_names = _spans(timed, prompts)
     if not spans:
         return view
     lo = min(s[1] for s in spans)
@@ -230,3 +209,36 @@ def waterfall(
         view.ticks.append((round(x_of(lo + t), 2), "+" + duration(t) if t else "0"))
         t += step
     return view
+
+
+_Span = tuple[str, int, int, dict[str, Any]]  # (kind, start, end, event)
+
+
+def _spans(
+    timed: list[dict[str, Any]], prompts: list[dict[str, Any]]
+) -> tuple[list[_Span], dict[str | None, int], dict[str | None, str]]:
+    """The bars to draw (LLM and tool calls, subagents from start to end, prompts until the
+    next one), each agent's first instant and each agent's lane name."""
+    spans: list[_Span] = []
+    agent_start: dict[str | None, int] = {None: -1}
+    agent_names: dict[str | None, str] = {None: "main"}
+    sub_open: dict[str, dict[str, Any]] = {}
+    for e in timed:
+        start = int(e["ts_ms"])
+        end = start + max(int(e.get("duration_ms") or 0), 0)
+        if e["kind"] in ("llm_call", "tool_call"):
+            spans.append((e["kind"], start, end, e))
+            agent_start.setdefault(e.get("agent_id"), start)
+        elif e["kind"] == "subagent_start":
+            sub_open[str(e["id"])] = e
+            agent_start.setdefault(str(e["id"]), start)
+            agent_names[str(e["id"])] = f"{e.get('name') or 'subagent'}"
+        elif e["kind"] == "subagent_end" and str(e["id"]) in sub_open:
+            began = sub_open.pop(str(e["id"]))
+            spans.append(("subagent", int(began["ts_ms"]), start, began))
+    for i, p in enumerate(prompts):
+        start = int(p["ts_ms"])
+        following = int(prompts[i + 1]["ts_ms"]) if i + 1 < len(prompts) else None
+        end = start + int(p["duration_ms"]) if p.get("duration_ms") else (following or start)
+        spans.append(("prompt", start, end, p))
+    return spans, agent_start, agent_names

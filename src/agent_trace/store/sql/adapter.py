@@ -26,6 +26,7 @@ from agent_trace.store.sql.rows import (
     call_row,
     clean_text_rows,
     commit_row,
+    file_state_row,
     prompt_row,
     pull_request_row,
     pushed_commit_row,
@@ -139,21 +140,9 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
             run.execute_many(st.UPSERT_PROMPT, prompt_rows)
             run.execute_many(st.UPSERT_LLM_CALL, call_rows)
             run.execute_many(st.UPSERT_TOOL_CALL, tool_rows)
-            run.execute_many(
-                st.UPSERT_FILE_TOUCH, clean_text_rows([touch_row(f) for f in batch.file_touches])
-            )
-            run.execute_many(st.UPSERT_SUBAGENT, clean_text_rows([subagent_row(s) for s in batch.subagents]))
-            run.execute_many(st.UPSERT_COMMIT, clean_text_rows([commit_row(c) for c in batch.commits]))
-            run.execute_many(
-                st.UPSERT_PULL_REQUEST, clean_text_rows([pull_request_row(p) for p in batch.pull_requests])
-            )
-            run.execute_many(
-                st.UPSERT_PUSHED_COMMIT, clean_text_rows([pushed_commit_row(p) for p in batch.pushed_commits])
-            )
+            self._upsert_the_rest(batch, session_rows)
             # A pull request or push changes the outcome of the sessions whose commits it holds.
             dirty_sessions |= self._sessions_of_git_events(batch)
-            run.execute_many(st.UPSERT_USER, user_rows(session_rows))
-            run.execute_many(st.UPSERT_RAW_EVENT, clean_text_rows([raw_row(e) for e in batch.raw_events]))
             for rows in (prompt_rows, call_rows, tool_rows):
                 dirty_buckets.update(r["bucket_ms"] for r in rows if r["bucket_ms"] is not None)
             new_dims = self.session_dims(list(known))
@@ -166,15 +155,7 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
                     dirty_buckets,
                     dirty_sessions,
                 )
-            for sid, dims in new_dims.items():
-                before = old_dims.get(sid)
-                if before != dims:
-                    if before is not None:
-                        dirty_buckets |= self._session_buckets(sid)
-                        if before[3] is not None:
-                            dirty_buckets.add(bucket_of(before[3]))
-                    if dims[3] is not None:
-                        dirty_buckets.add(bucket_of(dims[3]))
+            dirty_buckets |= self._buckets_of_changed_dims(old_dims, new_dims)
             run.execute_many(st.MARK_BUCKET, [{"bucket_ms": b} for b in sorted(dirty_buckets)])
             run.execute_many(st.MARK_SESSION, [{"session_id": s} for s in sorted(dirty_sessions)])
             run.execute_many(
@@ -182,20 +163,39 @@ class SqlStore(SqlReads, SqlOutcomes, SqlDerived, SqlIdentity, SqlBudgets, SqlSe
             )
             flush_pending(run)
             if file_states:
-                run.execute_many(
-                    st.UPSERT_FILE_STATE,
-                    [
-                        {
-                            "path": f.path,
-                            "size": f.size,
-                            "mtime_ns": f.mtime_ns,
-                            "safe_offset": f.safe_offset,
-                            "parser_state": f.parser_state,
-                            "updated_ms": now,
-                        }
-                        for f in file_states
-                    ],
-                )
+                run.execute_many(st.UPSERT_FILE_STATE, [file_state_row(f, now) for f in file_states])
+
+    def _upsert_the_rest(self, batch: RecordBatch, session_rows: list[dict[str, Any]]) -> None:
+        """The records a write stores as they come (no buckets, owners or call keys to settle)."""
+        run = self.runner
+        run.execute_many(st.UPSERT_FILE_TOUCH, clean_text_rows([touch_row(f) for f in batch.file_touches]))
+        run.execute_many(st.UPSERT_SUBAGENT, clean_text_rows([subagent_row(s) for s in batch.subagents]))
+        run.execute_many(st.UPSERT_COMMIT, clean_text_rows([commit_row(c) for c in batch.commits]))
+        run.execute_many(
+            st.UPSERT_PULL_REQUEST, clean_text_rows([pull_request_row(p) for p in batch.pull_requests])
+        )
+        run.execute_many(
+            st.UPSERT_PUSHED_COMMIT, clean_text_rows([pushed_commit_row(p) for p in batch.pushed_commits])
+        )
+        run.execute_many(st.UPSERT_USER, user_rows(session_rows))
+        run.execute_many(st.UPSERT_RAW_EVENT, clean_text_rows([raw_row(e) for e in batch.raw_events]))
+
+    def _buckets_of_changed_dims(
+        self, old_dims: dict[str, tuple[Any, ...]], new_dims: dict[str, tuple[Any, ...]]
+    ) -> set[int]:
+        """A session whose project, user, agent or start changed moves its records' rollups: the
+        buckets its records and its old and new start fall in."""
+        buckets: set[int] = set()
+        for sid, dims in new_dims.items():
+            before = old_dims.get(sid)
+            if before != dims:
+                if before is not None:
+                    buckets |= self._session_buckets(sid)
+                    if before[3] is not None:
+                        buckets.add(bucket_of(before[3]))
+                if dims[3] is not None:
+                    buckets.add(bucket_of(dims[3]))
+        return buckets
 
     def _fold_calls(
         self, folds: Sequence[tuple[str, str]], dirty_buckets: set[int], dirty_sessions: set[str]

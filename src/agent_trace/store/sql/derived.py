@@ -86,28 +86,7 @@ class SqlDerived:
     def _refresh_session_summaries(self, session_ids: Sequence[str]) -> None:
         run = self.runner
         placeholders, params = in_params("s", session_ids)
-        summary: dict[str, dict[str, Any]] = {
-            sid: {
-                "sid": sid,
-                "n_prompts": 0,
-                "n_llm_calls": 0,
-                "n_tool_calls": 0,
-                "n_tool_errors": 0,
-                "n_subagents": 0,
-                "input_tokens": 0,
-                "output_tokens": 0,
-                "cache_creation_tokens": 0,
-                "cache_5m_tokens": 0,
-                "cache_1h_tokens": 0,
-                "cache_read_tokens": 0,
-                "cost_nusd": 0,
-                "unpriced_calls": 0,
-                "models": None,
-                "unpriced_models": None,
-                "last_activity_ms": None,
-            }
-            for sid in session_ids
-        }
+        summary = {sid: _empty_summary(sid) for sid in session_ids}
         models: dict[str, list[str]] = {sid: [] for sid in session_ids}
         unpriced: dict[str, list[str]] = {sid: [] for sid in session_ids}
 
@@ -117,37 +96,11 @@ class SqlDerived:
                 if current is None or value > current:
                     summary[sid]["last_activity_ms"] = int(value)
 
-        best_model: dict[str, tuple[int, int, str]] = {}
         llm_rows, prompt_rows, tool_rows, subagent_rows, first_rows = self._event_summary_rows(session_ids)
-        for sid in session_ids:
-            summary[sid]["first_prompt"] = None
         for row in first_rows:
             summary[row[0]]["first_prompt"] = row[1]
+        best_model = _add_llm_rows(summary, models, unpriced, llm_rows)
         for row in llm_rows:
-            s = summary[row[0]]
-            if row[1]:
-                models[row[0]].append(str(row[1]))
-            if row[10]:
-                unpriced[row[0]].append(str(row[1]) if row[1] else NO_MODEL_LABEL)
-            s["n_llm_calls"] += int(row[2])
-            # The model that cost the session most (outcomes count results under it); ties by name.
-            rank = (int(row[9] or 0), -int(row[2]), str(row[1] or ""))
-            if row[1] and (best_model.get(row[0]) is None or rank > best_model[row[0]]):
-                best_model[row[0]] = rank
-            for index, name in enumerate(
-                (
-                    "input_tokens",
-                    "output_tokens",
-                    "cache_creation_tokens",
-                    "cache_5m_tokens",
-                    "cache_1h_tokens",
-                    "cache_read_tokens",
-                    "cost_nusd",
-                    "unpriced_calls",
-                ),
-                start=3,
-            ):
-                s[name] += int(row[index] or 0)
             bump_last(row[0], row[11])
         for row in prompt_rows:
             summary[row[0]]["n_prompts"] = int(row[1] or 0)
@@ -235,3 +188,56 @@ class SqlDerived:
     def ensure_fresh(self) -> None:
         if self.has_pending_refresh():
             self.refresh_derived()
+
+
+_LLM_SUMS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_5m_tokens",
+    "cache_1h_tokens",
+    "cache_read_tokens",
+    "cost_nusd",
+    "unpriced_calls",
+)
+
+
+def _empty_summary(sid: str) -> dict[str, Any]:
+    return {
+        "sid": sid,
+        "n_prompts": 0,
+        "n_llm_calls": 0,
+        "n_tool_calls": 0,
+        "n_tool_errors": 0,
+        "n_subagents": 0,
+        **dict.fromkeys(_LLM_SUMS, 0),
+        "models": None,
+        "unpriced_models": None,
+        "last_activity_ms": None,
+        "first_prompt": None,
+    }
+
+
+def _add_llm_rows(
+    summary: dict[str, dict[str, Any]],
+    models: dict[str, list[str]],
+    unpriced: dict[str, list[str]],
+    llm_rows: list[tuple[Any, ...]],
+) -> dict[str, tuple[int, int, str]]:
+    """Sum the per-model LLM rows (session, model, calls, the _LLM_SUMS…, unpriced, last) into
+    each session's summary; returns each session's rank of its costliest model (outcomes count
+    results under it; ties by name)."""
+    best_model: dict[str, tuple[int, int, str]] = {}
+    for row in llm_rows:
+        s = summary[row[0]]
+        if row[1]:
+            models[row[0]].append(str(row[1]))
+        if row[10]:
+            unpriced[row[0]].append(str(row[1]) if row[1] else NO_MODEL_LABEL)
+        s["n_llm_calls"] += int(row[2])
+        rank = (int(row[9] or 0), -int(row[2]), str(row[1] or ""))
+        if row[1] and (best_model.get(row[0]) is None or rank > best_model[row[0]]):
+            best_model[row[0]] = rank
+        for index, name in enumerate(_LLM_SUMS, start=3):
+            s[name] += int(row[index] or 0)
+    return best_model

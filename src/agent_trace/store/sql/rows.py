@@ -20,7 +20,7 @@ from agent_trace.domain.records import (
     ToolCall,
     bucket_of,
 )
-from agent_trace.store.port import ActivityBucket, SessionSummary, ToolBucket, UsageBucket
+from agent_trace.store.port import ActivityBucket, FileState, SessionSummary, ToolBucket, UsageBucket
 from agent_trace.store.sql import statements as st
 
 
@@ -362,3 +362,14 @@ def summary_from_row(r: Sequence[Any]) -> SessionSummary:
         outcome_score=r[32] if len(r) > 32 else None,
         commits=int(r[33] or 0) if len(r) > 33 else 0,
     )
+
+
+def file_state_row(f: FileState, now: int) -> dict[str, Any]:
+    return {
+        "path": f.path,
+        "size": f.size,
+        "mtime_ns": f.mtime_ns,
+        "safe_offset": f.safe_offset,
+        "parser_state": f.parser_state,
+        "updated_ms": now,
+    }
