@@ -108,16 +108,7 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
         config_before_text = None
     previous = client_config.read_raw(config_path) or {}
 
-    if args.collector_url:
-        try:
-            url = client_config.collector_base_url(args.collector_url)
-        except ValueError as exc:
-            raise InitError(f"--collector-url {exc}") from None
-    else:
-        try:
-            url = client_config.collector_base_url(str(previous.get("collector_url") or ""))
-        except ValueError:
-            url = f"http://127.0.0.1:{settings.collector_port}"
+    url = _collector_url(args, previous, settings)
     parts = urlsplit(url)
     assert parts.hostname is not None
     tier = args.privacy_tier or previous.get("privacy_tier") or settings.privacy_tier
@@ -130,13 +121,7 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
         )
     protocol = args.otlp_protocol or previous.get("otlp_protocol") or "http/protobuf"
     all_events = (args.events or previous.get("events") or "lean") == "all"
-    transport = args.hook_transport
-    if transport == "auto":
-        transport = "http" if _is_loopback(parts.hostname) else "command"
-    if token and transport == "http":
-        # An http handler could only send the token from settings.json (usually mode 0644);
-        # the command handler reads it from the 0600 client config.
-        transport = "command"
+    transport = _hook_transport(args.hook_transport, parts.hostname, bool(token))
     otlp_endpoint = url if protocol != "grpc" else _grpc_endpoint(parts.scheme, parts.hostname, settings)
 
     project_dir = Path(args.project_dir or os.getcwd()).resolve()
@@ -144,22 +129,8 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
     current, current_text = files.read_json(settings_file)
 
     records = files.records_of(previous)
-    record = next((r for r in records if r.settings_path == str(settings_file)), None)
-    if record is None:
-        record = InstallRecord(
-            settings_path=str(settings_file), scope=args.scope, created_file=current is None
-        )
-        records.append(record)
-    # The hook URLs an earlier init wrote, to be replaced: derived from the recorded base, and as
-    # the pre-fix init wrote them (the recorded `…/v1/hooks` with `/v1/hooks` appended again).
-    old_urls: list[str] = []
-    if previous.get("collector_url"):
-        recorded = str(previous["collector_url"]).rstrip("/")
-        old_urls.append(recorded + client_config.HOOKS_PATH)
-        try:
-            old_urls.append(client_config.collector_base_url(recorded) + client_config.HOOKS_PATH)
-        except ValueError:
-            pass
+    record = _install_record(records, settings_file, args.scope, created=current is None)
+    old_urls = _old_hook_urls(previous)
     user = resolve_user(settings.user, env) or previous.get("user")
     hook_plan = HookPlan(
         command=files.hook_command(),
@@ -171,21 +142,14 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
     )
     desired_env = otel_env(tier=int(tier), protocol=protocol, endpoint=otlp_endpoint, token=token)
     if user:
-        # Telemetry names the same developer as the hooks: agent_trace.user, added to any
-        # resource attributes the user set themselves.
-        desired_env["OTEL_RESOURCE_ATTRIBUTES"] = with_user_attribute(
-            record.env_previous.get("OTEL_RESOURCE_ATTRIBUTES")
-            if "OTEL_RESOURCE_ATTRIBUTES" in record.env_set
-            else (current or {}).get("env", {}).get("OTEL_RESOURCE_ATTRIBUTES"),
-            user,
-        )
+        desired_env["OTEL_RESOURCE_ATTRIBUTES"] = _resource_attributes(record, current, user)
     keys = {"otelHeadersHelper": files.otel_headers_command()} if token else {}
     new_settings = install(current or {}, hook_plan, desired_env, record, old_urls, keys)
     settings_after = files.render(new_settings)
     if current is not None and new_settings == current:
         settings_after = current_text or settings_after  # unchanged JSON: keep the exact bytes
 
-    config: dict[str, Any] = {
+    config = {
         "version": client_config.CONFIG_VERSION,
         "collector_url": url,
         "privacy_tier": int(tier),
@@ -197,9 +161,8 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
         "events": "all" if all_events else "lean",
         "hook_command": hook_plan.command,
         "installs": [r.to_json() for r in records],
+        "ingest_token": token or None,
     }
-    if token:
-        config["ingest_token"] = token
     config = {k: v for k, v in config.items() if v is not None}
     config_after = files.render(config)
     if previous and config == previous and config_before_text is not None:
@@ -216,6 +179,65 @@ def _plan(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> 
             (config_path, config_before_text, config_after),
         ],
     }
+
+
+def _install_record(
+    records: list[InstallRecord], settings_file: Path, scope: str, created: bool
+) -> InstallRecord:
+    """This settings file's install record (a new one, added to `records`, on a first init)."""
+    record = next((r for r in records if r.settings_path == str(settings_file)), None)
+    if record is None:
+        record = InstallRecord(settings_path=str(settings_file), scope=scope, created_file=created)
+        records.append(record)
+    return record
+
+
+def _resource_attributes(record: InstallRecord, current: dict[str, Any] | None, user: str) -> str:
+    """Telemetry names the same developer as the hooks: agent_trace.user, added to any resource
+    attributes the user set themselves (before our first init, or now)."""
+    return with_user_attribute(
+        record.env_previous.get("OTEL_RESOURCE_ATTRIBUTES")
+        if "OTEL_RESOURCE_ATTRIBUTES" in record.env_set
+        else (current or {}).get("env", {}).get("OTEL_RESOURCE_ATTRIBUTES"),
+        user,
+    )
+
+
+def _collector_url(args: argparse.Namespace, previous: dict[str, Any], settings: Settings) -> str:
+    """The collector base URL: as given, else as recorded by an earlier init, else the local one."""
+    if args.collector_url:
+        try:
+            return client_config.collector_base_url(args.collector_url)
+        except ValueError as exc:
+            raise InitError(f"--collector-url {exc}") from None
+    try:
+        return client_config.collector_base_url(str(previous.get("collector_url") or ""))
+    except ValueError:
+        return f"http://127.0.0.1:{settings.collector_port}"
+
+
+def _old_hook_urls(previous: dict[str, Any]) -> list[str]:
+    """The hook URLs an earlier init wrote, to be replaced: derived from the recorded base, and as
+    the pre-fix init wrote them (the recorded `…/v1/hooks` with `/v1/hooks` appended again)."""
+    if not previous.get("collector_url"):
+        return []
+    recorded = str(previous["collector_url"]).rstrip("/")
+    urls = [recorded + client_config.HOOKS_PATH]
+    try:
+        urls.append(client_config.collector_base_url(recorded) + client_config.HOOKS_PATH)
+    except ValueError:
+        pass
+    return urls
+
+
+def _hook_transport(asked: str, host: str, has_token: bool) -> str:
+    """`http` for a loopback collector when asked for `auto`, else `command`; never `http` with a
+    token: an http handler could only send it from settings.json (usually mode 0644), the command
+    handler reads it from the 0600 client config."""
+    transport = asked
+    if transport == "auto":
+        transport = "http" if _is_loopback(host) else "command"
+    return "command" if has_token and transport == "http" else transport
 
 
 def _is_loopback(host: str) -> bool:
