@@ -137,21 +137,7 @@ def scan_repo(
         return result
     since = f"--since=@{min(starts) // 1000 - 86_400}"
     # 1. every commit of any ref made while a session ran here
-    try:
-        listed = git.run("log", "--all", since, f"-n{MAX_SCANNED_COMMITS}", "--format=%H %ct").split("\n")
-    except GitError:
-        listed = []
-    linked: dict[str, str] = {
-        sha: str(row["session_id"]) for sha, row in known.items() if row.get("session_id")
-    }
-    for line in listed:
-        sha, _, ct = line.partition(" ")
-        if not sha or sha in linked or not ct.strip().isdigit():
-            continue
-        sid = session_for_commit(int(ct) * 1000, windows)
-        if sid is not None:
-            linked[sha] = sid
-            result.new_links += 1
+    linked = _link_commits(git, since, windows, known, result)
     if not linked:
         return result
     # 2. describe them (three git calls per batch of revisions)
@@ -164,21 +150,13 @@ def scan_repo(
     # 3. fates against the default branch
     on_default: set[str] = set()
     default_ids: dict[str, str] = {}
-    reverts: dict[str, str] = {}
     if default:
         try:
             on_default = set(git.run("rev-list", since, default).split())
         except GitError:
             on_default = set()
         default_ids = {pid: sha for sha, pid in _patch_ids(git, [since, default]).items()}
-    try:
-        log = git.run("log", "--all", since, "--grep=This reverts commit", "--format=%x1e%H%x1f%B")
-    except GitError:
-        log = ""
-    for record in log.split("\x1e")[1:]:
-        sha, _, body = record.partition("\x1f")
-        for reverted in reverted_shas(body):
-            reverts.setdefault(reverted, sha.strip())
+    reverts = _reverts(git, since)
     squashes = _squash_matches(git, described, linked, default_ids, on_default)
     for sha in shas:
         c = described.get(sha, {"sha": sha})
@@ -270,3 +248,42 @@ def _files_json(files: object) -> str | None:
 
 def scan_batch(scans: list[RepoScan]) -> RecordBatch:
     return RecordBatch(commits=[c for s in scans for c in s.commit_records])
+
+
+def _link_commits(
+    git: Git,
+    since: str,
+    windows: list[tuple[str, int, int]],
+    known: dict[str, dict[str, Any]],
+    result: RepoScan,
+) -> dict[str, str]:
+    """sha → session: the commits already linked, and every commit of any ref made while one of
+    `windows` ran (counted in `result.new_links`)."""
+    try:
+        listed = git.run("log", "--all", since, f"-n{MAX_SCANNED_COMMITS}", "--format=%H %ct").split("\n")
+    except GitError:
+        listed = []
+    linked = {sha: str(row["session_id"]) for sha, row in known.items() if row.get("session_id")}
+    for line in listed:
+        sha, _, ct = line.partition(" ")
+        if not sha or sha in linked or not ct.strip().isdigit():
+            continue
+        sid = session_for_commit(int(ct) * 1000, windows)
+        if sid is not None:
+            linked[sha] = sid
+            result.new_links += 1
+    return linked
+
+
+def _reverts(git: Git, since: str) -> dict[str, str]:
+    """reverted sha → the first commit whose message says it reverts it."""
+    try:
+        log = git.run("log", "--all", since, "--grep=This reverts commit", "--format=%x1e%H%x1f%B")
+    except GitError:
+        log = ""
+    reverts: dict[str, str] = {}
+    for record in log.split("\x1e")[1:]:
+        sha, _, body = record.partition("\x1f")
+        for reverted in reverted_shas(body):
+            reverts.setdefault(reverted, sha.strip())
+    return reverts
