@@ -222,6 +222,20 @@ def _when(ms: int) -> str:
 
 
 def render(report: dict[str, Any]) -> str:
+    sections = (
+        _config_lines,
+        _hooks_lines,
+        _collector_lines,
+        _spool_lines,
+        _last_event_lines,
+        _budgets_lines,
+        _verdict_lines,
+    )
+    return "\n".join(line for section in sections for line in section(report))
+
+
+def _config_lines(report: dict[str, Any]) -> list[str]:
+    """The client config: where, which collector, tier, token, transports."""
     lines: list[str] = []
     config = report.get("config")
     if not report["configured"]:
@@ -237,6 +251,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"            OpenTelemetry {config.get('otlp_protocol')} → {config.get('otlp_endpoint')}"
         )
+    return lines
+
+
+def _hooks_lines(report: dict[str, Any]) -> list[str]:
+    """Each settings file: how many of our hook events it has, which are missing."""
+    lines: list[str] = []
     for entry in report["hooks"]:
         label = f"hooks       {entry['scope']:<8}{entry['path']}"
         if "error" in entry:
@@ -254,6 +274,12 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"{label}: {len(entry['events'])} events ({summary})")
             if entry["missing_events"]:
                 lines.append(f"            missing: {', '.join(entry['missing_events'])}")
+    return lines
+
+
+def _collector_lines(report: dict[str, Any]) -> list[str]:
+    """Whether the collector answers."""
+    lines: list[str] = []
     collector = report.get("collector")
     if collector:
         if collector["ok"]:
@@ -264,6 +290,12 @@ def render(report: dict[str, Any]) -> str:
             )
         else:
             lines.append(f"collector   {collector['url']} {collector['problem']}")
+    return lines
+
+
+def _spool_lines(report: dict[str, Any]) -> list[str]:
+    """What the hook handler keeps for later (and what the collector refused)."""
+    lines: list[str] = []
     spool = report.get("spool")
     if spool:
         text = f"spool       {spool['payloads']} payload(s), {spool['bytes']} bytes in {spool['dir']}"
@@ -279,6 +311,12 @@ def render(report: dict[str, Any]) -> str:
             )
         if spool.get("last_log"):
             lines.append(f"            last handler log line: {spool['last_log']}")
+    return lines
+
+
+def _last_event_lines(report: dict[str, Any]) -> list[str]:
+    """The newest event the store holds."""
+    lines: list[str] = []
     last = report["last_event"]
     if last.get("error"):
         lines.append(f"last event  unknown: {last['error']}")
@@ -289,6 +327,12 @@ def render(report: dict[str, Any]) -> str:
         )
     else:
         lines.append(f"last event  none yet (store {last['source']})")
+    return lines
+
+
+def _budgets_lines(report: dict[str, Any]) -> list[str]:
+    """Budgets at a threshold, failed alert deliveries."""
+    lines: list[str] = []
     budgets = report.get("budgets") or {}
     if budgets.get("error"):
         lines.append(f"budgets     unknown: {budgets['error']}")
@@ -301,6 +345,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"            ! {budgets['failed_deliveries']} alert delivery(ies) failed (agent-trace budgets list)"
         )
+    return lines
+
+
+def _verdict_lines(report: dict[str, Any]) -> list[str]:
+    """The problems that stop capture, or that it works."""
+    lines: list[str] = []
     problems = report.get("problems") or []
     if problems:
         lines.append("")
@@ -310,4 +360,4 @@ def render(report: dict[str, Any]) -> str:
     else:
         lines.append("")
         lines.append("Capture is set up and the collector answers.")
-    return "\n".join(lines)
+    return lines

@@ -106,61 +106,9 @@ def _users(args: argparse.Namespace, settings: Settings, ids: IdentityStore) -> 
     actor = _actor(settings)
     action = args.users_command
     if action == "add":
-        name = args.name.strip()
-        if not name or len(name) > 200:
-            raise IdentityError("NAME: 1 to 200 characters")
-        if args.team:
-            known = {t.team_id for t in ids.teams()}
-            missing = [t for t in args.team if t not in known]
-            if missing:
-                raise IdentityError(
-                    f"no team {missing[0]!r}: create it first with `agent-trace teams add {missing[0]}`"
-                )
-        token = new_token()
-        account = ids.add_account(name, args.role, email=args.email, token_hash=token_digest(token))
-        if args.team:
-            ids.set_team_members(name, args.team)
-        ids.append_audit(
-            actor, "user_add", name, {"role": args.role, "email": args.email, "teams": args.team}
-        )
-        if args.json:
-            _print_json(
-                {
-                    "name": account.user_id,
-                    "role": account.role,
-                    "email": account.email,
-                    "teams": args.team,
-                    "token": token,
-                }
-            )
-        else:
-            print(f"Added {account.user_id} ({account.role}). Personal token (shown once, keep it secret):")
-            print(token)
-            print(f"On their machine: agent-trace init --collector-url <URL> --token {token[:6]}…")
-        return 0
+        return _add_user(args, ids, actor)
     if action == "list":
-        accounts = ids.accounts()
-        if args.json:
-            _print_json([a.as_json() for a in accounts])
-            return 0
-        from rich.table import Table
-
-        from agent_trace.cli.render import make_console
-
-        table = Table(title="Users", title_justify="left", header_style="bold")
-        for col in ("Name", "Role", "Email", "Teams", "Status", "Sign-in"):
-            table.add_column(col)
-        for a in accounts:
-            table.add_row(
-                a.user_id,
-                a.role,
-                a.email or "–",
-                ", ".join(a.teams) or "–",
-                "disabled" if a.disabled else "active",
-                "password" if a.has_password else a.source,
-            )
-        make_console().print(table)
-        return 0
+        return _list_users(args, ids)
     if action in ("disable", "enable"):
         ids.set_disabled(args.name, action == "disable")
         ids.append_audit(actor, f"user_{action}", args.name, {})
@@ -193,6 +141,64 @@ def _users(args: argparse.Namespace, settings: Settings, ids: IdentityStore) -> 
     else:
         print(f"New token for {args.name} (the old one is refused from now on):")
         print(token)
+    return 0
+
+
+def _add_user(args: argparse.Namespace, ids: IdentityStore, actor: str) -> int:
+    name = args.name.strip()
+    if not name or len(name) > 200:
+        raise IdentityError("NAME: 1 to 200 characters")
+    if args.team:
+        known = {t.team_id for t in ids.teams()}
+        missing = [t for t in args.team if t not in known]
+        if missing:
+            raise IdentityError(
+                f"no team {missing[0]!r}: create it first with `agent-trace teams add {missing[0]}`"
+            )
+    token = new_token()
+    account = ids.add_account(name, args.role, email=args.email, token_hash=token_digest(token))
+    if args.team:
+        ids.set_team_members(name, args.team)
+    ids.append_audit(actor, "user_add", name, {"role": args.role, "email": args.email, "teams": args.team})
+    if args.json:
+        _print_json(
+            {
+                "name": account.user_id,
+                "role": account.role,
+                "email": account.email,
+                "teams": args.team,
+                "token": token,
+            }
+        )
+    else:
+        print(f"Added {account.user_id} ({account.role}). Personal token (shown once, keep it secret):")
+        print(token)
+        print(f"On their machine: agent-trace init --collector-url <URL> --token {token[:6]}…")
+    return 0
+
+
+def _list_users(args: argparse.Namespace, ids: IdentityStore) -> int:
+    accounts = ids.accounts()
+    if args.json:
+        _print_json([a.as_json() for a in accounts])
+        return 0
+    from rich.table import Table
+
+    from agent_trace.cli.render import make_console
+
+    table = Table(title="Users", title_justify="left", header_style="bold")
+    for col in ("Name", "Role", "Email", "Teams", "Status", "Sign-in"):
+        table.add_column(col)
+    for a in accounts:
+        table.add_row(
+            a.user_id,
+            a.role,
+            a.email or "–",
+            ", ".join(a.teams) or "–",
+            "disabled" if a.disabled else "active",
+            "password" if a.has_password else a.source,
+        )
+    make_console().print(table)
     return 0
 
 
