@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from agent_trace.cli import install_files as files
 from agent_trace.cli.claude_settings import InstallRecord, SettingsError, uninstall
@@ -40,19 +41,7 @@ def cmd_uninstall(args: argparse.Namespace, settings: Settings, env: Mapping[str
     config_path = client_config.config_path(env)
     raw = client_config.read_raw(config_path)
     records = files.records_of(raw)
-    project_dir = Path(args.project_dir or os.getcwd()).resolve()
-    if args.scope:
-        wanted = str(files.settings_path(args.scope, env, project_dir))
-        targets: list[tuple[Path, InstallRecord | None]] = [
-            (Path(r.settings_path), r) for r in records if r.settings_path == wanted
-        ]
-        if not targets:
-            targets = [(Path(wanted), None)]
-    elif records:
-        targets = [(Path(r.settings_path), r) for r in records]
-    else:
-        # No record (agent-trace.json deleted by hand): look for our hooks in every scope.
-        targets = [(files.settings_path(s, env, project_dir), None) for s in files.SCOPES]
+    targets = _targets(args, env, records)
 
     if not args.dry_run and raw is not None:
         _deliver_spool(env)
@@ -90,25 +79,47 @@ def cmd_uninstall(args: argparse.Namespace, settings: Settings, env: Mapping[str
         print(f"agent-trace uninstall: {exc}", file=sys.stderr)
         return 2
 
-    remaining = [r for r in records if r not in removed]
     if raw is not None:
-        if remaining:
-            raw = {**raw, "installs": [r.to_json() for r in remaining]}
-            new_config = files.render(raw)
-            if args.dry_run:
-                before = files.render(files.masked(client_config.read_raw(config_path) or {}))
-                print(files.diff(config_path, before, files.render(files.masked(raw))), end="")
-            else:
-                files.write_atomic(config_path, new_config, 0o600)
-        elif args.dry_run:
-            print(f"would remove {config_path}")
-        else:
-            config_path.unlink(missing_ok=True)
-            print(f"agent-trace: removed {config_path}")
+        _forget_installs(raw, [r for r in records if r not in removed], config_path, args.dry_run)
         changed_any = True
     if not changed_any:
         print("agent-trace uninstall: nothing to remove")
     return 0
+
+
+def _targets(
+    args: argparse.Namespace, env: dict[str, str], records: list[InstallRecord]
+) -> list[tuple[Path, InstallRecord | None]]:
+    """The settings files to clean: the asked scope's, else every recorded one, else (no record:
+    agent-trace.json deleted by hand) every scope's."""
+    project_dir = Path(args.project_dir or os.getcwd()).resolve()
+    if args.scope:
+        wanted = str(files.settings_path(args.scope, env, project_dir))
+        targets: list[tuple[Path, InstallRecord | None]] = [
+            (Path(r.settings_path), r) for r in records if r.settings_path == wanted
+        ]
+        return targets or [(Path(wanted), None)]
+    if records:
+        return [(Path(r.settings_path), r) for r in records]
+    return [(files.settings_path(s, env, project_dir), None) for s in files.SCOPES]
+
+
+def _forget_installs(
+    raw: dict[str, Any], remaining: list[InstallRecord], config_path: Path, dry_run: bool
+) -> None:
+    """The client config keeps the installs not removed; without any, it goes."""
+    if remaining:
+        raw = {**raw, "installs": [r.to_json() for r in remaining]}
+        if dry_run:
+            before = files.render(files.masked(client_config.read_raw(config_path) or {}))
+            print(files.diff(config_path, before, files.render(files.masked(raw))), end="")
+        else:
+            files.write_atomic(config_path, files.render(raw), 0o600)
+    elif dry_run:
+        print(f"would remove {config_path}")
+    else:
+        config_path.unlink(missing_ok=True)
+        print(f"agent-trace: removed {config_path}")
 
 
 def _deliver_spool(env: dict[str, str]) -> None:
