@@ -244,12 +244,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     user_home = Path(env.get("HOME") or str(Path.home()))
     home = Path(env.get("AGENT_TRACE_HOME") or (user_home / ".agent-trace")).expanduser()
     config_file = home / "config.toml"
-    file_cfg: dict[str, object] = {}
-    if config_file.is_file():
-        try:
-            file_cfg = tomllib.loads(config_file.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{config_file}: not valid TOML ({exc})") from None
+    file_cfg = _read_config_file(config_file)
 
     database_url = _str(
         env, file_cfg, ("AGENT_TRACE_DATABASE_URL", "POSTGRES_CONNECTION_STRING"), "database_url"
@@ -258,17 +253,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url = f"sqlite:///{home / 'agent-trace.db'}"
     database_url = normalize_database_url(database_url)
 
-    tier = _int(env, file_cfg, ("AGENT_TRACE_PRIVACY_TIER",), "privacy_tier", DEFAULT_PRIVACY_TIER)
-    if tier not in (1, 2, 3):
-        raise ConfigError(
-            f"privacy tier {tier}: must be 1 (metadata), 2 (+prompts, tool details) or 3 (+responses)"
-        )
-
-    raw_role = _str(env, file_cfg, ("RUNTIME_SERVICE_ROLE",), "role") or "all"
-    try:
-        role = normalize_role(raw_role)
-    except ValueError as exc:
-        raise ConfigError(f"RUNTIME_SERVICE_ROLE={raw_role!r}: {exc}") from None
+    tier = _privacy_tier(env, file_cfg)
+    role = _role(env, file_cfg)
 
     run_migrations = True
     if env.get("RUNTIME_RUN_MIGRATIONS"):
@@ -303,27 +289,67 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         claude_projects_dirs=_claude_projects_dirs(env),
         agent_session_dirs=_agent_session_dirs(env),
         config_file=config_file if config_file.is_file() else None,
-        ingest_max_body_bytes=_positive(
+        **_ingest_limits(env, file_cfg),
+        **_identity(env, file_cfg),
+        budgets=_budget_settings(env, file_cfg),
+    )
+
+
+def _read_config_file(config_file: Path) -> dict[str, object]:
+    if not config_file.is_file():
+        return {}
+    try:
+        return tomllib.loads(config_file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_file}: not valid TOML ({exc})") from None
+
+
+def _privacy_tier(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> int:
+    tier = _int(env, file_cfg, ("AGENT_TRACE_PRIVACY_TIER",), "privacy_tier", DEFAULT_PRIVACY_TIER)
+    if tier not in (1, 2, 3):
+        raise ConfigError(
+            f"privacy tier {tier}: must be 1 (metadata), 2 (+prompts, tool details) or 3 (+responses)"
+        )
+    return tier
+
+
+def _role(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> str:
+    raw_role = _str(env, file_cfg, ("RUNTIME_SERVICE_ROLE",), "role") or "all"
+    try:
+        return normalize_role(raw_role)
+    except ValueError as exc:
+        raise ConfigError(f"RUNTIME_SERVICE_ROLE={raw_role!r}: {exc}") from None
+
+
+class _IngestLimits(TypedDict):
+    ingest_max_body_bytes: int
+    ingest_queue_records: int
+    ingest_batch_records: int
+    ingest_workers: int
+
+
+def _ingest_limits(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> _IngestLimits:
+    """The collector's body cap, queue and batch sizes and decoder workers."""
+    return {
+        "ingest_max_body_bytes": _positive(
             env, file_cfg, "AGENT_TRACE_MAX_BODY_BYTES", "max_body_bytes", DEFAULT_MAX_BODY_BYTES
         ),
-        ingest_queue_records=_positive(
+        "ingest_queue_records": _positive(
             env,
             file_cfg,
             "AGENT_TRACE_INGEST_QUEUE_RECORDS",
             "ingest_queue_records",
             DEFAULT_INGEST_QUEUE_RECORDS,
         ),
-        ingest_batch_records=_positive(
+        "ingest_batch_records": _positive(
             env,
             file_cfg,
             "AGENT_TRACE_INGEST_BATCH_RECORDS",
             "ingest_batch_records",
             DEFAULT_INGEST_BATCH_RECORDS,
         ),
-        ingest_workers=_workers(env, file_cfg),
-        **_identity(env, file_cfg),
-        budgets=_budget_settings(env, file_cfg),
-    )
+        "ingest_workers": _workers(env, file_cfg),
+    }
 
 
 def _budget_settings(env: Mapping[str, str], file_cfg: Mapping[str, object]) -> BudgetSettings:
