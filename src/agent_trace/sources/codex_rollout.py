@@ -290,85 +290,93 @@ class CodexRolloutParser(SessionFileParser):
     def _on_response_item(self, payload: Mapping[str, Any], ts: int | None) -> None:
         kind = payload.get("type")
         if kind in _TOOL_ITEMS:
-            call_id = _str(payload.get("call_id")) or _str(payload.get("id"))
-            if call_id is None:
-                return
-            tool = self._tool(call_id)
-            if tool is None:
-                return
-            name = _str(payload.get("name")) or ("local_shell" if kind == "local_shell_call" else None)
-            tool.tool_name = name
-            if name:
-                self.state.tool_names[call_id] = name
-                while len(self.state.tool_names) > _MAX_TURNS:
-                    self.state.tool_names.pop(next(iter(self.state.tool_names)))
-            tool.started_ms = ts
-            tool.prompt_id = self.state.turn_prompts.get(self.state.turn_id or "")
-            if kind == "custom_tool_call":
-                raw_input = payload.get("input")
-                tool.input_json = _dumps({"input": raw_input}) if isinstance(raw_input, str) else None
-                if name == "apply_patch" and isinstance(raw_input, str):
-                    for path in patch_paths(raw_input):
-                        self._touch(call_id, path, ts)
-            elif kind == "local_shell_call":
-                tool.input_json = _dumps(payload.get("action"))
-            else:
-                arguments = payload.get("arguments")
-                tool.input_json = arguments if isinstance(arguments, str) else _dumps(arguments)
-                if name == "apply_patch" and isinstance(arguments, str):
-                    try:
-                        parsed = orjson.loads(arguments)
-                    except orjson.JSONDecodeError:
-                        parsed = None
-                    if isinstance(parsed, dict) and isinstance(parsed.get("input"), str):
-                        for path in patch_paths(parsed["input"]):
-                            self._touch(call_id, path, ts)
-            last_call = self.state.last_call
-            if last_call is not None and not self.state.has_usage_records:
-                tool.call_id = last_call
-                found = self._calls.get(last_call)
-                if found is not None and call_id not in found.tool_use_ids:
-                    found.tool_use_ids = (*found.tool_use_ids, call_id)
-            elif call_id not in self.state.pending_tools:
-                self.state.pending_tools.append(call_id)
-            self._session(ts)
+            self._on_tool_call(payload, kind, ts)
         elif kind in _TOOL_OUTPUTS:
-            call_id = _str(payload.get("call_id"))
-            tool = self._tool(call_id) if call_id else None
-            if tool is None:
-                return
-            output = payload.get("output")
-            if isinstance(output, dict):  # older files: {"content": ..., "success": ...}
-                success = output.get("success")
-                output = output.get("content")
-                if success is False and tool.status is None:
-                    tool.status = "error"
-            code = None
-            if isinstance(output, str) and output.startswith('{"output"'):
-                # 0.6x shell results: {"output": text, "metadata": {"exit_code": n, ...}}
+            self._on_tool_output(payload, ts)
+
+    def _on_tool_call(self, payload: Mapping[str, Any], kind: object, ts: int | None) -> None:
+        """A function, custom tool or local shell call: its tool call, input and touched files."""
+        call_id = _str(payload.get("call_id")) or _str(payload.get("id"))
+        if call_id is None:
+            return
+        tool = self._tool(call_id)
+        if tool is None:
+            return
+        name = _str(payload.get("name")) or ("local_shell" if kind == "local_shell_call" else None)
+        tool.tool_name = name
+        if name:
+            self.state.tool_names[call_id] = name
+            while len(self.state.tool_names) > _MAX_TURNS:
+                self.state.tool_names.pop(next(iter(self.state.tool_names)))
+        tool.started_ms = ts
+        tool.prompt_id = self.state.turn_prompts.get(self.state.turn_id or "")
+        if kind == "custom_tool_call":
+            raw_input = payload.get("input")
+            tool.input_json = _dumps({"input": raw_input}) if isinstance(raw_input, str) else None
+            if name == "apply_patch" and isinstance(raw_input, str):
+                for path in patch_paths(raw_input):
+                    self._touch(call_id, path, ts)
+        elif kind == "local_shell_call":
+            tool.input_json = _dumps(payload.get("action"))
+        else:
+            arguments = payload.get("arguments")
+            tool.input_json = arguments if isinstance(arguments, str) else _dumps(arguments)
+            if name == "apply_patch" and isinstance(arguments, str):
                 try:
-                    wrapped = orjson.loads(output)
+                    parsed = orjson.loads(arguments)
                 except orjson.JSONDecodeError:
-                    wrapped = None
-                if isinstance(wrapped, dict) and isinstance(wrapped.get("output"), str):
-                    output = wrapped["output"]
-                    meta = wrapped.get("metadata")
-                    if isinstance(meta, dict) and isinstance(meta.get("exit_code"), int):
-                        code = meta["exit_code"]
-            text = output if isinstance(output, str) else _dumps(output) if output is not None else None
-            tool.output_text = text
-            tool.ended_ms = ts
-            name = tool.tool_name or self.state.tool_names.get(tool.tool_use_id)
-            if code is None and tool_kind(name) in ("shell", "edit"):
-                code = exit_code_in(text)
-            if code is not None:
-                tool.status = "success" if code == 0 else "error"
-            elif tool.status is None:
-                tool.status = "success"
-            if tool.status == "error":
-                tool.error = text
-            if tool.started_ms is not None and ts is not None:
-                tool.duration_ms = max(ts - tool.started_ms, 0)
+                    parsed = None
+                if isinstance(parsed, dict) and isinstance(parsed.get("input"), str):
+                    for path in patch_paths(parsed["input"]):
+                        self._touch(call_id, path, ts)
+        last_call = self.state.last_call
+        if last_call is not None and not self.state.has_usage_records:
+            tool.call_id = last_call
+            found = self._calls.get(last_call)
+            if found is not None and call_id not in found.tool_use_ids:
+                found.tool_use_ids = (*found.tool_use_ids, call_id)
+        elif call_id not in self.state.pending_tools:
+            self.state.pending_tools.append(call_id)
+        self._session(ts)
+
+    def _on_tool_output(self, payload: Mapping[str, Any], ts: int | None) -> None:
+        """A call's output: its text, end, and status (from the exit code where there is one)."""
+        call_id = _str(payload.get("call_id"))
+        tool = self._tool(call_id) if call_id else None
+        if tool is None:
+            return
+        output = payload.get("output")
+        if isinstance(output, dict):  # older files: {"content": ..., "success": ...}
+            success = output.get("success")
+            output = output.get("content")
+            if success is False and tool.status is None:
+                tool.status = "error"
+        code = None
+        if isinstance(output, str) and output.startswith('{"output"'):
+            # 0.6x shell results: {"output": text, "metadata": {"exit_code": n, ...}}
+            try:
+                wrapped = orjson.loads(output)
+            except orjson.JSONDecodeError:
+                wrapped = None
+            if isinstance(wrapped, dict) and isinstance(wrapped.get("output"), str):
+                output = wrapped["output"]
+                meta = wrapped.get("metadata")
+                if isinstance(meta, dict) and isinstance(meta.get("exit_code"), int):
+                    code = meta["exit_code"]
+        text = output if isinstance(output, str) else _dumps(output) if output is not None else None
+        tool.output_text = text
+        tool.ended_ms = ts
+        name = tool.tool_name or self.state.tool_names.get(tool.tool_use_id)
+        if code is None and tool_kind(name) in ("shell", "edit"):
+            code = exit_code_in(text)
+        if code is not None:
+            tool.status = "success" if code == 0 else "error"
+        elif tool.status is None:
+            tool.status = "success"
+        if tool.status == "error":
+            tool.error = text
+        if tool.started_ms is not None and ts is not None:
+            tool.duration_ms = max(ts - tool.started_ms, 0)
 
     def _on_event(self, payload: Mapping[str, Any], ts: int | None) -> None:
         kind = payload.get("type")
