@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from agent_trace import __version__
+from agent_trace.server.api.models_ops import Health
 from agent_trace.server.context import AppContext
 from agent_trace.server.errors import install_error_handlers
 
@@ -47,7 +48,7 @@ ROLE_INSTALLERS: dict[str, Callable[[FastAPI, AppContext], None]] = {
 def _health_router(ctx: AppContext, role: str) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/health", tags=["health"])
+    @router.get("/health", tags=["health"], response_model=Health, responses={503: {"model": Health}})
     def health() -> JSONResponse:
         """This role and every database behind it: 200 when all answer, else 503 (so container
         health checks and load balancers take a role whose database is down out of service)."""

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from agent_trace.domain.budgets import Budget, BudgetError, make_budget
 from agent_trace.reports.periods import PeriodError, resolve_timezone
+from agent_trace.server.api import models_ops as ops
 from agent_trace.server.api.responses import json_response
 from agent_trace.server.budgets.report import budgets_report
 from agent_trace.server.context import AppContext
@@ -60,13 +61,18 @@ def budget_router(ctx: AppContext) -> APIRouter:
         except PeriodError:
             return None
 
-    @router.get("/budgets", summary="Budgets with their spend now, recent alerts and deliveries")
+    @router.get(
+        "/budgets",
+        response_model=ops.Budgets,
+        summary="Budgets with their spend now, recent alerts and deliveries",
+    )
     async def list_budgets() -> Response:
         report = await anyio.to_thread.run_sync(budgets_report, store, tz())
         return json_response(report)
 
     @router.put(
         "/budgets",
+        response_model=ops.BudgetView,
         summary="Create or replace the budget with this scope, period and unit",
         description=(
             'Body: `{"scope": "all|user:NAME|team:NAME|project:NAME|session", "period": '
@@ -85,7 +91,9 @@ def budget_router(ctx: AppContext) -> APIRouter:
             raise ApiError(404, "not_found", f"no budget {budget_id!r}")
         return Response(status_code=204)
 
-    @router.post("/budgets/allow", summary="Let a session run past blocking budgets")
+    @router.post(
+        "/budgets/allow", response_model=ops.SessionAllowed, summary="Let a session run past blocking budgets"
+    )
     async def allow(body: dict[str, Any] = Body(...)) -> Response:  # noqa: B008
         session_id = body.get("session_id")
         if not isinstance(session_id, str) or not session_id.strip():

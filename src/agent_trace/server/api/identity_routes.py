@@ -16,8 +16,9 @@ from agent_trace.reports.analytics import day_filters
 from agent_trace.reports.csvtext import to_csv as to_csv_rows
 from agent_trace.reports.team import BY, PERIODS, TeamRow, fetch_totals, memberships, team_report, to_csv
 from agent_trace.server.access import principal_of
+from agent_trace.server.api import models_ops as ops
 from agent_trace.server.api.params import DayRange, bad, parse_day_range
-from agent_trace.server.api.queries import Days, DaysModel, Tz, given
+from agent_trace.server.api.queries import Days, DaysModel
 from agent_trace.server.api.responses import json_response
 from agent_trace.server.context import AppContext
 from agent_trace.store.identity import IdentityStore, identity_of
@@ -25,9 +26,6 @@ from agent_trace.store.port import RecordReader
 
 TeamBy = Annotated[str | None, Query(description="user | team | project (default user)")]
 Period = Annotated[str | None, Query(description="daily | weekly | monthly (default daily)")]
-Day = Annotated[str | None, Query(description="a local day, 2026-02-11")]
-Text = Annotated[str | None, Query()]
-Model = Annotated[str | None, Query(description="only models whose name contains this")]
 WeekStart = Annotated[str | None, Query(description="weekly rows start on monday (default) or sunday")]
 WEEK_STARTS = {"monday": 0, "sunday": 6}
 
@@ -82,6 +80,12 @@ def parse_team_params(by: str | None, period: str | None) -> tuple[str, str]:
     return by, period
 
 
+# A CSV download's entry in /openapi.json.
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV, one row per line"}
+}
+
+
 def csv_response(text: str, name: str) -> Response:
     return Response(
         text.encode("utf-8"),
@@ -101,14 +105,9 @@ def audit_json(identity: IdentityStore, since_ms: int | None, limit: int) -> dic
 
 async def team_query(
     request: Request,
-    since: Day = None,
-    until: Day = None,
-    tz: Tz = None,
-    project: Text = None,
-    user: Text = None,
+    filters: DaysModel,
     by: TeamBy = None,
     period: Period = None,
-    model: Model = None,
     start_of_week: WeekStart = None,
 ) -> tuple[str, list[TeamRow]]:
     """The team view's parameters (JSON and CSV alike) → the chosen grouping and its rows."""
@@ -117,7 +116,6 @@ async def team_query(
     week_start = WEEK_STARTS.get((start_of_week or "monday").strip())
     if week_start is None:
         raise bad("start_of_week", "must be monday or sunday")
-    filters = given(since=since, until=until, tz=tz, project=project, user=user, model=model)
     days = parse_day_range(filters, ctx.settings.timezone)
     rows = await anyio.to_thread.run_sync(team_rows, ctx.store, days, chosen_by, chosen_period, week_start)
     return chosen_by, rows
@@ -130,7 +128,7 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
     store = ctx.store
     default_tz = ctx.settings.timezone
 
-    @router.get("/me", tags=["identity"], summary="Who you are, your role and teams")
+    @router.get("/me", tags=["identity"], response_model=ops.Me, summary="Who you are, your role and teams")
     async def me(request: Request) -> Response:
         p = principal_of(request)
         return json_response(
@@ -141,17 +139,25 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
         found = await anyio.to_thread.run_sync(fetch)
         return json_response([item.as_json() for item in found])
 
-    @router.get("/users", tags=["identity"], summary="Every account (admin)")
+    @router.get(
+        "/users", tags=["identity"], response_model=list[ops.Account], summary="Every account (admin)"
+    )
     async def users() -> Response:
         return await listed(identity_of(store).accounts)
 
-    @router.get("/teams", tags=["identity"], summary="Every team and its members (admin)")
+    @router.get(
+        "/teams",
+        tags=["identity"],
+        response_model=list[ops.TeamInfo],
+        summary="Every team and its members (admin)",
+    )
     async def teams() -> Response:
         return await listed(identity_of(store).teams)
 
     @router.get(
         "/audit",
         tags=["identity"],
+        response_model=ops.Audit,
         summary="The audit log, oldest first, and whether its hash chain is intact (admin)",
     )
     async def audit(
@@ -164,13 +170,16 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
     @router.get(
         "/analytics/team",
         tags=["analytics"],
+        response_model=ops.TeamAnalytics,
         summary="Spend, tokens, sessions, active developers, top tools and models per period and group",
     )
     async def team(found: Team) -> Response:
         chosen_by, rows = found
         return json_response({"by": chosen_by, "rows": [r.as_json() for r in rows]})
 
-    @router.get("/analytics/team.csv", tags=["analytics"], summary="The same as CSV (a download)")
+    @router.get(
+        "/analytics/team.csv", tags=["analytics"], responses=CSV, summary="The same as CSV (a download)"
+    )
     async def team_csv(found: Team) -> Response:
         chosen_by, rows = found
         return csv_response(to_csv(rows, chosen_by), f"agent-trace-team-by-{chosen_by}.csv")
@@ -178,6 +187,7 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
     @router.get(
         "/analytics/cost/daily.csv",
         tags=["analytics"],
+        responses=CSV,
         summary="Spend, tokens and activity per local day as CSV (a download)",
     )
     async def cost_daily_csv(filters: DaysModel) -> Response:
@@ -188,7 +198,10 @@ def add_identity_routes(router: APIRouter, ctx: AppContext) -> None:
         return csv_response(cost_csv(data), "agent-trace-cost-daily.csv")
 
     @router.get(
-        "/analytics/tools.csv", tags=["analytics"], summary="Tool calls, errors and time per tool as CSV"
+        "/analytics/tools.csv",
+        tags=["analytics"],
+        responses=CSV,
+        summary="Tool calls, errors and time per tool as CSV",
     )
     async def tools_csv_route(filters: Days) -> Response:
         from agent_trace.server.api import service

@@ -16,15 +16,13 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from agent_trace.server.api import models_ops as ops
 from agent_trace.server.api.params import bad, parse_filters, parse_tz
+from agent_trace.server.api.queries import WindowModel
 from agent_trace.server.context import AppContext
 from agent_trace.store.port import Filters, Store
 
 MAX_SESSION_IDS = 1000
-Text = Annotated[str | None, Query()]
-Instant = Annotated[
-    str | None, Query(description="a local day 2026-02-11 (in tz), ISO 8601 date-time or epoch ms")
-]
 
 
 def rollups_json(store: Store, filters: Filters) -> bytes:
@@ -43,27 +41,19 @@ def add_rollup_routes(router: APIRouter, ctx: AppContext) -> None:
     @router.get(
         "/analytics/rollups",
         tags=["analytics"],
+        response_model=ops.Rollups,
         summary="Usage (tokens, cost per model) and activity (prompts, tool calls) per 15-minute bucket",
     )
-    async def rollups(
-        since: Instant = None,
-        until: Instant = None,
-        tz: Text = None,
-        project: Text = None,
-        user: Text = None,
-        agent: Text = None,
-        model: Text = None,
-    ) -> Response:
-        zone, _ = parse_tz(tz, default_tz)
-        values = {"since": since, "until": until, "project": project, "user": user, "agent": agent}
-        params = {k: v for k, v in {**values, "model": model}.items() if v is not None}
-        filters = parse_filters(params, zone)
+    async def rollups(window: WindowModel) -> Response:
+        zone, _ = parse_tz(window.get("tz"), default_tz)
+        filters = parse_filters({k: v for k, v in window.items() if k != "tz"}, zone)
         body = await anyio.to_thread.run_sync(rollups_json, store, filters)
         return Response(body, media_type="application/json")
 
     @router.get(
         "/analytics/reported-calls",
         tags=["analytics"],
+        response_model=ops.ReportedCalls,
         summary="The LLM calls of these sessions with a cost the agent reported itself, beside ours",
     )
     async def reported_calls(
