@@ -212,17 +212,22 @@ ROLLUP_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "activity": ("project", "user_id", "agent"),
     "tool": ("project", "user_id", "agent", "tool_name"),
 }
+# What a set of LLM calls sums to: the token kinds, the cost and the unpriced count (a session
+# summary and a usage rollup alike).
+USAGE_SUMS: tuple[str, ...] = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_5m_tokens",
+    "cache_1h_tokens",
+    "cache_read_tokens",
+    "cost_nusd",
+    "unpriced_calls",
+)
 ROLLUP_METRICS: dict[str, tuple[str, ...]] = {
     "usage": (
         "calls",
-        "input_tokens",
-        "output_tokens",
-        "cache_creation_tokens",
-        "cache_5m_tokens",
-        "cache_1h_tokens",
-        "cache_read_tokens",
-        "cost_nusd",
-        "unpriced_calls",
+        *USAGE_SUMS,
         "reported_cost_nusd",
     ),
     "activity": ("prompts", "tool_calls", "tool_errors", "sessions"),

@@ -13,6 +13,7 @@ from typing import Any
 from agent_trace.domain.merge_rules import FAILED_STATUSES
 from agent_trace.domain.prompts import HUMAN_PROMPT_KINDS
 from agent_trace.domain.records import NO_MODEL_LABEL, SIDECHAIN_AGENT
+from agent_trace.store.port import USAGE_SUMS
 from agent_trace.store.sql import rollup_sql
 from agent_trace.store.sql.external import ExternalRecords
 from agent_trace.store.sql.runner import Row, SqlRunner
@@ -190,18 +191,6 @@ class SqlDerived:
             self.refresh_derived()
 
 
-_LLM_SUMS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_tokens",
-    "cache_5m_tokens",
-    "cache_1h_tokens",
-    "cache_read_tokens",
-    "cost_nusd",
-    "unpriced_calls",
-)
-
-
 def _empty_summary(sid: str) -> dict[str, Any]:
     return {
         "sid": sid,
@@ -210,7 +199,7 @@ def _empty_summary(sid: str) -> dict[str, Any]:
         "n_tool_calls": 0,
         "n_tool_errors": 0,
         "n_subagents": 0,
-        **dict.fromkeys(_LLM_SUMS, 0),
+        **dict.fromkeys(USAGE_SUMS, 0),
         "models": None,
         "unpriced_models": None,
         "last_activity_ms": None,
@@ -224,7 +213,7 @@ def _add_llm_rows(
     unpriced: dict[str, list[str]],
     llm_rows: list[tuple[Any, ...]],
 ) -> dict[str, tuple[int, int, str]]:
-    """Sum the per-model LLM rows (session, model, calls, the _LLM_SUMS…, unpriced, last) into
+    """Sum the per-model LLM rows (session, model, calls, the USAGE_SUMS…, unpriced, last) into
     each session's summary; returns each session's rank of its costliest model (outcomes count
     results under it; ties by name)."""
     best_model: dict[str, tuple[int, int, str]] = {}
@@ -238,6 +227,6 @@ def _add_llm_rows(
         rank = (int(row[9] or 0), -int(row[2]), str(row[1] or ""))
         if row[1] and (best_model.get(row[0]) is None or rank > best_model[row[0]]):
             best_model[row[0]] = rank
-        for index, name in enumerate(_LLM_SUMS, start=3):
+        for index, name in enumerate(USAGE_SUMS, start=3):
             s[name] += int(row[index] or 0)
     return best_model
