@@ -8,8 +8,11 @@ Times are integer milliseconds since the Unix epoch (UTC); money is integer nano
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from typing import Any, Literal, TypeVar
+
+_Record = TypeVar("_Record")
 
 AGENT_CLAUDE_CODE = "claude-code"
 AGENT_CODEX = "codex"
@@ -60,6 +63,21 @@ def bucket_of(ts_ms: int) -> int:
     return ts_ms - ts_ms % BUCKET_MS
 
 
+def _pickled_by_fields(cls: type[_Record]) -> type[_Record]:
+    """Pickle a record as (its class, its field values), unpickled by one constructor call. The
+    default for a slots dataclass sets the fields one by one in a Python loop on unpickling,
+    three times slower; the import's parse worker sends ~300,000 records per GB to the process
+    that writes them, where that time is on the import's critical path."""
+    values = attrgetter(*(f.name for f in fields(cls)))  # type: ignore[arg-type]
+
+    def __reduce__(self: Any) -> tuple[Any, tuple[Any, ...]]:
+        return cls, values(self)
+
+    setattr(cls, "__reduce__", __reduce__)  # noqa: B010 - assigned after the class is built
+    return cls
+
+
+@_pickled_by_fields
 @dataclass(slots=True)
 class Session:
     session_id: str
@@ -85,6 +103,7 @@ class Session:
     compactions: int | None = None  # merged with max()
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class Prompt:
     """A user turn: what a person (or a background task's notification) asked."""
@@ -100,6 +119,7 @@ class Prompt:
     api_errors: int | None = None  # merged with max()
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class Usage:
     input_tokens: int = 0  # excludes cache reads and writes (Anthropic's convention)
@@ -124,6 +144,7 @@ class Usage:
         return self.input_tokens + self.cache_creation_tokens + self.cache_read_tokens
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class LlmCall:
     """One API request; streaming duplicates, copies in other files and other channels merge here."""
@@ -171,6 +192,7 @@ def llm_call_id(message_id: str | None, request_id: str | None) -> str | None:
     return None
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class ToolCall:
     tool_use_id: str
@@ -189,6 +211,7 @@ class ToolCall:
     subagent_id: str | None = None  # for Agent/Task: the agent it spawned
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class FileTouch:
     """A file a tool call read or wrote (tier >= 2: paths can be telling)."""
@@ -200,6 +223,7 @@ class FileTouch:
     ts_ms: int | None = None
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class Subagent:
     session_id: str
@@ -214,6 +238,7 @@ class Subagent:
     is_compaction: bool | None = None
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class Commit:
     sha: str
@@ -241,6 +266,7 @@ class Commit:
 PrState = Literal["open", "closed", "merged"]
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class PullRequest:
     """A GitHub pull request or GitLab merge request, from webhooks (natural key: pr_id)."""
@@ -267,6 +293,7 @@ def pr_key(provider: str, repo: str, number: int) -> str:
     return f"{provider}:{repo}#{number}"
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class PushedCommit:
     """A commit a push event delivered to a branch (links pull requests to commits)."""
@@ -277,6 +304,7 @@ class PushedCommit:
     ts_ms: int | None = None
 
 
+@_pickled_by_fields
 @dataclass(slots=True)
 class RawEvent:
     """What arrived, for audit and dedup: key = sha256(source, natural key, payload)."""
