@@ -20,7 +20,7 @@ from agent_trace.store.clickhouse.events import (
     TOOL_CALL,
     live,
 )
-from agent_trace.store.port import Filters
+from agent_trace.store.port import ROLLUP_METRICS, Filters
 from agent_trace.store.sql.sqltext import ascii_lower
 from agent_trace.store.sql.upsert import sql_list
 
@@ -34,18 +34,7 @@ _HUMAN_KINDS = f"({sql_list(HUMAN_PROMPT_KINDS)})"
 ROLLUPS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "usage": (
         "model_cost_daily",
-        (
-            "calls",
-            "input_tokens",
-            "output_tokens",
-            "cache_creation_tokens",
-            "cache_5m_tokens",
-            "cache_1h_tokens",
-            "cache_read_tokens",
-            "cost_nusd",
-            "unpriced_calls",
-            "reported_cost_nusd",
-        ),
+        ROLLUP_METRICS["usage"],
         "calls != 0",
     ),
     "activity": (

@@ -20,7 +20,14 @@ from agent_trace.domain.records import (
     ToolCall,
     bucket_of,
 )
-from agent_trace.store.port import ActivityBucket, FileState, SessionSummary, ToolBucket, UsageBucket
+from agent_trace.store.port import (
+    USAGE_SUMS,
+    ActivityBucket,
+    FileState,
+    SessionSummary,
+    ToolBucket,
+    UsageBucket,
+)
 from agent_trace.store.sql import statements as st
 
 
@@ -230,14 +237,7 @@ SESSION_METRIC_COLUMNS = (
     "n_tool_calls",
     "n_tool_errors",
     "n_subagents",
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_tokens",
-    "cache_5m_tokens",
-    "cache_1h_tokens",
-    "cache_read_tokens",
-    "cost_nusd",
-    "unpriced_calls",
+    *USAGE_SUMS,
     "models",
 )
 
